@@ -1,0 +1,254 @@
+// Package config reads the onboarder's settings from the environment, once, and checks them
+// all before any AWS call. Defaults are written here and nowhere else.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
+)
+
+// Defaults of the parameter contract (ARCHITECTURE.md).
+const (
+	DefaultStackName         = "CloudOne"
+	DefaultTemplateURL       = "https://aws-abi-pilot.s3.us-east-1.amazonaws.com/latest/cfnabi-trend-cloudone/templates/trend-cloudone-onboard/main.template.yaml"
+	DefaultQSS3BucketName    = "cloudone-community"
+	DefaultAccountsURL       = "https://accounts.cloudone.trendmicro.com"
+	DefaultExecutionRoleName = "AWSControlTowerExecution"
+	DefaultSecretCacheTTL    = time.Minute
+	DefaultWaitMinDelay      = 15 * time.Second
+	DefaultWaitMargin        = 20 * time.Second
+	DefaultMaxReconcileSteps = 4
+	DefaultSessionName       = "cloudone-onboarder"
+)
+
+// TrailMode says how the forwarding trail is chosen.
+type TrailMode string
+
+const (
+	TrailAuto     TrailMode = "auto"     // an existing suitable trail, else a new one
+	TrailExisting TrailMode = "existing" // an existing suitable trail, else a person must act
+	TrailNew      TrailMode = "new"      // always a new trail made by the stack
+)
+
+// Config is every setting of the product. Lambdas read the fields they need.
+type Config struct {
+	SecretARN         string        // ONBOARDER_SECRET_ARN
+	StackName         string        // ONBOARDER_STACK_NAME
+	TemplateURL       string        // ONBOARDER_TEMPLATE_URL
+	QSS3BucketName    string        // ONBOARDER_QSS3_BUCKET_NAME
+	QSS3KeyPrefix     string        // ONBOARDER_QSS3_KEY_PREFIX
+	CloudOneRegion    string        // ONBOARDER_CLOUDONE_REGION; empty: resolved from the API key
+	AccountsURL       string        // ONBOARDER_CLOUDONE_ACCOUNTS_URL
+	TrailMode         TrailMode     // ONBOARDER_TRAIL_MODE
+	ExecutionRoleName string        // ONBOARDER_EXECUTION_ROLE_NAME
+	DryRun            bool          // ONBOARDER_DRY_RUN
+	AdoptExisting     bool          // ONBOARDER_ADOPT_EXISTING
+	QueueURL          string        // ONBOARDER_QUEUE_URL (intake Lambdas, operator --enqueue)
+	LedgerTable       string        // ONBOARDER_LEDGER_TABLE (DynamoDB table of the last decision per account)
+	IncludeOUs        []string      // ONBOARDER_INCLUDE_OUS, comma separated OU ids; empty: all
+	ExcludeAccounts   []string      // ONBOARDER_EXCLUDE_ACCOUNTS, comma separated account ids
+	SessionName       string        // role session name used in member accounts; the trail guard ignores it
+	SecretCacheTTL    time.Duration // ONBOARDER_SECRET_CACHE_TTL, how long a read secret is trusted
+	WaitMinDelay      time.Duration // ONBOARDER_WAIT_MIN_DELAY, first poll interval of stack waiters
+	WaitMargin        time.Duration // ONBOARDER_WAIT_MARGIN, kept free before the Lambda deadline
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		StackName:         DefaultStackName,
+		TemplateURL:       DefaultTemplateURL,
+		QSS3BucketName:    DefaultQSS3BucketName,
+		AccountsURL:       DefaultAccountsURL,
+		TrailMode:         TrailAuto,
+		ExecutionRoleName: DefaultExecutionRoleName,
+		SessionName:       DefaultSessionName,
+		SecretCacheTTL:    DefaultSecretCacheTTL,
+		WaitMinDelay:      DefaultWaitMinDelay,
+		WaitMargin:        DefaultWaitMargin,
+	}
+}
+
+// FromEnv reads the configuration from the environment. It reports every malformed value
+// at once; call Validate (or one of the ValidateFor* helpers) for the rules between fields.
+func FromEnv() (Config, error) { return FromLookup(os.LookupEnv) }
+
+// FromLookup is FromEnv over any lookup function (tests pass a map).
+func FromLookup(lookup func(string) (string, bool)) (Config, error) {
+	c := Default()
+	var errs []error
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			*dst = strings.TrimSpace(v)
+		}
+	}
+	boolean := func(name string, dst *bool) {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: must be true or false", name, v))
+				return
+			}
+			*dst = b
+		}
+	}
+	duration := func(name string, dst *time.Duration) {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d < 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: must be a non-negative Go duration such as 30s or 2m", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	list := func(name string, dst *[]string) {
+		if v, ok := lookup(name); ok {
+			for _, f := range strings.Split(v, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					*dst = append(*dst, f)
+				}
+			}
+		}
+	}
+	str("ONBOARDER_SECRET_ARN", &c.SecretARN)
+	str("ONBOARDER_STACK_NAME", &c.StackName)
+	str("ONBOARDER_TEMPLATE_URL", &c.TemplateURL)
+	str("ONBOARDER_QSS3_BUCKET_NAME", &c.QSS3BucketName)
+	if v, ok := lookup("ONBOARDER_QSS3_KEY_PREFIX"); ok {
+		c.QSS3KeyPrefix = strings.TrimSpace(v)
+	}
+	str("ONBOARDER_CLOUDONE_REGION", &c.CloudOneRegion)
+	str("ONBOARDER_CLOUDONE_ACCOUNTS_URL", &c.AccountsURL)
+	var mode string
+	str("ONBOARDER_TRAIL_MODE", &mode)
+	if mode != "" {
+		c.TrailMode = TrailMode(strings.ToLower(mode))
+	}
+	str("ONBOARDER_EXECUTION_ROLE_NAME", &c.ExecutionRoleName)
+	boolean("ONBOARDER_DRY_RUN", &c.DryRun)
+	boolean("ONBOARDER_ADOPT_EXISTING", &c.AdoptExisting)
+	str("ONBOARDER_QUEUE_URL", &c.QueueURL)
+	str("ONBOARDER_LEDGER_TABLE", &c.LedgerTable)
+	list("ONBOARDER_INCLUDE_OUS", &c.IncludeOUs)
+	list("ONBOARDER_EXCLUDE_ACCOUNTS", &c.ExcludeAccounts)
+	duration("ONBOARDER_SECRET_CACHE_TTL", &c.SecretCacheTTL)
+	duration("ONBOARDER_WAIT_MIN_DELAY", &c.WaitMinDelay)
+	duration("ONBOARDER_WAIT_MARGIN", &c.WaitMargin)
+	return c, errors.Join(errs...)
+}
+
+var (
+	stackNameRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,7}$`)
+	qsBucketRE    = regexp.MustCompile(`^[0-9a-zA-Z]+([0-9a-zA-Z-]*[0-9a-zA-Z])*$`)
+	qsKeyPrefixRE = regexp.MustCompile(`^[0-9a-zA-Z-/.]*$`)
+	accountRE     = regexp.MustCompile(`^[0-9]{12}$`)
+	ouRE          = regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$`)
+	roleNameRE    = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+)
+
+// Validate checks the rules of the onboarding contract and returns every problem at once.
+// Each message names the field, the value and the rule. It needs no secret and no AWS call.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, value, rule string) {
+		errs = append(errs, fmt.Errorf("%s=%q: %s", field, value, rule))
+	}
+	if c.SecretARN == "" {
+		errs = append(errs, errors.New("ONBOARDER_SECRET_ARN is required: the ARN of the Secrets Manager secret holding cloudOneApiKey and visionOneServiceToken"))
+	} else if !strings.HasPrefix(c.SecretARN, "arn:") || !strings.Contains(c.SecretARN, ":secretsmanager:") {
+		bad("ONBOARDER_SECRET_ARN", c.SecretARN, "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)")
+	}
+	if !stackNameRE.MatchString(c.StackName) {
+		bad("ONBOARDER_STACK_NAME", c.StackName, "must be 1 to 8 characters, a letter first, then letters, digits or hyphens (nested resource names of the onboarding template hit a 64-character limit)")
+	}
+	if !strings.HasPrefix(c.TemplateURL, "https://") && !strings.HasPrefix(c.TemplateURL, "http://") {
+		bad("ONBOARDER_TEMPLATE_URL", c.TemplateURL, "must be an http(s) URL of the onboarding template")
+	}
+	if !qsBucketRE.MatchString(c.QSS3BucketName) {
+		bad("ONBOARDER_QSS3_BUCKET_NAME", c.QSS3BucketName, "must match ^[0-9a-zA-Z]+([0-9a-zA-Z-]*[0-9a-zA-Z])*$ (letters, digits and inner hyphens)")
+	}
+	if !qsKeyPrefixRE.MatchString(c.QSS3KeyPrefix) {
+		bad("ONBOARDER_QSS3_KEY_PREFIX", c.QSS3KeyPrefix, "must match ^[0-9a-zA-Z-/.]*$ (letters, digits, hyphens, slashes and dots)")
+	} else if c.QSS3KeyPrefix != "" && !strings.HasSuffix(c.QSS3KeyPrefix, "/") {
+		bad("ONBOARDER_QSS3_KEY_PREFIX", c.QSS3KeyPrefix, "must end with / when not empty")
+	}
+	if c.CloudOneRegion != "" {
+		if _, err := cloudone.AWSRegion(c.CloudOneRegion); err != nil {
+			bad("ONBOARDER_CLOUDONE_REGION", c.CloudOneRegion, "must be one of "+strings.Join(cloudone.Regions(), ", ")+", or empty to read it from the API key")
+		}
+	}
+	if !strings.HasPrefix(c.AccountsURL, "https://") && !strings.HasPrefix(c.AccountsURL, "http://") {
+		bad("ONBOARDER_CLOUDONE_ACCOUNTS_URL", c.AccountsURL, "must be an http(s) URL")
+	}
+	switch c.TrailMode {
+	case TrailAuto, TrailExisting, TrailNew:
+	default:
+		bad("ONBOARDER_TRAIL_MODE", string(c.TrailMode), "must be auto, existing or new")
+	}
+	if !roleNameRE.MatchString(c.ExecutionRoleName) {
+		bad("ONBOARDER_EXECUTION_ROLE_NAME", c.ExecutionRoleName, "must be an IAM role name (1 to 64 of letters, digits and +=,.@_-)")
+	}
+	if !sessionNameRE.MatchString(c.SessionName) {
+		bad("session name", c.SessionName, "must be 2 to 64 of letters, digits and +=,.@_-")
+	}
+	for _, ou := range c.IncludeOUs {
+		if !ouRE.MatchString(ou) {
+			bad("ONBOARDER_INCLUDE_OUS", ou, "each entry must be an OU id (ou-xxxx-xxxxxxxx) or a root id (r-xxxx)")
+		}
+	}
+	for _, a := range c.ExcludeAccounts {
+		if err := ValidateAccountID(a); err != nil {
+			bad("ONBOARDER_EXCLUDE_ACCOUNTS", a, "each entry must be a 12-digit account id")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateAccountID checks that id is a 12-digit account id. Ids are strings: they may
+// start with 0 and are never parsed as numbers.
+func ValidateAccountID(id string) error {
+	if !accountRE.MatchString(id) {
+		return fmt.Errorf("account id %q: must be exactly 12 digits", id)
+	}
+	return nil
+}
+
+// ExecutionRoleARN is the role assumed in a member account.
+func (c Config) ExecutionRoleARN(partition, account string) string {
+	if partition == "" {
+		partition = "aws"
+	}
+	return "arn:" + partition + ":iam::" + account + ":role/" + c.ExecutionRoleName
+}
+
+// Excluded reports whether the account is on the deny-list.
+func (c Config) Excluded(account string) bool {
+	for _, a := range c.ExcludeAccounts {
+		if a == account {
+			return true
+		}
+	}
+	return false
+}
+
+// OUIncluded reports whether an account in the given OU (or root) is in scope.
+func (c Config) OUIncluded(ou string) bool {
+	if len(c.IncludeOUs) == 0 {
+		return true
+	}
+	for _, o := range c.IncludeOUs {
+		if o == ou {
+			return true
+		}
+	}
+	return false
+}

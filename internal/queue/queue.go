@@ -1,0 +1,117 @@
+// Package queue holds the reconcile request, the message that intake Lambdas put on the FIFO
+// queue and the worker consumes, and the sender that puts it there.
+package queue
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+)
+
+// Version is the version of the request body. A worker rejects versions it does not know
+// (permanent: the message ends in the dead-letter queue, where a newer worker can redrive it).
+const Version = 1
+
+// Request asks the worker to reconcile one account.
+type Request struct {
+	Version    int    `json:"version"`
+	Account    string `json:"account"`              // 12 digits, a string
+	Trigger    string `json:"trigger"`              // event kind, "sweep", "manual" or "operator"
+	Reason     string `json:"reason"`               // why a look is needed, for people
+	EventID    string `json:"eventId"`              // the EventBridge event id (or a made-up id)
+	ReplayName string `json:"replayName,omitempty"` // set when the event came from a replay
+	Region     string `json:"region,omitempty"`     // region of the triggering API call, if any
+}
+
+// Validate checks a request read from the queue; each message names the field.
+func (r Request) Validate() error {
+	var errs []error
+	if r.Version != Version {
+		errs = append(errs, fmt.Errorf("version=%d: this worker handles version %d", r.Version, Version))
+	}
+	if err := config.ValidateAccountID(r.Account); err != nil {
+		errs = append(errs, fmt.Errorf("account: %w", err))
+	}
+	if r.Trigger == "" {
+		errs = append(errs, errors.New("trigger: required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Decode parses a message body into a request. Errors are permanent.
+func Decode(body string) (Request, error) {
+	var r Request
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		return r, fault.Permanentf("reconcile request: body is not a JSON request: %v", err)
+	}
+	if err := r.Validate(); err != nil {
+		return r, fault.Permanentf("reconcile request: %w", err)
+	}
+	return r, nil
+}
+
+// DeduplicationID derives the FIFO deduplication id from the event id, the replay and the
+// account, so that a redelivered event is dropped by SQS while a replay, which an operator
+// asks for on purpose, is not.
+func (r Request) DeduplicationID() string {
+	h := sha256.Sum256([]byte(r.EventID + "\x00" + r.ReplayName + "\x00" + r.Account))
+	return hex.EncodeToString(h[:])
+}
+
+// SQSAPI is the part of the SQS client the sender uses.
+type SQSAPI interface {
+	SendMessageBatch(ctx context.Context, in *sqs.SendMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageBatchOutput, error)
+}
+
+// Sender puts requests on the FIFO queue: MessageGroupId is the account id, so work on one
+// account is serialized while accounts run in parallel.
+type Sender struct {
+	SQS      SQSAPI
+	QueueURL string
+}
+
+// Send enqueues the requests in batches of ten. It returns an error naming every request
+// that SQS did not take; the caller fails the event so that the platform retries it (the
+// deduplication id makes the retry of the ones that were taken harmless).
+func (s *Sender) Send(ctx context.Context, reqs []Request) error {
+	var errs []error
+	for start := 0; start < len(reqs); start += 10 {
+		end := min(start+10, len(reqs))
+		entries := make([]sqstypes.SendMessageBatchRequestEntry, 0, end-start)
+		for i, r := range reqs[start:end] {
+			r.Version = Version
+			body, err := json.Marshal(r)
+			if err != nil {
+				return fmt.Errorf("encode reconcile request for %s: %w", r.Account, err)
+			}
+			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{
+				Id:                     aws.String(fmt.Sprint(i)),
+				MessageBody:            aws.String(string(body)),
+				MessageGroupId:         aws.String(r.Account),
+				MessageDeduplicationId: aws.String(r.DeduplicationID()),
+			})
+		}
+		out, err := s.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.QueueURL), Entries: entries})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("enqueue %d reconcile requests: %w", len(entries), err))
+			continue
+		}
+		for _, f := range out.Failed {
+			var idx int
+			fmt.Sscan(aws.ToString(f.Id), &idx)
+			errs = append(errs, fault.Transientf("enqueue reconcile request for %s: %s: %s",
+				reqs[start+idx].Account, aws.ToString(f.Code), aws.ToString(f.Message)))
+		}
+	}
+	return errors.Join(errs...)
+}
