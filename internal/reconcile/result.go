@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
 // Action is what the reconcile did (or, in a dry run, would do) to an account.
@@ -34,37 +35,24 @@ type Change struct {
 	After     string `json:"after"`
 }
 
-// Trail is the outcome of the trail resolution.
-type Trail struct {
-	Mode           string `json:"mode"`
-	CreateNewTrail bool   `json:"createNewTrail"`
-	TrailARN       string `json:"trailArn,omitempty"`
-	TrailName      string `json:"trailName,omitempty"`
-	HomeRegion     string `json:"homeRegion,omitempty"`
-	Bucket         string `json:"bucket,omitempty"`
-	Logging        bool   `json:"logging"`
-	Restarted      bool   `json:"restarted,omitempty"` // StartLogging was (or would be) called
-	Why            string `json:"why"`
-}
-
 // Result is what one reconcile of one account did and why. It is a value: handlers log it,
 // the operator command prints it, the ledger stores it. It never holds a secret.
 type Result struct {
-	Account      string      `json:"account"`
-	Region       string      `json:"region,omitempty"`
-	StackName    string      `json:"stackName"`
-	DryRun       bool        `json:"dryRun"`
-	Action       Action      `json:"action"` // the main action
-	Steps        []Step      `json:"steps,omitempty"`
-	StatusBefore string      `json:"statusBefore,omitempty"`
-	StatusAfter  string      `json:"statusAfter,omitempty"`
-	Managed      bool        `json:"managed"`
-	Reason       string      `json:"reason"`
-	Trail        *Trail      `json:"trail,omitempty"`
-	Changes      []Change    `json:"changes,omitempty"`
-	Class        fault.Class `json:"class"`
-	Error        string      `json:"error,omitempty"`
-	Err          error       `json:"-"`
+	Account      string        `json:"account"`
+	Region       string        `json:"region,omitempty"`
+	StackName    string        `json:"stackName"`
+	DryRun       bool          `json:"dryRun"`
+	Action       Action        `json:"action"` // the main action
+	Steps        []Step        `json:"steps,omitempty"`
+	StatusBefore string        `json:"statusBefore,omitempty"`
+	StatusAfter  string        `json:"statusAfter,omitempty"`
+	Managed      bool          `json:"managed"`
+	Reason       string        `json:"reason"`
+	Trail        *trail.Choice `json:"trail,omitempty"`
+	Changes      []Change      `json:"changes,omitempty"`
+	Class        fault.Class   `json:"class"`
+	Error        string        `json:"error,omitempty"`
+	Err          error         `json:"-"`
 }
 
 // InSync reports whether the account needed nothing.

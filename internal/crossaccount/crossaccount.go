@@ -1,0 +1,70 @@
+// Package crossaccount gives AWS configurations for member accounts: it assumes the
+// execution role in each account and caches the credentials until shortly before they expire.
+package crossaccount
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+)
+
+// Assumer hands out member-account configurations built on one base configuration.
+type Assumer struct {
+	Base        aws.Config                   // the management account's configuration
+	STS         stscreds.AssumeRoleAPIClient // nil: sts.NewFromConfig(Base)
+	RoleARN     func(account string) string
+	SessionName string // identifies the onboarder in the member account's CloudTrail
+
+	once  sync.Once
+	mu    sync.Mutex
+	cache map[string]*aws.CredentialsCache
+}
+
+// Credentials returns the cached credentials provider of an account's execution role.
+func (a *Assumer) Credentials(account string) *aws.CredentialsCache {
+	a.once.Do(func() {
+		if a.STS == nil {
+			a.STS = sts.NewFromConfig(a.Base)
+		}
+		a.cache = map[string]*aws.CredentialsCache{}
+	})
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.cache[account]; ok {
+		return c
+	}
+	p := stscreds.NewAssumeRoleProvider(a.STS, a.RoleARN(account), func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = a.SessionName
+		o.Duration = time.Hour
+	})
+	c := aws.NewCredentialsCache(p, func(o *aws.CredentialsCacheOptions) {
+		o.ExpiryWindow = 5 * time.Minute // refresh before a long stack wait can outlive them
+	})
+	a.cache[account] = c
+	return c
+}
+
+// Config returns the configuration for an account and region. It assumes the role now
+// (or takes cached credentials), so that a failure to assume is reported as such:
+// AccessDenied right after an account is created is IAM's eventual consistency and is
+// transient; the message says what to check if it persists.
+func (a *Assumer) Config(ctx context.Context, account, region string) (aws.Config, error) {
+	creds := a.Credentials(account)
+	if _, err := creds.Retrieve(ctx); err != nil {
+		if fault.IsCode(err, "AccessDenied", "AccessDeniedException") {
+			return aws.Config{}, fault.Transientf("assume %s: access denied; a new account's role can take minutes to become usable, retrying (if this persists, check that the role exists and trusts the management account): %w", a.RoleARN(account), err)
+		}
+		return aws.Config{}, fault.As(fault.ClassOf(err), fmt.Errorf("assume %s: %w", a.RoleARN(account), err))
+	}
+	cfg := a.Base.Copy()
+	cfg.Credentials = creds
+	cfg.Region = region
+	return cfg, nil
+}

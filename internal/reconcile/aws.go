@@ -1,0 +1,76 @@
+package reconcile
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
+)
+
+// New wires a Reconciler to AWS: awsCfg is the management account's configuration (one per
+// process, reused by every invocation). Nothing is called until the first Reconcile.
+func New(cfg config.Config, awsCfg aws.Config) (*Reconciler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fault.As(fault.Permanent, err)
+	}
+	r := &Reconciler{
+		Cfg:      cfg,
+		Secrets:  &secret.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL},
+		CloudOne: &cloudone.Client{BaseURL: cfg.AccountsURL},
+		Members: &AWSMembers{Assumer: &crossaccount.Assumer{
+			Base:        awsCfg,
+			RoleARN:     func(account string) string { return cfg.ExecutionRoleARN("aws", account) },
+			SessionName: cfg.SessionName,
+		}},
+		Log: slog.Default(),
+	}
+	if cfg.LedgerTable != "" {
+		r.Ledger = &ledger.Table{DB: dynamodb.NewFromConfig(awsCfg), Name: cfg.LedgerTable}
+	}
+	return r, nil
+}
+
+// AWSMembers opens member accounts through the execution role.
+type AWSMembers struct {
+	Assumer *crossaccount.Assumer
+}
+
+// Member returns the account's clients for the region, with cached credentials.
+func (a *AWSMembers) Member(ctx context.Context, account, region string) (Member, error) {
+	cfg, err := a.Assumer.Config(ctx, account, region)
+	if err != nil {
+		return Member{}, err
+	}
+	var mu sync.Mutex
+	trails := map[string]trail.API{}
+	return Member{
+		CloudFormation: cloudformation.NewFromConfig(cfg),
+		Trails: trail.Clients{
+			CloudTrail: func(r string) trail.API {
+				mu.Lock()
+				defer mu.Unlock()
+				if c, ok := trails[r]; ok {
+					return c
+				}
+				c := cloudtrail.NewFromConfig(cfg, func(o *cloudtrail.Options) { o.Region = r })
+				trails[r] = c
+				return c
+			},
+			S3: s3.NewFromConfig(cfg),
+		},
+	}, nil
+}

@@ -1,0 +1,250 @@
+package reconcile
+
+// Fakes for what no emulator produces: rollback and in-progress states, throttling, Cloud One
+// outages. They record every call so that tests can assert that nothing was written.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithy "github.com/aws/smithy-go"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
+)
+
+func apiErr(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
+
+// calls records operations in order.
+type calls struct {
+	mu  sync.Mutex
+	ops []string
+}
+
+func (c *calls) add(op string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ops = append(c.ops, op)
+}
+
+func (c *calls) list() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.ops...)
+}
+
+var writeOps = map[string]bool{"CreateStack": true, "UpdateStack": true, "DeleteStack": true, "ContinueUpdateRollback": true, "StartLogging": true}
+
+func (c *calls) writes() []string {
+	var out []string
+	for _, op := range c.list() {
+		if writeOps[strings.SplitN(op, " ", 2)[0]] {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// fakeCFN holds one stack. Statuses queued in next are shown by successive DescribeStacks
+// calls (then the stack keeps the last one), to model in-progress and rollback states.
+type fakeCFN struct {
+	*calls
+	stack     *cfntypes.Stack
+	next      []cfntypes.StackStatus
+	createErr error
+	updateErr error
+	deleteErr error
+	// afterCreate is the status a created stack shows (default CREATE_COMPLETE).
+	afterCreate cfntypes.StackStatus
+	lastCreate  *cloudformation.CreateStackInput
+	lastUpdate  *cloudformation.UpdateStackInput
+}
+
+var _ CloudFormationAPI = (*fakeCFN)(nil)
+
+func (f *fakeCFN) DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
+	f.add("DescribeStacks")
+	if f.stack == nil {
+		return nil, apiErr("ValidationError", "Stack with id "+aws.ToString(in.StackName)+" does not exist")
+	}
+	if len(f.next) > 0 {
+		f.stack.StackStatus, f.next = f.next[0], f.next[1:]
+	}
+	if f.stack.StackStatus == cfntypes.StackStatusDeleteComplete && !strings.HasPrefix(aws.ToString(in.StackName), "arn:") {
+		return nil, apiErr("ValidationError", "Stack with id "+aws.ToString(in.StackName)+" does not exist")
+	}
+	s := *f.stack
+	return &cloudformation.DescribeStacksOutput{Stacks: []cfntypes.Stack{s}}, nil
+}
+
+func (f *fakeCFN) CreateStack(ctx context.Context, in *cloudformation.CreateStackInput, _ ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error) {
+	f.add("CreateStack")
+	f.lastCreate = in
+	if f.createErr != nil {
+		return nil, f.createErr
+	}
+	if f.stack != nil && f.stack.StackStatus != cfntypes.StackStatusDeleteComplete {
+		return nil, apiErr("AlreadyExistsException", "Stack ["+aws.ToString(in.StackName)+"] already exists")
+	}
+	st := f.afterCreate
+	if st == "" {
+		st = cfntypes.StackStatusCreateComplete
+	}
+	f.stack = &cfntypes.Stack{
+		StackName: in.StackName, StackId: aws.String("arn:aws:cloudformation:us-east-1:000000000001:stack/" + aws.ToString(in.StackName) + "/1"),
+		StackStatus: st, Parameters: masked(in.Parameters), Tags: in.Tags, Capabilities: in.Capabilities,
+	}
+	return &cloudformation.CreateStackOutput{StackId: f.stack.StackId}, nil
+}
+
+func (f *fakeCFN) UpdateStack(ctx context.Context, in *cloudformation.UpdateStackInput, _ ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error) {
+	f.add("UpdateStack")
+	f.lastUpdate = in
+	if f.updateErr != nil {
+		return nil, f.updateErr
+	}
+	f.stack.Parameters, f.stack.Tags, f.stack.StackStatus = masked(in.Parameters), in.Tags, cfntypes.StackStatusUpdateComplete
+	return &cloudformation.UpdateStackOutput{StackId: f.stack.StackId}, nil
+}
+
+func (f *fakeCFN) DeleteStack(ctx context.Context, in *cloudformation.DeleteStackInput, _ ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error) {
+	f.add("DeleteStack")
+	if f.deleteErr != nil {
+		return nil, f.deleteErr
+	}
+	f.stack.StackStatus = cfntypes.StackStatusDeleteComplete
+	return &cloudformation.DeleteStackOutput{}, nil
+}
+
+func (f *fakeCFN) ContinueUpdateRollback(ctx context.Context, in *cloudformation.ContinueUpdateRollbackInput, _ ...func(*cloudformation.Options)) (*cloudformation.ContinueUpdateRollbackOutput, error) {
+	f.add("ContinueUpdateRollback")
+	f.stack.StackStatus = cfntypes.StackStatusUpdateRollbackComplete
+	return &cloudformation.ContinueUpdateRollbackOutput{}, nil
+}
+
+// masked shows NoEcho parameters as DescribeStacks does.
+func masked(ps []cfntypes.Parameter) []cfntypes.Parameter {
+	out := make([]cfntypes.Parameter, len(ps))
+	for i, p := range ps {
+		out[i] = p
+		if k := aws.ToString(p.ParameterKey); k == "CloudOneApiKey" || k == "VisionOneServiceToken" {
+			out[i].ParameterValue = aws.String("****")
+		}
+	}
+	return out
+}
+
+// fakeTrail is a member account's CloudTrail, all regions in one.
+type fakeTrail struct {
+	*calls
+	trails    []cttypes.Trail
+	logging   map[string]bool // by ARN
+	selectors map[string]*cloudtrail.GetEventSelectorsOutput
+	err       error
+}
+
+var _ trail.API = (*fakeTrail)(nil)
+
+func (f *fakeTrail) DescribeTrails(ctx context.Context, in *cloudtrail.DescribeTrailsInput, _ ...func(*cloudtrail.Options)) (*cloudtrail.DescribeTrailsOutput, error) {
+	f.add("DescribeTrails")
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &cloudtrail.DescribeTrailsOutput{TrailList: f.trails}, nil
+}
+
+func (f *fakeTrail) GetTrailStatus(ctx context.Context, in *cloudtrail.GetTrailStatusInput, _ ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error) {
+	f.add("GetTrailStatus")
+	return &cloudtrail.GetTrailStatusOutput{IsLogging: aws.Bool(f.logging[aws.ToString(in.Name)])}, nil
+}
+
+func (f *fakeTrail) GetEventSelectors(ctx context.Context, in *cloudtrail.GetEventSelectorsInput, _ ...func(*cloudtrail.Options)) (*cloudtrail.GetEventSelectorsOutput, error) {
+	f.add("GetEventSelectors")
+	if s, ok := f.selectors[aws.ToString(in.TrailName)]; ok {
+		return s, nil
+	}
+	return &cloudtrail.GetEventSelectorsOutput{}, nil
+}
+
+func (f *fakeTrail) StartLogging(ctx context.Context, in *cloudtrail.StartLoggingInput, _ ...func(*cloudtrail.Options)) (*cloudtrail.StartLoggingOutput, error) {
+	f.add("StartLogging " + aws.ToString(in.Name))
+	for _, t := range f.trails {
+		if aws.ToString(t.Name) == aws.ToString(in.Name) {
+			f.logging[aws.ToString(t.TrailARN)] = true
+		}
+	}
+	return &cloudtrail.StartLoggingOutput{}, nil
+}
+
+// fakeS3 lists the account's own buckets.
+type fakeS3 struct {
+	*calls
+	own []string
+}
+
+func (f *fakeS3) ListBuckets(ctx context.Context, in *s3.ListBucketsInput, _ ...func(*s3.Options)) (*s3.ListBucketsOutput, error) {
+	f.add("ListBuckets")
+	out := &s3.ListBucketsOutput{}
+	for _, b := range f.own {
+		if strings.HasPrefix(b, aws.ToString(in.Prefix)) {
+			out.Buckets = append(out.Buckets, s3types.Bucket{Name: aws.String(b)})
+		}
+	}
+	return out, nil
+}
+
+type fakeMembers struct {
+	m   Member
+	err error
+	n   int
+}
+
+func (f *fakeMembers) Member(ctx context.Context, account, region string) (Member, error) {
+	f.n++
+	return f.m, f.err
+}
+
+type fakeSecrets struct {
+	creds secret.Credentials
+	err   error
+}
+
+func (f *fakeSecrets) Get(context.Context) (secret.Credentials, error) { return f.creds, f.err }
+
+type fakeCloudOne struct {
+	key cloudone.Key
+	err error
+}
+
+func (f *fakeCloudOne) Describe(context.Context, secret.Value) (cloudone.Key, error) {
+	return f.key, f.err
+}
+
+type fakeLedger struct{ entries []ledger.Entry }
+
+func (f *fakeLedger) Put(_ context.Context, e ledger.Entry) error {
+	f.entries = append(f.entries, e)
+	return nil
+}
+
+// trailOf builds a DescribeTrails entry.
+func trailOf(account, region, name, bucket string, multi bool) cttypes.Trail {
+	return cttypes.Trail{
+		Name: aws.String(name), TrailARN: aws.String(fmt.Sprintf("arn:aws:cloudtrail:%s:%s:trail/%s", region, account, name)),
+		HomeRegion: aws.String(region), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(multi),
+	}
+}
+
+var errBoom = errors.New("boom")

@@ -1,0 +1,196 @@
+// Package stack holds the onboarding stack's contract: its desired parameters and tags, the
+// fingerprint that tells drift without reading secrets back, and what an observed stack is.
+package stack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+)
+
+// Parameter names of the Trend all-in-one template.
+const (
+	ParamAPIKey        = "CloudOneApiKey"
+	ParamServiceToken  = "VisionOneServiceToken"
+	ParamCreateNew     = "CreateNewTrail"
+	ParamBucket        = "ExistingCloudtrailBucketName"
+	ParamQSS3Bucket    = "QSS3BucketName"
+	ParamQSS3KeyPrefix = "QSS3KeyPrefix"
+)
+
+// Tags the onboarder puts on the stacks it manages.
+const (
+	TagManaged       = "cloudone-onboarder:managed"        // "true"
+	TagFingerprint   = "cloudone-onboarder:fingerprint"    // hash of the desired state, no secret in it
+	TagSecretVersion = "cloudone-onboarder:secret-version" // the secret's version id (not secret)
+)
+
+// Masked is what a secret parameter shows, here as in DescribeStacks (NoEcho).
+const Masked = "****"
+
+// Desired is the stack the account should have.
+type Desired struct {
+	Name        string
+	TemplateURL string
+	Params      map[string]string // the non-secret parameters
+	Creds       secret.Credentials
+}
+
+// Fingerprint hashes everything that defines the desired stack except the secret values:
+// the template URL, the non-secret parameters and the secret's version id. A rotation of the
+// secret changes the version id and so the fingerprint.
+func (d Desired) Fingerprint() string {
+	keys := make([]string, 0, len(d.Params))
+	for k := range d.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	h.Write([]byte("v1\x00" + d.TemplateURL + "\x00" + d.Creds.VersionID))
+	for _, k := range keys {
+		h.Write([]byte("\x00" + k + "=" + d.Params[k]))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Parameters are the CloudFormation parameters, secrets included.
+func (d Desired) Parameters() []cfntypes.Parameter {
+	keys := make([]string, 0, len(d.Params))
+	for k := range d.Params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := []cfntypes.Parameter{
+		{ParameterKey: aws.String(ParamAPIKey), ParameterValue: aws.String(d.Creds.APIKey.Reveal())},
+		{ParameterKey: aws.String(ParamServiceToken), ParameterValue: aws.String(d.Creds.ServiceToken.Reveal())},
+	}
+	for _, k := range keys {
+		out = append(out, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(d.Params[k])})
+	}
+	return out
+}
+
+// Tags returns the stack's tags: the other tags of the stack kept, ours set.
+func (d Desired) Tags(existing map[string]string) []cfntypes.Tag {
+	all := map[string]string{}
+	for k, v := range existing {
+		all[k] = v
+	}
+	all[TagManaged] = "true"
+	all[TagFingerprint] = d.Fingerprint()
+	all[TagSecretVersion] = d.Creds.VersionID
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]cfntypes.Tag, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, cfntypes.Tag{Key: aws.String(k), Value: aws.String(all[k])})
+	}
+	return out
+}
+
+// Observed is the stack as DescribeStacks shows it.
+type Observed struct {
+	Exists bool
+	ID     string
+	Status cfntypes.StackStatus
+	Reason string
+	Params map[string]string // NoEcho ones read "****"
+	Tags   map[string]string
+}
+
+// Managed reports whether the onboarder created (or adopted) the stack.
+func (o Observed) Managed() bool { return o.Tags[TagManaged] == "true" }
+
+// DescribeAPI is what Describe needs; the SDK's stack waiters take the same client.
+type DescribeAPI = cloudformation.DescribeStacksAPIClient
+
+// Describe reads the stack. A stack that does not exist, or was deleted, is Exists=false.
+func Describe(ctx context.Context, api DescribeAPI, name string) (Observed, error) {
+	out, err := api.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+	if err != nil {
+		if NotFound(err) {
+			return Observed{}, nil
+		}
+		return Observed{}, err
+	}
+	if len(out.Stacks) == 0 {
+		return Observed{}, nil
+	}
+	s := out.Stacks[0]
+	if s.StackStatus == cfntypes.StackStatusDeleteComplete {
+		return Observed{Status: s.StackStatus}, nil
+	}
+	o := Observed{
+		Exists: true, ID: aws.ToString(s.StackId), Status: s.StackStatus,
+		Reason: aws.ToString(s.StackStatusReason),
+		Params: map[string]string{}, Tags: map[string]string{},
+	}
+	for _, p := range s.Parameters {
+		o.Params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	for _, t := range s.Tags {
+		o.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return o, nil
+}
+
+// NotFound reports whether err says the stack does not exist.
+func NotFound(err error) bool {
+	return fault.IsCode(err, "ValidationError") && strings.Contains(err.Error(), "does not exist")
+}
+
+// NoUpdates reports whether err is UpdateStack's "No updates are to be performed.", which
+// is success.
+func NoUpdates(err error) bool {
+	return fault.IsCode(err, "ValidationError") && strings.Contains(err.Error(), "No updates are to be performed")
+}
+
+// State is a row of the state table (ARCHITECTURE.md).
+type State int
+
+const (
+	StateAbsent       State = iota // absent or DELETE_COMPLETE: create
+	StateComplete                  // *_COMPLETE: compare, update if it differs
+	StateFailed                    // ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED: delete, wait, create
+	StateRollbackBad               // UPDATE_ROLLBACK_FAILED: continue the rollback, wait, decide again
+	StateInProgress                // *_IN_PROGRESS: wait within the deadline, else retry later
+	StateDeleteFailed              // DELETE_FAILED: a person must act
+	StateReview                    // REVIEW_IN_PROGRESS: a change set nobody executed; a person must act
+)
+
+// Classify maps an observed stack to its row of the state table.
+func Classify(o Observed) State {
+	if !o.Exists {
+		return StateAbsent
+	}
+	s := string(o.Status)
+	switch {
+	case s == "ROLLBACK_COMPLETE" || s == "ROLLBACK_FAILED" || s == "CREATE_FAILED":
+		return StateFailed
+	case s == "UPDATE_ROLLBACK_FAILED":
+		return StateRollbackBad
+	case s == "DELETE_FAILED":
+		return StateDeleteFailed
+	case s == "REVIEW_IN_PROGRESS":
+		return StateReview
+	case strings.HasSuffix(s, "_IN_PROGRESS"):
+		return StateInProgress
+	case strings.HasSuffix(s, "_COMPLETE"):
+		return StateComplete
+	}
+	// UPDATE_FAILED and IMPORT_ROLLBACK_FAILED are transitional on the way to a rollback
+	// state: wait for it.
+	return StateInProgress
+}

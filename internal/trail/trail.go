@@ -1,0 +1,261 @@
+// Package trail chooses the CloudTrail trail whose bucket the onboarding stack forwards to
+// Cloud One, and repairs a forwarding trail that was stopped.
+package trail
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+)
+
+// API is the part of the CloudTrail client the resolution uses. Status, selectors and
+// StartLogging go to the trail's home region, where every trail answers to its name.
+type API interface {
+	DescribeTrails(ctx context.Context, in *cloudtrail.DescribeTrailsInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.DescribeTrailsOutput, error)
+	GetTrailStatus(ctx context.Context, in *cloudtrail.GetTrailStatusInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error)
+	GetEventSelectors(ctx context.Context, in *cloudtrail.GetEventSelectorsInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.GetEventSelectorsOutput, error)
+	StartLogging(ctx context.Context, in *cloudtrail.StartLoggingInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.StartLoggingOutput, error)
+}
+
+// BucketsAPI is the part of the S3 client used to check that a bucket belongs to the account.
+type BucketsAPI interface {
+	ListBuckets(ctx context.Context, in *s3.ListBucketsInput, optFns ...func(*s3.Options)) (*s3.ListBucketsOutput, error)
+}
+
+// Clients are the member account's clients. CloudTrail returns a client for a region.
+type Clients struct {
+	CloudTrail func(region string) API
+	S3         BucketsAPI
+}
+
+// Input is what the resolution needs to know.
+type Input struct {
+	Account       string
+	Region        string           // the region of the stack (mapped from the Cloud One region)
+	Mode          config.TrailMode // auto, existing, new
+	CurrentBucket string           // the bucket the stack forwards today ("" if none or a new trail)
+	CurrentNew    bool             // the stack exists, is ours and made its own trail (CreateNewTrail "True")
+	DryRun        bool             // plan the repair, do not call StartLogging
+}
+
+// Choice is the outcome of the resolution.
+type Choice struct {
+	Mode           string   `json:"mode"`
+	CreateNewTrail bool     `json:"createNewTrail"`
+	TrailARN       string   `json:"trailArn,omitempty"`
+	TrailName      string   `json:"trailName,omitempty"`
+	HomeRegion     string   `json:"homeRegion,omitempty"`
+	Bucket         string   `json:"bucket,omitempty"`
+	Restarted      bool     `json:"restarted,omitempty"` // StartLogging was called (or, dry run, would be)
+	Why            string   `json:"why"`
+	Skipped        []string `json:"skipped,omitempty"` // trails looked at and why they were not chosen
+}
+
+// Resolve chooses the forwarding trail in the account and region:
+//   - new: the stack makes its own trail (CreateNewTrail "True"); no call is made.
+//   - auto: a trail that logs, covers the region (multi-region or home region), records
+//     management events and writes to a bucket of the account; the bucket the stack already
+//     uses is preferred; a stack that made its own trail keeps it. None: a new trail.
+//   - existing: like auto, but none found is an error that needs a person.
+//
+// Repair: the trail writing to the bucket the stack already uses, if stopped, is started
+// again (StopLogging is a classic defence-evasion step).
+func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
+	ch := Choice{Mode: string(in.Mode)}
+	switch {
+	case in.Mode == config.TrailNew:
+		ch.CreateNewTrail, ch.Why = true, "trail mode new: the stack makes its own trail"
+		return ch, nil
+	case in.Mode == config.TrailAuto && in.CurrentNew:
+		ch.CreateNewTrail, ch.Why = true, "the stack's own trail forwards; kept (auto mode prefers what the stack already uses)"
+		return ch, nil
+	}
+
+	out, err := c.CloudTrail(in.Region).DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
+	if err != nil {
+		return ch, fmt.Errorf("describe trails in %s/%s: %w", in.Account, in.Region, err)
+	}
+	cands := candidates(out.TrailList, in, &ch)
+	for _, t := range cands {
+		ok, err := suitable(ctx, c, in, t, &ch)
+		if err != nil {
+			return ch, err
+		}
+		if ok {
+			return ch, nil
+		}
+	}
+	if in.Mode == config.TrailExisting {
+		return ch, fault.NeedsPersonf("trail mode existing: no trail in %s covers %s, logs, records management events and writes to a bucket of the account (%s); create one, or set ONBOARDER_TRAIL_MODE=auto",
+			in.Account, in.Region, strings.Join(ch.Skipped, "; "))
+	}
+	ch.CreateNewTrail = true
+	ch.Why = "no suitable trail: the stack makes its own"
+	return ch, nil
+}
+
+// trail is a DescribeTrails entry reduced to what matters.
+type trail struct {
+	arn, name, home, bucket string
+	multiRegion, custom     bool
+}
+
+// candidates keeps the account's own trails that cover the region and write to a bucket,
+// the current bucket first, then multi-region trails, then by ARN: a stable order.
+func candidates(list []cttypes.Trail, in Input, ch *Choice) []trail {
+	var out []trail
+	for _, t := range list {
+		tr := trail{
+			arn: aws.ToString(t.TrailARN), name: aws.ToString(t.Name), home: aws.ToString(t.HomeRegion),
+			bucket: aws.ToString(t.S3BucketName), multiRegion: aws.ToBool(t.IsMultiRegionTrail),
+			custom: aws.ToBool(t.HasCustomEventSelectors),
+		}
+		if tr.home == "" {
+			tr.home = arnRegion(tr.arn)
+		}
+		switch {
+		case arnAccount(tr.arn) != in.Account:
+			ch.Skipped = append(ch.Skipped, tr.name+": a trail of another account (organization trail)")
+		case !tr.multiRegion && tr.home != in.Region:
+			ch.Skipped = append(ch.Skipped, tr.name+": does not cover "+in.Region)
+		case tr.bucket == "":
+			ch.Skipped = append(ch.Skipped, tr.name+": writes to no bucket")
+		default:
+			out = append(out, tr)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if (a.bucket == in.CurrentBucket) != (b.bucket == in.CurrentBucket) {
+			return a.bucket == in.CurrentBucket
+		}
+		if a.multiRegion != b.multiRegion {
+			return a.multiRegion
+		}
+		return a.arn < b.arn
+	})
+	return out
+}
+
+// suitable checks one candidate, in the cheapest order, and fills ch when it is chosen.
+func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bool, error) {
+	api := c.CloudTrail(t.home)
+	current := in.CurrentBucket != "" && t.bucket == in.CurrentBucket
+	if t.custom {
+		sel, err := api.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: aws.String(t.arn)})
+		if err != nil {
+			return false, fmt.Errorf("get event selectors of trail %s: %w", t.arn, err)
+		}
+		if !recordsManagement(sel) {
+			ch.Skipped = append(ch.Skipped, t.name+": records no management events")
+			return false, nil
+		}
+	}
+	if !current {
+		// A bucket the stack already uses was checked when it was chosen.
+		owned, err := ownsBucket(ctx, c.S3, t.bucket)
+		if err != nil {
+			return false, fmt.Errorf("check owner of bucket %s in %s: %w", t.bucket, in.Account, err)
+		}
+		if !owned {
+			ch.Skipped = append(ch.Skipped, t.name+": bucket "+t.bucket+" belongs to another account")
+			return false, nil
+		}
+	}
+	st, err := api.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(t.arn)})
+	if err != nil {
+		if fault.IsCode(err, "TrailNotFoundException") {
+			ch.Skipped = append(ch.Skipped, t.name+": gone")
+			return false, nil
+		}
+		return false, fmt.Errorf("get status of trail %s: %w", t.arn, err)
+	}
+	fill := func(why string) {
+		ch.TrailARN, ch.TrailName, ch.HomeRegion, ch.Bucket, ch.Why = t.arn, t.name, t.home, t.bucket, why
+	}
+	if aws.ToBool(st.IsLogging) {
+		if current {
+			fill("trail " + t.name + " logs to " + t.bucket + ", the bucket the stack uses")
+		} else {
+			fill("trail " + t.name + " logs to " + t.bucket + ", a bucket of the account")
+		}
+		return true, nil
+	}
+	if !current {
+		ch.Skipped = append(ch.Skipped, t.name+": not logging")
+		return false, nil
+	}
+	// The forwarding trail was stopped: start it again.
+	ch.Restarted = true
+	if in.DryRun {
+		fill("trail " + t.name + " forwards to the stack but was stopped: would start logging")
+		return true, nil
+	}
+	// StartLogging by name in the home region: the form every CloudTrail endpoint accepts.
+	if _, err := api.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String(t.name)}); err != nil {
+		return false, fmt.Errorf("start logging on trail %s: %w", t.arn, err)
+	}
+	fill("trail " + t.name + " forwards to the stack but was stopped: logging started again")
+	return true, nil
+}
+
+// recordsManagement reports whether the selectors record management events. A trail with
+// no selectors at all has the default one, which records them.
+func recordsManagement(out *cloudtrail.GetEventSelectorsOutput) bool {
+	if len(out.EventSelectors) == 0 && len(out.AdvancedEventSelectors) == 0 {
+		return true
+	}
+	for _, s := range out.EventSelectors {
+		if aws.ToBool(s.IncludeManagementEvents) && s.ReadWriteType != cttypes.ReadWriteTypeReadOnly {
+			return true
+		}
+	}
+	for _, a := range out.AdvancedEventSelectors {
+		for _, f := range a.FieldSelectors {
+			if aws.ToString(f.Field) == "eventCategory" {
+				for _, v := range f.Equals {
+					if v == "Management" {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// ownsBucket reports whether the account owns the bucket: ListBuckets lists only the
+// caller's own buckets, and the prefix keeps the answer to one page.
+func ownsBucket(ctx context.Context, api BucketsAPI, bucket string) (bool, error) {
+	out, err := api.ListBuckets(ctx, &s3.ListBucketsInput{Prefix: aws.String(bucket), MaxBuckets: aws.Int32(1000)})
+	if err != nil {
+		return false, err
+	}
+	for _, b := range out.Buckets {
+		if aws.ToString(b.Name) == bucket {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// arnAccount and arnRegion read fields 5 and 4 of an ARN.
+func arnAccount(arn string) string { return arnField(arn, 4) }
+func arnRegion(arn string) string  { return arnField(arn, 3) }
+
+func arnField(arn string, i int) string {
+	f := strings.SplitN(arn, ":", 6)
+	if len(f) < 6 {
+		return ""
+	}
+	return f[i]
+}
