@@ -1,0 +1,47 @@
+// Command reconcile is the SQS worker Lambda: it reconciles one account per reconcile request
+// and reports partial batch failures. The logic is in internal/worker and internal/reconcile.
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/awsconf"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/worker"
+)
+
+func main() {
+	log := logger()
+	m := metrics.New(os.Stdout, "reconcile")
+	cfg, err := config.FromEnv()
+	awsCfg, awsErr := awsconf.Load(context.Background())
+	metrics.CountCalls(&awsCfg, m.Calls)
+	w := &worker.Worker{Log: log, Metrics: m}
+	if err = errors.Join(err, awsErr); err == nil {
+		var r *reconcile.Reconciler
+		if r, err = reconcile.New(cfg, awsCfg); err == nil {
+			r.Log = log
+			w.Reconciler = r
+		}
+	}
+	// A bad configuration fails every message, so it shows in the function's errors and the
+	// messages reach the DLQ with the reason, instead of a crash loop at init.
+	w.ConfigErr = err
+	lambda.Start(w.Handle)
+}
+
+// logger writes JSON lines to stdout, with the request id when the function's log format is JSON.
+func logger() *slog.Logger {
+	if os.Getenv("AWS_LAMBDA_LOG_FORMAT") == "JSON" {
+		return lambdacontext.NewLogger()
+	}
+	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
+}
