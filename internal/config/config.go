@@ -48,6 +48,7 @@ type Config struct {
 	AccountsURL       string        // ONBOARDER_CLOUDONE_ACCOUNTS_URL
 	TrailMode         TrailMode     // ONBOARDER_TRAIL_MODE
 	ExecutionRoleName string        // ONBOARDER_EXECUTION_ROLE_NAME
+	CFNRoleName       string        // ONBOARDER_CLOUDFORMATION_ROLE_NAME: service role passed to CloudFormation; empty: none
 	DryRun            bool          // ONBOARDER_DRY_RUN
 	AdoptExisting     bool          // ONBOARDER_ADOPT_EXISTING
 	QueueURL          string        // ONBOARDER_QUEUE_URL (intake Lambdas, operator --enqueue)
@@ -133,6 +134,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		c.TrailMode = TrailMode(strings.ToLower(mode))
 	}
 	str("ONBOARDER_EXECUTION_ROLE_NAME", &c.ExecutionRoleName)
+	str("ONBOARDER_CLOUDFORMATION_ROLE_NAME", &c.CFNRoleName)
 	boolean("ONBOARDER_DRY_RUN", &c.DryRun)
 	boolean("ONBOARDER_ADOPT_EXISTING", &c.AdoptExisting)
 	str("ONBOARDER_QUEUE_URL", &c.QueueURL)
@@ -197,6 +199,9 @@ func (c Config) Validate() error {
 	if !roleNameRE.MatchString(c.ExecutionRoleName) {
 		bad("ONBOARDER_EXECUTION_ROLE_NAME", c.ExecutionRoleName, "must be an IAM role name (1 to 64 of letters, digits and +=,.@_-)")
 	}
+	if c.CFNRoleName != "" && !roleNameRE.MatchString(c.CFNRoleName) {
+		bad("ONBOARDER_CLOUDFORMATION_ROLE_NAME", c.CFNRoleName, "must be empty or an IAM role name (1 to 64 of letters, digits and +=,.@_-)")
+	}
 	if !sessionNameRE.MatchString(c.SessionName) {
 		bad("session name", c.SessionName, "must be 2 to 64 of letters, digits and +=,.@_-")
 	}
@@ -228,6 +233,17 @@ func (c Config) ExecutionRoleARN(partition, account string) string {
 		partition = "aws"
 	}
 	return "arn:" + partition + ":iam::" + account + ":role/" + c.ExecutionRoleName
+}
+
+// CFNRoleARN is the CloudFormation service role passed in the member account, or "".
+func (c Config) CFNRoleARN(partition, account string) string {
+	if c.CFNRoleName == "" {
+		return ""
+	}
+	if partition == "" {
+		partition = "aws"
+	}
+	return "arn:" + partition + ":iam::" + account + ":role/" + c.CFNRoleName
 }
 
 // Excluded reports whether the account is on the deny-list.

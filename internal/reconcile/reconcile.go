@@ -144,6 +144,10 @@ func (r *Reconciler) run(ctx context.Context, req queue.Request, res *Result, cr
 	}
 	name := r.Cfg.StackName
 	where := fmt.Sprintf("%s in %s/%s", name, req.Account, region)
+	var roleARN *string // the CloudFormation service role, when configured
+	if arn := r.Cfg.CFNRoleARN("aws", req.Account); arn != "" {
+		roleARN = aws.String(arn)
+	}
 
 	var desired *stack.Desired // resolved once per reconcile
 	wrote := false             // this reconcile changed the stack
@@ -184,6 +188,7 @@ func (r *Reconciler) run(ctx context.Context, req queue.Request, res *Result, cr
 				Parameters:   desired.Parameters(),
 				Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam, cfntypes.CapabilityCapabilityAutoExpand},
 				Tags:         desired.Tags(nil),
+				RoleARN:      roleARN,
 			})
 			if fault.IsCode(err, "AlreadyExistsException") {
 				r.note(res, ActionWait, "stack "+where+" was created by someone else meanwhile: look again")
@@ -224,6 +229,7 @@ func (r *Reconciler) run(ctx context.Context, req queue.Request, res *Result, cr
 				Parameters:   desired.Parameters(),
 				Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam, cfntypes.CapabilityCapabilityAutoExpand},
 				Tags:         desired.Tags(obs.Tags),
+				RoleARN:      roleARN,
 			})
 			if stack.NoUpdates(err) {
 				res.Action, res.Changes = ActionNone, nil
@@ -240,7 +246,7 @@ func (r *Reconciler) run(ctx context.Context, req queue.Request, res *Result, cr
 			if r.plan(res, ActionRecreate, "stack "+where+" is "+status+" ("+obs.Reason+"): delete it, then create it") {
 				return nil
 			}
-			if _, err := m.CloudFormation.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(obs.ID)}); err != nil {
+			if _, err := m.CloudFormation.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(obs.ID), RoleARN: roleARN}); err != nil {
 				return fmt.Errorf("delete failed stack %s: %w", where, err)
 			}
 			r.did(ctx, res, ActionRecreate, "deleted stack "+where+" ("+status+") to create it again")
@@ -248,7 +254,7 @@ func (r *Reconciler) run(ctx context.Context, req queue.Request, res *Result, cr
 			if r.plan(res, ActionContinueRollback, "stack "+where+" is UPDATE_ROLLBACK_FAILED ("+obs.Reason+"): continue the rollback") {
 				return nil
 			}
-			if _, err := m.CloudFormation.ContinueUpdateRollback(ctx, &cloudformation.ContinueUpdateRollbackInput{StackName: aws.String(obs.ID)}); err != nil {
+			if _, err := m.CloudFormation.ContinueUpdateRollback(ctx, &cloudformation.ContinueUpdateRollbackInput{StackName: aws.String(obs.ID), RoleARN: roleARN}); err != nil {
 				return fmt.Errorf("continue update rollback of %s: %w", where, err)
 			}
 			r.did(ctx, res, ActionContinueRollback, "continued the rollback of stack "+where)

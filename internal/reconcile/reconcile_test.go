@@ -561,3 +561,17 @@ func fmtAll(r Result) string {
 	slog.New(slog.NewTextHandler(&b, nil)).Info("r", "result", r)
 	return b.String()
 }
+
+// With a CloudFormation service role configured, every write passes it.
+func TestServiceRolePassed(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.CFNRoleName = "CloudOneOnboarderCfn" })
+	expect(t, e.run(), ActionCreate, fault.None)
+	if got := aws.ToString(e.cfn.lastCreate.RoleARN); got != "arn:aws:iam::"+acct+":role/CloudOneOnboarderCfn" {
+		t.Fatalf("RoleARN %q", got)
+	}
+	e = newEnv(t)
+	e.run()
+	if e.cfn.lastCreate.RoleARN != nil {
+		t.Fatal("no service role configured, but one was passed")
+	}
+}
