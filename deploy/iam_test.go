@@ -38,6 +38,7 @@ var readOnlyOnStar = map[string]bool{
 	"cloudtrail:describetrails":          true,
 	"cloudtrail:gettrailstatus":          true,
 	"cloudtrail:geteventselectors":       true,
+	"cloudtrail:listtags":                true,
 	"s3:listallmybuckets":                true,
 	"iam:listaccountaliases":             true,
 	"cloudformation:gettemplatesummary":  true,

@@ -152,7 +152,17 @@ type fakeTrail struct {
 	trails    []cttypes.Trail
 	logging   map[string]bool // by ARN
 	selectors map[string]*cloudtrail.GetEventSelectorsOutput
+	tags      map[string][]cttypes.Tag // by ARN
 	err       error
+}
+
+func (f *fakeTrail) ListTags(ctx context.Context, in *cloudtrail.ListTagsInput, _ ...func(*cloudtrail.Options)) (*cloudtrail.ListTagsOutput, error) {
+	f.add("ListTags")
+	out := &cloudtrail.ListTagsOutput{}
+	for _, arn := range in.ResourceIdList {
+		out.ResourceTagList = append(out.ResourceTagList, cttypes.ResourceTag{ResourceId: aws.String(arn), TagsList: f.tags[arn]})
+	}
+	return out, nil
 }
 
 var _ trail.API = (*fakeTrail)(nil)

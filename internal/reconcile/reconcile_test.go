@@ -59,7 +59,7 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	e := &env{
 		t: t, calls: c,
 		cfn:    &fakeCFN{calls: c},
-		trails: &fakeTrail{calls: c, logging: map[string]bool{}, selectors: map[string]*cloudtrail.GetEventSelectorsOutput{}},
+		trails: &fakeTrail{calls: c, logging: map[string]bool{}, selectors: map[string]*cloudtrail.GetEventSelectorsOutput{}, tags: map[string][]cttypes.Tag{}},
 		s3:     &fakeS3{calls: c},
 		ledger: &fakeLedger{},
 		logs:   &bytes.Buffer{},
@@ -439,14 +439,31 @@ func TestDeletedForwardingTrailIsReResolved(t *testing.T) {
 	}
 }
 
-// A stack that made its own trail keeps it in auto mode (no flapping to a new trail).
-func TestOwnTrailIsKept(t *testing.T) {
+// A stack that made its own trail keeps it in auto mode (no flapping to another trail), and
+// its trail, found by the tag CloudFormation propagates, is started again when stopped.
+func TestOwnTrailIsKeptAndRepaired(t *testing.T) {
 	e := newEnv(t)
 	e.addTrail("other", "other-bucket", true)
+	e.addTrail("CloudOne-trail", "cloudone-stack-bucket", false)
+	own := aws.ToString(e.trails.trails[1].TrailARN)
+	e.trails.tags[own] = []cttypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}}
 	e.seedStack(cfntypes.StackStatusCreateComplete, "")
-	expect(t, e.run(), ActionNone, fault.None)
-	if got := e.calls.list(); !slices.Equal(got, []string{"DescribeStacks"}) {
-		t.Fatalf("calls %v", got)
+	res := e.run()
+	expect(t, res, ActionStartLogging, fault.None)
+	expectWrites(t, e, "StartLogging CloudOne-trail")
+	if !e.trails.logging[own] || res.Trail.TrailARN != own || !res.Trail.CreateNewTrail {
+		t.Fatalf("trail %+v", res.Trail)
+	}
+	// Logging again: in sync, and the own trail is never offered as an existing bucket.
+	res = e.run()
+	expect(t, res, ActionNone, fault.None)
+
+	e = newEnv(t)
+	e.addTrail("CloudOne-trail", "cloudone-stack-bucket", true)
+	e.trails.tags[aws.ToString(e.trails.trails[0].TrailARN)] = []cttypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}}
+	e.r.Cfg.TrailMode = config.TrailExisting
+	if res := e.run(); res.Class != fault.NeedsPerson {
+		t.Fatalf("the stack's own trail was taken as an existing trail: %+v", res)
 	}
 }
 

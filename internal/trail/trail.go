@@ -24,7 +24,12 @@ type API interface {
 	GetTrailStatus(ctx context.Context, in *cloudtrail.GetTrailStatusInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.GetTrailStatusOutput, error)
 	GetEventSelectors(ctx context.Context, in *cloudtrail.GetEventSelectorsInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.GetEventSelectorsOutput, error)
 	StartLogging(ctx context.Context, in *cloudtrail.StartLoggingInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.StartLoggingOutput, error)
+	ListTags(ctx context.Context, in *cloudtrail.ListTagsInput, optFns ...func(*cloudtrail.Options)) (*cloudtrail.ListTagsOutput, error)
 }
+
+// ManagedTag marks what the onboarder's stacks create: CloudFormation propagates stack tags
+// to the resources it makes, so the trail the stack made itself carries it.
+const ManagedTag = "cloudone-onboarder:managed"
 
 // BucketsAPI is the part of the S3 client used to check that a bucket belongs to the account.
 type BucketsAPI interface {
@@ -64,7 +69,8 @@ type Choice struct {
 //   - new: the stack makes its own trail (CreateNewTrail "True"); no call is made.
 //   - auto: a trail that logs, covers the region (multi-region or home region), records
 //     management events and writes to a bucket of the account; the bucket the stack already
-//     uses is preferred; a stack that made its own trail keeps it. None: a new trail.
+//     uses is preferred; a stack that made its own trail keeps it (the trail with the stack's
+//     managed tag). None: a new trail.
 //   - existing: like auto, but none found is an error that needs a person.
 //
 // Repair: the trail writing to the bucket the stack already uses, if stopped, is started
@@ -75,9 +81,6 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 	case in.Mode == config.TrailNew:
 		ch.CreateNewTrail, ch.Why = true, "trail mode new: the stack makes its own trail"
 		return ch, nil
-	case in.Mode == config.TrailAuto && in.CurrentNew:
-		ch.CreateNewTrail, ch.Why = true, "the stack's own trail forwards; kept (auto mode prefers what the stack already uses)"
-		return ch, nil
 	}
 
 	out, err := c.CloudTrail(in.Region).DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
@@ -85,6 +88,31 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 		return ch, fmt.Errorf("describe trails in %s/%s: %w", in.Account, in.Region, err)
 	}
 	cands := candidates(out.TrailList, in, &ch)
+	// The trail writing to the bucket the stack already uses comes first, and settles most
+	// checks in one status call; only when it does not qualify are the tags read.
+	if in.CurrentBucket != "" {
+		for len(cands) > 0 && cands[0].bucket == in.CurrentBucket {
+			ok, err := suitable(ctx, c, in, cands[0], &ch)
+			if ok || err != nil {
+				return ch, err
+			}
+			cands = cands[1:]
+		}
+	}
+	stackTrail, cands, err := ownTrail(ctx, c, cands)
+	if err != nil {
+		return ch, fmt.Errorf("list tags of trails in %s: %w", in.Account, err)
+	}
+	if in.Mode == config.TrailAuto && in.CurrentNew {
+		// Auto mode prefers what the stack already uses: its own trail. It is kept, and
+		// started again if someone stopped it.
+		ch.CreateNewTrail = true
+		if stackTrail == nil {
+			ch.Why = "the stack's own trail forwards; kept (auto mode prefers what the stack already uses); it was not found among the account's trails"
+			return ch, nil
+		}
+		return ch, keepOwn(ctx, c, in, *stackTrail, &ch)
+	}
 	for _, t := range cands {
 		ok, err := suitable(ctx, c, in, t, &ch)
 		if err != nil {
@@ -144,6 +172,66 @@ func candidates(list []cttypes.Trail, in Input, ch *Choice) []trail {
 		return a.arn < b.arn
 	})
 	return out
+}
+
+// ownTrail finds, among the candidates, the trail the onboarding stack made itself (it carries
+// the stack's managed tag) and returns it apart: it is never a candidate for
+// ExistingCloudtrailBucketName, since pointing the stack at its own trail would delete it.
+func ownTrail(ctx context.Context, c Clients, cands []trail) (*trail, []trail, error) {
+	byHome := map[string][]string{}
+	for _, t := range cands {
+		byHome[t.home] = append(byHome[t.home], t.arn)
+	}
+	managed := map[string]bool{}
+	for home, arns := range byHome {
+		for start := 0; start < len(arns); start += 20 { // ListTags takes up to 20 trails
+			out, err := c.CloudTrail(home).ListTags(ctx, &cloudtrail.ListTagsInput{ResourceIdList: arns[start:min(start+20, len(arns))]})
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, rt := range out.ResourceTagList {
+				for _, tg := range rt.TagsList {
+					if aws.ToString(tg.Key) == ManagedTag && aws.ToString(tg.Value) == "true" {
+						managed[aws.ToString(rt.ResourceId)] = true
+					}
+				}
+			}
+		}
+	}
+	var own *trail
+	rest := cands[:0:0]
+	for i, t := range cands {
+		if managed[t.arn] && own == nil {
+			own = &cands[i]
+			continue
+		}
+		rest = append(rest, t)
+	}
+	return own, rest, nil
+}
+
+// keepOwn checks the stack's own trail and starts it again if it was stopped.
+func keepOwn(ctx context.Context, c Clients, in Input, t trail, ch *Choice) error {
+	ch.TrailARN, ch.TrailName, ch.HomeRegion, ch.Bucket = t.arn, t.name, t.home, t.bucket
+	api := c.CloudTrail(t.home)
+	st, err := api.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(t.arn)})
+	if err != nil {
+		return fmt.Errorf("get status of trail %s: %w", t.arn, err)
+	}
+	if aws.ToBool(st.IsLogging) {
+		ch.Why = "the stack's own trail " + t.name + " logs; kept (auto mode prefers what the stack already uses)"
+		return nil
+	}
+	ch.Restarted = true
+	if in.DryRun {
+		ch.Why = "the stack's own trail " + t.name + " was stopped: would start logging"
+		return nil
+	}
+	if _, err := api.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String(t.name)}); err != nil {
+		return fmt.Errorf("start logging on trail %s: %w", t.arn, err)
+	}
+	ch.Why = "the stack's own trail " + t.name + " was stopped: logging started again"
+	return nil
 }
 
 // suitable checks one candidate, in the cheapest order, and fills ch when it is chosen.
