@@ -5,21 +5,20 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/awsconf"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/lambdalog"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/worker"
 )
 
 func main() {
-	log := logger()
+	log := lambdalog.New()
 	m := metrics.New(os.Stdout, "reconcile")
 	cfg, err := config.FromEnv()
 	awsCfg, awsErr := awsconf.Load(context.Background())
@@ -36,12 +35,4 @@ func main() {
 	// messages reach the DLQ with the reason, instead of a crash loop at init.
 	w.ConfigErr = err
 	lambda.Start(w.Handle)
-}
-
-// logger writes JSON lines to stdout, with the request id when the function's log format is JSON.
-func logger() *slog.Logger {
-	if os.Getenv("AWS_LAMBDA_LOG_FORMAT") == "JSON" {
-		return lambdacontext.NewLogger()
-	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, nil))
 }

@@ -22,7 +22,7 @@ var regionTable = map[string]string{
 func AWSRegion(cloudOneRegion string) (string, error) {
 	r, ok := regionTable[cloudOneRegion]
 	if !ok {
-		return "", fmt.Errorf("Cloud One region %q: not one of %v", cloudOneRegion, Regions())
+		return "", fmt.Errorf("unknown Cloud One region %q: not one of %v", cloudOneRegion, Regions())
 	}
 	return r, nil
 }

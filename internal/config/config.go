@@ -169,9 +169,7 @@ func (c Config) Validate() error {
 	} else if !strings.HasPrefix(c.SecretARN, "arn:") || !strings.Contains(c.SecretARN, ":secretsmanager:") {
 		bad("ONBOARDER_SECRET_ARN", c.SecretARN, "must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)")
 	}
-	if !stackNameRE.MatchString(c.StackName) {
-		bad("ONBOARDER_STACK_NAME", c.StackName, "must be 1 to 8 characters, a letter first, then letters, digits or hyphens (nested resource names of the onboarding template hit a 64-character limit)")
-	}
+	errs = append(errs, c.validateNames()...)
 	if !strings.HasPrefix(c.TemplateURL, "https://") && !strings.HasPrefix(c.TemplateURL, "http://") {
 		bad("ONBOARDER_TEMPLATE_URL", c.TemplateURL, "must be an http(s) URL of the onboarding template")
 	}
@@ -196,24 +194,64 @@ func (c Config) Validate() error {
 	default:
 		bad("ONBOARDER_TRAIL_MODE", string(c.TrailMode), "must be auto, existing or new")
 	}
-	if !roleNameRE.MatchString(c.ExecutionRoleName) {
-		bad("ONBOARDER_EXECUTION_ROLE_NAME", c.ExecutionRoleName, "must be an IAM role name (1 to 64 of letters, digits and +=,.@_-)")
-	}
 	if c.CFNRoleName != "" && !roleNameRE.MatchString(c.CFNRoleName) {
 		bad("ONBOARDER_CLOUDFORMATION_ROLE_NAME", c.CFNRoleName, "must be empty or an IAM role name (1 to 64 of letters, digits and +=,.@_-)")
+	}
+	errs = append(errs, c.validateScope()...)
+	return errors.Join(errs...)
+}
+
+// validateNames checks the names the worker and the trail guard share.
+func (c Config) validateNames() []error {
+	var errs []error
+	bad := func(field, value, rule string) { errs = append(errs, fmt.Errorf("%s=%q: %s", field, value, rule)) }
+	if !stackNameRE.MatchString(c.StackName) {
+		bad("ONBOARDER_STACK_NAME", c.StackName, "must be 1 to 8 characters, a letter first, then letters, digits or hyphens (nested resource names of the onboarding template hit a 64-character limit)")
+	}
+	if !roleNameRE.MatchString(c.ExecutionRoleName) {
+		bad("ONBOARDER_EXECUTION_ROLE_NAME", c.ExecutionRoleName, "must be an IAM role name (1 to 64 of letters, digits and +=,.@_-)")
 	}
 	if !sessionNameRE.MatchString(c.SessionName) {
 		bad("session name", c.SessionName, "must be 2 to 64 of letters, digits and +=,.@_-")
 	}
+	return errs
+}
+
+// validateScope checks the OU allow-list and the account deny-list.
+func (c Config) validateScope() []error {
+	var errs []error
 	for _, ou := range c.IncludeOUs {
 		if !ouRE.MatchString(ou) {
-			bad("ONBOARDER_INCLUDE_OUS", ou, "each entry must be an OU id (ou-xxxx-xxxxxxxx) or a root id (r-xxxx)")
+			errs = append(errs, fmt.Errorf("ONBOARDER_INCLUDE_OUS=%q: each entry must be an OU id (ou-xxxx-xxxxxxxx) or a root id (r-xxxx)", ou))
 		}
 	}
 	for _, a := range c.ExcludeAccounts {
 		if err := ValidateAccountID(a); err != nil {
-			bad("ONBOARDER_EXCLUDE_ACCOUNTS", a, "each entry must be a 12-digit account id")
+			errs = append(errs, fmt.Errorf("ONBOARDER_EXCLUDE_ACCOUNTS=%q: each entry must be a 12-digit account id", a))
 		}
+	}
+	return errs
+}
+
+// ValidateIntake checks what the intake Lambdas use; none needs the secret. The trail guard
+// also reads the ledger and recognizes the stack and the onboarder's own session.
+func (c Config) ValidateIntake(trailguard bool) error {
+	var errs []error
+	bad := func(field, value, rule string) { errs = append(errs, fmt.Errorf("%s=%q: %s", field, value, rule)) }
+	switch {
+	case c.QueueURL == "":
+		errs = append(errs, errors.New("ONBOARDER_QUEUE_URL is required: the URL of the reconcile FIFO queue"))
+	case !strings.HasPrefix(c.QueueURL, "https://") && !strings.HasPrefix(c.QueueURL, "http://"):
+		bad("ONBOARDER_QUEUE_URL", c.QueueURL, "must be an http(s) SQS queue URL")
+	case !strings.HasSuffix(c.QueueURL, ".fifo"):
+		bad("ONBOARDER_QUEUE_URL", c.QueueURL, "must be a FIFO queue (name ending in .fifo)")
+	}
+	errs = append(errs, c.validateScope()...)
+	if trailguard {
+		if c.LedgerTable == "" {
+			errs = append(errs, errors.New("ONBOARDER_LEDGER_TABLE is required: the DynamoDB table of the last decision per account"))
+		}
+		errs = append(errs, c.validateNames()...)
 	}
 	return errors.Join(errs...)
 }

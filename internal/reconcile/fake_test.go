@@ -5,7 +5,6 @@ package reconcile
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -257,4 +256,3 @@ func trailOf(account, region, name, bucket string, multi bool) cttypes.Trail {
 	}
 }
 
-var errBoom = errors.New("boom")

@@ -1,0 +1,379 @@
+package event
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+)
+
+// Lifecycle states of Control Tower and Organizations account events.
+const (
+	StateSucceeded  = "SUCCEEDED"
+	StateFailed     = "FAILED"
+	StateInProgress = "IN_PROGRESS"
+)
+
+// Lifecycle is an account lifecycle event: Control Tower Create/UpdateManagedAccount or
+// Organizations CreateAccountResult. The OU is known only for Control Tower events.
+type Lifecycle struct {
+	State       string
+	AccountName string
+	OUID        string
+	OUName      string
+	Message     string // Control Tower message or Organizations failureReason
+	Requested   time.Time
+	Completed   time.Time
+}
+
+// Succeeded reports whether the lifecycle event means a usable account.
+func (l *Lifecycle) Succeeded() bool { return l.State == StateSucceeded }
+
+// Identity is the detail.userIdentity of a CloudTrail event.
+type Identity struct {
+	Type           string // IAMUser, AssumedRole, Root, AWSService, ...
+	ARN            string
+	AccountID      string // "" when absent or malformed
+	PrincipalID    string
+	InvokedBy      string
+	IssuerType     string // sessionContext.sessionIssuer.type
+	IssuerUserName string // sessionContext.sessionIssuer.userName: the role name of a session
+}
+
+// Call is a CloudTrail-recorded API call on a trail or a stack.
+type Call struct {
+	EventSource  string
+	ErrorCode    string // set when the call failed: it changed nothing
+	ErrorMessage string
+	Identity     Identity
+	Resource     string // requestParameters.name (trails) or stackName (stacks), as given
+	Name         string // the bare trail or stack name
+	ARN          string // the ARN when Resource is one, else ""
+	ARNAccount   string // account of the ARN
+	ARNRegion    string // region of the ARN
+	StackID      string // stack ARNs only: the id part
+}
+
+// Failed reports whether the call failed (and so changed nothing).
+func (c *Call) Failed() bool { return c.ErrorCode != "" }
+
+// Manual is an onboarder.manual Reconcile Request.
+type Manual struct {
+	All      bool
+	Accounts []string         // valid ids, deduplicated, in order
+	Invalid  []InvalidAccount // ids that are not 12-digit strings, reported by position
+}
+
+// InvalidAccount is one bad entry of a manual request.
+type InvalidAccount struct {
+	Field string // detail.accountIds[3]
+	Value string // the entry as JSON, shortened
+	Err   string
+}
+
+func permanentJSON(path string, err error) error {
+	return fault.Permanentf("%s: %s", path, jsonError(err))
+}
+
+// str reads an optional string field; a value of another type is an error naming it.
+func str(path string, raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fault.Permanentf("%s: must be a string, got %s", path, jsonKind(raw))
+	}
+	return s, nil
+}
+
+type lifecycleStatus struct {
+	State   json.RawMessage `json:"state"`
+	Message json.RawMessage `json:"message"`
+	Account struct {
+		AccountID   json.RawMessage `json:"accountId"`
+		AccountName json.RawMessage `json:"accountName"`
+	} `json:"account"`
+	OrganizationalUnit struct {
+		ID   json.RawMessage `json:"organizationalUnitId"`
+		Name json.RawMessage `json:"organizationalUnitName"`
+	} `json:"organizationalUnit"`
+	RequestedTimestamp json.RawMessage `json:"requestedTimestamp"`
+	CompletedTimestamp json.RawMessage `json:"completedTimestamp"`
+}
+
+func parseManagedAccount(statusKey string) Parser {
+	return func(ev *Event) error {
+		path := "detail.serviceEventDetails." + statusKey
+		var d struct {
+			AWSRegion           string                     `json:"awsRegion"`
+			ServiceEventDetails map[string]json.RawMessage `json:"serviceEventDetails"`
+		}
+		if err := json.Unmarshal(ev.Detail, &d); err != nil {
+			return permanentJSON("detail", err)
+		}
+		raw, ok := d.ServiceEventDetails[statusKey]
+		if !ok || string(raw) == "null" {
+			return fault.Permanentf("%s: required", path)
+		}
+		var st lifecycleStatus
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return permanentJSON(path, err)
+		}
+		l := &Lifecycle{}
+		var err error
+		if l.State, err = str(path+".state", st.State); err != nil {
+			return err
+		}
+		if l.State == "" {
+			return fault.Permanentf("%s.state: required", path)
+		}
+		// A failed or unfinished event may lack the account: it is dropped anyway.
+		ev.Account, err = accountField(path+".account.accountId", st.Account.AccountID, l.State == StateSucceeded)
+		if err != nil && l.State == StateSucceeded {
+			return err
+		}
+		l.AccountName, _ = str(path+".account.accountName", st.Account.AccountName)
+		if l.OUID, err = str(path+".organizationalUnit.organizationalUnitId", st.OrganizationalUnit.ID); err != nil {
+			return err
+		}
+		l.OUName, _ = str(path+".organizationalUnit.organizationalUnitName", st.OrganizationalUnit.Name)
+		l.Message, _ = str(path+".message", st.Message)
+		// Timestamps are informative: a form we do not know leaves them zero.
+		if s, _ := str("", st.RequestedTimestamp); s != "" {
+			l.Requested, _ = ParseTime(s)
+		}
+		if s, _ := str("", st.CompletedTimestamp); s != "" {
+			l.Completed, _ = ParseTime(s)
+		}
+		if d.AWSRegion != "" {
+			ev.Region = d.AWSRegion
+		}
+		ev.Kind, ev.Lifecycle = KindManagedAccount, l
+		return nil
+	}
+}
+
+func parseCreateAccountResult(ev *Event) error {
+	const path = "detail.serviceEventDetails.createAccountStatus"
+	var d struct {
+		AWSRegion           string `json:"awsRegion"`
+		ServiceEventDetails struct {
+			CreateAccountStatus *struct {
+				State         json.RawMessage `json:"state"`
+				AccountID     json.RawMessage `json:"accountId"`
+				AccountName   json.RawMessage `json:"accountName"`
+				FailureReason json.RawMessage `json:"failureReason"`
+			} `json:"createAccountStatus"`
+		} `json:"serviceEventDetails"`
+	}
+	if err := json.Unmarshal(ev.Detail, &d); err != nil {
+		return permanentJSON("detail", err)
+	}
+	st := d.ServiceEventDetails.CreateAccountStatus
+	if st == nil {
+		return fault.Permanentf("%s: required", path)
+	}
+	l := &Lifecycle{}
+	var err error
+	if l.State, err = str(path+".state", st.State); err != nil {
+		return err
+	}
+	if l.State == "" {
+		return fault.Permanentf("%s.state: required", path)
+	}
+	ev.Account, err = accountField(path+".accountId", st.AccountID, l.State == StateSucceeded)
+	if err != nil && l.State == StateSucceeded {
+		return err
+	}
+	l.AccountName, _ = str(path+".accountName", st.AccountName)
+	l.Message, _ = str(path+".failureReason", st.FailureReason)
+	if d.AWSRegion != "" {
+		ev.Region = d.AWSRegion
+	}
+	ev.Kind, ev.Lifecycle = KindAccountCreated, l
+	return nil
+}
+
+type callDetail struct {
+	EventSource        string          `json:"eventSource"`
+	AWSRegion          json.RawMessage `json:"awsRegion"`
+	RecipientAccountID json.RawMessage `json:"recipientAccountId"`
+	ErrorCode          json.RawMessage `json:"errorCode"`
+	ErrorMessage       json.RawMessage `json:"errorMessage"`
+	UserIdentity       struct {
+		Type           json.RawMessage `json:"type"`
+		ARN            json.RawMessage `json:"arn"`
+		AccountID      json.RawMessage `json:"accountId"`
+		PrincipalID    json.RawMessage `json:"principalId"`
+		InvokedBy      json.RawMessage `json:"invokedBy"`
+		SessionContext struct {
+			SessionIssuer struct {
+				Type     json.RawMessage `json:"type"`
+				UserName json.RawMessage `json:"userName"`
+			} `json:"sessionIssuer"`
+		} `json:"sessionContext"`
+	} `json:"userIdentity"`
+	RequestParameters struct {
+		Name      json.RawMessage `json:"name"`
+		StackName json.RawMessage `json:"stackName"`
+	} `json:"requestParameters"`
+}
+
+func parseCall(kind Kind, eventSource string) Parser {
+	return func(ev *Event) error {
+		var d callDetail
+		if err := json.Unmarshal(ev.Detail, &d); err != nil {
+			return permanentJSON("detail", err)
+		}
+		if d.EventSource != eventSource {
+			return fault.Skipf("detail.eventSource %q does not match source %s", truncate(d.EventSource, 64), ev.Source)
+		}
+		c := &Call{EventSource: d.EventSource}
+		var err error
+		if c.ErrorCode, err = str("detail.errorCode", d.ErrorCode); err != nil {
+			return err
+		}
+		c.ErrorMessage, _ = str("detail.errorMessage", d.ErrorMessage)
+		region, err := str("detail.awsRegion", d.AWSRegion)
+		if err != nil {
+			return err
+		}
+		if region != "" {
+			ev.Region = region
+		}
+		id := &c.Identity
+		id.Type, _ = str("", d.UserIdentity.Type)
+		id.ARN, _ = str("", d.UserIdentity.ARN)
+		id.PrincipalID, _ = str("", d.UserIdentity.PrincipalID)
+		id.InvokedBy, _ = str("", d.UserIdentity.InvokedBy)
+		id.IssuerType, _ = str("", d.UserIdentity.SessionContext.SessionIssuer.Type)
+		id.IssuerUserName, _ = str("", d.UserIdentity.SessionContext.SessionIssuer.UserName)
+
+		// The account: recipientAccountId, then userIdentity.accountId, then the envelope
+		// (moto delivers events without the top-level account).
+		recipient, err := accountField("detail.recipientAccountId", d.RecipientAccountID, false)
+		if err != nil {
+			return err
+		}
+		caller, callerErr := accountField("detail.userIdentity.accountId", d.UserIdentity.AccountID, false)
+		if callerErr == nil {
+			id.AccountID = caller
+		}
+		switch {
+		case recipient != "":
+			ev.Account = recipient
+		case callerErr != nil:
+			return callerErr
+		case caller != "":
+			ev.Account = caller
+		default:
+			if ev.Account, err = accountField("account", json.RawMessage(quote(ev.Envelope.Account)), true); err != nil {
+				return fault.Permanentf("detail.recipientAccountId: required, a 12-digit account id")
+			}
+		}
+
+		field, raw := "detail.requestParameters.name", d.RequestParameters.Name
+		if kind == KindStackCall {
+			field, raw = "detail.requestParameters.stackName", d.RequestParameters.StackName
+		}
+		if c.Resource, err = str(field, raw); err != nil {
+			return err
+		}
+		switch {
+		case c.Resource == "" && !c.Failed():
+			return fault.Permanentf("%s: required", field)
+		case c.Resource != "":
+			if err := c.splitResource(kind, field); err != nil && !c.Failed() {
+				return err
+			}
+		}
+		ev.Kind, ev.Call = kind, c
+		return nil
+	}
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// splitResource reads a trail or stack given by name or ARN:
+// arn:PARTITION:cloudtrail:REGION:ACCOUNT:trail/NAME and
+// arn:PARTITION:cloudformation:REGION:ACCOUNT:stack/NAME/ID.
+func (c *Call) splitResource(kind Kind, field string) error {
+	if !strings.HasPrefix(c.Resource, "arn:") {
+		if strings.ContainsAny(c.Resource, ":/") {
+			return fault.Permanentf("%s=%q: neither a name nor an ARN", field, truncate(c.Resource, 128))
+		}
+		c.Name = c.Resource
+		return nil
+	}
+	service, prefix := "cloudtrail", "trail/"
+	if kind == KindStackCall {
+		service, prefix = "cloudformation", "stack/"
+	}
+	p := strings.SplitN(c.Resource, ":", 6)
+	if len(p) != 6 || p[2] != service || !accountRE.MatchString(p[4]) || !strings.HasPrefix(p[5], prefix) {
+		return fault.Permanentf("%s=%q: not a %s ARN (arn:aws:%s:REGION:ACCOUNT:%sNAME)", field, truncate(c.Resource, 128), service, service, prefix)
+	}
+	rest := strings.TrimPrefix(p[5], prefix)
+	if kind == KindStackCall {
+		rest, c.StackID, _ = strings.Cut(rest, "/")
+	}
+	if rest == "" {
+		return fault.Permanentf("%s=%q: the ARN names no %s", field, truncate(c.Resource, 128), strings.TrimSuffix(prefix, "/"))
+	}
+	c.ARN, c.ARNRegion, c.ARNAccount, c.Name = c.Resource, p[3], p[4], rest
+	return nil
+}
+
+func parseManual(ev *Event) error {
+	var d struct {
+		AccountIDs json.RawMessage `json:"accountIds"`
+		All        json.RawMessage `json:"all"`
+	}
+	if err := json.Unmarshal(ev.Detail, &d); err != nil {
+		return permanentJSON("detail", err)
+	}
+	m := &Manual{}
+	if len(d.All) > 0 && string(d.All) != "null" {
+		if err := json.Unmarshal(d.All, &m.All); err != nil {
+			return fault.Permanentf("detail.all: must be true or false, got %s", jsonKind(d.All))
+		}
+	}
+	var ids []json.RawMessage
+	if len(d.AccountIDs) > 0 && string(d.AccountIDs) != "null" {
+		if err := json.Unmarshal(d.AccountIDs, &ids); err != nil {
+			return fault.Permanentf("detail.accountIds: must be an array of 12-digit strings, got %s", jsonKind(d.AccountIDs))
+		}
+	}
+	switch {
+	case m.All && len(ids) > 0:
+		return fault.Permanentf(`detail: give either "accountIds" or "all": true, not both`)
+	case !m.All && len(ids) == 0:
+		return fault.Permanentf(`detail: "accountIds" (a non-empty array of 12-digit strings) or "all": true required`)
+	}
+	seen := map[string]bool{}
+	for i, raw := range ids {
+		field := "detail.accountIds[" + strconv.Itoa(i) + "]"
+		a, err := accountField(field, raw, true)
+		if err != nil {
+			m.Invalid = append(m.Invalid, InvalidAccount{Field: field, Value: truncate(string(raw), 32), Err: err.Error()})
+			continue
+		}
+		if !seen[a] {
+			seen[a] = true
+			m.Accounts = append(m.Accounts, a)
+		}
+	}
+	ev.Kind, ev.Manual = KindManual, m
+	return nil
+}
+
+func parseSchedule(ev *Event) error {
+	ev.Kind = KindSchedule
+	return nil
+}

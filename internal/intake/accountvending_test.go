@@ -1,0 +1,104 @@
+package intake_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
+)
+
+func TestAccountVending(t *testing.T) {
+	cases := []struct {
+		name             string
+		file             string
+		raw              json.RawMessage
+		cfg              func(c *config.Config)
+		tree             map[string]string
+		parentsErr       error
+		wantErr          bool
+		decision, reason string
+		account, trigger string
+		replay, level    string
+		listParents      int
+	}{
+		{name: "control tower create, leading zero", file: "controltower-create-managed-account.json", decision: "enqueue", reason: intake.ReasonManagedAccountReady, account: member, trigger: "controltower:CreateManagedAccount"},
+		{name: "control tower update", file: "controltower-update-managed-account.json", decision: "enqueue", reason: intake.ReasonManagedAccountReady, account: "123456789012", trigger: "controltower:UpdateManagedAccount"},
+		{name: "replayed", file: "controltower-create-managed-account-replay.json", decision: "enqueue", reason: intake.ReasonManagedAccountReady, account: member, trigger: "controltower:CreateManagedAccount", replay: "onboarder-replay-20240306"},
+		{name: "failed", file: "controltower-create-managed-account-failed.json", decision: "skip", reason: intake.ReasonLifecycleFailed, level: "WARN"},
+		{name: "in progress", file: "controltower-update-managed-account-in-progress.json", decision: "skip", reason: intake.ReasonLifecycleNotDone, account: "123456789012"},
+		{name: "organizations", file: "organizations-create-account-result.json", decision: "enqueue", reason: intake.ReasonAccountCreated, account: "004455667788", trigger: "organizations:CreateAccountResult"},
+		{name: "organizations failed", file: "organizations-create-account-result-failed.json", decision: "skip", reason: intake.ReasonLifecycleFailed, level: "WARN"},
+		{name: "excluded", file: "controltower-create-managed-account.json", cfg: func(c *config.Config) { c.ExcludeAccounts = []string{member} }, decision: "skip", reason: intake.ReasonExcluded, account: member},
+		{name: "OU listed", file: "controltower-create-managed-account.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-k2l3m4n5"} },
+			decision: "enqueue", reason: intake.ReasonManagedAccountReady, account: member, trigger: "controltower:CreateManagedAccount"},
+		{name: "OU nested under a listed OU", file: "controltower-create-managed-account.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-parent00"} },
+			tree: map[string]string{"ou-ab12-k2l3m4n5": "ou-ab12-parent00"}, decision: "enqueue", reason: intake.ReasonManagedAccountReady, account: member, trigger: "controltower:CreateManagedAccount", listParents: 1},
+		{name: "OU not listed", file: "controltower-create-managed-account.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-other000"} },
+			tree: map[string]string{"ou-ab12-k2l3m4n5": "r-ab12"}, decision: "skip", reason: intake.ReasonOUNotInScope, account: member, listParents: 1},
+		{name: "root listed", file: "organizations-create-account-result.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"r-ab12"} },
+			tree: map[string]string{"004455667788": "ou-ab12-k2l3m4n5", "ou-ab12-k2l3m4n5": "r-ab12"}, decision: "enqueue", reason: intake.ReasonAccountCreated, account: "004455667788", trigger: "organizations:CreateAccountResult", listParents: 2},
+		{name: "organizations, OU not listed", file: "organizations-create-account-result.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-other000"} },
+			tree: map[string]string{"004455667788": "r-ab12"}, decision: "skip", reason: intake.ReasonOUNotInScope, account: "004455667788", listParents: 1},
+		{name: "ListParents fails", file: "organizations-create-account-result.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-other000"} },
+			parentsErr: errors.New("TooManyRequestsException"), wantErr: true},
+		{name: "trail event", file: "cloudtrail-stop-logging.json", decision: "skip", reason: intake.ReasonNotHandled, account: member},
+		{name: "short account id", raw: mutate(t, "controltower-create-managed-account.json", func(m map[string]any) {
+			detail(m)["serviceEventDetails"].(map[string]any)["createManagedAccountStatus"].(map[string]any)["account"].(map[string]any)["accountId"] = "12345678901"
+		}), decision: "error", reason: intake.ReasonBadEvent, level: "ERROR"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv()
+			cfg := baseConfig()
+			if c.cfg != nil {
+				c.cfg(&cfg)
+			}
+			e.orgs.ListParentsFn = parentsFrom(c.tree)
+			if c.parentsErr != nil {
+				e.orgs.ListParentsFn = func(*organizations.ListParentsInput) (*organizations.ListParentsOutput, error) {
+					return nil, c.parentsErr
+				}
+			}
+			h := intake.NewAccountVending(cfg, intake.ValidateAccountVending(cfg), e.queue(), e.orgs, e.log, e.metrics)
+			raw := c.raw
+			if raw == nil {
+				raw = golden(t, c.file)
+			}
+			err := invoke(t, h.Handle, raw)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("error %v, want error %v", err, c.wantErr)
+			}
+			if c.wantErr {
+				return
+			}
+			ds := e.decisions(t)
+			if len(ds) != 1 {
+				t.Fatalf("%d decision lines:\n%s", len(ds), e.logs.String())
+			}
+			d := ds[0]
+			if d["decision"] != c.decision || d["reason"] != c.reason || d["account"] != c.account || d["replay"] != c.replay {
+				t.Errorf("got %v/%v account %v replay %v (%v)", d["decision"], d["reason"], d["account"], d["replay"], d["detail"])
+			}
+			if c.level != "" && d["level"] != c.level {
+				t.Errorf("level %v, want %s", d["level"], c.level)
+			}
+			if got := e.orgs.Calls["ListParents"]; got != c.listParents {
+				t.Errorf("%d ListParents calls, want %d", got, c.listParents)
+			}
+			reqs := e.sqs.Requests(t)
+			if c.decision != "enqueue" {
+				if len(reqs) != 0 {
+					t.Errorf("%d requests on a skip", len(reqs))
+				}
+				return
+			}
+			if len(reqs) != 1 || reqs[0].Account != c.account || reqs[0].Trigger != c.trigger || reqs[0].ReplayName != c.replay || reqs[0].EventID != d["event_id"] {
+				t.Errorf("requests %+v", reqs)
+			}
+		})
+	}
+}

@@ -1,0 +1,327 @@
+// Package intake holds the logic of the three intake Lambdas: accountvending (new accounts),
+// trailguard (changes to trails and to the onboarding stack) and sweep (the daily safety net
+// and manual requests). Each turns an EventBridge event into zero or more reconcile requests
+// on the FIFO queue, logs one JSON line per decision and counts it in the metrics.
+//
+// Errors: a bad event is logged at ERROR with its id, counted, and dropped (the handler
+// returns nil: retrying cannot fix it). A transient failure (SQS, Organizations, DynamoDB)
+// is returned, so that the platform retries the event and, once the retries are spent,
+// puts it in the function's on-failure destination.
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+)
+
+// Enqueuer puts reconcile requests on the queue (*queue.Sender).
+type Enqueuer interface {
+	Send(ctx context.Context, reqs []queue.Request) error
+}
+
+// Organizations is the part of the Organizations client the intakes use.
+type Organizations interface {
+	ListAccounts(ctx context.Context, in *organizations.ListAccountsInput, optFns ...func(*organizations.Options)) (*organizations.ListAccountsOutput, error)
+	ListParents(ctx context.Context, in *organizations.ListParentsInput, optFns ...func(*organizations.Options)) (*organizations.ListParentsOutput, error)
+	DescribeAccount(ctx context.Context, in *organizations.DescribeAccountInput, optFns ...func(*organizations.Options)) (*organizations.DescribeAccountOutput, error)
+	DescribeOrganization(ctx context.Context, in *organizations.DescribeOrganizationInput, optFns ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error)
+}
+
+// Ledger reads the last decision of the worker for an account (*ledger.Table).
+type Ledger interface {
+	Get(ctx context.Context, account string) (ledger.Entry, bool, error)
+}
+
+var (
+	_ Enqueuer      = (*queue.Sender)(nil)
+	_ Ledger        = (*ledger.Table)(nil)
+	_ Organizations = (*organizations.Client)(nil)
+)
+
+// Decisions.
+const (
+	Enqueue = "enqueue"
+	Skip    = "skip"
+	Error   = "error" // a bad event, dropped after logging
+)
+
+// Reasons: short, stable codes (logged as "reason" and used as a metric dimension); the
+// "detail" field of the log line says more.
+const (
+	// errors
+	ReasonBadEvent = "bad-event" // the event does not parse: logged at ERROR and dropped
+	// skips of every intake
+	ReasonUnknownEvent = "unknown-event" // no parser for (source, detail-type, eventName)
+	ReasonNotHandled   = "not-handled"   // a known event for another function
+	ReasonExcluded     = "excluded-account"
+	ReasonOUNotInScope = "ou-not-included"
+	// accountvending
+	ReasonLifecycleFailed     = "lifecycle-failed"        // state FAILED
+	ReasonLifecycleNotDone    = "lifecycle-not-succeeded" // IN_PROGRESS or any other state
+	ReasonAccountCreated      = "account-created"         // enqueue
+	ReasonManagedAccountReady = "managed-account-ready"   // enqueue (Create/UpdateManagedAccount)
+	// trailguard
+	ReasonFailedCall         = "failed-call"
+	ReasonOwnChange          = "own-change"
+	ReasonNotOnboardingStack = "not-onboarding-stack"
+	ReasonOtherAccountTrail  = "trail-of-another-account"
+	ReasonNotForwardingTrail = "not-forwarding-trail"
+	ReasonTrailStarted       = "trail-started"
+	ReasonStackChanged       = "stack-changed"            // enqueue
+	ReasonTrailUnknown       = "no-ledger-entry"          // enqueue
+	ReasonStackTrail         = "stack-creates-trail"      // enqueue (ledger says CreateNewTrail)
+	ReasonNotManaged         = "not-managed"              // enqueue (ledger says Managed=false)
+	ReasonForwardingTrail    = "forwarding-trail-changed" // enqueue
+	ReasonMayFix             = "may-fix-needs-person"     // enqueue
+	// sweep
+	ReasonManagement   = "management-account"
+	ReasonNotActive    = "account-not-active"
+	ReasonNotInOrg     = "account-not-in-organization"
+	ReasonBadAccountID = "bad-account-id"
+	ReasonSweep        = "sweep"  // enqueue
+	ReasonManual       = "manual" // enqueue
+)
+
+// decision is what an intake decided for one account of one event.
+type decision struct {
+	account string
+	enqueue bool
+	reason  string // a Reason* code
+	detail  string
+	level   slog.Level
+}
+
+func skip(account, reason, format string, args ...any) decision {
+	return decision{account: account, reason: reason, detail: fmt.Sprintf(format, args...), level: slog.LevelInfo}
+}
+
+func enqueue(account, reason, format string, args ...any) decision {
+	return decision{account: account, enqueue: true, reason: reason, detail: fmt.Sprintf(format, args...), level: slog.LevelInfo}
+}
+
+// base is what every intake shares.
+type base struct {
+	function  string
+	Config    config.Config
+	ConfigErr error // returned by every invocation: a misconfigured function shows in its errors
+	Queue     Enqueuer
+	Log       *slog.Logger
+	Metrics   *metrics.Recorder
+	Registry  *event.Registry // nil: event.Default
+}
+
+func (b *base) log() *slog.Logger {
+	if b.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return b.Log
+}
+
+// start checks the configuration and parses the event. ok is false when the event is done
+// with (bad, unknown or not for this function: logged and counted); err is the
+// configuration error.
+func (b *base) start(ctx context.Context, raw json.RawMessage, kinds ...event.Kind) (ev *event.Event, ok bool, err error) {
+	if b.ConfigErr != nil {
+		b.log().ErrorContext(ctx, "configuration", "function", b.function, "error", b.ConfigErr.Error())
+		return nil, false, fmt.Errorf("%s: configuration: %w", b.function, b.ConfigErr)
+	}
+	reg := b.Registry
+	if reg == nil {
+		reg = event.Default
+	}
+	ev, perr := reg.Parse(raw)
+	if ev == nil {
+		ev = &event.Event{}
+	}
+	if perr != nil {
+		if why, isSkip := fault.IsSkip(perr); isSkip {
+			b.record(ctx, ev, skip(ev.Account, ReasonUnknownEvent, "%s", why))
+			return ev, false, nil
+		}
+		d := decision{account: ev.Account, reason: ReasonBadEvent, detail: perr.Error(), level: slog.LevelError}
+		b.record(ctx, ev, d)
+		return ev, false, nil
+	}
+	for _, k := range kinds {
+		if ev.Kind == k {
+			return ev, true, nil
+		}
+	}
+	b.record(ctx, ev, skip(ev.Account, ReasonNotHandled, "%s events are not handled by %s", ev.Kind, b.function))
+	return ev, false, nil
+}
+
+// record logs one decision and counts it.
+func (b *base) record(ctx context.Context, ev *event.Event, d decision) {
+	dec := Skip
+	switch {
+	case d.enqueue:
+		dec = Enqueue
+	case d.reason == ReasonBadEvent:
+		dec = Error
+	}
+	attrs := []any{
+		"function", b.function,
+		"event_id", ev.ID,
+		"replay", ev.ReplayName,
+		"account", d.account,
+		"decision", dec,
+		"reason", d.reason,
+		"detail", d.detail,
+	}
+	if ev.Kind != "" {
+		attrs = append(attrs, "kind", string(ev.Kind), "event_name", ev.Name, "region", ev.Region)
+	}
+	b.log().Log(ctx, d.level, "event", attrs...)
+	b.Metrics.Event(dec, d.reason)
+}
+
+// request builds the queue request of a decision.
+func request(ev *event.Event, d decision, region string) queue.Request {
+	return queue.Request{
+		Version:    queue.Version,
+		Account:    d.account,
+		Trigger:    ev.Trigger(),
+		Reason:     d.reason + ": " + d.detail,
+		EventID:    ev.ID,
+		ReplayName: ev.ReplayName,
+		Region:     region,
+	}
+}
+
+// finish enqueues the requests of the decisions in one Send, then logs every decision. A
+// failed send is returned (the platform retries the event; the deduplication id makes the
+// requests SQS already took harmless).
+func (b *base) finish(ctx context.Context, ev *event.Event, ds []decision, region string) error {
+	var reqs []queue.Request
+	for _, d := range ds {
+		if d.enqueue {
+			reqs = append(reqs, request(ev, d, region))
+		}
+	}
+	if len(reqs) > 0 {
+		if b.Queue == nil {
+			return b.fail(ctx, ev, errors.New("no queue configured"))
+		}
+		if err := b.Queue.Send(ctx, reqs); err != nil {
+			return b.fail(ctx, ev, fmt.Errorf("enqueue %d reconcile requests: %w", len(reqs), err))
+		}
+		b.Metrics.Enqueued(len(reqs))
+	}
+	for _, d := range ds {
+		b.record(ctx, ev, d)
+	}
+	return nil
+}
+
+// fail logs a transient failure of an event and returns it for the platform to retry.
+func (b *base) fail(ctx context.Context, ev *event.Event, err error) error {
+	b.log().ErrorContext(ctx, "event failed, will be retried", "function", b.function, "event_id", ev.ID,
+		"replay", ev.ReplayName, "account", ev.Account, "class", string(fault.ClassOf(err)), "error", err.Error())
+	b.Metrics.Event("retry", string(fault.ClassOf(err)))
+	return fmt.Errorf("%s: event %s: %w", b.function, ev.ID, err)
+}
+
+// scope answers "is this account in the OU allow-list" with ListParents, caching the parent
+// of every id it looked up (one cache per invocation).
+type scope struct {
+	cfg     config.Config
+	orgs    Organizations
+	parents map[string]string
+}
+
+func newScope(cfg config.Config, orgs Organizations) *scope {
+	return &scope{cfg: cfg, orgs: orgs, parents: map[string]string{}}
+}
+
+// maxOUDepth bounds the walk up the OU tree (Organizations allows five levels of OUs).
+const maxOUDepth = 8
+
+// included reports whether account, whose OU may be known (ou != ""), is under one of the
+// included OUs or roots. Nested OUs count: an account in a child of an included OU is in.
+// It returns the OU where the walk started, for the log.
+func (s *scope) included(ctx context.Context, account, ou string) (bool, string, error) {
+	if len(s.cfg.IncludeOUs) == 0 {
+		return true, ou, nil
+	}
+	if s.orgs == nil {
+		return false, ou, fault.Permanentf("ONBOARDER_INCLUDE_OUS is set but no Organizations client is configured")
+	}
+	id := ou
+	if id == "" {
+		p, err := s.parent(ctx, account)
+		if err != nil {
+			return false, "", err
+		}
+		id, ou = p, p
+	}
+	for range maxOUDepth {
+		if s.cfg.OUIncluded(id) {
+			return true, ou, nil
+		}
+		if strings.HasPrefix(id, "r-") || id == "" {
+			return false, ou, nil
+		}
+		p, err := s.parent(ctx, id)
+		if err != nil {
+			return false, ou, err
+		}
+		id = p
+	}
+	return false, ou, nil
+}
+
+func (s *scope) parent(ctx context.Context, child string) (string, error) {
+	if p, ok := s.parents[child]; ok {
+		return p, nil
+	}
+	out, err := s.orgs.ListParents(ctx, &organizations.ListParentsInput{ChildId: &child})
+	if err != nil {
+		return "", fmt.Errorf("list parents of %s: %w", child, err)
+	}
+	p := ""
+	if len(out.Parents) > 0 && out.Parents[0].Id != nil {
+		p = *out.Parents[0].Id
+	}
+	s.parents[child] = p
+	return p, nil
+}
+
+// active reports whether an Organizations account is ACTIVE (State, or the older Status).
+func active(a types.Account) bool {
+	if a.State != "" {
+		return a.State == types.AccountStateActive
+	}
+	return a.Status == types.AccountStatusActive
+}
+
+func accountState(a types.Account) string {
+	if a.State != "" {
+		return string(a.State)
+	}
+	return string(a.Status)
+}
+
+// validate checks the settings an intake uses (not the secret: intakes never read it) and
+// returns every problem at once.
+func validate(c config.Config, trailguard bool) error { return c.ValidateIntake(trailguard) }
+
+// ValidateAccountVending, ValidateTrailGuard and ValidateSweep check the settings each
+// intake uses; none needs ONBOARDER_SECRET_ARN.
+func ValidateAccountVending(c config.Config) error { return validate(c, false) }
+func ValidateTrailGuard(c config.Config) error     { return validate(c, true) }
+func ValidateSweep(c config.Config) error          { return validate(c, false) }

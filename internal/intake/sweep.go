@@ -1,0 +1,186 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
+)
+
+// Sweep handles the daily schedule and manual requests: it enqueues one request per active,
+// in-scope member account (all of them, or the ones a manual request names).
+type Sweep struct {
+	base
+	Orgs Organizations
+
+	mu         sync.Mutex
+	management string // the management account, cached for the life of the process
+}
+
+// NewSweep wires a Sweep. cfgErr, if not nil, is returned by every invocation.
+func NewSweep(cfg config.Config, cfgErr error, q Enqueuer, orgs Organizations, log *slog.Logger, m *metrics.Recorder) *Sweep {
+	return &Sweep{base: base{function: "sweep", Config: cfg, ConfigErr: cfgErr, Queue: q, Log: log, Metrics: m}, Orgs: orgs}
+}
+
+// Handle handles one scheduled event or manual request.
+func (h *Sweep) Handle(ctx context.Context, raw json.RawMessage) error {
+	defer h.Metrics.Flush()
+	ev, ok, err := h.start(ctx, raw, event.KindSchedule, event.KindManual)
+	if !ok {
+		return err
+	}
+	var ds []decision
+	if ev.Kind == event.KindManual && !ev.Manual.All {
+		ds, err = h.named(ctx, ev)
+	} else {
+		ds, err = h.all(ctx, ev)
+	}
+	if err != nil {
+		return h.fail(ctx, ev, err)
+	}
+	if err := h.finish(ctx, ev, ds, ""); err != nil {
+		return err
+	}
+	n := 0
+	for _, d := range ds {
+		if d.enqueue {
+			n++
+		}
+	}
+	h.log().InfoContext(ctx, "sweep done", "function", h.function, "event_id", ev.ID, "replay", ev.ReplayName,
+		"trigger", ev.Trigger(), "accounts", len(ds), "enqueued", n)
+	return nil
+}
+
+func (h *Sweep) reason(ev *event.Event) (string, string) {
+	if ev.Kind == event.KindManual {
+		return ReasonManual, "manual reconcile request"
+	}
+	return ReasonSweep, "daily sweep"
+}
+
+// all lists the organization's accounts and decides for each.
+func (h *Sweep) all(ctx context.Context, ev *event.Event) ([]decision, error) {
+	if h.Orgs == nil {
+		return nil, fault.Permanentf("no Organizations client configured")
+	}
+	mgmt, err := h.managementAccount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc := newScope(h.Config, h.Orgs)
+	var ds []decision
+	p := organizations.NewListAccountsPaginator(h.Orgs, &organizations.ListAccountsInput{})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list organization accounts: %w", err)
+		}
+		for _, a := range page.Accounts {
+			d, err := h.decideAccount(ctx, ev, sc, mgmt, a)
+			if err != nil {
+				return nil, err
+			}
+			ds = append(ds, d)
+		}
+	}
+	return ds, nil
+}
+
+// named decides for the accounts a manual request names; bad ids are reported by name and
+// the others still go.
+func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) {
+	var ds []decision
+	for _, bad := range ev.Manual.Invalid {
+		d := skip("", ReasonBadAccountID, "%s=%s: %s", bad.Field, bad.Value, bad.Err)
+		d.level = slog.LevelError
+		ds = append(ds, d)
+	}
+	if len(ev.Manual.Accounts) == 0 {
+		return ds, nil
+	}
+	if h.Orgs == nil {
+		return nil, fault.Permanentf("no Organizations client configured")
+	}
+	mgmt, err := h.managementAccount(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sc := newScope(h.Config, h.Orgs)
+	for _, id := range ev.Manual.Accounts {
+		out, err := h.Orgs.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(id)})
+		if fault.IsCode(err, "AccountNotFoundException") {
+			d := skip(id, ReasonNotInOrg, "account %s is not a member of the organization", id)
+			d.level = slog.LevelError
+			ds = append(ds, d)
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("describe account %s: %w", id, err)
+		}
+		a := types.Account{Id: aws.String(id)}
+		if out.Account != nil {
+			a = *out.Account
+			a.Id = aws.String(id)
+		}
+		d, err := h.decideAccount(ctx, ev, sc, mgmt, a)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, d)
+	}
+	return ds, nil
+}
+
+func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, sc *scope, mgmt string, a types.Account) (decision, error) {
+	id := aws.ToString(a.Id)
+	switch {
+	case config.ValidateAccountID(id) != nil:
+		d := skip("", ReasonBadAccountID, "Organizations returned account id %q", id)
+		d.level = slog.LevelError
+		return d, nil
+	case !active(a):
+		return skip(id, ReasonNotActive, "account state %s", accountState(a)), nil
+	case id == mgmt:
+		return skip(id, ReasonManagement, "the management account is not onboarded by the onboarder"), nil
+	case h.Config.Excluded(id):
+		return skip(id, ReasonExcluded, "account is in ONBOARDER_EXCLUDE_ACCOUNTS"), nil
+	}
+	in, ou, err := sc.included(ctx, id, "")
+	if err != nil {
+		return decision{}, err
+	}
+	if !in {
+		return skip(id, ReasonOUNotInScope, "OU %s is not under ONBOARDER_INCLUDE_OUS", ou), nil
+	}
+	r, why := h.reason(ev)
+	return enqueue(id, r, "%s", why), nil
+}
+
+// managementAccount returns the organization's management account, asked once per process.
+func (h *Sweep) managementAccount(ctx context.Context) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.management != "" {
+		return h.management, nil
+	}
+	out, err := h.Orgs.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	if err != nil {
+		return "", fmt.Errorf("describe organization: %w", err)
+	}
+	if out.Organization == nil || aws.ToString(out.Organization.MasterAccountId) == "" {
+		return "", fault.Permanentf("describe organization: no management account in the answer")
+	}
+	h.management = aws.ToString(out.Organization.MasterAccountId)
+	return h.management, nil
+}

@@ -1,0 +1,122 @@
+package intake
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
+)
+
+// TrailGuard turns CloudTrail calls on trails and CloudFormation calls on the onboarding
+// stack, forwarded from member accounts, into reconcile requests, and skips everything that
+// cannot have broken the forwarding. It never calls a member account: the ledger and the
+// Organizations API live in the management account.
+type TrailGuard struct {
+	base
+	Ledger Ledger
+	Orgs   Organizations // ListParents, only when ONBOARDER_INCLUDE_OUS is set
+}
+
+// NewTrailGuard wires a TrailGuard. cfgErr, if not nil, is returned by every invocation.
+func NewTrailGuard(cfg config.Config, cfgErr error, q Enqueuer, l Ledger, orgs Organizations, log *slog.Logger, m *metrics.Recorder) *TrailGuard {
+	return &TrailGuard{base: base{function: "trailguard", Config: cfg, ConfigErr: cfgErr, Queue: q, Log: log, Metrics: m}, Ledger: l, Orgs: orgs}
+}
+
+// Handle handles one EventBridge event.
+func (h *TrailGuard) Handle(ctx context.Context, raw json.RawMessage) error {
+	defer h.Metrics.Flush()
+	ev, ok, err := h.start(ctx, raw, event.KindTrailCall, event.KindStackCall)
+	if !ok {
+		return err
+	}
+	d, err := h.decide(ctx, ev)
+	if err != nil {
+		return h.fail(ctx, ev, err)
+	}
+	return h.finish(ctx, ev, []decision{d}, ev.Region)
+}
+
+func (h *TrailGuard) decide(ctx context.Context, ev *event.Event) (decision, error) {
+	c, a := ev.Call, ev.Account
+	switch {
+	case c.Failed():
+		return skip(a, ReasonFailedCall, "%s failed with %s: it changed nothing", ev.Name, c.ErrorCode), nil
+	case ownSession(c.Identity, a, h.Config.ExecutionRoleName, h.Config.SessionName):
+		return skip(a, ReasonOwnChange, "%s made by the onboarder's own session %s", ev.Name, c.Identity.ARN), nil
+	case h.Config.Excluded(a):
+		return skip(a, ReasonExcluded, "account is in ONBOARDER_EXCLUDE_ACCOUNTS"), nil
+	}
+	var d decision
+	if ev.Kind == event.KindStackCall {
+		switch {
+		case c.ARN != "" && c.ARNAccount != a:
+			return skip(a, ReasonNotOnboardingStack, "stack %s belongs to account %s", c.Name, c.ARNAccount), nil
+		case c.Name != h.Config.StackName:
+			return skip(a, ReasonNotOnboardingStack, "stack %s is not the onboarding stack %s", c.Name, h.Config.StackName), nil
+		}
+		d = enqueue(a, ReasonStackChanged, "%s on the onboarding stack %s in %s", ev.Name, c.Name, ev.Region)
+	} else {
+		if c.ARN != "" && c.ARNAccount != a {
+			return skip(a, ReasonOtherAccountTrail, "trail %s belongs to account %s", c.Name, c.ARNAccount), nil
+		}
+		var err error
+		if d, err = h.decideTrail(ctx, ev); err != nil || !d.enqueue {
+			return d, err
+		}
+	}
+	in, ou, err := newScope(h.Config, h.Orgs).included(ctx, a, "")
+	if err != nil {
+		return decision{}, err
+	}
+	if !in {
+		return skip(a, ReasonOUNotInScope, "OU %s is not under ONBOARDER_INCLUDE_OUS", ou), nil
+	}
+	return d, nil
+}
+
+// decideTrail reads the ledger to tell the forwarding trail from the others.
+func (h *TrailGuard) decideTrail(ctx context.Context, ev *event.Event) (decision, error) {
+	c, a := ev.Call, ev.Account
+	if h.Ledger == nil {
+		return decision{}, fault.Permanentf("no ledger configured")
+	}
+	e, found, err := h.Ledger.Get(ctx, a)
+	switch {
+	case err != nil:
+		return decision{}, err
+	case !found:
+		return enqueue(a, ReasonTrailUnknown, "%s on trail %s: no ledger entry, the worker decides", ev.Name, c.Name), nil
+	case e.CreateNewTrail && e.TrailARN == "":
+		return enqueue(a, ReasonStackTrail, "%s on trail %s: the stack makes its own trail, not yet seen by the worker; the worker decides", ev.Name, c.Name), nil
+	case !e.Managed:
+		return enqueue(a, ReasonNotManaged, "%s on trail %s: the stack is not managed yet, the worker decides", ev.Name, c.Name), nil
+	}
+	if !e.ForwardingTrail(c.Resource, ev.Region) {
+		if (ev.Name == "CreateTrail" || ev.Name == "UpdateTrail") && e.Class == string(fault.NeedsPerson) {
+			return enqueue(a, ReasonMayFix, "%s on trail %s while the account needs a person: it may fix it", ev.Name, c.Name), nil
+		}
+		return skip(a, ReasonNotForwardingTrail, "%s on trail %s in %s; the forwarding trail is %s", ev.Name, c.Name, ev.Region, e.TrailARN), nil
+	}
+	if ev.Name == "StartLogging" {
+		return skip(a, ReasonTrailStarted, "trail started: nothing to repair"), nil
+	}
+	return enqueue(a, ReasonForwardingTrail, "%s on the forwarding trail %s", ev.Name, e.TrailARN), nil
+}
+
+// ownSession reports whether id is the onboarder's own session in account:
+// arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION.
+func ownSession(id event.Identity, account, role, session string) bool {
+	if id.Type != "AssumedRole" {
+		return false
+	}
+	p := strings.SplitN(id.ARN, ":", 6)
+	if len(p) != 6 || p[0] != "arn" || p[2] != "sts" || p[4] != account {
+		return false
+	}
+	return p[5] == "assumed-role/"+role+"/"+session
+}

@@ -1,0 +1,197 @@
+package intake_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+)
+
+const member = "012345678901"
+
+func forwarding() ledger.Entry {
+	return ledger.Entry{Account: member, Region: "us-east-1", StackName: "CloudOne", Managed: true, TrailMode: "auto",
+		TrailARN: "arn:aws:cloudtrail:us-east-1:012345678901:trail/org-audit", TrailName: "org-audit", TrailHomeRegion: "us-east-1",
+		Class: "none"}
+}
+
+func TestTrailGuard(t *testing.T) {
+	type tc struct {
+		name      string
+		file      string
+		raw       json.RawMessage
+		cfg       func(c *config.Config)
+		entry     *ledger.Entry // nil: no entry
+		ledgerErr error
+		tree      map[string]string
+		sendErr   error
+		wantErr   bool
+		decision  string
+		reason    string
+		replay    string
+		noCalls   bool // an irrelevant event makes no call at all
+	}
+	needsPerson := forwarding()
+	needsPerson.Class = "needs-person"
+	newTrail := forwarding()
+	newTrail.CreateNewTrail, newTrail.TrailARN, newTrail.TrailName = true, "", ""
+	ownTrail := forwarding() // the stack's own trail, found by the worker through its tag
+	ownTrail.CreateNewTrail = true
+	unmanaged := forwarding()
+	unmanaged.Managed = false
+	fw := forwarding()
+	cases := []tc{
+		{name: "stop logging forwarding trail by ARN", file: "cloudtrail-stop-logging.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		{name: "stop logging forwarding trail by name", file: "cloudtrail-stop-logging-by-name.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		{name: "failed call", file: "cloudtrail-stop-logging-failed.json", entry: &fw, decision: "skip", reason: intake.ReasonFailedCall, noCalls: true},
+		{name: "own role session", file: "cloudtrail-stop-logging-own-role.json", entry: &fw, decision: "skip", reason: intake.ReasonOwnChange, noCalls: true},
+		{name: "own role session, other session name", file: "cloudtrail-stop-logging-own-role.json", entry: &fw,
+			cfg: func(c *config.Config) { c.SessionName = "someone-else" }, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		{name: "trail of another account", file: "cloudtrail-stop-logging-other-account-trail.json", entry: &fw, decision: "skip", reason: intake.ReasonOtherAccountTrail, noCalls: true},
+		{name: "moto delivery, replayed", file: "cloudtrail-stop-logging-moto-replay.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail, replay: "onboarder-replay-20240306"},
+		{name: "start logging forwarding trail", file: "cloudtrail-start-logging.json", entry: &fw, decision: "skip", reason: intake.ReasonTrailStarted},
+		{name: "delete forwarding trail", file: "cloudtrail-delete-trail.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		{name: "delete another trail", file: "cloudtrail-delete-trail-other.json", entry: &fw, decision: "skip", reason: intake.ReasonNotForwardingTrail},
+		{name: "same name, other region", file: "cloudtrail-delete-trail.json", entry: &fw, raw: mutate(t, "cloudtrail-delete-trail.json", func(m map[string]any) { detail(m)["awsRegion"] = "eu-west-1" }),
+			decision: "skip", reason: intake.ReasonNotForwardingTrail},
+		{name: "create trail", file: "cloudtrail-create-trail.json", entry: &fw, decision: "skip", reason: intake.ReasonNotForwardingTrail},
+		{name: "create trail while needs-person", file: "cloudtrail-create-trail.json", entry: &needsPerson, decision: "enqueue", reason: intake.ReasonMayFix},
+		{name: "delete other trail while needs-person", file: "cloudtrail-delete-trail-other.json", entry: &needsPerson, decision: "skip", reason: intake.ReasonNotForwardingTrail},
+		{name: "update forwarding trail", file: "cloudtrail-update-trail.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		{name: "put event selectors forwarding trail", file: "cloudtrail-put-event-selectors.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		{name: "no ledger entry", file: "cloudtrail-delete-trail-other.json", decision: "enqueue", reason: intake.ReasonTrailUnknown},
+		{name: "stack makes its own trail", file: "cloudtrail-delete-trail-other.json", entry: &newTrail, decision: "enqueue", reason: intake.ReasonStackTrail},
+		{name: "stack's own trail deleted", file: "cloudtrail-delete-trail.json", entry: &ownTrail, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		{name: "another trail while the stack has its own", file: "cloudtrail-delete-trail-other.json", entry: &ownTrail, decision: "skip", reason: intake.ReasonNotForwardingTrail},
+		{name: "stack not managed", file: "cloudtrail-delete-trail-other.json", entry: &unmanaged, decision: "enqueue", reason: intake.ReasonNotManaged},
+		{name: "ledger down", file: "cloudtrail-stop-logging.json", ledgerErr: errors.New("ThrottlingException"), wantErr: true},
+		{name: "sqs down", file: "cloudtrail-stop-logging.json", entry: &fw, sendErr: errors.New("ServiceUnavailable"), wantErr: true},
+		{name: "delete onboarding stack", file: "cloudformation-delete-stack.json", decision: "enqueue", reason: intake.ReasonStackChanged},
+		{name: "update onboarding stack by ARN", file: "cloudformation-update-stack-arn.json", decision: "enqueue", reason: intake.ReasonStackChanged},
+		{name: "stack update by own role", file: "cloudformation-update-stack-own-role.json", decision: "skip", reason: intake.ReasonOwnChange, noCalls: true},
+		{name: "other stack", file: "cloudformation-delete-other-stack.json", decision: "skip", reason: intake.ReasonNotOnboardingStack, noCalls: true},
+		{name: "failed stack call", file: "cloudformation-delete-stack-failed.json", decision: "skip", reason: intake.ReasonFailedCall, noCalls: true},
+		{name: "stack ARN of another account", file: "cloudformation-update-stack-arn.json", raw: mutate(t, "cloudformation-update-stack-arn.json", func(m map[string]any) {
+			detail(m)["requestParameters"] = map[string]any{"stackName": "arn:aws:cloudformation:us-east-1:210987654321:stack/CloudOne/4f7a3c10"}
+		}), decision: "skip", reason: intake.ReasonNotOnboardingStack, noCalls: true},
+		{name: "other stack name configured", file: "cloudformation-delete-stack.json", cfg: func(c *config.Config) { c.StackName = "C1" }, decision: "skip", reason: intake.ReasonNotOnboardingStack, noCalls: true},
+		{name: "excluded account", file: "cloudtrail-stop-logging.json", entry: &fw, cfg: func(c *config.Config) { c.ExcludeAccounts = []string{member} }, decision: "skip", reason: intake.ReasonExcluded, noCalls: true},
+		{name: "OU in scope", file: "cloudtrail-stop-logging.json", entry: &fw, cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-k2l3m4n5"} },
+			tree: map[string]string{member: "ou-ab12-k2l3m4n5"}, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		{name: "OU out of scope", file: "cloudtrail-stop-logging.json", entry: &fw, cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-k2l3m4n5"} },
+			tree: map[string]string{member: "ou-ab12-sb0x7q9z", "ou-ab12-sb0x7q9z": "r-ab12"}, decision: "skip", reason: intake.ReasonOUNotInScope},
+		{name: "lifecycle event", file: "controltower-create-managed-account.json", decision: "skip", reason: intake.ReasonNotHandled, noCalls: true},
+		{name: "unknown event", file: "unknown-ec2-run-instances.json", decision: "skip", reason: intake.ReasonUnknownEvent, noCalls: true},
+		{name: "account id as a number", file: "cloudtrail-stop-logging.json", raw: mutate(t, "cloudtrail-stop-logging.json", func(m map[string]any) { detail(m)["recipientAccountId"] = 12345678901 }),
+			decision: "error", reason: intake.ReasonBadEvent, noCalls: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv()
+			cfg := baseConfig()
+			if c.cfg != nil {
+				c.cfg(&cfg)
+			}
+			e.ledger.GetFn = func(a string) (ledger.Entry, bool, error) {
+				if c.ledgerErr != nil {
+					return ledger.Entry{}, false, c.ledgerErr
+				}
+				if c.entry == nil || a != c.entry.Account {
+					return ledger.Entry{}, false, nil
+				}
+				return *c.entry, true, nil
+			}
+			if c.sendErr != nil {
+				e.sqs.SendMessageBatchFn = func(_ context.Context, _ *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+					return nil, c.sendErr
+				}
+			}
+			e.orgs.ListParentsFn = parentsFrom(c.tree)
+			h := intake.NewTrailGuard(cfg, intake.ValidateTrailGuard(cfg), e.queue(), e.ledger, e.orgs, e.log, e.metrics)
+			raw := c.raw
+			if raw == nil {
+				raw = golden(t, c.file)
+			}
+			err := invoke(t, h.Handle, raw)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("error %v, want error %v\n%s", err, c.wantErr, e.logs.String())
+			}
+			if c.wantErr {
+				return
+			}
+			ds := e.decisions(t)
+			if len(ds) != 1 {
+				t.Fatalf("%d decision lines, want 1:\n%s", len(ds), e.logs.String())
+			}
+			d := ds[0]
+			if d["decision"] != c.decision || d["reason"] != c.reason || d["replay"] != c.replay {
+				t.Errorf("decision %v/%v replay %q, want %s/%s %q: %v", d["decision"], d["reason"], d["replay"], c.decision, c.reason, c.replay, d["detail"])
+			}
+			if d["event_id"] == "" {
+				t.Error("no event_id")
+			}
+			reqs := e.sqs.Requests(t)
+			if c.decision == "enqueue" {
+				if len(reqs) != 1 {
+					t.Fatalf("%d requests, want 1", len(reqs))
+				}
+				r := reqs[0]
+				if r.Account != member || r.EventID != d["event_id"] || r.ReplayName != c.replay || r.Region == "" || !strings.Contains(r.Trigger, ":") {
+					t.Errorf("request %+v", r)
+				}
+			} else if len(reqs) != 0 {
+				t.Errorf("skip sent %d requests", len(reqs))
+			}
+			if c.noCalls && (e.ledger.Calls+e.orgs.Total() != 0) {
+				t.Errorf("irrelevant event made calls: ledger %d, organizations %v", e.ledger.Calls, e.orgs.Calls)
+			}
+			if c.decision == "error" {
+				if d["level"] != "ERROR" || !strings.Contains(e.emf.String(), `"Decision":"error"`) {
+					t.Errorf("bad event not visible: level %v, metrics %s", d["level"], e.emf.String())
+				}
+			}
+			if !strings.Contains(e.emf.String(), `"Reason":"`+c.reason+`"`) {
+				t.Errorf("no metric for reason %s: %s", c.reason, e.emf.String())
+			}
+		})
+	}
+}
+
+func TestTrailGuardConfigError(t *testing.T) {
+	e := newEnv()
+	cfg := baseConfig()
+	cfg.LedgerTable = ""
+	cfg.ExcludeAccounts = []string{"12345"}
+	h := intake.NewTrailGuard(cfg, intake.ValidateTrailGuard(cfg), e.queue(), e.ledger, e.orgs, e.log, e.metrics)
+	err := invoke(t, h.Handle, golden(t, "cloudtrail-stop-logging.json"))
+	if err == nil || !strings.Contains(err.Error(), "ONBOARDER_LEDGER_TABLE") || !strings.Contains(err.Error(), "ONBOARDER_EXCLUDE_ACCOUNTS") {
+		t.Fatalf("error %v should name every bad setting", err)
+	}
+	if len(e.sqs.Inputs) != 0 {
+		t.Error("sent with a bad configuration")
+	}
+}
+
+func TestValidateNeedsNoSecret(t *testing.T) {
+	cfg := baseConfig()
+	for name, err := range map[string]error{
+		"accountvending": intake.ValidateAccountVending(cfg),
+		"trailguard":     intake.ValidateTrailGuard(cfg),
+		"sweep":          intake.ValidateSweep(cfg),
+	} {
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	cfg.QueueURL = "https://sqs.us-east-1.amazonaws.com/999999999999/reconcile"
+	if err := intake.ValidateSweep(cfg); err == nil || !strings.Contains(err.Error(), "FIFO") {
+		t.Errorf("standard queue accepted: %v", err)
+	}
+}
