@@ -340,10 +340,8 @@ func (r *Reconciler) desire(ctx context.Context, m Member, res *Result, obs stac
 func changes(obs stack.Observed, d stack.Desired) []Change {
 	var out []Change
 	for _, k := range []string{stack.ParamCreateNew, stack.ParamBucket, stack.ParamQSS3Bucket, stack.ParamQSS3KeyPrefix} {
-		if before, ok := obs.Params[k]; !ok || before != d.Params[k] {
-			if !ok && !obs.Exists {
-				before = ""
-			}
+		before, ok := obs.Params[k]
+		if before != d.Params[k] || (obs.Exists && !ok) {
 			out = append(out, Change{Parameter: k, Before: before, After: d.Params[k]})
 		}
 	}

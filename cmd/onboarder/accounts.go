@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+)
+
+// OrganizationsAPI is the part of the Organizations client the command uses.
+type OrganizationsAPI interface {
+	organizations.ListAccountsAPIClient
+	DescribeAccount(ctx context.Context, in *organizations.DescribeAccountInput, optFns ...func(*organizations.Options)) (*organizations.DescribeAccountOutput, error)
+	DescribeOrganization(ctx context.Context, in *organizations.DescribeOrganizationInput, optFns ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error)
+	DescribeOrganizationalUnit(ctx context.Context, in *organizations.DescribeOrganizationalUnitInput, optFns ...func(*organizations.Options)) (*organizations.DescribeOrganizationalUnitOutput, error)
+	ListParents(ctx context.Context, in *organizations.ListParentsInput, optFns ...func(*organizations.Options)) (*organizations.ListParentsOutput, error)
+}
+
+// target is an account the command works on.
+type target struct {
+	ID   string
+	Name string
+}
+
+// outOfScope is an account the command does not work on, and why. Failed marks a named
+// account that could not be used (not in the organization): the command exits 1.
+type outOfScope struct {
+	ID     string `json:"account"`
+	Name   string `json:"name,omitempty"`
+	Why    string `json:"why"`
+	Failed bool   `json:"failed,omitempty"`
+}
+
+// scope applies the scope rules of the Lambdas: ACTIVE accounts, not the management account,
+// not in ONBOARDER_EXCLUDE_ACCOUNTS, under one of ONBOARDER_INCLUDE_OUS (nested OUs count).
+type scope struct {
+	api OrganizationsAPI
+	cfg config.Config
+
+	mu      sync.Mutex
+	mgmt    string
+	parents map[string]string // child id -> parent id
+	names   map[string]string // OU id -> name
+}
+
+func newScope(api OrganizationsAPI, cfg config.Config) *scope {
+	return &scope{api: api, cfg: cfg, parents: map[string]string{}, names: map[string]string{}}
+}
+
+// management returns the organization's management account.
+func (s *scope) management(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mgmt != "" {
+		return s.mgmt, nil
+	}
+	out, err := s.api.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
+	if err != nil {
+		return "", fmt.Errorf("describe organization: %w", err)
+	}
+	if out.Organization == nil || aws.ToString(out.Organization.MasterAccountId) == "" {
+		return "", fault.Permanentf("describe organization: no management account in the answer")
+	}
+	s.mgmt = aws.ToString(out.Organization.MasterAccountId)
+	return s.mgmt, nil
+}
+
+// accounts returns the named accounts (ids), or with all every account of the organization,
+// split into those in scope and the others.
+func (s *scope) accounts(ctx context.Context, ids []string, all bool) ([]target, []outOfScope, error) {
+	mgmt, err := s.management(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var list []orgtypes.Account
+	var out []outOfScope
+	if all {
+		p := organizations.NewListAccountsPaginator(s.api, &organizations.ListAccountsInput{})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, nil, fmt.Errorf("list organization accounts: %w", err)
+			}
+			list = append(list, page.Accounts...)
+		}
+		sort.Slice(list, func(i, j int) bool { return aws.ToString(list[i].Id) < aws.ToString(list[j].Id) })
+	} else {
+		for _, id := range ids {
+			d, err := s.api.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(id)})
+			if fault.IsCode(err, "AccountNotFoundException") {
+				out = append(out, outOfScope{ID: id, Why: "not a member of the organization", Failed: true})
+				continue
+			}
+			if err != nil {
+				return nil, nil, fmt.Errorf("describe account %s: %w", id, err)
+			}
+			a := orgtypes.Account{Id: aws.String(id)}
+			if d.Account != nil {
+				a = *d.Account
+			}
+			list = append(list, a)
+		}
+	}
+	var in []target
+	for _, a := range list {
+		id, name := aws.ToString(a.Id), aws.ToString(a.Name)
+		why := ""
+		switch {
+		case !active(a):
+			why = "account state " + accountState(a) + ": only ACTIVE accounts are onboarded"
+		case id == mgmt:
+			why = "management account: not onboarded by the onboarder"
+		case s.cfg.Excluded(id):
+			why = "in ONBOARDER_EXCLUDE_ACCOUNTS"
+		default:
+			ok, ou, err := s.included(ctx, id)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !ok {
+				why = "OU " + ou + " is not under ONBOARDER_INCLUDE_OUS"
+			}
+		}
+		if why != "" {
+			out = append(out, outOfScope{ID: id, Name: name, Why: why})
+			continue
+		}
+		in = append(in, target{ID: id, Name: name})
+	}
+	return in, out, nil
+}
+
+// maxOUDepth bounds the walk up the OU tree (Organizations allows five levels of OUs).
+const maxOUDepth = 8
+
+// included reports whether the account is under one of the included OUs or roots, and the
+// account's own OU.
+func (s *scope) included(ctx context.Context, account string) (bool, string, error) {
+	if len(s.cfg.IncludeOUs) == 0 {
+		return true, "", nil
+	}
+	ou, err := s.parent(ctx, account)
+	if err != nil {
+		return false, "", err
+	}
+	id := ou
+	for range maxOUDepth {
+		if s.cfg.OUIncluded(id) {
+			return true, ou, nil
+		}
+		if id == "" || strings.HasPrefix(id, "r-") {
+			return false, ou, nil
+		}
+		if id, err = s.parent(ctx, id); err != nil {
+			return false, ou, err
+		}
+	}
+	return false, ou, nil
+}
+
+// parent returns the parent (OU or root) of an account or OU.
+func (s *scope) parent(ctx context.Context, child string) (string, error) {
+	s.mu.Lock()
+	p, ok := s.parents[child]
+	s.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	out, err := s.api.ListParents(ctx, &organizations.ListParentsInput{ChildId: aws.String(child)})
+	if err != nil {
+		return "", fmt.Errorf("list parents of %s: %w", child, err)
+	}
+	if len(out.Parents) > 0 {
+		p = aws.ToString(out.Parents[0].Id)
+	}
+	s.mu.Lock()
+	s.parents[child] = p
+	s.mu.Unlock()
+	return p, nil
+}
+
+// ou returns the account's OU id and a name for people ("Root" for the root).
+func (s *scope) ou(ctx context.Context, account string) (id, name string, err error) {
+	id, err = s.parent(ctx, account)
+	if err != nil || id == "" {
+		return id, id, err
+	}
+	if strings.HasPrefix(id, "r-") {
+		return id, "Root", nil
+	}
+	s.mu.Lock()
+	name, ok := s.names[id]
+	s.mu.Unlock()
+	if ok {
+		return id, name, nil
+	}
+	out, err := s.api.DescribeOrganizationalUnit(ctx, &organizations.DescribeOrganizationalUnitInput{OrganizationalUnitId: aws.String(id)})
+	if err != nil || out.OrganizationalUnit == nil {
+		name = id // the id says enough; a missing name is not worth failing the row
+	} else {
+		name = aws.ToString(out.OrganizationalUnit.Name)
+	}
+	s.mu.Lock()
+	s.names[id] = name
+	s.mu.Unlock()
+	return id, name, nil
+}
+
+func active(a orgtypes.Account) bool {
+	if a.State != "" {
+		return a.State == orgtypes.AccountStateActive
+	}
+	return a.Status == orgtypes.AccountStatusActive
+}
+
+func accountState(a orgtypes.Account) string {
+	if a.State != "" {
+		return string(a.State)
+	}
+	if a.Status != "" {
+		return string(a.Status)
+	}
+	return "unknown"
+}
+
+// accountIDs checks the ids given on the command line (flag values and arguments), drops
+// duplicates and keeps their order. A bad id is a usage error that names it.
+func accountIDs(lists ...[]string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lists {
+		for _, v := range l {
+			for _, id := range strings.Split(v, ",") {
+				id = strings.TrimSpace(id)
+				if id == "" {
+					continue
+				}
+				if err := config.ValidateAccountID(id); err != nil {
+					return nil, usageErrorf("--account %q: must be a 12-digit AWS account id", id)
+				}
+				if !seen[id] {
+					seen[id] = true
+					out = append(out, id)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// forEach runs fn for each index with at most n at a time, and waits for all.
+func forEach(ctx context.Context, count, n int, fn func(ctx context.Context, i int)) {
+	sem := make(chan struct{}, max(n, 1))
+	var wg sync.WaitGroup
+	for i := range count {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(ctx, i)
+		}()
+	}
+	wg.Wait()
+}

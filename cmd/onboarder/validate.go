@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/spf13/cobra"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+)
+
+// templateParams are the parameters the onboarding template must declare.
+var templateParams = []string{
+	stack.ParamAPIKey, stack.ParamServiceToken, stack.ParamCreateNew,
+	stack.ParamBucket, stack.ParamQSS3Bucket, stack.ParamQSS3KeyPrefix,
+}
+
+func (a *app) validateCmd() *cobra.Command {
+	var account string
+	cmd := &cobra.Command{
+		Use:   "validate [--account ID]",
+		Short: "Preflight: check everything a deployment needs, one line per check",
+		Long: `validate checks, in order, and prints one line per check, OK or FAIL with the reason:
+  configuration   the ONBOARDER_* environment is complete and valid
+  aws             the management account's credentials work (STS GetCallerIdentity)
+  secret          ONBOARDER_SECRET_ARN can be read and has cloudOneApiKey and visionOneServiceToken
+  cloudone key    Cloud One accepts the API key; its region and the AWS region it maps to
+                  (ONBOARDER_CLOUDONE_REGION, when set, wins and the line says so)
+  template        ONBOARDER_TEMPLATE_URL is reachable (CloudFormation GetTemplateSummary in
+                  the mapped region) and declares the six parameters of the contract
+  organization    the organization's accounts can be listed; how many are in scope
+  execution role  ONBOARDER_EXECUTION_ROLE_NAME can be assumed in --account (default: the
+                  first in-scope account)
+No secret value is ever printed.
+
+Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
+		Example: "  onboarder validate\n  onboarder validate --account 012345678901",
+		Args:    cobra.NoArgs,
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			if account != "" {
+				if err := config.ValidateAccountID(account); err != nil {
+					return usageErrorf("--account %q: must be a 12-digit AWS account id", account)
+				}
+			}
+			return a.validate(cmd.Context(), account)
+		}),
+	}
+	cmd.Flags().StringVar(&account, "account", "", "account `ID` in which to assume the execution role")
+	return cmd
+}
+
+// checks prints check lines and counts failures.
+type checks struct {
+	a      *app
+	total  int
+	failed int
+}
+
+func (c *checks) ok(name, format string, args ...any) {
+	c.total++
+	fmt.Fprintf(c.a.stdout, "OK    %-15s %s\n", name, fmt.Sprintf(format, args...))
+}
+
+func (c *checks) fail(name string, err error) {
+	c.total++
+	c.failed++
+	fmt.Fprintf(c.a.stdout, "FAIL  %-15s %s\n", name, oneLine(err))
+}
+
+var errNotChecked = errors.New("not checked")
+
+func notChecked(why string) error { return fmt.Errorf("%w: %s", errNotChecked, why) }
+
+func (a *app) validate(ctx context.Context, account string) error {
+	c := &checks{a: a}
+
+	// configuration
+	cfg, err := a.checkedConfig(true)
+	if err != nil {
+		c.fail("configuration", err)
+	} else {
+		c.ok("configuration", "stack %s, template %s, trail mode %s, execution role %s, scope: %s",
+			cfg.StackName, cfg.TemplateURL, cfg.TrailMode, cfg.ExecutionRoleName, scopeText(cfg))
+	}
+
+	// aws
+	awsCfg, awsErr := a.aws(ctx)
+	if awsErr == nil {
+		id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			awsErr = fmt.Errorf("STS GetCallerIdentity: %w", err)
+		} else {
+			c.ok("aws", "account %s as %s, region %s", aws.ToString(id.Account), aws.ToString(id.Arn), awsCfg.Region)
+		}
+	}
+	if awsErr != nil {
+		c.fail("aws", awsErr)
+		awsErr = notChecked("no working AWS configuration")
+	}
+
+	// secret
+	var creds secret.Credentials
+	secretErr := awsErr
+	switch {
+	case secretErr != nil:
+	case cfg.SecretARN == "":
+		secretErr = notChecked("ONBOARDER_SECRET_ARN is not set")
+	default:
+		store := &secret.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL}
+		creds, secretErr = store.Get(ctx)
+	}
+	if secretErr != nil {
+		c.fail("secret", scrubErr(secretErr, creds))
+	} else {
+		c.ok("secret", "%s: cloudOneApiKey and visionOneServiceToken present (version %s)", cfg.SecretARN, creds.VersionID)
+	}
+
+	// cloudone key and region
+	region := ""
+	if cfg.CloudOneRegion != "" {
+		region, _ = cloudone.AWSRegion(cfg.CloudOneRegion)
+	}
+	if secretErr != nil {
+		c.fail("cloudone key", notChecked("the secret could not be read"))
+	} else {
+		key, err := (&cloudone.Client{BaseURL: cfg.AccountsURL}).Describe(ctx, creds.APIKey)
+		if err != nil {
+			c.fail("cloudone key", scrubErr(err, creds))
+		} else {
+			keyRegion, _ := cloudone.AWSRegion(key.Region) // Describe checked it maps
+			msg := fmt.Sprintf("key %s accepted by %s (Cloud One account %s): region %s, AWS region %s", key.ID, cfg.AccountsURL, key.AccountID, key.Region, keyRegion)
+			switch {
+			case cfg.CloudOneRegion == "":
+				region = keyRegion
+				msg += "; stacks go to " + keyRegion
+			case cfg.CloudOneRegion == key.Region:
+				msg += "; ONBOARDER_CLOUDONE_REGION=" + cfg.CloudOneRegion + " agrees"
+			default:
+				msg += fmt.Sprintf("; ONBOARDER_CLOUDONE_REGION=%s is set and wins: stacks go to %s (it differs from the key's region)", cfg.CloudOneRegion, region)
+			}
+			c.ok("cloudone key", "%s", msg)
+		}
+	}
+
+	// template
+	switch {
+	case awsErr != nil:
+		c.fail("template", awsErr)
+	case region == "":
+		c.fail("template", notChecked("no AWS region for the stacks (the Cloud One region is unknown)"))
+	default:
+		if missing, err := checkTemplate(ctx, awsCfg, region, cfg.TemplateURL); err != nil {
+			c.fail("template", fmt.Errorf("%s in %s: GetTemplateSummary: %w", cfg.TemplateURL, region, err))
+		} else if len(missing) > 0 {
+			c.fail("template", fmt.Errorf("%s does not declare %s (the onboarding template must declare %s)", cfg.TemplateURL, strings.Join(missing, ", "), strings.Join(templateParams, ", ")))
+		} else {
+			c.ok("template", "%s reachable in %s, declares the six parameters", cfg.TemplateURL, region)
+		}
+	}
+
+	// organization
+	var first string
+	if awsErr != nil {
+		c.fail("organization", awsErr)
+	} else {
+		sc := newScope(organizations.NewFromConfig(awsCfg), cfg)
+		in, out, err := sc.accounts(ctx, nil, true)
+		if err != nil {
+			c.fail("organization", err)
+		} else {
+			c.ok("organization", "management account %s, %d accounts, %d in scope", sc.mgmt, len(in)+len(out), len(in))
+			if len(in) > 0 {
+				first = in[0].ID
+			}
+		}
+	}
+
+	// execution role
+	chosen := account
+	if chosen == "" {
+		chosen = first
+	}
+	switch {
+	case awsErr != nil:
+		c.fail("execution role", awsErr)
+	case chosen == "":
+		c.fail("execution role", notChecked("no account to try: pass --account ID"))
+	case region == "":
+		c.fail("execution role", notChecked("no AWS region for the stacks (the Cloud One region is unknown)"))
+	default:
+		as := &crossaccount.Assumer{Base: awsCfg, RoleARN: func(acc string) string { return cfg.ExecutionRoleARN("aws", acc) }, SessionName: cfg.SessionName}
+		mcfg, err := as.Config(ctx, chosen, region)
+		if err != nil {
+			c.fail("execution role", err)
+			break
+		}
+		id, err := sts.NewFromConfig(mcfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		switch {
+		case err != nil:
+			c.fail("execution role", fmt.Errorf("assumed %s, but GetCallerIdentity failed: %w", cfg.ExecutionRoleARN("aws", chosen), err))
+		case aws.ToString(id.Account) != chosen:
+			c.fail("execution role", fmt.Errorf("assumed %s, but the credentials belong to account %s", cfg.ExecutionRoleARN("aws", chosen), aws.ToString(id.Account)))
+		default:
+			c.ok("execution role", "%s assumed in %s (%s)", cfg.ExecutionRoleARN("aws", chosen), chosen, region)
+		}
+	}
+
+	if c.failed > 0 {
+		fmt.Fprintf(a.stdout, "%d of %d checks failed\n", c.failed, c.total)
+		return exitWith(exitFailure)
+	}
+	fmt.Fprintf(a.stdout, "all %d checks passed\n", c.total)
+	return nil
+}
+
+func scopeText(cfg config.Config) string {
+	var parts []string
+	if len(cfg.IncludeOUs) == 0 {
+		parts = append(parts, "all OUs")
+	} else {
+		parts = append(parts, "OUs "+strings.Join(cfg.IncludeOUs, ","))
+	}
+	if len(cfg.ExcludeAccounts) > 0 {
+		parts = append(parts, "excluding "+strings.Join(cfg.ExcludeAccounts, ","))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// checkTemplate asks CloudFormation for the template's summary and returns the contract's
+// parameters it does not declare.
+func checkTemplate(ctx context.Context, awsCfg aws.Config, region, url string) ([]string, error) {
+	cfn := cloudformation.NewFromConfig(awsCfg, func(o *cloudformation.Options) { o.Region = region })
+	out, err := cfn.GetTemplateSummary(ctx, &cloudformation.GetTemplateSummaryInput{TemplateURL: aws.String(url)})
+	if err != nil {
+		return nil, err
+	}
+	declared := map[string]bool{}
+	for _, p := range out.Parameters {
+		declared[aws.ToString(p.ParameterKey)] = true
+	}
+	var missing []string
+	for _, p := range templateParams {
+		if !declared[p] {
+			missing = append(missing, p)
+		}
+	}
+	return missing, nil
+}
+
+// scrubErr removes the secret values from an error's text, whatever produced it.
+func scrubErr(err error, creds secret.Credentials) error {
+	msg := err.Error()
+	clean := msg
+	for _, v := range []secret.Value{creds.APIKey, creds.ServiceToken} {
+		if s := v.Reveal(); len(s) >= 4 {
+			clean = strings.ReplaceAll(clean, s, "[redacted]")
+		}
+		if _, after, ok := strings.Cut(v.Reveal(), ":"); ok && len(after) >= 4 {
+			clean = strings.ReplaceAll(clean, after, "[redacted]")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return errors.New(clean)
+}
