@@ -27,5 +27,5 @@ func main() {
 	metrics.CountCalls(&awsCfg, m.Calls)
 	q := &queue.Sender{SQS: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL}
 	h := intake.NewAccountVending(cfg, errors.Join(err, awsErr), q, organizations.NewFromConfig(awsCfg), lambdalog.New(), m)
-	lambda.Start(h.Handle)
+	lambda.Start(h)
 }

@@ -30,5 +30,5 @@ func main() {
 	q := &queue.Sender{SQS: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL}
 	l := &ledger.Table{DB: dynamodb.NewFromConfig(awsCfg), Name: cfg.LedgerTable}
 	h := intake.NewTrailGuard(cfg, errors.Join(err, awsErr), q, l, organizations.NewFromConfig(awsCfg), lambdalog.New(), m)
-	lambda.Start(h.Handle)
+	lambda.Start(h)
 }

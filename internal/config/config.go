@@ -260,6 +260,9 @@ func (c Config) ValidateIntake(trailguard bool) error {
 // start with 0 and are never parsed as numbers.
 func ValidateAccountID(id string) error {
 	if !accountRE.MatchString(id) {
+		if len(id) > 32 {
+			id = id[:32] + "..."
+		}
 		return fmt.Errorf("account id %q: must be exactly 12 digits", id)
 	}
 	return nil

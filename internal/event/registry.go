@@ -98,8 +98,15 @@ func (r *Registry) Parse(raw []byte) (*Event, error) {
 	if err := json.Unmarshal(raw, &ev.Envelope); err != nil {
 		return salvage(raw), fault.Permanentf("event: not an EventBridge event: %s", jsonError(err))
 	}
+	if len(ev.ID) > maxID || len(ev.ReplayName) > maxID {
+		ev.ID, ev.ReplayName = truncate(ev.ID, maxID), truncate(ev.ReplayName, maxID)
+		return ev, fault.Permanentf("id or replay-name: longer than %d characters (an EventBridge id is a 36-character UUID)", maxID)
+	}
 	if ev.ID == "" {
 		return ev, fault.Permanentf("id: required")
+	}
+	if ev.Version != "" && ev.Version != "0" {
+		return ev, fault.Permanentf("version=%q: this parser reads EventBridge envelope version 0", truncate(ev.Version, 16))
 	}
 	if ev.Source == "" || ev.DetailType == "" {
 		return ev, fault.Permanentf("source and detail-type: required")
@@ -133,6 +140,9 @@ func (r *Registry) Parse(raw []byte) (*Event, error) {
 }
 
 // salvage reads the id and replay-name of an event that did not parse, for the log line.
+// maxID bounds the id and replay-name of an event, which are logged and enqueued.
+const maxID = 128
+
 func salvage(raw []byte) *Event {
 	if len(raw) > MaxSize {
 		raw = nil

@@ -23,7 +23,13 @@ func NewAccountVending(cfg config.Config, cfgErr error, q Enqueuer, orgs Organiz
 	return &AccountVending{base: base{function: "accountvending", Config: cfg, ConfigErr: cfgErr, Queue: q, Log: log, Metrics: m}, Orgs: orgs}
 }
 
-// Handle handles one EventBridge event.
+// Invoke makes the intake a lambda.Handler over the raw payload, so that a payload that is not
+// even JSON is logged and counted as a bad event like any other, not refused by the runtime.
+func (h *AccountVending) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return nil, h.Handle(ctx, payload)
+}
+
+// Handle handles one event.
 func (h *AccountVending) Handle(ctx context.Context, raw json.RawMessage) error {
 	defer h.Metrics.Flush()
 	ev, ok, err := h.start(ctx, raw, event.KindManagedAccount, event.KindAccountCreated)

@@ -32,7 +32,13 @@ func NewSweep(cfg config.Config, cfgErr error, q Enqueuer, orgs Organizations, l
 	return &Sweep{base: base{function: "sweep", Config: cfg, ConfigErr: cfgErr, Queue: q, Log: log, Metrics: m}, Orgs: orgs}
 }
 
-// Handle handles one scheduled event or manual request.
+// Invoke makes the intake a lambda.Handler over the raw payload, so that a payload that is not
+// even JSON is logged and counted as a bad event like any other, not refused by the runtime.
+func (h *Sweep) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return nil, h.Handle(ctx, payload)
+}
+
+// Handle handles one event.
 func (h *Sweep) Handle(ctx context.Context, raw json.RawMessage) error {
 	defer h.Metrics.Flush()
 	ev, ok, err := h.start(ctx, raw, event.KindSchedule, event.KindManual)

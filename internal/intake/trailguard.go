@@ -27,7 +27,13 @@ func NewTrailGuard(cfg config.Config, cfgErr error, q Enqueuer, l Ledger, orgs O
 	return &TrailGuard{base: base{function: "trailguard", Config: cfg, ConfigErr: cfgErr, Queue: q, Log: log, Metrics: m}, Ledger: l, Orgs: orgs}
 }
 
-// Handle handles one EventBridge event.
+// Invoke makes the intake a lambda.Handler over the raw payload, so that a payload that is not
+// even JSON is logged and counted as a bad event like any other, not refused by the runtime.
+func (h *TrailGuard) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return nil, h.Handle(ctx, payload)
+}
+
+// Handle handles one event.
 func (h *TrailGuard) Handle(ctx context.Context, raw json.RawMessage) error {
 	defer h.Metrics.Flush()
 	ev, ok, err := h.start(ctx, raw, event.KindTrailCall, event.KindStackCall)

@@ -83,8 +83,8 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			if len(body) > bodyLogLimit {
 				body = body[:bodyLogLimit] + "..."
 			}
-			w.log().ErrorContext(ctx, "message", "message_id", m.MessageId, "group", group, "account", req.Account,
-				"event_id", req.EventID, "replay", req.ReplayName, "outcome", OutcomeDLQ, "class", string(fault.ClassOf(err)),
+			w.log().ErrorContext(ctx, "message", "message_id", m.MessageId, "group", group, "account", clip(req.Account),
+				"event_id", clip(req.EventID), "replay", clip(req.ReplayName), "outcome", OutcomeDLQ, "class", string(fault.ClassOf(err)),
 				"reason", err.Error(), "body", body, "receive_count", m.Attributes["ApproximateReceiveCount"])
 			w.Metrics.Outcome("decode", string(fault.Permanent))
 			fail()
@@ -176,4 +176,12 @@ func (w *Worker) log() *slog.Logger {
 		return slog.New(slog.DiscardHandler)
 	}
 	return w.Log
+}
+
+// clip bounds a field of a request that did not decode, for the log line.
+func clip(s string) string {
+	if len(s) > 128 {
+		return s[:128] + "..."
+	}
+	return s
 }
