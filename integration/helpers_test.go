@@ -1,0 +1,364 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithy "github.com/aws/smithy-go"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+)
+
+// Regions where a stack could wrongly land: the mapped ones and the home regions used here.
+var allRegions = []string{"us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-west-2", "eu-central-1",
+	"ap-south-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1"}
+
+const (
+	stackRegion = "us-east-1" // us-1 maps here
+	stackName   = "CloudOne"
+)
+
+// world is one test's environment: moto reset, an Organization seeded, the central
+// resources, the Lambdas running.
+type world struct {
+	t      *testing.T
+	ctx    context.Context
+	env    *localenv.Env
+	org    *localenv.Org
+	region string
+}
+
+type worldOpts struct {
+	region      string            // home region; default eu-west-1
+	env         map[string]string // function variables
+	reconcilers int
+	functionEnv map[string]map[string]string
+}
+
+func newWorld(t *testing.T, o worldOpts) *world {
+	t.Helper()
+	return seedWorld(t, o.region).start(o)
+}
+
+// seedWorld resets moto and seeds the Organization: OUs Workloads (work-a, work-b, work-c)
+// and Sandbox (sandbox-a, sandbox-b), with the execution role in each member account.
+func seedWorld(t *testing.T, region string) *world {
+	t.Helper()
+	if suite.setupErr != nil {
+		t.Fatalf("harness: %v", suite.setupErr)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	if err := suite.moto.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if region == "" {
+		region = "eu-west-1"
+	}
+	org, err := suite.moto.SeedOrganization(ctx, region,
+		localenv.OU{Name: "Workloads", Accounts: []string{"work-a", "work-b", "work-c"}},
+		localenv.OU{Name: "Sandbox", Accounts: []string{"sandbox-a", "sandbox-b"}},
+	)
+	if err != nil {
+		t.Fatalf("seed organization: %v", err)
+	}
+	return &world{t: t, ctx: ctx, org: org, region: region}
+}
+
+// start creates the central resources and starts the Lambdas.
+func (w *world) start(o worldOpts) *world {
+	t := w.t
+	t.Helper()
+	env, err := localenv.Setup(w.ctx, suite.moto, suite.rec, localenv.Options{
+		Region:               w.region,
+		Secret:               secret(),
+		CloudOneURL:          suite.c1.URL,
+		RIE:                  suite.rie,
+		Binaries:             suite.bins,
+		RulesFile:            filepath.Join(suite.root, "deploy", "template.yaml"),
+		Env:                  o.env,
+		FunctionEnv:          o.functionEnv,
+		ReconcileConcurrency: max(o.reconcilers, 2),
+		Tees:                 []io.Writer{suite.allLogs},
+	})
+	if err != nil {
+		t.Fatalf("set up the environment: %v", err)
+	}
+	w.env = env
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Lambda logs of this test:\n%s", redact(env.LambdaLogs()))
+		}
+		env.Close()
+	})
+	return w
+}
+
+// redact masks the secret markers, in case a product bug printed one: the leak check reports
+// it, and the failure dump must not spread it further.
+func redact(s string) string {
+	for _, m := range secretMarkers() {
+		s = strings.ReplaceAll(s, m, "[REDACTED BY TEST]")
+	}
+	return redactTail(s)
+}
+
+// redactTail masks what may follow a masked marker up to the next quote or space.
+func redactTail(s string) string {
+	const tag = "[REDACTED BY TEST]"
+	var b strings.Builder
+	for {
+		i := strings.Index(s, tag)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i+len(tag)])
+		s = s[i+len(tag):]
+		j := strings.IndexAny(s, "\" \n")
+		if j < 0 {
+			return b.String()
+		}
+		s = s[j:]
+	}
+}
+
+// put puts events and fails the test on error.
+func (w *world) put(entries ...localenv.Entry) []string {
+	w.t.Helper()
+	ids, err := w.env.Put(w.ctx, entries...)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ids
+}
+
+// drain runs the pump until idle and fails the test if it could not.
+func (w *world) drain() localenv.Stats {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(w.ctx, 2*time.Minute)
+	defer cancel()
+	st, err := w.env.Drain(ctx)
+	if err != nil {
+		w.t.Fatalf("drain: %v (stats %+v)", err, st)
+	}
+	return st
+}
+
+// onboard sends the Control Tower event for the account and drains.
+func (w *world) onboard(a localenv.Account) localenv.Stats {
+	w.t.Helper()
+	w.put(localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
+	return w.drain()
+}
+
+func (w *world) acctCfg(account, region string) aws.Config {
+	w.t.Helper()
+	cfg, err := suite.moto.AccountConfig(w.ctx, account, region, localenv.ExecutionRole)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return cfg
+}
+
+func notFound(err error) bool {
+	var ae smithy.APIError
+	return errors.As(err, &ae) && (ae.ErrorCode() == "ValidationError" || strings.Contains(ae.ErrorMessage(), "does not exist"))
+}
+
+// stack reads a stack through the SDK; nil when there is none (or it was deleted).
+func (w *world) stack(account, region, name string) *cfntypes.Stack {
+	w.t.Helper()
+	out, err := cloudformation.NewFromConfig(w.acctCfg(account, region)).DescribeStacks(w.ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+	if err != nil {
+		if notFound(err) {
+			return nil
+		}
+		w.t.Fatalf("describe stack %s in %s/%s: %v", name, account, region, err)
+	}
+	for _, s := range out.Stacks {
+		if s.StackStatus != cfntypes.StackStatusDeleteComplete {
+			return &s
+		}
+	}
+	return nil
+}
+
+// stacksEverywhere lists the regions where the account has a live stack of that name.
+func (w *world) stacksEverywhere(account, name string) []string {
+	var out []string
+	for _, r := range allRegions {
+		if w.stack(account, r, name) != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func params(s *cfntypes.Stack) map[string]string {
+	m := map[string]string{}
+	for _, p := range s.Parameters {
+		m[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	return m
+}
+
+func tags(s *cfntypes.Stack) map[string]string {
+	m := map[string]string{}
+	for _, t := range s.Tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+// publicParams are the non-secret parameters (moto reads NoEcho parameters back in clear:
+// never print those).
+func publicParams(s *cfntypes.Stack) string {
+	p := params(s)
+	var keys []string
+	for k := range p {
+		if k != "CloudOneApiKey" && k != "VisionOneServiceToken" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%q ", k, p[k])
+	}
+	return b.String()
+}
+
+// trailStatus reads whether a trail logs (by name, in its home region).
+func (w *world) trailLogging(account, region, name string) bool {
+	w.t.Helper()
+	out, err := cloudtrail.NewFromConfig(w.acctCfg(account, region)).GetTrailStatus(w.ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(name)})
+	if err != nil {
+		w.t.Fatalf("trail status %s in %s/%s: %v", name, account, region, err)
+	}
+	return aws.ToBool(out.IsLogging)
+}
+
+// ledgerItems counts the ledger's items.
+func (w *world) ledgerAccounts() []string {
+	w.t.Helper()
+	out, err := dynamodb.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)).Scan(w.ctx, &dynamodb.ScanInput{TableName: aws.String(localenv.LedgerTable)})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range out.Items {
+		if v, ok := it["account"].(*ddbtypes.AttributeValueMemberS); ok {
+			ids = append(ids, v.Value)
+		}
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// dlqDepth is the number of messages in the reconcile DLQ.
+func (w *world) dlqDepth() string {
+	out, err := sqs.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)).GetQueueAttributes(w.ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(w.env.DLQURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return out.Attributes["ApproximateNumberOfMessages"]
+}
+
+// logEntries parses the JSON lines of logs (other lines are skipped).
+func logEntries(logs string) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(logs, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// reconcileLogs are the worker's decision lines (msg "reconcile") in logs, for an account
+// ("" for all).
+func reconcileLogs(logs, account string) []map[string]any {
+	var out []map[string]any
+	for _, e := range logEntries(logs) {
+		if (e["message"] == "reconcile" || e["msg"] == "reconcile") && (account == "" || e["account"] == account) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// lambdaMarks marks every Lambda's log, to read what came after.
+type lambdaMarks map[string][]int
+
+func (w *world) marks() lambdaMarks {
+	m := lambdaMarks{}
+	for n, p := range w.env.Lambdas {
+		m[n] = p.Marks()
+	}
+	return m
+}
+
+func (w *world) logsSince(m lambdaMarks, handler string) string {
+	p := w.env.Lambdas[handler]
+	if p == nil {
+		return ""
+	}
+	return p.LogsSince(m[handler])
+}
+
+// memberWrites are the write calls to member accounts (stacks, trails, buckets, roles) after mark.
+func (w *world) memberWrites(mark int) []localenv.Call {
+	return suite.rec.Since(mark, localenv.Writes, func(c localenv.Call) bool { return c.Account != localenv.ManagementAccount })
+}
+
+func describeCalls(cs []localenv.Call) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "%s %s/%s %s; ", c.Service, c.Account, c.Region, c.Action)
+	}
+	return b.String()
+}
+
+// foreignStack creates a stack of the onboarding template in an account, as a person would,
+// without the onboarder's tags.
+func (w *world) foreignStack(account, region, name string) {
+	w.t.Helper()
+	_, err := cloudformation.NewFromConfig(w.acctCfg(account, region)).CreateStack(w.ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String(name), TemplateURL: aws.String(w.env.TemplateURL),
+		Parameters: []cfntypes.Parameter{
+			{ParameterKey: aws.String("CloudOneApiKey"), ParameterValue: aws.String("someone-elses-key")},
+			{ParameterKey: aws.String("VisionOneServiceToken"), ParameterValue: aws.String("someone-elses-token")},
+			{ParameterKey: aws.String("CreateNewTrail"), ParameterValue: aws.String("True")},
+		},
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
+		Tags:         []cfntypes.Tag{{Key: aws.String("owner"), Value: aws.String("platform-team")}},
+	})
+	if err != nil {
+		w.t.Fatalf("create foreign stack: %v", err)
+	}
+}

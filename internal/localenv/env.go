@@ -1,0 +1,306 @@
+package localenv
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+)
+
+// OnboardingTemplate is the stand-in for Trend's onboarding template: the same six parameters
+// and constraints, and resources moto can create. It passes cfn-lint.
+//
+//go:embed onboarding-template.yaml
+var OnboardingTemplate []byte
+
+// Names of the central resources (as deploy/template.yaml names them for a stack "onboarder").
+const (
+	BusName           = "cloudone-onboarder"
+	QueueName         = "onboarder-reconcile.fifo"
+	DLQName           = "onboarder-reconcile-dlq.fifo"
+	LedgerTable       = "onboarder-ledger"
+	SecretName        = "cloudone-onboarder/credentials"
+	TemplateBucket    = "onboarder-templates"
+	TemplateKey       = "cloudone/onboarding-template.yaml"
+	IntakeQueuePrefix = "localenv-intake-"
+)
+
+// Options configure an Env.
+type Options struct {
+	Region               string                       // the Control Tower home region, where the onboarder runs; default eu-west-1
+	Secret               SecretValue                  // the secret's value
+	CloudOneURL          string                       // the Cloud One stand-in
+	RIE                  string                       // aws-lambda-rie
+	Binaries             map[string]string            // handler name -> bootstrap
+	RulesFile            string                       // deploy/template.yaml
+	Env                  map[string]string            // extra or overriding function variables (ONBOARDER_*), all functions
+	FunctionEnv          map[string]map[string]string // per handler, over Env
+	ReconcileConcurrency int                          // reconcile instances; default 2
+	VisibilityTimeout    int32                        // seconds, every queue; default 2
+	MaxReceiveCount      int                          // reconcile queue redrive; default 3
+	Tees                 []io.Writer                  // receive every line every process writes
+	NoLambdas            bool                         // only the AWS resources (a demo can start its own functions)
+}
+
+// Env is a whole local deployment of the onboarder on moto: the central resources of the
+// management account, the rules of deploy/template.yaml with SQS targets, the four Lambdas
+// under the emulator, and the pump between them.
+type Env struct {
+	Moto     *Moto
+	Recorder *Recorder // the Lambdas' AWS endpoint: every call they make is recorded
+	Region   string
+	Opts     Options
+
+	SecretARN    string
+	QueueURL     string
+	DLQURL       string
+	BusARN       string
+	TemplateURL  string
+	IntakeQueues map[string]string // handler -> queue URL
+	Rules        []Rule
+	Lambdas      map[string]*Pool
+	Pump         *Pump
+}
+
+// Setup creates the central resources in the management account, the rules and their queues,
+// and starts the Lambdas. moto should be reset before (Setup does not reset it).
+func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, error) {
+	if opts.Region == "" {
+		opts.Region = "eu-west-1"
+	}
+	if opts.ReconcileConcurrency == 0 {
+		opts.ReconcileConcurrency = 2
+	}
+	if opts.VisibilityTimeout == 0 {
+		opts.VisibilityTimeout = 2
+	}
+	if opts.MaxReceiveCount == 0 {
+		opts.MaxReceiveCount = 3
+	}
+	e := &Env{Moto: m, Recorder: rec, Region: opts.Region, Opts: opts, IntakeQueues: map[string]string{}, Lambdas: map[string]*Pool{}}
+	cfg := m.Config(ctx, e.Region)
+
+	// The secret.
+	sm := secretsmanager.NewFromConfig(cfg)
+	sec, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(SecretName), SecretString: aws.String(opts.Secret.JSON())})
+	if err != nil {
+		return nil, fmt.Errorf("create secret: %w", err)
+	}
+	e.SecretARN = aws.ToString(sec.ARN)
+
+	// The ledger.
+	if _, err := dynamodb.NewFromConfig(cfg).CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(LedgerTable),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("account"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("account"), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	}); err != nil {
+		return nil, fmt.Errorf("create ledger table: %w", err)
+	}
+
+	// The FIFO queue and its DLQ.
+	q := sqs.NewFromConfig(cfg)
+	dlq, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(DLQName), Attributes: map[string]string{"FifoQueue": "true"}})
+	if err != nil {
+		return nil, fmt.Errorf("create DLQ: %w", err)
+	}
+	e.DLQURL = aws.ToString(dlq.QueueUrl)
+	dlqARN := "arn:aws:sqs:" + e.Region + ":" + ManagementAccount + ":" + DLQName
+	redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": dlqARN, "maxReceiveCount": opts.MaxReceiveCount})
+	qo, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(QueueName), Attributes: map[string]string{
+		"FifoQueue": "true", "ContentBasedDeduplication": "false",
+		"VisibilityTimeout": strconv.Itoa(int(opts.VisibilityTimeout)), "RedrivePolicy": string(redrive),
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("create reconcile queue: %w", err)
+	}
+	e.QueueURL = aws.ToString(qo.QueueUrl)
+
+	// The custom bus and the rules, each with an SQS target per handler.
+	eb := eventbridge.NewFromConfig(cfg)
+	bus, err := eb.CreateEventBus(ctx, &eventbridge.CreateEventBusInput{Name: aws.String(BusName)})
+	if err != nil {
+		return nil, fmt.Errorf("create bus: %w", err)
+	}
+	e.BusARN = aws.ToString(bus.EventBusArn)
+	if opts.RulesFile != "" {
+		e.Rules, err = ReadRules(opts.RulesFile, TemplateValues{Region: e.Region, Account: ManagementAccount,
+			Params: map[string]string{"EventBusName": BusName}})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range e.Rules {
+		if r.Handler == "" {
+			continue
+		}
+		if _, ok := e.IntakeQueues[r.Handler]; !ok {
+			out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(IntakeQueuePrefix + r.Handler),
+				Attributes: map[string]string{"VisibilityTimeout": strconv.Itoa(int(opts.VisibilityTimeout))}})
+			if err != nil {
+				return nil, fmt.Errorf("create intake queue of %s: %w", r.Handler, err)
+			}
+			e.IntakeQueues[r.Handler] = aws.ToString(out.QueueUrl)
+		}
+		busName := BusName
+		if r.DefaultBus {
+			busName = "default"
+		}
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(r.Name), EventBusName: aws.String(busName), EventPattern: aws.String(r.Pattern)}); err != nil {
+			return nil, fmt.Errorf("put rule %s: %w", r.Name, err)
+		}
+		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(r.Name), EventBusName: aws.String(busName), Targets: []ebtypes.Target{{
+			Id: aws.String(r.Handler), Arn: aws.String("arn:aws:sqs:" + e.Region + ":" + ManagementAccount + ":" + IntakeQueuePrefix + r.Handler),
+		}}}); err != nil {
+			return nil, fmt.Errorf("put target of rule %s: %w", r.Name, err)
+		}
+	}
+
+	// The stand-in template in S3 (us-east-1, management account).
+	s3c := S3(m.Config(ctx, "us-east-1"))
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(TemplateBucket)}); err != nil {
+		return nil, fmt.Errorf("create template bucket: %w", err)
+	}
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(TemplateBucket), Key: aws.String(TemplateKey), Body: bytes.NewReader(OnboardingTemplate)}); err != nil {
+		return nil, fmt.Errorf("upload template: %w", err)
+	}
+	e.TemplateURL = m.ObjectURL(TemplateBucket, TemplateKey)
+
+	if !opts.NoLambdas {
+		if err := e.StartLambdas(ctx); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	e.Pump = &Pump{SQS: q, Intake: map[string]Invoker{}, IntakeQueues: e.IntakeQueues, ReconcileQueueURL: e.QueueURL, Region: e.Region}
+	for h, p := range e.Lambdas {
+		if h == "reconcile" {
+			e.Pump.Reconcile = p
+		} else {
+			e.Pump.Intake[h] = p
+		}
+	}
+	if p, ok := e.Lambdas["reconcile"]; ok {
+		e.Pump.ReconcileConcurrency = p.Size()
+	}
+	return e, nil
+}
+
+// FunctionEnv is the environment of one handler, as the deployment template configures it.
+func (e *Env) FunctionEnv(handler string) map[string]string {
+	endpoint := e.Moto.URL
+	if e.Recorder != nil {
+		endpoint = e.Recorder.URL
+	}
+	env := map[string]string{
+		"AWS_REGION":                      e.Region,
+		"AWS_DEFAULT_REGION":              e.Region,
+		"AWS_ACCESS_KEY_ID":               AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":           SecretAccessKey,
+		"AWS_ENDPOINT_URL":                endpoint,
+		"AWS_LAMBDA_LOG_FORMAT":           "JSON",
+		"AWS_LAMBDA_LOG_LEVEL":            "INFO",
+		"ONBOARDER_SECRET_ARN":            e.SecretARN,
+		"ONBOARDER_TEMPLATE_URL":          e.TemplateURL,
+		"ONBOARDER_CLOUDONE_ACCOUNTS_URL": e.Opts.CloudOneURL,
+		"ONBOARDER_QUEUE_URL":             e.QueueURL,
+		"ONBOARDER_LEDGER_TABLE":          LedgerTable,
+		"ONBOARDER_EXECUTION_ROLE_NAME":   ExecutionRole,
+		"ONBOARDER_STACK_NAME":            "CloudOne",
+		"ONBOARDER_WAIT_MIN_DELAY":        "1s",
+		"ONBOARDER_WAIT_MARGIN":           "5s",
+	}
+	maps.Copy(env, e.Opts.Env)
+	maps.Copy(env, e.Opts.FunctionEnv[handler])
+	return env
+}
+
+// StartLambdas starts every built handler: one instance per intake handler, and
+// ReconcileConcurrency instances of the reconcile.
+func (e *Env) StartLambdas(ctx context.Context) error {
+	for name, bin := range e.Opts.Binaries {
+		n := 1
+		timeout := 30
+		if name == "reconcile" {
+			n, timeout = e.Opts.ReconcileConcurrency, 120
+		}
+		p, err := StartPool(ctx, n, LambdaOptions{Name: name, RIE: e.Opts.RIE, Bootstrap: bin,
+			Env: e.FunctionEnv(name), Timeout: secondsDuration(timeout), Tees: e.Opts.Tees})
+		if err != nil {
+			return err
+		}
+		e.Lambdas[name] = p
+	}
+	return nil
+}
+
+// Close stops the Lambdas.
+func (e *Env) Close() {
+	if e == nil {
+		return
+	}
+	for _, p := range e.Lambdas {
+		p.Stop()
+	}
+}
+
+// Put puts entries on their buses with events PutEvents (management account, home region)
+// and returns the event ids.
+func (e *Env) Put(ctx context.Context, entries ...Entry) ([]string, error) {
+	eb := eventbridge.NewFromConfig(e.Moto.Config(ctx, e.Region))
+	var ids []string
+	for start := 0; start < len(entries); start += 10 {
+		var in []ebtypes.PutEventsRequestEntry
+		for _, en := range entries[start:min(start+10, len(entries))] {
+			d, err := json.Marshal(en.Detail)
+			if err != nil {
+				return nil, err
+			}
+			bus := BusName
+			if en.DefaultBus {
+				bus = "default"
+			}
+			in = append(in, ebtypes.PutEventsRequestEntry{Source: aws.String(en.Source), DetailType: aws.String(en.DetailType),
+				Detail: aws.String(string(d)), EventBusName: aws.String(bus)})
+		}
+		out, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: in})
+		if err != nil {
+			return nil, fmt.Errorf("put events: %w", err)
+		}
+		if out.FailedEntryCount > 0 {
+			return nil, errors.New("put events: some entries failed")
+		}
+		for _, r := range out.Entries {
+			ids = append(ids, aws.ToString(r.EventId))
+		}
+	}
+	return ids, nil
+}
+
+// Drain runs the pump until the queues are idle.
+func (e *Env) Drain(ctx context.Context) (Stats, error) { return e.Pump.Drain(ctx) }
+
+// LambdaLogs returns the output of every Lambda process so far.
+func (e *Env) LambdaLogs() string {
+	var b bytes.Buffer
+	for _, name := range Handlers {
+		if p, ok := e.Lambdas[name]; ok {
+			b.WriteString(p.Logs())
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,85 @@
+package localenv
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
+)
+
+// Harness is what a run needs once: moto, the recorder in front of it, the emulator, the
+// handler binaries and the Cloud One stand-in. Envs (one per test, demo or benchmark round)
+// are set up on top of it with Setup.
+type Harness struct {
+	Root     string // the module root
+	Moto     *Moto
+	Recorder *Recorder
+	RIE      string
+	Binaries map[string]string
+	CloudOne *cloudonetest.Server
+	Logs     *Log // every line moto and every Lambda started with Options writes
+	dir      string
+}
+
+// StartHarness starts moto and the recorder, builds the emulator (once per machine) and the
+// handlers (once per harness), and starts the Cloud One stand-in knowing keys. Stop it when
+// done; on error, whatever was started is stopped.
+func StartHarness(ctx context.Context, keys []cloudonetest.Key, tees ...io.Writer) (h *Harness, err error) {
+	h = &Harness{Logs: NewLog(tees...)}
+	defer func() {
+		if err != nil {
+			h.Stop()
+			h = nil
+		}
+	}()
+	if h.Root, err = ModuleRoot(); err != nil {
+		return h, err
+	}
+	if h.Moto, err = StartMoto(ctx, h.Logs); err != nil {
+		return h, err
+	}
+	if h.Recorder, err = StartRecorder(h.Moto.URL); err != nil {
+		return h, err
+	}
+	if h.RIE, err = EnsureRIE(ctx); err != nil {
+		return h, err
+	}
+	if h.dir, err = os.MkdirTemp("", "onboarder-lambdas-"); err != nil {
+		return h, err
+	}
+	if h.Binaries, err = BuildHandlers(ctx, h.Root, h.dir); err != nil {
+		return h, err
+	}
+	h.CloudOne = cloudonetest.New(keys...)
+	return h, nil
+}
+
+// Options returns Env options wired to this harness.
+func (h *Harness) Options(region string, secret SecretValue) Options {
+	return Options{
+		Region:      region,
+		Secret:      secret,
+		CloudOneURL: h.CloudOne.URL,
+		RIE:         h.RIE,
+		Binaries:    h.Binaries,
+		RulesFile:   filepath.Join(h.Root, "deploy", "template.yaml"),
+		Tees:        []io.Writer{h.Logs},
+	}
+}
+
+// Stop stops everything the harness started and removes the binaries.
+func (h *Harness) Stop() {
+	if h == nil {
+		return
+	}
+	if h.CloudOne != nil {
+		h.CloudOne.Close()
+	}
+	h.Recorder.Stop()
+	h.Moto.Stop()
+	if h.dir != "" {
+		_ = os.RemoveAll(h.dir)
+	}
+}
