@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
 )
 
 // Harness is what a run needs once: moto, the recorder in front of it, the emulator, the
@@ -16,6 +17,7 @@ type Harness struct {
 	Root     string // the module root
 	Moto     *Moto
 	Recorder *Recorder
+	Faults   *faultproxy.Proxy // between the recorder and moto: latency, throttling, errors, stack states on demand
 	RIE      string
 	Binaries map[string]string
 	CloudOne *cloudonetest.Server
@@ -23,7 +25,7 @@ type Harness struct {
 	dir      string
 }
 
-// StartHarness starts moto and the recorder, builds the emulator (once per machine) and the
+// StartHarness starts moto, the fault proxy (with no rules: transparent) and the recorder, builds the emulator (once per machine) and the
 // handlers (once per harness), and starts the Cloud One stand-in knowing keys. Stop it when
 // done; on error, whatever was started is stopped.
 func StartHarness(ctx context.Context, keys []cloudonetest.Key, tees ...io.Writer) (h *Harness, err error) {
@@ -40,7 +42,10 @@ func StartHarness(ctx context.Context, keys []cloudonetest.Key, tees ...io.Write
 	if h.Moto, err = StartMoto(ctx, h.Logs); err != nil {
 		return h, err
 	}
-	if h.Recorder, err = StartRecorder(h.Moto.URL); err != nil {
+	if h.Faults, err = faultproxy.Start(h.Moto.URL, faultproxy.WithSeed(1)); err != nil {
+		return h, err
+	}
+	if h.Recorder, err = StartRecorder(h.Faults.URL); err != nil {
 		return h, err
 	}
 	if h.RIE, err = EnsureRIE(ctx); err != nil {
@@ -78,6 +83,9 @@ func (h *Harness) Stop() {
 		h.CloudOne.Close()
 	}
 	h.Recorder.Stop()
+	if h.Faults != nil {
+		_ = h.Faults.Close()
+	}
 	h.Moto.Stop()
 	if h.dir != "" {
 		_ = os.RemoveAll(h.dir)
