@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 )
 
 // OrganizationsAPI is the part of the Organizations client the command uses.
@@ -39,45 +40,25 @@ type outOfScope struct {
 	Failed bool   `json:"failed,omitempty"`
 }
 
-// scope applies the scope rules of the Lambdas: ACTIVE accounts, not the management account,
-// not in ONBOARDER_EXCLUDE_ACCOUNTS, under one of ONBOARDER_INCLUDE_OUS (nested OUs count).
+// scope applies the scope rules of the Lambdas (org.Scope: ACTIVE accounts, not the
+// management account, not in ONBOARDER_EXCLUDE_ACCOUNTS, under one of ONBOARDER_INCLUDE_OUS,
+// nested OUs included) and names OUs for people.
 type scope struct {
+	*org.Scope
 	api OrganizationsAPI
-	cfg config.Config
 
-	mu      sync.Mutex
-	mgmt    string
-	parents map[string]string // child id -> parent id
-	names   map[string]string // OU id -> name
+	mu    sync.Mutex
+	names map[string]string // OU id -> name
 }
 
 func newScope(api OrganizationsAPI, cfg config.Config) *scope {
-	return &scope{api: api, cfg: cfg, parents: map[string]string{}, names: map[string]string{}}
-}
-
-// management returns the organization's management account.
-func (s *scope) management(ctx context.Context) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mgmt != "" {
-		return s.mgmt, nil
-	}
-	out, err := s.api.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
-	if err != nil {
-		return "", fmt.Errorf("describe organization: %w", err)
-	}
-	if out.Organization == nil || aws.ToString(out.Organization.MasterAccountId) == "" {
-		return "", fault.Permanentf("describe organization: no management account in the answer")
-	}
-	s.mgmt = aws.ToString(out.Organization.MasterAccountId)
-	return s.mgmt, nil
+	return &scope{Scope: &org.Scope{API: api, Cfg: cfg}, api: api, names: map[string]string{}}
 }
 
 // accounts returns the named accounts (ids), or with all every account of the organization,
 // split into those in scope and the others.
 func (s *scope) accounts(ctx context.Context, ids []string, all bool) ([]target, []outOfScope, error) {
-	mgmt, err := s.management(ctx)
-	if err != nil {
+	if _, err := s.ManagementAccount(ctx); err != nil {
 		return nil, nil, err
 	}
 	var list []orgtypes.Account
@@ -112,22 +93,9 @@ func (s *scope) accounts(ctx context.Context, ids []string, all bool) ([]target,
 	var in []target
 	for _, a := range list {
 		id, name := aws.ToString(a.Id), aws.ToString(a.Name)
-		why := ""
-		switch {
-		case !active(a):
-			why = "account state " + accountState(a) + ": only ACTIVE accounts are onboarded"
-		case id == mgmt:
-			why = "management account: not onboarded by the onboarder"
-		case s.cfg.Excluded(id):
-			why = "in ONBOARDER_EXCLUDE_ACCOUNTS"
-		default:
-			ok, ou, err := s.included(ctx, id)
-			if err != nil {
-				return nil, nil, err
-			}
-			if !ok {
-				why = "OU " + ou + " is not under ONBOARDER_INCLUDE_OUS"
-			}
+		_, why, err := s.Check(ctx, a)
+		if err != nil {
+			return nil, nil, err
 		}
 		if why != "" {
 			out = append(out, outOfScope{ID: id, Name: name, Why: why})
@@ -138,58 +106,9 @@ func (s *scope) accounts(ctx context.Context, ids []string, all bool) ([]target,
 	return in, out, nil
 }
 
-// maxOUDepth bounds the walk up the OU tree (Organizations allows five levels of OUs).
-const maxOUDepth = 8
-
-// included reports whether the account is under one of the included OUs or roots, and the
-// account's own OU.
-func (s *scope) included(ctx context.Context, account string) (bool, string, error) {
-	if len(s.cfg.IncludeOUs) == 0 {
-		return true, "", nil
-	}
-	ou, err := s.parent(ctx, account)
-	if err != nil {
-		return false, "", err
-	}
-	id := ou
-	for range maxOUDepth {
-		if s.cfg.OUIncluded(id) {
-			return true, ou, nil
-		}
-		if id == "" || strings.HasPrefix(id, "r-") {
-			return false, ou, nil
-		}
-		if id, err = s.parent(ctx, id); err != nil {
-			return false, ou, err
-		}
-	}
-	return false, ou, nil
-}
-
-// parent returns the parent (OU or root) of an account or OU.
-func (s *scope) parent(ctx context.Context, child string) (string, error) {
-	s.mu.Lock()
-	p, ok := s.parents[child]
-	s.mu.Unlock()
-	if ok {
-		return p, nil
-	}
-	out, err := s.api.ListParents(ctx, &organizations.ListParentsInput{ChildId: aws.String(child)})
-	if err != nil {
-		return "", fmt.Errorf("list parents of %s: %w", child, err)
-	}
-	if len(out.Parents) > 0 {
-		p = aws.ToString(out.Parents[0].Id)
-	}
-	s.mu.Lock()
-	s.parents[child] = p
-	s.mu.Unlock()
-	return p, nil
-}
-
 // ou returns the account's OU id and a name for people ("Root" for the root).
 func (s *scope) ou(ctx context.Context, account string) (id, name string, err error) {
-	id, err = s.parent(ctx, account)
+	id, err = s.Parent(ctx, account)
 	if err != nil || id == "" {
 		return id, id, err
 	}
@@ -212,23 +131,6 @@ func (s *scope) ou(ctx context.Context, account string) (id, name string, err er
 	s.names[id] = name
 	s.mu.Unlock()
 	return id, name, nil
-}
-
-func active(a orgtypes.Account) bool {
-	if a.State != "" {
-		return a.State == orgtypes.AccountStateActive
-	}
-	return a.Status == orgtypes.AccountStatusActive
-}
-
-func accountState(a orgtypes.Account) string {
-	if a.State != "" {
-		return string(a.State)
-	}
-	if a.Status != "" {
-		return string(a.Status)
-	}
-	return "unknown"
 }
 
 // accountIDs checks the ids given on the command line (flag values and arguments), drops

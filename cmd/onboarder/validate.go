@@ -179,7 +179,8 @@ func (a *app) validate(ctx context.Context, account string) error {
 		if err != nil {
 			c.fail("organization", err)
 		} else {
-			c.ok("organization", "management account %s, %d accounts, %d in scope", sc.mgmt, len(in)+len(out), len(in))
+			mgmt, _ := sc.ManagementAccount(ctx) // cached by accounts
+			c.ok("organization", "management account %s, %d accounts, %d in scope", mgmt, len(in)+len(out), len(in))
 			if len(in) > 0 {
 				first = in[0].ID
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 )
 
 // AccountVending turns account lifecycle events (Control Tower Create/UpdateManagedAccount,
@@ -55,7 +56,7 @@ func (h *AccountVending) decide(ctx context.Context, ev *event.Event) (decision,
 	case h.Config.Excluded(ev.Account):
 		return skip(ev.Account, ReasonExcluded, "account is in ONBOARDER_EXCLUDE_ACCOUNTS"), nil
 	}
-	in, ou, err := newScope(h.Config, h.Orgs).included(ctx, ev.Account, l.OUID)
+	in, ou, err := (&org.Scope{API: h.Orgs, Cfg: h.Config}).Included(ctx, ev.Account, l.OUID)
 	if err != nil {
 		return decision{}, err
 	}

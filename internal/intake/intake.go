@@ -15,16 +15,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
@@ -67,8 +66,8 @@ const (
 	// skips of every intake
 	ReasonUnknownEvent = "unknown-event" // no parser for (source, detail-type, eventName)
 	ReasonNotHandled   = "not-handled"   // a known event for another function
-	ReasonExcluded     = "excluded-account"
-	ReasonOUNotInScope = "ou-not-included"
+	ReasonExcluded     = org.Excluded
+	ReasonOUNotInScope = org.OutsideOUs
 	// accountvending
 	ReasonLifecycleFailed     = "lifecycle-failed"        // state FAILED
 	ReasonLifecycleNotDone    = "lifecycle-not-succeeded" // IN_PROGRESS or any other state
@@ -88,8 +87,8 @@ const (
 	ReasonForwardingTrail    = "forwarding-trail-changed" // enqueue
 	ReasonMayFix             = "may-fix-needs-person"     // enqueue
 	// sweep
-	ReasonManagement   = "management-account"
-	ReasonNotActive    = "account-not-active"
+	ReasonManagement   = org.Management
+	ReasonNotActive    = org.NotActive
 	ReasonNotInOrg     = "account-not-in-organization"
 	ReasonBadAccountID = "bad-account-id"
 	ReasonSweep        = "sweep"  // enqueue
@@ -234,86 +233,6 @@ func (b *base) fail(ctx context.Context, ev *event.Event, err error) error {
 		"replay", ev.ReplayName, "account", ev.Account, "class", string(fault.ClassOf(err)), "error", err.Error())
 	b.Metrics.Event("retry", string(fault.ClassOf(err)))
 	return fmt.Errorf("%s: event %s: %w", b.function, ev.ID, err)
-}
-
-// scope answers "is this account in the OU allow-list" with ListParents, caching the parent
-// of every id it looked up (one cache per invocation).
-type scope struct {
-	cfg     config.Config
-	orgs    Organizations
-	parents map[string]string
-}
-
-func newScope(cfg config.Config, orgs Organizations) *scope {
-	return &scope{cfg: cfg, orgs: orgs, parents: map[string]string{}}
-}
-
-// maxOUDepth bounds the walk up the OU tree (Organizations allows five levels of OUs).
-const maxOUDepth = 8
-
-// included reports whether account, whose OU may be known (ou != ""), is under one of the
-// included OUs or roots. Nested OUs count: an account in a child of an included OU is in.
-// It returns the OU where the walk started, for the log.
-func (s *scope) included(ctx context.Context, account, ou string) (bool, string, error) {
-	if len(s.cfg.IncludeOUs) == 0 {
-		return true, ou, nil
-	}
-	if s.orgs == nil {
-		return false, ou, fault.Permanentf("ONBOARDER_INCLUDE_OUS is set but no Organizations client is configured")
-	}
-	id := ou
-	if id == "" {
-		p, err := s.parent(ctx, account)
-		if err != nil {
-			return false, "", err
-		}
-		id, ou = p, p
-	}
-	for range maxOUDepth {
-		if s.cfg.OUIncluded(id) {
-			return true, ou, nil
-		}
-		if strings.HasPrefix(id, "r-") || id == "" {
-			return false, ou, nil
-		}
-		p, err := s.parent(ctx, id)
-		if err != nil {
-			return false, ou, err
-		}
-		id = p
-	}
-	return false, ou, nil
-}
-
-func (s *scope) parent(ctx context.Context, child string) (string, error) {
-	if p, ok := s.parents[child]; ok {
-		return p, nil
-	}
-	out, err := s.orgs.ListParents(ctx, &organizations.ListParentsInput{ChildId: &child})
-	if err != nil {
-		return "", fmt.Errorf("list parents of %s: %w", child, err)
-	}
-	p := ""
-	if len(out.Parents) > 0 && out.Parents[0].Id != nil {
-		p = *out.Parents[0].Id
-	}
-	s.parents[child] = p
-	return p, nil
-}
-
-// active reports whether an Organizations account is ACTIVE (State, or the older Status).
-func active(a types.Account) bool {
-	if a.State != "" {
-		return a.State == types.AccountStateActive
-	}
-	return a.Status == types.AccountStatusActive
-}
-
-func accountState(a types.Account) string {
-	if a.State != "" {
-		return string(a.State)
-	}
-	return string(a.Status)
 }
 
 // validate checks the settings an intake uses (not the secret: intakes never read it) and

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -15,21 +14,21 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 )
 
 // Sweep handles the daily schedule and manual requests: it enqueues one request per active,
 // in-scope member account (all of them, or the ones a manual request names).
 type Sweep struct {
 	base
-	Orgs Organizations
-
-	mu         sync.Mutex
-	management string // the management account, cached for the life of the process
+	Orgs  Organizations
+	scope *org.Scope // caches the management account for the life of the process
 }
 
 // NewSweep wires a Sweep. cfgErr, if not nil, is returned by every invocation.
 func NewSweep(cfg config.Config, cfgErr error, q Enqueuer, orgs Organizations, log *slog.Logger, m *metrics.Recorder) *Sweep {
-	return &Sweep{base: base{function: "sweep", Config: cfg, ConfigErr: cfgErr, Queue: q, Log: log, Metrics: m}, Orgs: orgs}
+	return &Sweep{base: base{function: "sweep", Config: cfg, ConfigErr: cfgErr, Queue: q, Log: log, Metrics: m}, Orgs: orgs,
+		scope: &org.Scope{API: orgs, Cfg: cfg}}
 }
 
 // Invoke makes the intake a lambda.Handler over the raw payload, so that a payload that is not
@@ -80,11 +79,7 @@ func (h *Sweep) all(ctx context.Context, ev *event.Event) ([]decision, error) {
 	if h.Orgs == nil {
 		return nil, fault.Permanentf("no Organizations client configured")
 	}
-	mgmt, err := h.managementAccount(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sc := newScope(h.Config, h.Orgs)
+	h.scope.Forget() // parents are looked up afresh each run: accounts move between OUs
 	var ds []decision
 	p := organizations.NewListAccountsPaginator(h.Orgs, &organizations.ListAccountsInput{})
 	for p.HasMorePages() {
@@ -93,7 +88,7 @@ func (h *Sweep) all(ctx context.Context, ev *event.Event) ([]decision, error) {
 			return nil, fmt.Errorf("list organization accounts: %w", err)
 		}
 		for _, a := range page.Accounts {
-			d, err := h.decideAccount(ctx, ev, sc, mgmt, a)
+			d, err := h.decideAccount(ctx, ev, a)
 			if err != nil {
 				return nil, err
 			}
@@ -118,11 +113,7 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) 
 	if h.Orgs == nil {
 		return nil, fault.Permanentf("no Organizations client configured")
 	}
-	mgmt, err := h.managementAccount(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sc := newScope(h.Config, h.Orgs)
+	h.scope.Forget() // parents are looked up afresh each run: accounts move between OUs
 	for _, id := range ev.Manual.Accounts {
 		out, err := h.Orgs.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(id)})
 		if fault.IsCode(err, "AccountNotFoundException") {
@@ -139,7 +130,7 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) 
 			a = *out.Account
 			a.Id = aws.String(id)
 		}
-		d, err := h.decideAccount(ctx, ev, sc, mgmt, a)
+		d, err := h.decideAccount(ctx, ev, a)
 		if err != nil {
 			return nil, err
 		}
@@ -148,45 +139,20 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) 
 	return ds, nil
 }
 
-func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, sc *scope, mgmt string, a types.Account) (decision, error) {
+func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Account) (decision, error) {
 	id := aws.ToString(a.Id)
-	switch {
-	case config.ValidateAccountID(id) != nil:
+	if config.ValidateAccountID(id) != nil {
 		d := skip("", ReasonBadAccountID, "Organizations returned account id %q", id)
 		d.level = slog.LevelError
 		return d, nil
-	case !active(a):
-		return skip(id, ReasonNotActive, "account state %s", accountState(a)), nil
-	case id == mgmt:
-		return skip(id, ReasonManagement, "the management account is not onboarded by the onboarder"), nil
-	case h.Config.Excluded(id):
-		return skip(id, ReasonExcluded, "account is in ONBOARDER_EXCLUDE_ACCOUNTS"), nil
 	}
-	in, ou, err := sc.included(ctx, id, "")
+	code, detail, err := h.scope.Check(ctx, a)
 	if err != nil {
 		return decision{}, err
 	}
-	if !in {
-		return skip(id, ReasonOUNotInScope, "OU %s is not under ONBOARDER_INCLUDE_OUS", ou), nil
+	if code != "" {
+		return skip(id, code, "%s", detail), nil
 	}
 	r, why := h.reason(ev)
 	return enqueue(id, r, "%s", why), nil
-}
-
-// managementAccount returns the organization's management account, asked once per process.
-func (h *Sweep) managementAccount(ctx context.Context) (string, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.management != "" {
-		return h.management, nil
-	}
-	out, err := h.Orgs.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
-	if err != nil {
-		return "", fmt.Errorf("describe organization: %w", err)
-	}
-	if out.Organization == nil || aws.ToString(out.Organization.MasterAccountId) == "" {
-		return "", fault.Permanentf("describe organization: no management account in the answer")
-	}
-	h.management = aws.ToString(out.Organization.MasterAccountId)
-	return h.management, nil
 }

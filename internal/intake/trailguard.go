@@ -10,6 +10,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 )
 
 // TrailGuard turns CloudTrail calls on trails and CloudFormation calls on the onboarding
@@ -75,7 +76,7 @@ func (h *TrailGuard) decide(ctx context.Context, ev *event.Event) (decision, err
 			return d, err
 		}
 	}
-	in, ou, err := newScope(h.Config, h.Orgs).included(ctx, a, "")
+	in, ou, err := (&org.Scope{API: h.Orgs, Cfg: h.Config}).Included(ctx, a, "")
 	if err != nil {
 		return decision{}, err
 	}
