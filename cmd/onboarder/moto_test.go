@@ -143,7 +143,6 @@ type fixture struct {
 	trailBkt  string
 }
 
-
 func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
