@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/awsconf"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
@@ -23,7 +24,7 @@ func main() {
 	cfg, err := config.FromEnv()
 	awsCfg, awsErr := awsconf.Load(context.Background())
 	metrics.CountCalls(&awsCfg, m.Calls)
-	w := &worker.Worker{Log: log, Metrics: m}
+	w := &worker.Worker{Log: log, Metrics: m, DeadLetter: sqs.NewFromConfig(awsCfg), DeadLetterURL: cfg.DeadLetterURL}
 	if err = errors.Join(err, awsErr); err == nil {
 		var r *reconcile.Reconciler
 		if r, err = reconcile.New(cfg, awsCfg); err == nil {

@@ -52,6 +52,7 @@ type Config struct {
 	DryRun            bool          // ONBOARDER_DRY_RUN
 	AdoptExisting     bool          // ONBOARDER_ADOPT_EXISTING
 	QueueURL          string        // ONBOARDER_QUEUE_URL (intake Lambdas, operator --enqueue)
+	DeadLetterURL     string        // ONBOARDER_DLQ_URL: the worker moves permanent failures there at once; empty: SQS redrive
 	LedgerTable       string        // ONBOARDER_LEDGER_TABLE (DynamoDB table of the last decision per account)
 	IncludeOUs        []string      // ONBOARDER_INCLUDE_OUS, comma separated OU ids; empty: all
 	ExcludeAccounts   []string      // ONBOARDER_EXCLUDE_ACCOUNTS, comma separated account ids
@@ -138,6 +139,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	boolean("ONBOARDER_DRY_RUN", &c.DryRun)
 	boolean("ONBOARDER_ADOPT_EXISTING", &c.AdoptExisting)
 	str("ONBOARDER_QUEUE_URL", &c.QueueURL)
+	str("ONBOARDER_DLQ_URL", &c.DeadLetterURL)
 	str("ONBOARDER_LEDGER_TABLE", &c.LedgerTable)
 	list("ONBOARDER_INCLUDE_OUS", &c.IncludeOUs)
 	list("ONBOARDER_EXCLUDE_ACCOUNTS", &c.ExcludeAccounts)

@@ -218,6 +218,7 @@ func (e *Env) FunctionEnv(handler string) map[string]string {
 		"ONBOARDER_TEMPLATE_URL":          e.TemplateURL,
 		"ONBOARDER_CLOUDONE_ACCOUNTS_URL": e.Opts.CloudOneURL,
 		"ONBOARDER_QUEUE_URL":             e.QueueURL,
+		"ONBOARDER_DLQ_URL":               e.DLQURL,
 		"ONBOARDER_LEDGER_TABLE":          LedgerTable,
 		"ONBOARDER_EXECUTION_ROLE_NAME":   ExecutionRole,
 		"ONBOARDER_STACK_NAME":            "CloudOne",

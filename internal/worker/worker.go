@@ -10,9 +10,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
@@ -25,12 +29,24 @@ type Reconciler interface {
 	Reconcile(ctx context.Context, req queue.Request) reconcile.Result
 }
 
+// DeadLetterAPI is the part of the SQS client that moves a message to the dead-letter queue.
+type DeadLetterAPI interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
 // Worker is the SQS worker.
 type Worker struct {
 	Reconciler Reconciler
 	Log        *slog.Logger
 	Metrics    *metrics.Recorder
 	ConfigErr  error // if set, every message fails (and so shows in the DLQ after the retries)
+
+	// DeadLetter and DeadLetterURL, when set, receive permanent and needs-person failures at
+	// once, with the class and the reason as message attributes; the message is then done.
+	// Unset (or if the send fails), such a message fails and SQS moves it after
+	// maxReceiveCount receives.
+	DeadLetter    DeadLetterAPI
+	DeadLetterURL string
 }
 
 // Outcomes of one message.
@@ -87,7 +103,9 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 				"event_id", clip(req.EventID), "replay", clip(req.ReplayName), "outcome", OutcomeDLQ, "class", string(fault.ClassOf(err)),
 				"reason", err.Error(), "body", body, "receive_count", m.Attributes["ApproximateReceiveCount"])
 			w.Metrics.Outcome("decode", string(fault.Permanent))
-			fail()
+			if !w.deadLetter(ctx, m, fault.Permanent, err.Error()) {
+				fail()
+			}
 			continue
 		}
 		if !w.reconcile(ctx, m, req) {
@@ -114,10 +132,10 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 		outcome, level = OutcomeDLQ, slog.LevelError
 	}
 	reason := res.Reason
-	if res.Error != "" {
-		reason += ": " + res.Error
-	} else if res.Err != nil {
-		reason += ": " + res.Err.Error()
+	if msg := res.Error; msg == "" && res.Err != nil {
+		reason = joinReason(reason, res.Err.Error())
+	} else {
+		reason = joinReason(reason, msg)
 	}
 	attrs := []any{
 		"message_id", m.MessageId,
@@ -153,7 +171,51 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 	}
 	w.Metrics.Outcome(action, string(class))
 	w.Metrics.Duration(action, time.Since(start))
+	if outcome == OutcomeDLQ {
+		return w.deadLetter(ctx, m, class, reason)
+	}
 	return class == fault.None
+}
+
+// deadLetter moves a message that retrying cannot fix to the dead-letter queue, with its
+// class and reason, and reports whether it did (the message is then done).
+func (w *Worker) deadLetter(ctx context.Context, m events.SQSMessage, class fault.Class, reason string) bool {
+	if w.DeadLetter == nil || w.DeadLetterURL == "" {
+		return false
+	}
+	group := m.Attributes["MessageGroupId"]
+	if group == "" {
+		group = "unknown"
+	}
+	_, err := w.DeadLetter.SendMessage(ctx, &sqs.SendMessageInput{
+		QueueUrl:               aws.String(w.DeadLetterURL),
+		MessageBody:            aws.String(m.Body),
+		MessageGroupId:         aws.String(clip(group)),
+		MessageDeduplicationId: aws.String(clip(m.MessageId)),
+		MessageAttributes: map[string]sqstypes.MessageAttributeValue{
+			"class":  {DataType: aws.String("String"), StringValue: aws.String(string(class))},
+			"reason": {DataType: aws.String("String"), StringValue: aws.String(clipTo(reason, 4096))},
+		},
+	})
+	if err != nil {
+		w.log().ErrorContext(ctx, "dead letter", "message_id", m.MessageId, "group", group, "outcome", OutcomeRetry,
+			"reason", "could not move the message to the DLQ, SQS redrive will: "+err.Error())
+		return false
+	}
+	w.log().InfoContext(ctx, "dead letter", "message_id", m.MessageId, "group", group, "outcome", OutcomeDLQ,
+		"class", string(class), "reason", "moved to the dead-letter queue; redrive it after the fix")
+	return true
+}
+
+// joinReason appends detail to reason unless it already says it.
+func joinReason(reason, detail string) string {
+	switch {
+	case detail == "" || strings.Contains(reason, detail):
+		return reason
+	case reason == "":
+		return detail
+	}
+	return reason + ": " + detail
 }
 
 // call runs the reconciler, turning a panic into a transient failure (the message is retried
@@ -179,9 +241,11 @@ func (w *Worker) log() *slog.Logger {
 }
 
 // clip bounds a field of a request that did not decode, for the log line.
-func clip(s string) string {
-	if len(s) > 128 {
-		return s[:128] + "..."
+func clip(s string) string { return clipTo(s, 128) }
+
+func clipTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
 	return s
 }

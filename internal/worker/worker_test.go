@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
@@ -158,5 +159,63 @@ func TestWorkerConfigErrorAndDeadline(t *testing.T) {
 	resp, err := w.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{msg("m1", "012345678901", "e1")}})
 	if err != nil || failed(resp) != "m1" || len(rec.Requests) != 0 {
 		t.Errorf("deadline: failures %s, err %v", failed(resp), err)
+	}
+}
+
+// FakeDeadLetter records the messages moved to the DLQ.
+type FakeDeadLetter struct {
+	mu   sync.Mutex
+	Sent []*sqs.SendMessageInput
+	Err  error
+}
+
+var _ worker.DeadLetterAPI = (*FakeDeadLetter)(nil)
+
+func (f *FakeDeadLetter) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	f.Sent = append(f.Sent, in)
+	return &sqs.SendMessageOutput{}, nil
+}
+
+// Permanent and needs-person failures go to the DLQ at once, with their reason; transient
+// ones go back to the queue; when the DLQ cannot be reached, SQS redrive is the fallback.
+func TestDeadLetterAtOnce(t *testing.T) {
+	const a, b, c = "012345678901", "123456789012", "210987654321"
+	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
+		switch req.Account {
+		case a:
+			return reconcile.Result{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "stack is DELETE_FAILED"}
+		case b:
+			return reconcile.Result{Action: reconcile.ActionWait, Class: fault.Transient, Reason: "in progress"}
+		}
+		return reconcile.Result{Action: reconcile.ActionNone, Class: fault.None}
+	}}
+	dlq := &FakeDeadLetter{}
+	w := &worker.Worker{Reconciler: rec, DeadLetter: dlq, DeadLetterURL: "https://sqs.example/dlq.fifo"}
+	bad := events.SQSMessage{MessageId: "m-bad", Body: `{"version":7}`, Attributes: map[string]string{"MessageGroupId": c}}
+	resp := run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m-a", a, "e1"), msg("m-b", b, "e2"), bad}})
+	if got := failed(resp); got != "m-b" {
+		t.Fatalf("failures %q, want only the transient one", got)
+	}
+	if len(dlq.Sent) != 2 {
+		t.Fatalf("dead-lettered %d messages, want 2", len(dlq.Sent))
+	}
+	first := dlq.Sent[0]
+	if *first.MessageGroupId != a || *first.MessageAttributes["class"].StringValue != "needs-person" ||
+		!strings.Contains(*first.MessageAttributes["reason"].StringValue, "DELETE_FAILED") || *first.MessageBody != msg("m-a", a, "e1").Body {
+		t.Fatalf("dead letter %+v", first)
+	}
+	if !strings.Contains(*dlq.Sent[1].MessageAttributes["reason"].StringValue, "version=7") {
+		t.Fatalf("the reason of the bad message does not name the field: %s", *dlq.Sent[1].MessageAttributes["reason"].StringValue)
+	}
+
+	dlq.Err = errors.New("AccessDenied")
+	resp = run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m-a2", a, "e3")}})
+	if got := failed(resp); got != "m-a2" {
+		t.Fatalf("with the DLQ unreachable, failures %q, want m-a2 (SQS redrive)", got)
 	}
 }
