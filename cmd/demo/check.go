@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithy "github.com/aws/smithy-go"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+)
+
+// Regions where a stack could wrongly land.
+var allRegions = []string{"us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-west-2", "eu-central-1",
+	"ap-south-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1"}
+
+// want is the expected end state of a managed account.
+type want struct {
+	newTrail string // CreateNewTrail
+	bucket   string // ExistingCloudtrailBucketName
+}
+
+// check reads the end state in moto through the SDK (not through the product's code) and
+// returns what is not as expected, and the number of accounts checked.
+func (d *demo) check() ([]string, int, error) {
+	var problems []string
+	bad := func(a localenv.Account, format string, args ...any) {
+		problems = append(problems, fmt.Sprintf("%s %s: %s", a.ID, a.Name, fmt.Sprintf(format, args...)))
+	}
+	managed := map[string]want{
+		acPayments: {"True", ""}, // its trail was deleted: the stack makes its own now
+		acIdentity: {"False", "identity-audit-" + d.org.Account(acIdentity).ID},
+		acWeb:      {"True", ""},
+		acSandboxB: {"True", ""},
+	}
+	for _, a := range d.org.Accounts {
+		regions, err := d.stackRegions(a.ID)
+		if err != nil {
+			return nil, 0, err
+		}
+		switch a.Name {
+		case acSandboxA:
+			if len(regions) > 0 {
+				bad(a, "excluded, but has a %s stack in %v", stackName, regions)
+			}
+			continue
+		default:
+			if len(regions) != 1 || regions[0] != stackRegion {
+				bad(a, "%s stacks in %v, want only %s", stackName, regions, stackRegion)
+				continue
+			}
+		}
+		s, err := d.stack(a.ID)
+		if err != nil {
+			return nil, 0, err
+		}
+		p, tg := params(s), tags(s)
+		if a.Name == acAnalytics {
+			if tg["cloudone-onboarder:managed"] != "" || tg["owner"] != foreignTag || p["CreateNewTrail"] != "True" ||
+				p["CloudOneApiKey"] != "another-teams-key" {
+				bad(a, "the other team's stack was changed (tags %v)", tg)
+			}
+			continue
+		}
+		w := managed[a.Name]
+		if !strings.HasSuffix(string(s.StackStatus), "_COMPLETE") || strings.Contains(string(s.StackStatus), "ROLLBACK") {
+			bad(a, "stack status %s", s.StackStatus)
+		}
+		if tg["cloudone-onboarder:managed"] != "true" {
+			bad(a, "stack not tagged cloudone-onboarder:managed=true")
+		}
+		if p["CreateNewTrail"] != w.newTrail || p["ExistingCloudtrailBucketName"] != w.bucket {
+			bad(a, "CreateNewTrail=%q ExistingCloudtrailBucketName=%q, want %q %q",
+				p["CreateNewTrail"], p["ExistingCloudtrailBucketName"], w.newTrail, w.bucket)
+		}
+		// moto reads NoEcho parameters back in clear: compare, never print.
+		if (p["CloudOneApiKey"] != c1Key.APIKey() && p["CloudOneApiKey"] != "****") ||
+			(p["VisionOneServiceToken"] != v1Tok && p["VisionOneServiceToken"] != "****") {
+			bad(a, "the stack does not carry the key and token of the secret")
+		}
+	}
+	// The stopped trail logs again.
+	idn := d.org.Account(acIdentity)
+	ct, err := d.trailClient(idn.ID, stackRegion)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := ct.GetTrailStatus(d.ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(trailAudit)})
+	if err != nil {
+		return nil, 0, fmt.Errorf("trail status of %s in %s: %w", trailAudit, idn.ID, err)
+	}
+	if !aws.ToBool(st.IsLogging) {
+		bad(idn, "trail %s does not log", trailAudit)
+	}
+	// The replay changed nothing, and nothing waits in the DLQ.
+	for _, c := range d.replayWrites {
+		problems = append(problems, fmt.Sprintf("the replay wrote: %s %s/%s %s", c.Service, c.Account, c.Region, c.Action))
+	}
+	q, err := sqs.NewFromConfig(d.h.Moto.Config(d.ctx, homeRegion)).GetQueueAttributes(d.ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(d.env.DLQURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil {
+		return nil, 0, fmt.Errorf("DLQ depth: %w", err)
+	}
+	if n := q.Attributes["ApproximateNumberOfMessages"]; n != "0" {
+		problems = append(problems, fmt.Sprintf("%s messages in the dead-letter queue", n))
+	}
+	return problems, len(d.org.Accounts), nil
+}
+
+func (d *demo) stack(account string) (*cfntypes.Stack, error) {
+	return d.stackIn(account, stackRegion)
+}
+
+// stackIn reads the CloudOne stack; nil when there is none.
+func (d *demo) stackIn(account, region string) (*cfntypes.Stack, error) {
+	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, region, localenv.ExecutionRole)
+	if err != nil {
+		return nil, err
+	}
+	out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(d.ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackName)})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && (ae.ErrorCode() == "ValidationError" || strings.Contains(ae.ErrorMessage(), "does not exist")) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("describe stack %s in %s/%s: %w", stackName, account, region, err)
+	}
+	for _, s := range out.Stacks {
+		if s.StackStatus != cfntypes.StackStatusDeleteComplete {
+			return &s, nil
+		}
+	}
+	return nil, nil
+}
+
+func (d *demo) stackRegions(account string) ([]string, error) {
+	var out []string
+	for _, r := range allRegions {
+		s, err := d.stackIn(account, r)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func params(s *cfntypes.Stack) map[string]string {
+	m := map[string]string{}
+	for _, p := range s.Parameters {
+		m[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	return m
+}
+
+func tags(s *cfntypes.Stack) map[string]string {
+	m := map[string]string{}
+	for _, t := range s.Tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}

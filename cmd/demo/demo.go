@@ -1,0 +1,425 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+)
+
+const (
+	homeRegion  = "eu-west-1" // the Control Tower home region, where the onboarder runs
+	stackRegion = "us-east-1" // Cloud One us-1 maps here
+	stackName   = "CloudOne"
+	replayName  = "demo-replay"
+)
+
+// The demo's credentials: made up, and never printed (the timeline masks them anyway).
+var (
+	c1Key = cloudonetest.Key{ID: "demokey0001", Secret: "demo-secret-3b9f2c71e4", Region: "us-1", Account: "700000000001"}
+	v1Tok = "demo-v1-token-6d1a8e52"
+)
+
+// The Organization: who is who, and what makes each account interesting.
+const (
+	acPayments  = "payments"  // an existing multi-region trail to its own bucket; later deleted
+	acIdentity  = "identity"  // an existing trail to its own bucket; later stopped
+	acAnalytics = "analytics" // a stack named CloudOne that is not ours
+	acWeb       = "web"       // ordinary
+	acSandboxA  = "sandbox-a" // excluded by ONBOARDER_EXCLUDE_ACCOUNTS
+	acSandboxB  = "sandbox-b" // ordinary
+	ouWorkloads = "Workloads" //
+	ouSandbox   = "Sandbox"   //
+	trailOrg    = "org-audit" // payments' trail
+	trailAudit  = "audit"     // identity's trail
+	foreignTag  = "platform-team"
+)
+
+// demo is one run.
+type demo struct {
+	ctx     context.Context
+	out     io.Writer
+	h       *localenv.Harness
+	env     *localenv.Env
+	org     *localenv.Org
+	tl      *timeline
+	tmp     string
+	cli     string // the onboarder binary
+	trails  map[string]string
+	started time.Time
+	// member-account writes during the replay (the harness's recorder): there should be none
+	replayWrites []localenv.Call
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	verbose := fs.Bool("v", false, "keep the log of moto and the Lambdas and print its path")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: go run ./cmd/demo [-v]\n\nThe whole onboarder on one machine (moto, the Cloud One stand-in, the real Lambdas).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	tmp, err := os.MkdirTemp("", "onboarder-demo-")
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		return 1
+	}
+	logPath := filepath.Join(tmp, "demo.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo: %v\n", err)
+		_ = os.RemoveAll(tmp)
+		return 1
+	}
+	d := &demo{ctx: ctx, out: stdout, tmp: tmp, started: time.Now()}
+	code := d.run(logFile)
+	_ = logFile.Close()
+	interrupted := code != 0 && ctx.Err() != nil
+	if interrupted {
+		fmt.Fprintln(stdout, "demo: interrupted: everything it started is stopped")
+	}
+	if (code != 0 && !interrupted) || *verbose {
+		// Keep only the log: the binaries and the rest go.
+		keep := filepath.Join(os.TempDir(), fmt.Sprintf("onboarder-demo-%d.log", os.Getpid()))
+		if err := os.Rename(logPath, keep); err == nil {
+			fmt.Fprintf(stdout, "demo: the log of moto and the Lambdas is %s\n", keep)
+		}
+	}
+	_ = os.RemoveAll(tmp)
+	return code
+}
+
+// run does the demo with everything it starts stopped on return.
+func (d *demo) run(logFile io.Writer) int {
+	fmt.Fprintln(d.out, "demo: starting moto, the Cloud One stand-in and the four Lambdas under the emulator")
+	fmt.Fprintln(d.out, "      (the first run on a machine builds the emulator and the handlers: a few minutes)")
+	cliErr := make(chan error, 1)
+	go func() { cliErr <- d.buildCLI() }()
+	h, err := localenv.StartHarness(d.ctx, []cloudonetest.Key{c1Key}, logFile)
+	if err != nil {
+		<-cliErr
+		return d.fail("start the local environment: %v", err)
+	}
+	d.h = h
+	defer h.Stop()
+	if err := <-cliErr; err != nil {
+		return d.fail("build cmd/onboarder: %v", err)
+	}
+	if err := d.seed(); err != nil {
+		return d.fail("seed: %v", err)
+	}
+	defer d.env.Close()
+	d.printOrg()
+
+	archiveStart := time.Now().Add(-time.Minute)
+	steps := []struct {
+		title, how string
+		fn         func() error
+	}{
+		{"Account vending: Control Tower reports each account as a new managed account",
+			"CreateManagedAccount SUCCEEDED on the default bus, one per account", d.accountVending},
+		{"A person deletes the trail " + trailOrg + " in " + acPayments + ", which the stack forwards",
+			"DeleteTrail through the SDK, then its CloudTrail event on the onboarder bus", d.deleteTrail},
+		{"A person stops logging on the trail " + trailAudit + " in " + acIdentity + ", which the stack forwards",
+			"StopLogging through the SDK, then its CloudTrail event on the onboarder bus", d.stopTrail},
+		{"Replay of the archives: the same events once more; nothing may change",
+			"StartReplay of both archives to their buses, until COMPLETED", func() error { return d.replay(archiveStart) }},
+	}
+	fmt.Fprintln(d.out, "\nTimeline: each line is one decision a Lambda logged: the function, the account, what it did and why.")
+	for i, s := range steps {
+		fmt.Fprintf(d.out, "\n%d. %s\n   (%s)\n", i+1, s.title, s.how)
+		marks := d.tl.mark()
+		if err := s.fn(); err != nil {
+			return d.fail("step %d: %v", i+1, err)
+		}
+		d.tl.print(d.out, marks)
+	}
+
+	fmt.Fprintln(d.out, "\n$ onboarder status")
+	if err := d.status(); err != nil {
+		return d.fail("onboarder status: %v", err)
+	}
+	problems, n, err := d.check()
+	if err != nil {
+		return d.fail("check the end state: %v", err)
+	}
+	fmt.Fprintln(d.out)
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(d.out, "demo: NOT AS EXPECTED: %s\n", p)
+		}
+		return 1
+	}
+	fmt.Fprintf(d.out, "demo: all %d accounts as expected (%s)\n", n, time.Since(d.started).Round(time.Second))
+	return 0
+}
+
+func (d *demo) fail(format string, args ...any) int {
+	if d.ctx.Err() != nil {
+		return 1 // interrupted: run says so
+	}
+	fmt.Fprintf(d.out, "demo: FAILED: %s\n", mask(fmt.Sprintf(format, args...)))
+	return 1
+}
+
+// buildCLI builds cmd/onboarder once, to run the real `onboarder status`.
+func (d *demo) buildCLI() error {
+	root, err := localenv.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	d.cli = filepath.Join(d.tmp, "onboarder")
+	cmd := exec.CommandContext(d.ctx, "go", "build", "-o", d.cli, "./cmd/onboarder")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%w\n%s", err, b)
+	}
+	return nil
+}
+
+// seed makes the Organization, the trails, the foreign stack, the central resources, the
+// archives and starts the Lambdas.
+func (d *demo) seed() error {
+	ctx, m := d.ctx, d.h.Moto
+	org, err := m.SeedOrganization(ctx, homeRegion,
+		localenv.OU{Name: ouWorkloads, Accounts: []string{acPayments, acIdentity, acAnalytics, acWeb}},
+		localenv.OU{Name: ouSandbox, Accounts: []string{acSandboxA, acSandboxB}},
+	)
+	if err != nil {
+		return err
+	}
+	d.org = org
+	pay, idn := org.Account(acPayments), org.Account(acIdentity)
+	d.trails = map[string]string{}
+	if d.trails[acPayments], err = m.SeedTrail(ctx, localenv.Trail{Account: pay.ID, Name: trailOrg, Bucket: "payments-audit-" + pay.ID,
+		HomeRegion: homeRegion, MultiRegion: true, Logging: true}); err != nil {
+		return err
+	}
+	if d.trails[acIdentity], err = m.SeedTrail(ctx, localenv.Trail{Account: idn.ID, Name: trailAudit, Bucket: "identity-audit-" + idn.ID,
+		HomeRegion: stackRegion, Logging: true}); err != nil {
+		return err
+	}
+
+	opts := d.h.Options(homeRegion, localenv.SecretValue{CloudOneAPIKey: c1Key.APIKey(), VisionOneServiceToken: v1Tok})
+	opts.Env = map[string]string{"ONBOARDER_EXCLUDE_ACCOUNTS": org.Account(acSandboxA).ID}
+	env, err := localenv.Setup(ctx, m, d.h.Recorder, opts)
+	if err != nil {
+		return fmt.Errorf("set up the central resources and the Lambdas: %w", err)
+	}
+	d.env = env
+	d.tl = newTimeline(env, org)
+	if err := d.foreignStack(org.Account(acAnalytics).ID); err != nil {
+		return err
+	}
+	// The archives of deploy/template.yaml (moto does not deploy them from the template here).
+	eb := eventbridge.NewFromConfig(m.Config(ctx, homeRegion))
+	for _, a := range []struct{ name, source, pattern string }{
+		{localenv.BusName + "-default", "arn:aws:events:" + homeRegion + ":" + localenv.ManagementAccount + ":event-bus/default",
+			`{"source":["aws.controltower","aws.organizations","onboarder.manual"],"detail-type":["AWS Service Event via CloudTrail","Reconcile Request"]}`},
+		{localenv.BusName + "-own", env.BusARN,
+			`{"source":["aws.cloudtrail","aws.cloudformation","onboarder.manual"],"detail-type":["AWS API Call via CloudTrail","Reconcile Request"]}`},
+	} {
+		if _, err := eb.CreateArchive(ctx, &eventbridge.CreateArchiveInput{ArchiveName: aws.String(a.name),
+			EventSourceArn: aws.String(a.source), EventPattern: aws.String(a.pattern)}); err != nil {
+			return fmt.Errorf("create archive %s: %w", a.name, err)
+		}
+	}
+	return nil
+}
+
+// foreignStack creates a CloudOne stack in the account as a person of another team would:
+// without the onboarder's tags.
+func (d *demo) foreignStack(account string) error {
+	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, stackRegion, localenv.ExecutionRole)
+	if err != nil {
+		return err
+	}
+	_, err = cloudformation.NewFromConfig(cfg).CreateStack(d.ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String(stackName), TemplateURL: aws.String(d.env.TemplateURL),
+		Parameters: []cfntypes.Parameter{
+			{ParameterKey: aws.String("CloudOneApiKey"), ParameterValue: aws.String("another-teams-key")},
+			{ParameterKey: aws.String("VisionOneServiceToken"), ParameterValue: aws.String("another-teams-token")},
+			{ParameterKey: aws.String("CreateNewTrail"), ParameterValue: aws.String("True")},
+		},
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam},
+		Tags:         []cfntypes.Tag{{Key: aws.String("owner"), Value: aws.String(foreignTag)}},
+	})
+	if err != nil {
+		return fmt.Errorf("create the foreign stack in %s: %w", account, err)
+	}
+	return nil
+}
+
+func (d *demo) printOrg() {
+	notes := map[string]string{
+		acPayments:  "multi-region trail " + trailOrg + " (home " + homeRegion + ") logging to its own bucket",
+		acIdentity:  "trail " + trailAudit + " (home " + stackRegion + ") logging to its own bucket",
+		acAnalytics: "a stack named " + stackName + " made by another team (not ours)",
+		acWeb:       "nothing yet",
+		acSandboxA:  "excluded: ONBOARDER_EXCLUDE_ACCOUNTS",
+		acSandboxB:  "nothing yet",
+	}
+	fmt.Fprintf(d.out, "\nOrganization (management account %s, Control Tower home %s; Cloud One us-1, so stacks go to %s)\n",
+		localenv.ManagementAccount, homeRegion, stackRegion)
+	for _, a := range d.org.Accounts {
+		fmt.Fprintf(d.out, "   %s  %-10s %-10s %s\n", a.ID, a.Name, a.OUName, notes[a.Name])
+	}
+}
+
+// drain runs the pump until the queues are idle.
+func (d *demo) drain() error {
+	ctx, cancel := context.WithTimeout(d.ctx, 2*time.Minute)
+	defer cancel()
+	st, err := d.env.Drain(ctx)
+	if err != nil {
+		return err
+	}
+	if len(st.FunctionErrors) > 0 {
+		return fmt.Errorf("function errors: %v", errors.Join(st.FunctionErrors...))
+	}
+	return nil
+}
+
+func (d *demo) accountVending() error {
+	var entries []localenv.Entry
+	for _, a := range d.org.Accounts {
+		entries = append(entries, localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", homeRegion))
+	}
+	if _, err := d.env.Put(d.ctx, entries...); err != nil {
+		return err
+	}
+	return d.drain()
+}
+
+func (d *demo) trailClient(account, region string) (*cloudtrail.Client, error) {
+	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, region, localenv.ExecutionRole)
+	if err != nil {
+		return nil, err
+	}
+	return cloudtrail.NewFromConfig(cfg), nil
+}
+
+func (d *demo) deleteTrail() error {
+	a := d.org.Account(acPayments)
+	ct, err := d.trailClient(a.ID, homeRegion)
+	if err != nil {
+		return err
+	}
+	if _, err := ct.DeleteTrail(d.ctx, &cloudtrail.DeleteTrailInput{Name: aws.String(trailOrg)}); err != nil {
+		return fmt.Errorf("delete trail %s: %w", trailOrg, err)
+	}
+	if _, err := d.env.Put(d.ctx, localenv.TrailCall(a.ID, homeRegion, "DeleteTrail", d.trails[acPayments])); err != nil {
+		return err
+	}
+	return d.drain()
+}
+
+func (d *demo) stopTrail() error {
+	a := d.org.Account(acIdentity)
+	ct, err := d.trailClient(a.ID, stackRegion)
+	if err != nil {
+		return err
+	}
+	// moto: Start/StopLogging only by name, in the trail's home region.
+	if _, err := ct.StopLogging(d.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(trailAudit)}); err != nil {
+		return fmt.Errorf("stop logging %s: %w", trailAudit, err)
+	}
+	if _, err := d.env.Put(d.ctx, localenv.TrailCall(a.ID, stackRegion, "StopLogging", d.trails[acIdentity])); err != nil {
+		return err
+	}
+	return d.drain()
+}
+
+// replay replays both archives (the default bus's and the onboarder bus's) to their buses,
+// waits for COMPLETED and drains.
+func (d *demo) replay(from time.Time) error {
+	eb := eventbridge.NewFromConfig(d.h.Moto.Config(d.ctx, homeRegion))
+	mark := d.h.Recorder.Mark()
+	to := time.Now().Add(time.Minute)
+	defaultBus := "arn:aws:events:" + homeRegion + ":" + localenv.ManagementAccount + ":event-bus/default"
+	for _, r := range []struct{ name, archive, bus string }{
+		{replayName, localenv.BusName + "-default", defaultBus},
+		{replayName + "-own", localenv.BusName + "-own", d.env.BusARN},
+	} {
+		arch, err := eb.DescribeArchive(d.ctx, &eventbridge.DescribeArchiveInput{ArchiveName: aws.String(r.archive)})
+		if err != nil {
+			return fmt.Errorf("describe archive %s: %w", r.archive, err)
+		}
+		if _, err := eb.StartReplay(d.ctx, &eventbridge.StartReplayInput{ReplayName: aws.String(r.name), EventSourceArn: arch.ArchiveArn,
+			EventStartTime: aws.Time(from), EventEndTime: aws.Time(to), Destination: &ebtypes.ReplayDestination{Arn: aws.String(r.bus)}}); err != nil {
+			return fmt.Errorf("start replay %s: %w", r.name, err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			out, err := eb.DescribeReplay(d.ctx, &eventbridge.DescribeReplayInput{ReplayName: aws.String(r.name)})
+			if err != nil {
+				return fmt.Errorf("describe replay %s: %w", r.name, err)
+			}
+			if out.State == ebtypes.ReplayStateCompleted {
+				break
+			}
+			if out.State == ebtypes.ReplayStateFailed || out.State == ebtypes.ReplayStateCancelled || time.Now().After(deadline) {
+				return fmt.Errorf("replay %s: state %s", r.name, out.State)
+			}
+			select { // polling moto's replay state
+			case <-d.ctx.Done():
+				return d.ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	if err := d.drain(); err != nil {
+		return err
+	}
+	d.replayWrites = d.h.Recorder.Since(mark, localenv.Writes, func(c localenv.Call) bool { return c.Account != localenv.ManagementAccount })
+	return nil
+}
+
+// status runs the real `onboarder status` against moto, with the Lambdas' configuration.
+func (d *demo) status() error {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "NO_COLOR=1", "TERM=dumb"}
+	for k, v := range d.env.FunctionEnv("reconcile") {
+		if strings.HasPrefix(k, "AWS_LAMBDA_") {
+			continue
+		}
+		if k == "AWS_ENDPOINT_URL" {
+			v = d.h.Moto.URL
+		}
+		env = append(env, k+"="+v)
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, d.cli, "status")
+	cmd.Env = env
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	d.out.Write([]byte(mask(string(out))))
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, mask(stderr.String()))
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+)
+
+// timeline reads the Lambdas' JSON log lines (the intakes' "event" decisions, the worker's
+// "reconcile" results) and prints them for a person.
+type timeline struct {
+	env   *localenv.Env
+	names map[string]string // account id -> name
+}
+
+func newTimeline(env *localenv.Env, org *localenv.Org) *timeline {
+	t := &timeline{env: env, names: map[string]string{}}
+	for _, a := range org.Accounts {
+		t.names[a.ID] = a.Name
+	}
+	return t
+}
+
+// timelineHandlers are the functions whose lines make the timeline.
+var timelineHandlers = []string{"accountvending", "trailguard", "sweep", "reconcile"}
+
+type marks map[string][]int
+
+func (t *timeline) mark() marks {
+	m := marks{}
+	for _, h := range timelineHandlers {
+		if p := t.env.Lambdas[h]; p != nil {
+			m[h] = p.Marks()
+		}
+	}
+	return m
+}
+
+// entry is one log line of interest.
+type entry struct {
+	time    string
+	handler string
+	fields  map[string]any
+}
+
+func (e entry) str(k string) string {
+	v, ok := e.fields[k]
+	if !ok || v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+// entries are the decision lines since the marks, in time order.
+func (t *timeline) entries(m marks) []entry {
+	var out []entry
+	for _, h := range timelineHandlers {
+		p := t.env.Lambdas[h]
+		if p == nil {
+			continue
+		}
+		for _, line := range strings.Split(p.LogsSince(m[h]), "\n") {
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, "{") {
+				continue
+			}
+			var f map[string]any
+			if json.Unmarshal([]byte(line), &f) != nil {
+				continue
+			}
+			msg, _ := f["msg"].(string)
+			if msg == "" {
+				msg, _ = f["message"].(string)
+			}
+			if msg != "event" && msg != "reconcile" {
+				continue
+			}
+			ts, _ := f["time"].(string)
+			out = append(out, entry{time: ts, handler: h, fields: f})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		// intakes first, then the worker: the order the pipeline runs them
+		ri, rj := out[i].handler == "reconcile", out[j].handler == "reconcile"
+		if ri != rj {
+			return rj
+		}
+		return out[i].time < out[j].time
+	})
+	return out
+}
+
+// print writes the decision lines since the marks, one per decision, aligned:
+//
+//	FUNCTION        ACCOUNT       NAME       DECISION       WHY
+func (t *timeline) print(w io.Writer, m marks) {
+	es := t.entries(m)
+	if len(es) == 0 {
+		fmt.Fprintln(w, "   (no decision logged)")
+	}
+	for _, e := range es {
+		acct := e.str("account")
+		name := t.names[acct]
+		if acct == localenv.ManagementAccount {
+			name = "(management)"
+		}
+		var what, why string
+		var more []string
+		if e.handler == "reconcile" {
+			what = e.str("action")
+			if c := e.str("class"); c != "none" && c != "" {
+				what += " (" + e.str("outcome") + ", " + c + ")"
+			}
+			why = t.short(e.str("reason"), acct)
+			// The trail resolution's why goes on its own line, out of the reason.
+			if tr, ok := e.fields["trail"].(map[string]any); ok && e.str("action") != "start-logging" {
+				if s, _ := tr["why"].(string); s != "" {
+					why = strings.Replace(why, " ("+s+")", "", 1)
+					more = append(more, "trail: "+t.short(s, acct))
+				}
+			}
+			if b, a := e.str("status_before"), e.str("status_after"); a != "" && a != b {
+				why += "; now " + a
+			}
+		} else {
+			what = e.str("decision")
+			why = e.str("reason")
+			if dt := e.str("detail"); dt != "" {
+				why += ": " + t.short(dt, acct)
+			}
+		}
+		if r := e.str("replay"); r != "" {
+			why += "  (replayed)"
+		}
+		fmt.Fprintf(w, "   %-14s  %-12s  %-10s %-13s  %s\n", e.handler, acct, name, what, mask(why))
+		for _, l := range more {
+			fmt.Fprintf(w, "   %-14s  %-12s  %-10s %-13s    %s\n", "", "", "", "", mask(l))
+		}
+	}
+}
+
+// short drops the account from "ACCOUNT/REGION" in a reason: the line names it already.
+func (t *timeline) short(s, account string) string {
+	if account == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, " "+account+"/", " ")
+}
+
+// mask hides the demo's secrets, should anything ever print them.
+func mask(s string) string {
+	for _, sec := range []string{c1Key.APIKey(), c1Key.Secret, v1Tok} {
+		s = strings.ReplaceAll(s, sec, "[redacted]")
+	}
+	return s
+}
