@@ -20,7 +20,7 @@ build:
 
 ## package: build and zip each function as dist/<name>.zip
 package: build
-	@for h in $(HANDLERS); do (cd $(DIST)/$$h && rm -f ../$$h.zip && zip -q -X ../$$h.zip bootstrap) || exit 1; done
+	@for h in $(HANDLERS); do (cd $(DIST)/$$h && rm -f ../$$h.zip && zip -q -X -9 ../$$h.zip bootstrap) || exit 1; done
 	@ls -l $(DIST)/*.zip
 
 ## test: vet, unit tests with the race detector, then the end-to-end suite against moto
@@ -66,9 +66,9 @@ deploy: package
 demo:
 	go run ./cmd/demo
 
-## bench: performance figures into docs/PERFORMANCE.md
+## bench: performance figures into docs/PERFORMANCE.md (about 15 minutes; see cmd/bench -h)
 bench:
-	go test -run '^$$' -bench . -benchmem ./internal/event/...
+	go run ./cmd/bench -out docs/PERFORMANCE.md
 
 ## fuzz: each event parser's fuzz target for FUZZTIME (default 60s)
 FUZZTIME ?= 60s

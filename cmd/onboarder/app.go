@@ -11,11 +11,11 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/awsconf"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 )
 
@@ -180,11 +180,11 @@ func (a *app) checkedConfig(valid bool) (config.Config, error) {
 	return cfg, err
 }
 
-// aws loads the management account's configuration, with the SDK's standard retryer and
-// more attempts than its default (operator runs go over many accounts).
+// aws loads the management account's configuration (profiles, SSO and the rest of the
+// default chain), with the product's retryer (operator runs go over many accounts).
 func (a *app) aws(ctx context.Context) (aws.Config, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithRetryer(func() aws.Retryer { return retry.AddWithMaxAttempts(retry.NewStandard(), 8) }),
+		awsconfig.WithRetryer(awsconf.Retryer),
 	}
 	opts = append(opts, a.awsOptions...)
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)

@@ -21,6 +21,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 )
 
@@ -109,7 +110,7 @@ func (a *app) setup(ctx context.Context, needRegion bool) (*env, error) {
 	}
 	c1 := cfg.CloudOneRegion
 	if c1 == "" {
-		store := &secret.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL}
+		store := &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL}
 		if e.creds, err = store.Get(ctx); err != nil {
 			return nil, err
 		}

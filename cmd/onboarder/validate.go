@@ -17,6 +17,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 )
 
@@ -117,7 +118,7 @@ func (a *app) validate(ctx context.Context, account string) error {
 	case cfg.SecretARN == "":
 		secretErr = notChecked("ONBOARDER_SECRET_ARN is not set")
 	default:
-		store := &secret.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL}
+		store := &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL}
 		creds, secretErr = store.Get(ctx)
 	}
 	if secretErr != nil {

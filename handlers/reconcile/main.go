@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 
@@ -22,7 +21,7 @@ func main() {
 	log := lambdalog.New()
 	m := metrics.New(os.Stdout, "reconcile")
 	cfg, err := config.FromEnv()
-	awsCfg, awsErr := awsconf.Load(context.Background())
+	awsCfg, awsErr := awsconf.Lambda()
 	metrics.CountCalls(&awsCfg, m.Calls)
 	w := &worker.Worker{Log: log, Metrics: m, DeadLetter: sqs.NewFromConfig(awsCfg), DeadLetterURL: cfg.DeadLetterURL}
 	if err = errors.Join(err, awsErr); err == nil {

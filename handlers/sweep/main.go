@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 
@@ -23,7 +22,7 @@ func main() {
 	cfg, err := config.FromEnv()
 	err = errors.Join(err, intake.ValidateSweep(cfg))
 	m := metrics.New(os.Stdout, "sweep")
-	awsCfg, awsErr := awsconf.Load(context.Background())
+	awsCfg, awsErr := awsconf.Lambda()
 	metrics.CountCalls(&awsCfg, m.Calls)
 	q := &queue.Sender{SQS: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL}
 	h := intake.NewSweep(cfg, errors.Join(err, awsErr), q, organizations.NewFromConfig(awsCfg), lambdalog.New(), m)

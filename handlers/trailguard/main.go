@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 
@@ -25,7 +24,7 @@ func main() {
 	cfg, err := config.FromEnv()
 	err = errors.Join(err, intake.ValidateTrailGuard(cfg))
 	m := metrics.New(os.Stdout, "trailguard")
-	awsCfg, awsErr := awsconf.Load(context.Background())
+	awsCfg, awsErr := awsconf.Lambda()
 	metrics.CountCalls(&awsCfg, m.Calls)
 	q := &queue.Sender{SQS: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL}
 	l := &ledger.Table{DB: dynamodb.NewFromConfig(awsCfg), Name: cfg.LedgerTable}

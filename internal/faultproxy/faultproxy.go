@@ -16,6 +16,7 @@ package faultproxy
 import (
 	"bytes"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand"
 	"net"
@@ -593,8 +594,12 @@ func writeError(w http.ResponseWriter, r *http.Request, c Call, query bool, f Fa
 		if r.Header.Get("X-Amzn-Query-Mode") == "true" { // query-compatible JSON (SQS)
 			h.Set("X-Amzn-Query-Error", short+";"+fault)
 		}
+		body := fmt.Sprintf(`{"__type":%q,"message":%q}`, typ, msg)
+		if c.Service == "dynamodb" { // DynamoDB answers carry a CRC32 the SDK checks
+			h.Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(body))), 10))
+		}
 		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"__type":%q,"message":%q}`, typ, msg)
+		_, _ = io.WriteString(w, body)
 	}
 }
 

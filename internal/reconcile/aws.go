@@ -17,7 +17,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -29,7 +29,7 @@ func New(cfg config.Config, awsCfg aws.Config) (*Reconciler, error) {
 	}
 	r := &Reconciler{
 		Cfg:      cfg,
-		Secrets:  &secret.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL},
+		Secrets:  &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL},
 		CloudOne: &cloudone.Client{BaseURL: cfg.AccountsURL},
 		Members: &AWSMembers{Assumer: &crossaccount.Assumer{
 			Base:        awsCfg,

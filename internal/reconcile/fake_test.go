@@ -255,4 +255,3 @@ func trailOf(account, region, name, bucket string, multi bool) cttypes.Trail {
 		HomeRegion: aws.String(region), S3BucketName: aws.String(bucket), IsMultiRegionTrail: aws.Bool(multi),
 	}
 }
-

@@ -22,7 +22,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
-// Secrets gives the Cloud One credentials (cached by secret.Store).
+// Secrets gives the Cloud One credentials (cached by secretstore.Store).
 type Secrets interface {
 	Get(ctx context.Context) (secret.Credentials, error)
 }
