@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchRuns runs the whole bench with tiny sizes and checks the report's shape, so that CI
+// proves make bench works. The figures themselves are not asserted: they belong to the report.
+func TestBenchRuns(t *testing.T) {
+	if _, err := exec.LookPath("moto_server"); err != nil {
+		t.Fatalf("the bench runs against moto and needs moto_server on PATH (pip install 'moto[server]'): %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var log bytes.Buffer
+	o := defaultOptions()
+	o.Out = t.TempDir() + "/PERFORMANCE.md"
+	o.Accounts, o.ColdStarts, o.Repeats, o.RepeatsC1 = 3, 2, 1, 1
+	o.Latency, o.Concurrency, o.ThrottleConc = 5*time.Millisecond, []int{1, 2}, 2
+	o.MemoryShare, o.BenchTime, o.Log = 3, "10x", &log
+	if err := run(ctx, o); err != nil {
+		t.Fatalf("bench: %v\n%s", err, log.String())
+	}
+	b, err := os.ReadFile(o.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := string(b)
+	for _, want := range []string{
+		"# Performance", "**Date:**", "**Machine:**", "go1.", "## Goals",
+		"## 1. Cold start", "INIT REPORT", "| floor (empty handler) |",
+		"## 2. Memory", "VmHWM", "| reconcile | sweep of 3 accounts",
+		"## 3. Size", "| reconcile |",
+		"## 4. AWS calls per decision", "account in sync, warm credentials", "new account", "trail that is not ours",
+		"## 5. Sweep at scale", "| 1 |", "| 2 |",
+		"## 6. Throttling",
+		"## 7. Parse speed", "ns/op",
+		"| 1. cold start |", "| 2. memory |", "| 3. size |", "| 5. sweep at scale |", "| 6. throttling |",
+	} {
+		if !strings.Contains(rep, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	if strings.Contains(rep, "Sections that failed") {
+		t.Errorf("a section failed:\n%s", rep)
+	}
+	// Every table row has as many cells as its header.
+	var cols int
+	for _, l := range strings.Split(rep, "\n") {
+		switch {
+		case !strings.HasPrefix(l, "|"):
+			cols = 0
+		case cols == 0:
+			cols = strings.Count(l, "|")
+		case strings.Count(l, "|") != cols:
+			t.Errorf("table row with %d separators, header has %d: %s", strings.Count(l, "|"), cols, l)
+		}
+	}
+	if t.Failed() {
+		t.Logf("report:\n%s\nlog:\n%s", rep, log.String())
+	}
+}
+
+func TestParseBenchOutput(t *testing.T) {
+	out := []byte("goos: linux\nBenchmarkParseTrailCall-2   \t   14230\t     84262 ns/op\t    6597 B/op\t      76 allocs/op\nPASS\n")
+	rows := parseBenchOutput(out)
+	if len(rows) != 1 || rows[0].Name != "ParseTrailCall" || rows[0].NsPerOp != 84262 || rows[0].BytesPerOp != 6597 || rows[0].AllocsPerOp != 76 {
+		t.Fatalf("got %+v", rows)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []time.Duration
+		want time.Duration
+	}{{nil, 0}, {[]time.Duration{3, 1, 2}, 2}, {[]time.Duration{4, 1, 3, 2}, 2}} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
+)
+
+// callRow is one decision: the calls it made, by kind of account, beside its minimum.
+type callRow struct {
+	Decision    string
+	Outcome     string // the action or the trail guard's decision
+	Member      string
+	MemberN     int
+	Management  string
+	ManagementN int
+	Minimum     int // member-account calls the decision needs
+	Why         string
+	Goal        string // "" when the row has no goal of its own
+	Met         bool
+}
+
+// memRow is the peak resident memory of one handler in one scenario.
+type memRow struct {
+	Name      string
+	Scenario  string
+	Peak      int64 // bytes: the largest VmHWM among the handler's processes
+	Processes int
+}
+
+const memLimit = 40 << 20 // 40 MiB
+
+// measureCalls sets up a small Organization and measures the AWS calls of each decision with
+// the proxy's per-account counters (the SDK middleware metrics.CountCalls counts the same
+// calls by operation; both are reported). With memory it then drives every handler through a
+// new account's full onboarding and reads their peak memory.
+func (w *world) measureCalls(ctx context.Context, memory bool) ([]callRow, []memRow, error) {
+	if err := w.reset(ctx); err != nil {
+		return nil, nil, err
+	}
+	org, err := w.h.Moto.SeedOrganization(ctx, homeRegion, localenv.OU{Name: "Workloads", Accounts: []string{"new-a", "sync-a", "mem-a"}})
+	if err != nil {
+		return nil, nil, err
+	}
+	w.org = org
+	if err := w.setup(ctx, 1, 60); err != nil {
+		return nil, nil, err
+	}
+	newA, syncA, memA := org.Account("new-a"), org.Account("sync-a"), org.Account("mem-a")
+	trailARN, err := w.h.Moto.SeedTrail(ctx, localenv.Trail{Account: syncA.ID, Name: "audit", Bucket: "audit-logs-" + syncA.ID, HomeRegion: stackRegion, Logging: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	var rows []callRow
+	measure := func(row callRow, fn func() (string, error)) error {
+		w.h.Faults.ResetStats()
+		out, err := fn()
+		if err != nil {
+			return fmt.Errorf("%s: %w", row.Decision, err)
+		}
+		cs := w.proxyCalls()
+		row.Outcome = out
+		row.Member, row.MemberN = joinCalls(cs, true)
+		row.Management, row.ManagementN = joinCalls(cs, false)
+		switch row.Goal {
+		case "within one call of the minimum":
+			row.Met = row.MemberN <= row.Minimum+1
+		case "no call to the member account":
+			row.Met = row.MemberN == 0
+		}
+		rows = append(rows, row)
+		return nil
+	}
+	reconcileOnce := func(r *reconcile.Reconciler, account string) (string, error) {
+		res := r.Reconcile(ctx, request(account, "bench"))
+		if res.Err != nil {
+			return "", res.Err
+		}
+		return string(res.Action), nil
+	}
+
+	warm, err := w.reconciler(ctx, &metrics.Counter{})
+	if err != nil {
+		return nil, nil, err
+	}
+	// Onboard sync-a (it forwards through its existing trail), which also warms the credentials.
+	if _, err := reconcileOnce(warm, syncA.ID); err != nil {
+		return nil, nil, fmt.Errorf("onboard sync-a: %w", err)
+	}
+	if err := measure(callRow{Decision: "account in sync, warm credentials (second reconcile in the same process)", Minimum: 3,
+		Why:  "DescribeStacks (status, parameters, fingerprint tag) + DescribeTrails (the forwarding trail still exists and covers the region) + GetTrailStatus (it still logs)",
+		Goal: "within one call of the minimum"},
+		func() (string, error) { return reconcileOnce(warm, syncA.ID) }); err != nil {
+		return nil, nil, err
+	}
+	cold, err := w.reconciler(ctx, &metrics.Counter{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := measure(callRow{Decision: "account in sync, cold credentials (a new process: what a sweep's first pass does)", Minimum: 3,
+		Why: "the 3 calls above; AssumeRole, once per account and process, is a management-account call (STS, with the management account's keys), as are the secret (once per process) and the ledger write"},
+		func() (string, error) { return reconcileOnce(cold, syncA.ID) }); err != nil {
+		return nil, nil, err
+	}
+	fresh, err := w.reconciler(ctx, &metrics.Counter{})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := measure(callRow{Decision: "new account (no stack, no trail), cold credentials", Minimum: 4,
+		Why: "DescribeStacks (absent) + DescribeTrails (no suitable trail) + CreateStack + DescribeStacks (the wait; moto completes at once, so one poll); plus AssumeRole in the management account. The product reads the stack once more after the wait to confirm it is in sync"},
+		func() (string, error) { return reconcileOnce(fresh, newA.ID) }); err != nil {
+		return nil, nil, err
+	}
+	tg := w.env.Lambdas["trailguard"]
+	other := "arn:aws:cloudtrail:" + stackRegion + ":" + syncA.ID + ":trail/someone-elses-trail"
+	if err := measure(callRow{Decision: "trail event about a trail that is not ours (trail guard Lambda)", Minimum: 0,
+		Why:  "the ledger (one DynamoDB GetItem in the management account) says which trail forwards; the event names another one",
+		Goal: "no call to the member account"},
+		func() (string, error) {
+			body := envelope("bench-irrelevant-0001", localenv.TrailCall(syncA.ID, stackRegion, "StopLogging", other), homeRegion)
+			_, ferr, err := tg.Invoke(ctx, body)
+			if err != nil || ferr != nil {
+				return "", fmt.Errorf("trailguard: %v %v", err, ferr)
+			}
+			if n := len(w.h.Faults.Calls(faultproxy.Filter{Service: "sqs"})); n > 0 {
+				return "enqueued", nil
+			}
+			return "skipped (nothing enqueued)", nil
+		}); err != nil {
+		return nil, nil, err
+	}
+	if !memory {
+		return rows, nil, nil
+	}
+
+	// Memory: every handler through a new account's onboarding (Control Tower event ->
+	// accountvending -> queue -> reconcile, which creates the stack), a trail event on the
+	// forwarding trail (trailguard -> reconcile) and a sweep of the small Organization.
+	w.h.Faults.ResetStats()
+	if _, err := w.env.Put(ctx, localenv.ControlTowerAccount("CreateManagedAccount", memA, "SUCCEEDED", homeRegion),
+		localenv.TrailCall(syncA.ID, stackRegion, "StopLogging", trailARN)); err != nil {
+		return nil, nil, err
+	}
+	if _, err := w.drain(ctx); err != nil {
+		return nil, nil, err
+	}
+	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(ctx, localenv.ScheduledEvent(homeRegion)); err != nil || ferr != nil {
+		return nil, nil, fmt.Errorf("sweep: %v %v", err, ferr)
+	}
+	st, err := w.drain(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(st.FunctionErrors) > 0 {
+		return nil, nil, fmt.Errorf("function errors: %v", st.FunctionErrors)
+	}
+	var mem []memRow
+	for _, name := range localenv.Handlers {
+		mem = append(mem, w.memRow(name, "new account: full reconcile, plus a trail event and a sweep of 3 accounts"))
+	}
+	fm, err := w.floorMemory(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	mem = append(mem, fm)
+	return rows, mem, nil
+}
+
+func (w *world) drain(ctx context.Context) (localenv.Stats, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	return w.env.Drain(ctx)
+}
+
+func (w *world) memRow(name, scenario string) memRow {
+	hwm := vmHWM(w.h.Binaries[name])
+	r := memRow{Name: name, Scenario: scenario, Processes: len(hwm)}
+	if len(hwm) > 0 {
+		r.Peak = hwm[0]
+	}
+	return r
+}
+
+// floorMemory is the empty handler's peak after one invocation, built as the harness builds
+// the handlers.
+func (w *world) floorMemory(ctx context.Context) (memRow, error) {
+	dir, err := os.MkdirTemp("", "bench-floor-")
+	if err != nil {
+		return memRow{}, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "bootstrap")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/bench/floor")
+	cmd.Dir = w.h.Root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return memRow{}, fmt.Errorf("build the floor: %w\n%s", err, b)
+	}
+	p, err := startRIE(ctx, w.h.RIE, bin, "floor", coldEnv())
+	if err != nil {
+		return memRow{}, err
+	}
+	defer p.stop()
+	if _, err := p.invoke(ctx, `{}`); err != nil {
+		return memRow{}, err
+	}
+	hwm := vmHWM(bin)
+	r := memRow{Name: floorName, Scenario: "one invocation", Processes: len(hwm)}
+	if len(hwm) > 0 {
+		r.Peak = hwm[0]
+	}
+	return r, nil
+}

@@ -1,0 +1,160 @@
+// Command bench measures the onboarder's performance budget (issue 7) on this machine and
+// writes docs/PERFORMANCE.md: cold start, memory, size, AWS calls per decision, the sweep at
+// scale against its floor, the sweep under throttling and the event parsers' speed.
+//
+//	go run ./cmd/bench -out docs/PERFORMANCE.md            # the full run (make bench)
+//	go run ./cmd/bench -accounts 20 -cold-starts 3 -out /tmp/p.md   # a quick look
+//
+// It needs moto_server on PATH, like the end-to-end suite. Every figure that has a floor is
+// measured beside it in the same run and reported as a ratio; repeated figures are medians.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// options are the sizes of a run; the defaults are the issue's.
+type options struct {
+	Out          string
+	Accounts     int           // accounts in moto for the sweep
+	ColdStarts   int           // cold starts per handler
+	Repeats      int           // sweep repeats per concurrency (product and floor each)
+	RepeatsC1    int           // repeats at concurrency 1, the long one
+	ParallelC1   bool          // run the product and the floor at the same time at concurrency 1
+	Latency      time.Duration // injected on every AWS call of the sweep
+	Concurrency  []int         // sweep concurrencies
+	ThrottleConc int           // concurrency of the throttled sweep
+	ThrottleProb float64       // share of calls throttled
+	MemoryShare  int           // reconcile requests of the 1,000-account sweep the reconcile Lambda processes
+	BenchTime    string        // -benchtime of the parser benchmarks
+	Skip         map[string]bool
+	Log          io.Writer
+}
+
+func defaultOptions() options {
+	return options{
+		Out: "docs/PERFORMANCE.md", Accounts: 1000, ColdStarts: 15, Repeats: 2, RepeatsC1: 1, ParallelC1: true,
+		Latency: 50 * time.Millisecond, Concurrency: []int{1, 8, 32}, ThrottleConc: 32, ThrottleProb: 0.2,
+		MemoryShare: 100, BenchTime: "1s", Skip: map[string]bool{}, Log: os.Stderr,
+	}
+}
+
+func main() {
+	o := defaultOptions()
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	fs.StringVar(&o.Out, "out", o.Out, "the report to (re)write")
+	fs.IntVar(&o.Accounts, "accounts", o.Accounts, "accounts in moto for the sweep at scale and the memory of a sweep")
+	fs.IntVar(&o.ColdStarts, "cold-starts", o.ColdStarts, "cold starts per handler (median)")
+	fs.IntVar(&o.Repeats, "repeats", o.Repeats, "runs of the product and of the floor per sweep concurrency (median), except concurrency 1")
+	fs.IntVar(&o.RepeatsC1, "repeats-c1", o.RepeatsC1, "runs of the product and of the floor at concurrency 1 (about 200 s each at 1,000 accounts)")
+	fs.BoolVar(&o.ParallelC1, "parallel-c1", o.ParallelC1, "at concurrency 1, run the product and the floor at the same time (moto is nearly idle; halves the longest part of the run)")
+	fs.DurationVar(&o.Latency, "latency", o.Latency, "latency injected on every AWS call of the sweep")
+	conc := fs.String("concurrency", "1,8,32", "sweep concurrencies, comma separated")
+	fs.IntVar(&o.ThrottleConc, "throttle-concurrency", o.ThrottleConc, "concurrency of the throttled sweep")
+	fs.Float64Var(&o.ThrottleProb, "throttle", o.ThrottleProb, "share of calls throttled in the throttled sweep")
+	fs.IntVar(&o.MemoryShare, "memory-share", o.MemoryShare, "reconcile requests of the sweep that the reconcile Lambda processes for the memory figure")
+	fs.StringVar(&o.BenchTime, "benchtime", o.BenchTime, "-benchtime of the parser benchmarks")
+	skip := fs.String("skip", "", "sections to leave out, comma separated: size,coldstart,parse,calls,memory,sweep,throttle")
+	_ = fs.Parse(os.Args[1:])
+	var err error
+	if o.Concurrency, err = parseInts(*conc); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: -concurrency: %v\n", err)
+		os.Exit(2)
+	}
+	for _, s := range strings.Split(*skip, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			o.Skip[s] = true
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// run measures every section not skipped and writes the report, even when a section failed
+// (the failure is in the report and in the error).
+func run(ctx context.Context, o options) error {
+	start := time.Now()
+	rep := &report{Opts: o, Started: start, Machine: machine()}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(o.Log, "bench [%s] %s\n", time.Since(start).Round(time.Second), fmt.Sprintf(format, args...))
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	var errs []string
+	section := func(name string, fn func() error) {
+		if o.Skip[name] {
+			logf("%s: skipped", name)
+			return
+		}
+		t := time.Now()
+		logf("%s: start", name)
+		if err := fn(); err != nil {
+			logf("%s: FAILED: %v", name, err)
+			errs = append(errs, name+": "+err.Error())
+			rep.Failures = append(rep.Failures, name+": "+err.Error())
+			return
+		}
+		logf("%s: done in %s", name, time.Since(t).Round(100*time.Millisecond))
+	}
+
+	section("size", func() (err error) { rep.Size, err = measureSize(ctx, root); return })
+	section("parse", func() (err error) { rep.Parse, err = measureParse(ctx, root, o.BenchTime); return })
+	section("coldstart", func() (err error) { rep.Cold, err = measureColdStarts(ctx, root, o.ColdStarts, logf); return })
+
+	needWorld := !(o.Skip["calls"] && o.Skip["memory"] && o.Skip["sweep"] && o.Skip["throttle"])
+	if needWorld {
+		var w *world
+		section("harness", func() (err error) { w, err = startWorld(ctx, logf); return })
+		if w != nil {
+			defer w.stop()
+			section("calls", func() (err error) { rep.Calls, rep.MemNew, err = w.measureCalls(ctx, !o.Skip["memory"]); return })
+			scale := !(o.Skip["memory"] && o.Skip["sweep"] && o.Skip["throttle"])
+			var accounts []string
+			if scale {
+				section("seed", func() (err error) { rep.Seed, err = w.seedScale(ctx, o.Accounts); return })
+				section("memory", func() (err error) { rep.MemSweep, accounts, err = w.measureSweepMemory(ctx, o.MemoryShare); return })
+				if accounts == nil {
+					accounts = w.accounts
+				}
+				rep.SweepAccounts = len(accounts)
+				section("sweep", func() (err error) { rep.Sweep, err = w.measureSweep(ctx, o, accounts, logf); return })
+				section("throttle", func() (err error) { rep.Throttle, err = w.measureThrottle(ctx, o, accounts); return })
+			}
+		}
+	}
+	rep.Duration = time.Since(start)
+	if err := os.WriteFile(o.Out, []byte(rep.markdown()), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", o.Out)
+	if len(errs) > 0 {
+		return fmt.Errorf("%d sections failed: %s", len(errs), strings.Join(errs, "; "))
+	}
+	return nil
+}
