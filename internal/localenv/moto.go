@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -151,15 +152,32 @@ func (m *Moto) ObjectURL(bucket, key string) string {
 	return "http://localhost:" + strconv.Itoa(m.Port) + "/" + bucket + "/" + key
 }
 
-// FreePort asks the kernel for a free loopback port.
+// FreePort asks the kernel for a free loopback port, never one it handed out before in this
+// process: the kernel can give the same free port twice in a row, and two servers started
+// one after the other would then collide.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("find a free port: %w", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		_ = l.Close()
+		portsMu.Lock()
+		seen := portsGiven[port]
+		portsGiven[port] = true
+		portsMu.Unlock()
+		if !seen {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("find a free port: the kernel keeps offering ports already handed out")
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // waitHTTP polls url until any HTTP answer, the process ends, or ctx is done.
 func waitHTTP(ctx context.Context, url string, done <-chan struct{}) error {
