@@ -23,4 +23,3 @@ func TestValueNeverPrints(t *testing.T) {
 		t.Fatal("Reveal")
 	}
 }
-
