@@ -143,8 +143,11 @@ func request(account, trigger string) queue.Request {
 // returns the failures and the accounts whose action was not "none".
 func reconcileAll(ctx context.Context, r *reconcile.Reconciler, accounts []string, n int) (failed, changed []reconcile.Result) {
 	var mu sync.Mutex
+	digests := r.Digests(ctx) // as the sweep Lambda and onboarder reconcile --all do
 	forEach(len(accounts), n, func(i int) {
-		res := r.Reconcile(ctx, request(accounts[i], "sweep"))
+		req := request(accounts[i], "sweep")
+		req.LedgerDigest = digests[accounts[i]]
+		res := r.Reconcile(ctx, req)
 		mu.Lock()
 		defer mu.Unlock()
 		if res.Class != fault.None {

@@ -141,13 +141,15 @@ func (a *app) runReconciles(ctx context.Context, e *env, dryRun bool, targets []
 	r.Log = a.logger()
 	trigger := "operator"
 	eventID := newEventID()
+	digests := r.Digests(ctx) // as the sweep does: unchanged ledger entries are not rewritten
 	results := make([]accountResult, len(targets))
 	var mu sync.Mutex
 	forEach(ctx, len(targets), n, func(ctx context.Context, i int) {
 		t := targets[i]
 		res := r.Reconcile(ctx, queue.Request{
 			Version: queue.Version, Account: t.ID, Trigger: trigger, EventID: eventID,
-			Reason: "onboarder " + map[bool]string{true: "plan", false: "reconcile"}[dryRun],
+			Reason:       "onboarder " + map[bool]string{true: "plan", false: "reconcile"}[dryRun],
+			LedgerDigest: digests[t.ID],
 		})
 		results[i] = accountResult{Name: t.Name, Result: res}
 		if done != nil {

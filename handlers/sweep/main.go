@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/lambdalog"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
@@ -26,5 +28,8 @@ func main() {
 	metrics.CountCalls(&awsCfg, m.Calls)
 	q := &queue.Sender{SQS: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL}
 	h := intake.NewSweep(cfg, errors.Join(err, awsErr), q, organizations.NewFromConfig(awsCfg), lambdalog.New(), m)
+	if cfg.LedgerTable != "" {
+		h.Ledger = &ledger.Table{DB: dynamodb.NewFromConfig(awsCfg), Name: cfg.LedgerTable}
+	}
 	lambda.Start(h)
 }

@@ -45,9 +45,15 @@ type Ledger interface {
 	Get(ctx context.Context, account string) (ledger.Entry, bool, error)
 }
 
+// LedgerScanner reads every entry of the ledger at once (*ledger.Table).
+type LedgerScanner interface {
+	All(ctx context.Context) (map[string]ledger.Entry, error)
+}
+
 var (
 	_ Enqueuer      = (*queue.Sender)(nil)
 	_ Ledger        = (*ledger.Table)(nil)
+	_ LedgerScanner = (*ledger.Table)(nil)
 	_ Organizations = (*organizations.Client)(nil)
 )
 
@@ -102,6 +108,7 @@ type decision struct {
 	reason  string // a Reason* code
 	detail  string
 	level   slog.Level
+	digest  string // the digest of the account's ledger entry, when the sweep read it
 }
 
 func skip(account, reason, format string, args ...any) decision {
@@ -199,6 +206,8 @@ func request(ev *event.Event, d decision, region string) queue.Request {
 		EventID:    ev.ID,
 		ReplayName: ev.ReplayName,
 		Region:     region,
+
+		LedgerDigest: d.digest,
 	}
 }
 

@@ -23,6 +23,9 @@ type Sweep struct {
 	base
 	Orgs  Organizations
 	scope *org.Scope // caches the management account for the life of the process
+	// Ledger, when set, is read once per sweep so that each request carries the digest of
+	// its account's entry, and the worker skips rewriting the entries that did not change.
+	Ledger LedgerScanner
 }
 
 // NewSweep wires a Sweep. cfgErr, if not nil, is returned by every invocation.
@@ -53,6 +56,7 @@ func (h *Sweep) Handle(ctx context.Context, raw json.RawMessage) error {
 	if err != nil {
 		return h.fail(ctx, ev, err)
 	}
+	h.digests(ctx, ev, ds)
 	if err := h.finish(ctx, ev, ds, ""); err != nil {
 		return err
 	}
@@ -65,6 +69,25 @@ func (h *Sweep) Handle(ctx context.Context, raw json.RawMessage) error {
 	h.log().InfoContext(ctx, "sweep done", "function", h.function, "event_id", ev.ID, "replay", ev.ReplayName,
 		"trigger", ev.Trigger(), "accounts", len(ds), "enqueued", n)
 	return nil
+}
+
+// digests stamps each enqueued decision with the digest of its account's ledger entry. A
+// ledger that cannot be read costs only the saving: the worker then writes every entry.
+func (h *Sweep) digests(ctx context.Context, ev *event.Event, ds []decision) {
+	if h.Ledger == nil {
+		return
+	}
+	entries, err := h.Ledger.All(ctx)
+	if err != nil {
+		h.log().WarnContext(ctx, "ledger not read: the worker will rewrite every entry", "function", h.function,
+			"event_id", ev.ID, "error", err.Error())
+		return
+	}
+	for i := range ds {
+		if e, ok := entries[ds[i].account]; ok && ds[i].enqueue {
+			ds[i].digest = e.Digest()
+		}
+	}
 }
 
 func (h *Sweep) reason(ev *event.Event) (string, string) {

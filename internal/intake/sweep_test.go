@@ -1,6 +1,7 @@
 package intake_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 )
 
 const management = "999999999999"
@@ -198,5 +200,61 @@ func TestSweepErrors(t *testing.T) {
 	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
 	if err := invoke(t, h.Handle, golden(t, "scheduled-events.json")); err == nil || !strings.Contains(err.Error(), "ONBOARDER_QUEUE_URL") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// FakeLedgerScanner answers All from Entries.
+type FakeLedgerScanner struct {
+	Entries map[string]ledger.Entry
+	Err     error
+	Calls   int
+}
+
+func (f *FakeLedgerScanner) All(context.Context) (map[string]ledger.Entry, error) {
+	f.Calls++
+	return f.Entries, f.Err
+}
+
+// The sweep reads the ledger once and stamps each request with its entry's digest; without
+// the ledger (or when it cannot be read) the requests go without, and the sweep goes on.
+func TestSweepCarriesLedgerDigests(t *testing.T) {
+	stored := ledger.Entry{Account: member, Region: "us-east-1", Action: "none", Managed: true}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"ledger read", nil, stored.Digest()},
+		{"ledger down", errors.New("ThrottlingException"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv()
+			org(e, 3)
+			cfg := baseConfig()
+			h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
+			scan := &FakeLedgerScanner{Entries: map[string]ledger.Entry{member: stored}, Err: tc.err}
+			h.Ledger = scan
+			if err := invoke(t, h.Handle, golden(t, "scheduled-scheduler.json")); err != nil {
+				t.Fatal(err)
+			}
+			if scan.Calls != 1 {
+				t.Fatalf("ledger read %d times, want once per sweep", scan.Calls)
+			}
+			found := false
+			for _, r := range e.sqs.Requests(t) {
+				switch {
+				case r.Account == member:
+					found = true
+					if r.LedgerDigest != tc.want {
+						t.Errorf("digest %q, want %q", r.LedgerDigest, tc.want)
+					}
+				case r.LedgerDigest != "":
+					t.Errorf("%s has no ledger entry but carries a digest", r.Account)
+				}
+			}
+			if !found {
+				t.Fatal("no request for the account with a ledger entry")
+			}
+		})
 	}
 }

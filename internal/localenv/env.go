@@ -234,9 +234,13 @@ func (e *Env) FunctionEnv(handler string) map[string]string {
 // ReconcileConcurrency instances of the reconcile.
 func (e *Env) StartLambdas(ctx context.Context) error {
 	for name, bin := range e.Opts.Binaries {
-		n := 1
-		timeout := 30
-		if name == "reconcile" {
+		// Timeouts as in deploy/template.yaml, but the reconcile's, kept short so that tests
+		// of waits past the deadline stay short.
+		n, timeout := 1, 30
+		switch name {
+		case "sweep":
+			timeout = 300
+		case "reconcile":
 			n, timeout = e.Opts.ReconcileConcurrency, 120
 		}
 		p, err := StartPool(ctx, n, LambdaOptions{Name: name, RIE: e.Opts.RIE, Bootstrap: bin,

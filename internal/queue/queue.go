@@ -31,6 +31,9 @@ type Request struct {
 	EventID    string `json:"eventId"`              // the EventBridge event id (or a made-up id)
 	ReplayName string `json:"replayName,omitempty"` // set when the event came from a replay
 	Region     string `json:"region,omitempty"`     // region of the triggering API call, if any
+	// LedgerDigest is the digest of the account's ledger entry when the request was made (the
+	// sweep reads the ledger once); the worker does not rewrite an entry that is unchanged.
+	LedgerDigest string `json:"ledgerDigest,omitempty"`
 }
 
 // Validate checks a request read from the queue; each message names the field.

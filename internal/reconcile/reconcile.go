@@ -476,7 +476,9 @@ func (r *Reconciler) finish(ctx context.Context, req queue.Request, res *Result,
 		if t := res.Trail; t != nil {
 			e.CreateNewTrail, e.TrailARN, e.TrailName, e.TrailHomeRegion, e.Bucket = t.CreateNewTrail, t.TrailARN, t.TrailName, t.HomeRegion, t.Bucket
 		}
-		if err := r.Ledger.Put(ctx, e); err != nil && res.Class == fault.None {
+		if req.LedgerDigest != "" && req.LedgerDigest == e.Digest() {
+			// The sweep read this very entry: nothing to write.
+		} else if err := r.Ledger.Put(ctx, e); err != nil && res.Class == fault.None {
 			r.fail(res, fault.Transientf("reconciled, but %v: retrying so that the trail guard sees this account's trail", err), creds)
 		}
 	}
@@ -491,4 +493,27 @@ func (r *Reconciler) now() time.Time {
 		return r.Now()
 	}
 	return time.Now()
+}
+
+// Digests reads the whole ledger once and returns the digest of each account's entry, for
+// work over many accounts (onboarder reconcile --all does what the sweep Lambda does): set as
+// Request.LedgerDigest, it spares the rewrite of every entry that did not change. Without a
+// ledger that can be read it returns nil, and every entry is written.
+func (r *Reconciler) Digests(ctx context.Context) map[string]string {
+	all, ok := r.Ledger.(interface {
+		All(ctx context.Context) (map[string]ledger.Entry, error)
+	})
+	if !ok || r.Cfg.DryRun {
+		return nil
+	}
+	entries, err := all.All(ctx)
+	if err != nil {
+		r.logger().WarnContext(ctx, "ledger not read: every entry will be rewritten", "error", err.Error())
+		return nil
+	}
+	out := make(map[string]string, len(entries))
+	for a, e := range entries {
+		out[a] = e.Digest()
+	}
+	return out
 }

@@ -592,3 +592,26 @@ func TestServiceRolePassed(t *testing.T) {
 		t.Fatal("no service role configured, but one was passed")
 	}
 }
+
+// The sweep hands the digest of the stored ledger entry: an unchanged entry is not rewritten,
+// a changed one is.
+func TestLedgerWrittenOnlyWhenChanged(t *testing.T) {
+	e := newEnv(t)
+	e.addTrail("main", "own-bucket", true)
+	e.seedStack(cfntypes.StackStatusCreateComplete, "own-bucket")
+	e.run()
+	if len(e.ledger.entries) != 1 {
+		t.Fatalf("first reconcile wrote %d entries", len(e.ledger.entries))
+	}
+	stored := e.ledger.entries[0]
+	req := queue.Request{Version: 1, Account: acct, Trigger: "sweep", EventID: "e2", LedgerDigest: stored.Digest()}
+	e.r.Now = func() time.Time { return time.Now().Add(time.Hour) } // only the time differs
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 1 {
+		t.Fatalf("unchanged entry rewritten: %d writes, %+v", len(e.ledger.entries), res)
+	}
+	e.trails.logging[aws.ToString(e.trails.trails[0].TrailARN)] = false // the trail stopped: the result changes
+	e.r.Reconcile(context.Background(), req)
+	if len(e.ledger.entries) != 2 {
+		t.Fatalf("changed entry not written: %d writes", len(e.ledger.entries))
+	}
+}
