@@ -8,13 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +28,7 @@ import (
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 )
 
@@ -40,48 +38,15 @@ var motoURL, motoPort string
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	bin, err := exec.LookPath("moto_server")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	moto, err := localenv.StartMoto(ctx) // a missing moto_server fails with the way to install it
+	cancel()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: the cmd/onboarder tests run the commands against moto and need moto_server on PATH (pip install 'moto[server]'): %v\n", err)
+		fmt.Fprintf(os.Stderr, "FAIL: the cmd/onboarder tests run the commands against moto: %v\n", err)
 		return 1
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: find a free port for moto_server: %v\n", err)
-		return 1
-	}
-	motoPort = fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	motoURL = "http://127.0.0.1:" + motoPort
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", motoPort)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MOTO_ACCOUNT_ID=") { // never one account for every call
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "FAIL: start moto_server: %v\n", err)
-		return 1
-	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	}()
-	ready := false
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if resp, err := http.Get(motoURL + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			ready = true
-			break
-		}
-	}
-	if !ready {
-		fmt.Fprintf(os.Stderr, "FAIL: moto_server did not answer on %s within 30s:\n%s\n", motoURL, logs.String())
-		return 1
-	}
+	defer moto.Stop()
+	motoURL, motoPort = moto.URL, fmt.Sprint(moto.Port)
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL": motoURL, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
 		"AWS_SECRET_ACCESS_KEY": "testing", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,

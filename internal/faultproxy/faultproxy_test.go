@@ -5,14 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,54 +29,24 @@ import (
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 )
 
 var motoURL string
 
-// TestMain starts one moto_server for the package. A missing moto_server fails the run.
+// TestMain starts one moto_server for the package (localenv.StartMoto: a missing
+// moto_server fails the run with the way to install it).
 func TestMain(m *testing.M) {
-	bin, err := exec.LookPath("moto_server")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	moto, err := localenv.StartMoto(ctx)
+	cancel()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: moto_server is not on PATH: install it with pip install 'moto[server]'")
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		os.Exit(1)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: find a free port:", err)
-		os.Exit(1)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	var env []string
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "MOTO_") && !strings.HasPrefix(e, "AWS_") {
-			env = append(env, e)
-		}
-	}
-	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL: start moto_server:", err)
-		os.Exit(1)
-	}
-	stop := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }
-	motoURL = "http://127.0.0.1:" + strconv.Itoa(port)
-	ready := false
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(motoURL + "/moto-api/"); err == nil {
-			resp.Body.Close()
-			ready = true
-			break
-		}
-	}
-	if !ready {
-		stop()
-		fmt.Fprintln(os.Stderr, "FAIL: moto_server did not answer on", motoURL)
-		os.Exit(1)
-	}
+	motoURL = moto.URL
 	code := m.Run()
-	stop()
+	moto.Stop()
 	os.Exit(code)
 }
 
