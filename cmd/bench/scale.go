@@ -74,17 +74,17 @@ func (w *world) seedScale(ctx context.Context, n int) (seedInfo, error) {
 	if err != nil {
 		return info, err
 	}
-	failed, _ := reconcileAll(ctx, r, w.accounts, info.Onboard32)
+	failed, changed := reconcileAll(ctx, r, w.accounts, info.Onboard32)
 	if len(failed) > 0 {
 		return info, fmt.Errorf("onboarding: %d accounts failed, first: %s", len(failed), failed[0].Error)
 	}
-	// A second pass must find every account in sync.
-	failed, changed := reconcileAll(ctx, r, w.accounts, info.Onboard32)
-	if len(failed)+len(changed) > 0 {
-		return info, fmt.Errorf("after onboarding: %d failed, %d not in sync", len(failed), len(changed))
+	if len(changed) != len(w.accounts) {
+		return info, fmt.Errorf("onboarding: %d of %d accounts created", len(changed), len(w.accounts))
 	}
+	// No second pass to check: every sweep run below counts the accounts it changed, and
+	// the report shows that count (0 when all were in sync).
 	info.Onboard = time.Since(t)
-	w.logf("seed: onboarded and checked in %s", info.Onboard.Round(time.Second))
+	w.logf("seed: onboarded in %s", info.Onboard.Round(time.Second))
 	return info, nil
 }
 
