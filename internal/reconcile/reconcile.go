@@ -206,8 +206,8 @@ func (r *Reconciler) run(ctx context.Context, req queue.Request, res *Result, cr
 			diff := changes(obs, *desired)
 			if obs.Tags[stack.TagFingerprint] == desired.Fingerprint() && len(diff) == 0 {
 				if res.Action == ActionNone || res.Action == ActionStartLogging {
-					if res.Trail != nil && res.Trail.Restarted {
-						r.plan(res, ActionStartLogging, res.Trail.Why)
+					if res.Trail != nil && res.Trail.Restarted { // done (or planned) in desire
+						res.Action, res.Reason = ActionStartLogging, res.Trail.Why
 					}
 					if res.Reason == "" {
 						res.Reason = "stack " + where + " is " + status + " and in sync (" + res.Trail.Why + ")"
