@@ -98,7 +98,7 @@ func TestE2EReplay(t *testing.T) {
 		t.Errorf("the replay made write calls in member accounts: %s", describeCalls(ws))
 	}
 	after := w.stack(a.ID, stackRegion, stackName)
-	if publicParams(before) != publicParams(after) || tags(before)["cloudone-onboarder:fingerprint"] != tags(after)["cloudone-onboarder:fingerprint"] {
+	if publicParams(before) != publicParams(after) || localenv.StackTags(before)["cloudone-onboarder:fingerprint"] != localenv.StackTags(after)["cloudone-onboarder:fingerprint"] {
 		t.Errorf("the replay changed the stack: %s -> %s", publicParams(before), publicParams(after))
 	}
 	// Logged as replays: the intake's event line and the worker's decision carry the name.
@@ -200,7 +200,7 @@ func TestE2ESweep(t *testing.T) {
 	}
 	// The foreign stack: untouched and reported.
 	after := w.stack(foreign.ID, stackRegion, stackName)
-	if after == nil || publicParams(after) != publicParams(foreignBefore) || tags(after)["cloudone-onboarder:managed"] != "" {
+	if after == nil || publicParams(after) != publicParams(foreignBefore) || localenv.StackTags(after)["cloudone-onboarder:managed"] != "" {
 		t.Errorf("the foreign stack in work-b was changed")
 	}
 	if ws := suite.rec.Since(mark, localenv.Writes, localenv.InAccount(foreign.ID)); len(ws) > 0 {
@@ -314,7 +314,7 @@ func TestE2ESecretRotation(t *testing.T) {
 	a := w.org.Account("work-a")
 	w.onboard(a)
 	checkOnboarded(t, w, a, "True", "")
-	fp := tags(w.stack(a.ID, stackRegion, stackName))["cloudone-onboarder:fingerprint"]
+	fp := localenv.StackTags(w.stack(a.ID, stackRegion, stackName))["cloudone-onboarder:fingerprint"]
 
 	rotated := cloudonetest.Key{ID: "LEAKKEYID0c2", Secret: "LEAKSECRETc1-rotated-5e1d", Region: "us-1", Account: c1Key.Account}
 	suite.c1.AddKey(rotated)
@@ -330,10 +330,10 @@ func TestE2ESecretRotation(t *testing.T) {
 		t.Errorf("%d UpdateStack calls after the rotation, want 1", len(ups))
 	}
 	s := w.stack(a.ID, stackRegion, stackName)
-	if got := tags(s)["cloudone-onboarder:fingerprint"]; got == fp || got == "" {
+	if got := localenv.StackTags(s)["cloudone-onboarder:fingerprint"]; got == fp || got == "" {
 		t.Errorf("fingerprint tag %q did not change from %q", got, fp)
 	}
-	p := params(s)
+	p := localenv.StackParams(s)
 	if p["CloudOneApiKey"] != rotated.APIKey() || p["VisionOneServiceToken"] != newTok {
 		t.Errorf("the stack does not carry the rotated key and token")
 	}

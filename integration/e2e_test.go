@@ -26,7 +26,7 @@ func checkOnboarded(t *testing.T, w *world, a localenv.Account, wantNewTrail, wa
 	if !strings.HasSuffix(string(s.StackStatus), "_COMPLETE") {
 		t.Errorf("%s: status %s", a.Name, s.StackStatus)
 	}
-	p := params(s)
+	p := localenv.StackParams(s)
 	want := map[string]string{"CreateNewTrail": wantNewTrail, "ExistingCloudtrailBucketName": wantBucket,
 		"QSS3BucketName": "cloudone-community", "QSS3KeyPrefix": ""}
 	for k, v := range want {
@@ -42,7 +42,7 @@ func checkOnboarded(t *testing.T, w *world, a localenv.Account, wantNewTrail, wa
 	if p["VisionOneServiceToken"] != v1Tok && p["VisionOneServiceToken"] != "****" {
 		t.Errorf("%s: VisionOneServiceToken is not the token of the secret", a.Name)
 	}
-	tg := tags(s)
+	tg := localenv.StackTags(s)
 	if tg["cloudone-onboarder:managed"] != "true" {
 		t.Errorf("%s: tag cloudone-onboarder:managed = %q, want true (tags %v)", a.Name, tg["cloudone-onboarder:managed"], tg)
 	}
@@ -167,7 +167,7 @@ func TestE2ETrailDeleted(t *testing.T) {
 	if s == nil {
 		t.Fatal("the stack is gone")
 	}
-	if p := params(s); p["CreateNewTrail"] != "True" || p["ExistingCloudtrailBucketName"] != "" {
+	if p := localenv.StackParams(s); p["CreateNewTrail"] != "True" || p["ExistingCloudtrailBucketName"] != "" {
 		t.Errorf("after the trail was deleted: %s, want CreateNewTrail True and no bucket", publicParams(s))
 	}
 }

@@ -183,11 +183,11 @@ func (fw *faultWorld) inSync(account string) string {
 	if st := string(s.StackStatus); !strings.HasSuffix(st, "_COMPLETE") || strings.Contains(st, "ROLLBACK") {
 		return "stack status " + st
 	}
-	tg := tags(s)
+	tg := localenv.StackTags(s)
 	if tg["cloudone-onboarder:managed"] != "true" || tg["cloudone-onboarder:fingerprint"] == "" {
 		return "stack lacks the onboarder's tags"
 	}
-	p := params(s)
+	p := localenv.StackParams(s)
 	if p["CreateNewTrail"] != "True" || p["ExistingCloudtrailBucketName"] != "" || p["QSS3BucketName"] != "cloudone-community" {
 		return "parameters " + publicParams(s)
 	}

@@ -213,26 +213,10 @@ func (w *world) stacksEverywhere(account, name string) []string {
 	return out
 }
 
-func params(s *cfntypes.Stack) map[string]string {
-	m := map[string]string{}
-	for _, p := range s.Parameters {
-		m[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
-	}
-	return m
-}
-
-func tags(s *cfntypes.Stack) map[string]string {
-	m := map[string]string{}
-	for _, t := range s.Tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
-}
-
 // publicParams are the non-secret parameters (moto reads NoEcho parameters back in clear:
 // never print those).
 func publicParams(s *cfntypes.Stack) string {
-	p := params(s)
+	p := localenv.StackParams(s)
 	var keys []string
 	for k := range p {
 		if k != "CloudOneApiKey" && k != "VisionOneServiceToken" {

@@ -60,7 +60,7 @@ func (d *demo) check() ([]string, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		p, tg := params(s), tags(s)
+		p, tg := localenv.StackParams(s), localenv.StackTags(s)
 		if a.Name == acAnalytics {
 			if tg["cloudone-onboarder:managed"] != "" || tg["owner"] != foreignTag || p["CreateNewTrail"] != "True" ||
 				p["CloudOneApiKey"] != "another-teams-key" {
@@ -151,20 +151,4 @@ func (d *demo) stackRegions(account string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func params(s *cfntypes.Stack) map[string]string {
-	m := map[string]string{}
-	for _, p := range s.Parameters {
-		m[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
-	}
-	return m
-}
-
-func tags(s *cfntypes.Stack) map[string]string {
-	m := map[string]string{}
-	for _, t := range s.Tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
 }

@@ -67,32 +67,14 @@ func ControlTowerAccount(eventName string, a Account, state, region string) Entr
 	if eventName == "UpdateManagedAccount" {
 		status = "updateManagedAccountStatus"
 	}
-	return Entry{DefaultBus: true, Source: "aws.controltower", DetailType: "AWS Service Event via CloudTrail", Detail: map[string]any{
-		"eventVersion":       "1.08",
-		"userIdentity":       map[string]any{"accountId": ManagementAccount, "invokedBy": "AWS Internal"},
-		"eventTime":          now.Format(time.RFC3339),
-		"eventSource":        "controltower.amazonaws.com",
-		"eventName":          eventName,
-		"awsRegion":          region,
-		"sourceIPAddress":    "AWS Internal",
-		"userAgent":          "AWS Internal",
-		"requestParameters":  nil,
-		"responseElements":   nil,
-		"eventID":            uuid(),
-		"readOnly":           false,
-		"eventType":          "AwsServiceEvent",
-		"managementEvent":    true,
-		"recipientAccountId": ManagementAccount,
-		"eventCategory":      "Management",
-		"serviceEventDetails": map[string]any{status: map[string]any{
-			"organizationalUnit": map[string]any{"organizationalUnitName": a.OUName, "organizationalUnitId": a.OUID},
-			"account":            map[string]any{"accountName": a.Name, "accountId": a.ID},
-			"state":              state,
-			"message":            "AWS Control Tower successfully created a managed account.",
-			"requestedTimestamp": now.Add(-20 * time.Minute).Format("2006-01-02T15:04:05-0700"),
-			"completedTimestamp": now.Format("2006-01-02T15:04:05-0700"),
-		}},
-	}}
+	return serviceEvent("aws.controltower", "controltower.amazonaws.com", eventName, region, now, map[string]any{status: map[string]any{
+		"organizationalUnit": map[string]any{"organizationalUnitName": a.OUName, "organizationalUnitId": a.OUID},
+		"account":            map[string]any{"accountName": a.Name, "accountId": a.ID},
+		"state":              state,
+		"message":            "AWS Control Tower successfully created a managed account.",
+		"requestedTimestamp": now.Add(-20 * time.Minute).Format("2006-01-02T15:04:05-0700"),
+		"completedTimestamp": now.Format("2006-01-02T15:04:05-0700"),
+	}})
 }
 
 // APICall is a CloudTrail "AWS API Call via CloudTrail" event forwarded from a member
@@ -159,30 +141,36 @@ func ScheduledEvent(region string) []byte {
 // (published in us-east-1 only), with state SUCCEEDED or FAILED.
 func OrganizationsCreateAccountResult(a Account, state string) Entry {
 	now := time.Now().UTC()
-	return Entry{DefaultBus: true, Source: "aws.organizations", DetailType: "AWS Service Event via CloudTrail", Detail: map[string]any{
-		"eventVersion":       "1.08",
-		"userIdentity":       map[string]any{"accountId": ManagementAccount, "invokedBy": "AWS Internal"},
-		"eventTime":          now.Format(time.RFC3339),
-		"eventSource":        "organizations.amazonaws.com",
-		"eventName":          "CreateAccountResult",
-		"awsRegion":          "us-east-1",
-		"sourceIPAddress":    "AWS Internal",
-		"userAgent":          "AWS Internal",
-		"requestParameters":  nil,
-		"responseElements":   nil,
-		"eventID":            uuid(),
-		"readOnly":           false,
-		"eventType":          "AwsServiceEvent",
-		"managementEvent":    true,
-		"recipientAccountId": ManagementAccount,
-		"eventCategory":      "Management",
-		"serviceEventDetails": map[string]any{"createAccountStatus": map[string]any{
-			"id":                 "car-" + strings.ReplaceAll(uuid(), "-", ""),
-			"state":              state,
-			"accountName":        a.Name,
-			"accountId":          a.ID,
-			"requestedTimestamp": now.Add(-2 * time.Minute).Format("Jan 2, 2006 3:04:05 PM"),
-			"completedTimestamp": now.Format("Jan 2, 2006 3:04:05 PM"),
-		}},
+	return serviceEvent("aws.organizations", "organizations.amazonaws.com", "CreateAccountResult", "us-east-1", now, map[string]any{"createAccountStatus": map[string]any{
+		"id":                 "car-" + strings.ReplaceAll(uuid(), "-", ""),
+		"state":              state,
+		"accountName":        a.Name,
+		"accountId":          a.ID,
+		"requestedTimestamp": now.Add(-2 * time.Minute).Format("Jan 2, 2006 3:04:05 PM"),
+		"completedTimestamp": now.Format("Jan 2, 2006 3:04:05 PM"),
+	}})
+}
+
+// serviceEvent is an "AWS Service Event via CloudTrail" on the default bus: the envelope that
+// Control Tower and Organizations lifecycle events share, around their serviceEventDetails.
+func serviceEvent(source, eventSource, eventName, region string, now time.Time, details map[string]any) Entry {
+	return Entry{DefaultBus: true, Source: source, DetailType: "AWS Service Event via CloudTrail", Detail: map[string]any{
+		"eventVersion":        "1.08",
+		"userIdentity":        map[string]any{"accountId": ManagementAccount, "invokedBy": "AWS Internal"},
+		"eventTime":           now.Format(time.RFC3339),
+		"eventSource":         eventSource,
+		"eventName":           eventName,
+		"awsRegion":           region,
+		"sourceIPAddress":     "AWS Internal",
+		"userAgent":           "AWS Internal",
+		"requestParameters":   nil,
+		"responseElements":    nil,
+		"eventID":             uuid(),
+		"readOnly":            false,
+		"eventType":           "AwsServiceEvent",
+		"managementEvent":     true,
+		"recipientAccountId":  ManagementAccount,
+		"eventCategory":       "Management",
+		"serviceEventDetails": details,
 	}}
 }
