@@ -60,7 +60,8 @@ func (a *app) statusCmd() *cobra.Command {
   FORWARDING           "logging" when a trail writes to that bucket and logs, "STOPPED",
                        "NO TRAIL", or "own trail"
   MANAGED              "yes" when the stack carries the cloudone-onboarder:managed tag
-  LAST UPDATE          the ledger's last decision (ONBOARDER_LEDGER_TABLE), else the stack's
+  LAST UPDATE          the last change the onboarder made, or its last failure, and when
+                       (the ledger, ONBOARDER_LEDGER_TABLE); without a ledger, the stack's
                        last update or creation time
 Member accounts are read through the execution role, --concurrency at a time.
 With --json it prints a JSON array of objects, one per account.

@@ -9,6 +9,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 )
@@ -86,33 +87,43 @@ func (h *TrailGuard) decide(ctx context.Context, ev *event.Event) (decision, err
 	return d, nil
 }
 
-// decideTrail reads the ledger to tell the forwarding trail from the others.
+// decideTrail reads the ledger to tell the forwarding trail from the others. A request it
+// enqueues carries the digest of the entry it read, as the sweep's do: a trail event that
+// turns out to change nothing (a duplicate, a replay) does not rewrite the entry.
 func (h *TrailGuard) decideTrail(ctx context.Context, ev *event.Event) (decision, error) {
+	d, e, found, err := h.decideFromLedger(ctx, ev)
+	if err == nil && found && d.enqueue {
+		d.digest = e.Digest()
+	}
+	return d, err
+}
+
+func (h *TrailGuard) decideFromLedger(ctx context.Context, ev *event.Event) (decision, ledger.Entry, bool, error) {
 	c, a := ev.Call, ev.Account
 	if h.Ledger == nil {
-		return decision{}, fault.Permanentf("no ledger configured")
+		return decision{}, ledger.Entry{}, false, fault.Permanentf("no ledger configured")
 	}
 	e, found, err := h.Ledger.Get(ctx, a)
 	switch {
 	case err != nil:
-		return decision{}, err
+		return decision{}, e, false, err
 	case !found:
-		return enqueue(a, ReasonTrailUnknown, "%s on trail %s: no ledger entry, the worker decides", ev.Name, c.Name), nil
+		return enqueue(a, ReasonTrailUnknown, "%s on trail %s: no ledger entry, the worker decides", ev.Name, c.Name), e, found, nil
 	case e.CreateNewTrail && e.TrailARN == "":
-		return enqueue(a, ReasonStackTrail, "%s on trail %s: the stack makes its own trail, not yet seen by the worker; the worker decides", ev.Name, c.Name), nil
+		return enqueue(a, ReasonStackTrail, "%s on trail %s: the stack makes its own trail, not yet seen by the worker; the worker decides", ev.Name, c.Name), e, found, nil
 	case !e.Managed:
-		return enqueue(a, ReasonNotManaged, "%s on trail %s: the stack is not managed yet, the worker decides", ev.Name, c.Name), nil
+		return enqueue(a, ReasonNotManaged, "%s on trail %s: the stack is not managed yet, the worker decides", ev.Name, c.Name), e, found, nil
 	}
 	if !e.ForwardingTrail(c.Resource, ev.Region) {
 		if (ev.Name == "CreateTrail" || ev.Name == "UpdateTrail") && e.Class == string(fault.NeedsPerson) {
-			return enqueue(a, ReasonMayFix, "%s on trail %s while the account needs a person: it may fix it", ev.Name, c.Name), nil
+			return enqueue(a, ReasonMayFix, "%s on trail %s while the account needs a person: it may fix it", ev.Name, c.Name), e, found, nil
 		}
-		return skip(a, ReasonNotForwardingTrail, "%s on trail %s in %s; the forwarding trail is %s", ev.Name, c.Name, ev.Region, e.TrailARN), nil
+		return skip(a, ReasonNotForwardingTrail, "%s on trail %s in %s; the forwarding trail is %s", ev.Name, c.Name, ev.Region, e.TrailARN), e, found, nil
 	}
 	if ev.Name == "StartLogging" {
-		return skip(a, ReasonTrailStarted, "trail started: nothing to repair"), nil
+		return skip(a, ReasonTrailStarted, "trail started: nothing to repair"), e, found, nil
 	}
-	return enqueue(a, ReasonForwardingTrail, "%s on the forwarding trail %s", ev.Name, e.TrailARN), nil
+	return enqueue(a, ReasonForwardingTrail, "%s on the forwarding trail %s", ev.Name, e.TrailARN), e, found, nil
 }
 
 // ownSession reports whether id is the onboarder's own session in account:

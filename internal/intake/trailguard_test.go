@@ -146,6 +146,14 @@ func TestTrailGuard(t *testing.T) {
 				if r.Account != member || r.EventID != d["event_id"] || r.ReplayName != c.replay || r.Region == "" || !strings.Contains(r.Trigger, ":") {
 					t.Errorf("request %+v", r)
 				}
+				// A trail event's request carries the digest of the ledger entry it was decided on.
+				want := ""
+				if c.entry != nil && strings.HasPrefix(c.file, "cloudtrail-") {
+					want = c.entry.Digest()
+				}
+				if r.LedgerDigest != want {
+					t.Errorf("ledger digest %q, want %q", r.LedgerDigest, want)
+				}
 			} else if len(reqs) != 0 {
 				t.Errorf("skip sent %d requests", len(reqs))
 			}

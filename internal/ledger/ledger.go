@@ -38,11 +38,17 @@ type Entry struct {
 	UpdatedAt       time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
 }
 
-// Digest identifies what the entry says, its time aside. The sweep hands the digest of the
-// stored entry to the worker, which then skips rewriting an entry that did not change: one
-// write per account and sweep saved, and UpdatedAt says when the entry last changed.
+// Digest identifies the state the entry records: the stack, the trail resolution and any
+// failure (class and reason). The time is left out, and so are the action and reason of a
+// decision that succeeded. The sweep hands the digest of the stored entry to the worker,
+// which then does not rewrite the entry when it decided nothing new: an account in sync
+// costs no write, and the entry keeps the last change the onboarder made (its action,
+// reason and UpdatedAt), not the last time it looked.
 func (e Entry) Digest() string {
 	e.UpdatedAt = time.Time{}
+	if e.Class == "" || e.Class == "none" {
+		e.Action, e.Reason = "", ""
+	}
 	b, _ := json.Marshal(e)
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:16])

@@ -65,6 +65,8 @@ type fakeCFN struct {
 	createErr error
 	updateErr error
 	deleteErr error
+	// describeErr, when set, is DescribeStacks' answer (a failure the reconcile cannot see past).
+	describeErr error
 	// afterCreate is the status a created stack shows (default CREATE_COMPLETE).
 	afterCreate cfntypes.StackStatus
 	lastCreate  *cloudformation.CreateStackInput
@@ -75,6 +77,9 @@ var _ CloudFormationAPI = (*fakeCFN)(nil)
 
 func (f *fakeCFN) DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
 	f.add("DescribeStacks")
+	if f.describeErr != nil {
+		return nil, f.describeErr
+	}
 	if f.stack == nil {
 		return nil, apiErr("ValidationError", "Stack with id "+aws.ToString(in.StackName)+" does not exist")
 	}

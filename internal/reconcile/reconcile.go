@@ -476,8 +476,9 @@ func (r *Reconciler) finish(ctx context.Context, req queue.Request, res *Result,
 		if t := res.Trail; t != nil {
 			e.CreateNewTrail, e.TrailARN, e.TrailName, e.TrailHomeRegion, e.Bucket = t.CreateNewTrail, t.TrailARN, t.TrailName, t.HomeRegion, t.Bucket
 		}
-		if req.LedgerDigest != "" && req.LedgerDigest == e.Digest() {
-			// The sweep read this very entry: nothing to write.
+		if req.LedgerDigest != "" && req.LedgerDigest == e.Digest() && !res.Changed() {
+			// The sweep read this very entry and nothing was changed: the entry stays as
+			// it is, and keeps saying what the onboarder last changed and when.
 		} else if err := r.Ledger.Put(ctx, e); err != nil && res.Class == fault.None {
 			r.fail(res, fault.Transientf("reconciled, but %v: retrying so that the trail guard sees this account's trail", err), creds)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
@@ -609,9 +611,56 @@ func TestLedgerWrittenOnlyWhenChanged(t *testing.T) {
 	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 1 {
 		t.Fatalf("unchanged entry rewritten: %d writes, %+v", len(e.ledger.entries), res)
 	}
-	e.trails.logging[aws.ToString(e.trails.trails[0].TrailARN)] = false // the trail stopped: the result changes
-	e.r.Reconcile(context.Background(), req)
-	if len(e.ledger.entries) != 2 {
-		t.Fatalf("changed entry not written: %d writes", len(e.ledger.entries))
+	e.trails.logging[aws.ToString(e.trails.trails[0].TrailARN)] = false // the trail stopped: logging is started again
+	if res := e.r.Reconcile(context.Background(), req); res.Action != ActionStartLogging || len(e.ledger.entries) != 2 {
+		t.Fatalf("a change with the same end state not written: %d writes, %+v", len(e.ledger.entries), res)
+	}
+	if got := e.ledger.entries[1]; got.Action != string(ActionStartLogging) || got.Digest() != stored.Digest() {
+		t.Fatalf("entry after start-logging: %+v (its state is the same, its action is new)", got)
+	}
+	// The next sweep finds it in sync: the entry keeps saying what was last changed.
+	req.LedgerDigest = e.ledger.entries[1].Digest()
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 2 {
+		t.Fatalf("in sync after a change: %d writes, %+v", len(e.ledger.entries), res)
+	}
+	// A failure is written, and so is the recovery from it.
+	e.cfn.describeErr = errors.New("boom")
+	if res := e.r.Reconcile(context.Background(), req); res.Class == fault.None || len(e.ledger.entries) != 3 {
+		t.Fatalf("failure: %d writes, %+v", len(e.ledger.entries), res)
+	}
+	e.cfn.describeErr = nil
+	req.LedgerDigest = e.ledger.entries[2].Digest()
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 4 {
+		t.Fatalf("recovery: %d writes, %+v", len(e.ledger.entries), res)
+	}
+}
+
+// A digest leaves out the time, and the action and reason of a decision that succeeded; it
+// keeps the state and a failure's reason.
+func TestLedgerDigest(t *testing.T) {
+	base := ledger.Entry{Account: acct, Region: "us-east-1", StackName: "CloudOne", StackStatus: "CREATE_COMPLETE", Managed: true,
+		TrailMode: "auto", Bucket: "b", Action: "create", Class: "none", Reason: "absent: create it", UpdatedAt: time.Now()}
+	same := base
+	same.Action, same.Reason, same.UpdatedAt = "none", "in sync", time.Now().Add(time.Hour)
+	if base.Digest() != same.Digest() {
+		t.Error("a successful decision's action, reason or time changed the digest")
+	}
+	for name, mod := range map[string]func(*ledger.Entry){
+		"status":  func(e *ledger.Entry) { e.StackStatus = "UPDATE_COMPLETE" },
+		"bucket":  func(e *ledger.Entry) { e.Bucket = "other" },
+		"managed": func(e *ledger.Entry) { e.Managed = false },
+		"class":   func(e *ledger.Entry) { e.Class = "transient" },
+	} {
+		e := base
+		mod(&e)
+		if e.Digest() == base.Digest() {
+			t.Errorf("%s: the digest did not change", name)
+		}
+	}
+	f1, f2 := base, base
+	f1.Class, f2.Class = "transient", "transient"
+	f1.Reason, f2.Reason = "throttled", "timed out"
+	if f1.Digest() == f2.Digest() {
+		t.Error("a failure's reason is not in the digest")
 	}
 }

@@ -55,5 +55,27 @@ type Result struct {
 	Err          error         `json:"-"`
 }
 
+// Changed reports whether the reconcile changed something in the account (a stack written,
+// deleted or rolled back, or logging started), by its main action or any of its steps.
+func (r Result) Changed() bool {
+	if r.Action.writes() {
+		return true
+	}
+	for _, s := range r.Steps {
+		if s.Action.writes() {
+			return true
+		}
+	}
+	return false
+}
+
+func (a Action) writes() bool {
+	switch a {
+	case ActionCreate, ActionUpdate, ActionRecreate, ActionContinueRollback, ActionStartLogging:
+		return true
+	}
+	return false
+}
+
 // InSync reports whether the account needed nothing.
 func (r Result) InSync() bool { return r.Class == fault.None && r.Action == ActionNone }
