@@ -29,6 +29,7 @@ type options struct {
 	Repeats      int           // sweep repeats per concurrency (product and floor each)
 	RepeatsC1    int           // repeats at concurrency 1, the long one
 	ParallelC1   bool          // run the product and the floor at the same time at concurrency 1
+	TunedMoto    bool          // run moto through localenv's moto_tuned.py (same answers, no per-request key scan)
 	Latency      time.Duration // injected on every AWS call of the sweep
 	Concurrency  []int         // sweep concurrencies
 	ThrottleConc int           // concurrency of the throttled sweep
@@ -41,7 +42,7 @@ type options struct {
 
 func defaultOptions() options {
 	return options{
-		Out: "docs/PERFORMANCE.md", Accounts: 1000, ColdStarts: 15, Repeats: 2, RepeatsC1: 1, ParallelC1: true,
+		Out: "docs/PERFORMANCE.md", Accounts: 1000, ColdStarts: 15, Repeats: 2, RepeatsC1: 1, ParallelC1: true, TunedMoto: true,
 		Latency: 50 * time.Millisecond, Concurrency: []int{1, 8, 32}, ThrottleConc: 32, ThrottleProb: 0.2,
 		MemoryShare: 100, BenchTime: "1s", Skip: map[string]bool{}, Log: os.Stderr,
 	}
@@ -56,6 +57,7 @@ func main() {
 	fs.IntVar(&o.Repeats, "repeats", o.Repeats, "runs of the product and of the floor per sweep concurrency (median), except concurrency 1")
 	fs.IntVar(&o.RepeatsC1, "repeats-c1", o.RepeatsC1, "runs of the product and of the floor at concurrency 1 (about 200 s each at 1,000 accounts)")
 	fs.BoolVar(&o.ParallelC1, "parallel-c1", o.ParallelC1, "at concurrency 1, run the product and the floor at the same time (moto is nearly idle; halves the longest part of the run)")
+	fs.BoolVar(&o.TunedMoto, "tuned-moto", o.TunedMoto, "run moto through internal/localenv/moto_tuned.py: the same answers, without moto's scan of every account's access keys on each request (false: moto_server as the tests run it)")
 	fs.DurationVar(&o.Latency, "latency", o.Latency, "latency injected on every AWS call of the sweep")
 	conc := fs.String("concurrency", "1,8,32", "sweep concurrencies, comma separated")
 	fs.IntVar(&o.ThrottleConc, "throttle-concurrency", o.ThrottleConc, "concurrency of the throttled sweep")
@@ -130,7 +132,7 @@ func run(ctx context.Context, o options) error {
 	needWorld := !(o.Skip["calls"] && o.Skip["memory"] && o.Skip["sweep"] && o.Skip["throttle"])
 	if needWorld {
 		var w *world
-		section("harness", func() (err error) { w, err = startWorld(ctx, logf); return })
+		section("harness", func() (err error) { w, err = startWorld(ctx, o.TunedMoto, logf); return })
 		if w != nil {
 			defer w.stop()
 			section("calls", func() (err error) { rep.Calls, rep.MemNew, err = w.measureCalls(ctx, !o.Skip["memory"]); return })

@@ -65,7 +65,11 @@ func (r *report) markdown() string {
 	p("- **Machine:** %s\n", r.Machine)
 	p("- **Sizes of this run:** %d accounts, %d cold starts per handler, %d runs per sweep concurrency (%d at concurrency 1), %s latency per AWS call, concurrencies %v, throttling %.0f%% at concurrency %d, memory share %d requests, benchtime %s.\n",
 		o.Accounts, o.ColdStarts, o.Repeats, o.RepeatsC1, o.Latency, o.Concurrency, o.ThrottleProb*100, o.ThrottleConc, o.MemoryShare, o.BenchTime)
-	p("- **Method:** AWS is moto in server mode behind the project's fault-injecting proxy (`internal/faultproxy`); the Lambdas are the real binaries under the Lambda runtime interface emulator (`internal/localenv`). Figures that have a floor are measured beside it in the same run and given as ratios; repeated figures are medians. The machine is shared and noisy: read ratios, not absolute times.\n\n")
+	moto := "moto in server mode (`moto_server`, as the tests run it)"
+	if o.TunedMoto {
+		moto = "moto in server mode, started through `internal/localenv/moto_tuned.py` (moto's own server; the account of an access key is remembered instead of found by scanning every account's keys on each request, which at 1,000 accounts was most of moto's time per call and so of the floor's; request lines not logged; the same answers)"
+	}
+	p("- **Method:** AWS is %s behind the project's fault-injecting proxy (`internal/faultproxy`); the Lambdas are the real binaries under the Lambda runtime interface emulator (`internal/localenv`). Figures that have a floor are measured beside it in the same run and given as ratios; repeated figures are medians. The machine is shared and noisy: read ratios, not absolute times.\n\n", moto)
 	if len(r.Failures) > 0 {
 		p("> **Sections that failed in this run:**\n")
 		for _, f := range r.Failures {
@@ -134,7 +138,7 @@ func (r *report) markdown() string {
 
 	p("## 5. Sweep at scale\n\n")
 	if r.Seed.Accounts > 0 {
-		p("%d member accounts made with Organizations CreateAccount (moto makes the ids), each with the execution role and a logging trail homed in us-east-1, seeded in %s; then onboarded (one pass of the Reconciler at concurrency %d, no latency; every account created) in %s; each sweep run below counts the accounts it changed. The account list is the one the sweep Lambda enqueued (section 2).\n\n",
+		p("%d member accounts made with Organizations CreateAccount (moto makes the ids), each with the execution role and a logging trail homed in us-east-1, seeded in %s; then onboarded (one pass of the Reconciler at concurrency %d, no latency; every account created) in %s; each sweep run below counts the accounts it changed. The sweep runs go over the Organization's accounts, for each of which the sweep Lambda enqueued one request (section 2).\n\n",
 			r.Seed.Accounts, r.Seed.Seed.Round(time.Second), r.Seed.Onboard32, r.Seed.Onboard.Round(time.Second))
 	}
 	p("Every AWS call waits a fixed %s in the proxy. **Product:** the reconcile path as `onboarder reconcile --all --concurrency N` runs it: a new `reconcile.Reconciler` (product wiring, `internal/awsconf` retryer) reconciling every account with N workers. **Floor:** a bare SDK client making only what the in-sync decision needs per account, AssumeRole, DescribeStacks, DescribeTrails, GetTrailStatus, through the same proxy at the same concurrency. **Credentials are cold on both sides**: each run is a new process-like start, so the product assumes the role once per account (as a sweep's first pass in a fresh Lambda does; a warm Lambda's later passes skip it), and so does the floor. The product also reads the ledger once per run (a DynamoDB Scan, as the sweep Lambda does) so that it rewrites only the entries that changed (none, in sync), and reads the secret once per run; these are in its figure and not in the floor's, which is why the ratio cannot reach 1. At concurrency 1, where the time is the latency's and moto is nearly idle, the two run at the same time (`-parallel-c1`, default on); at higher concurrencies they run one after the other, alternating which goes first. Calls are counted by the SDK middleware (`metrics.CountCalls`) of each side.\n\n", o.Latency)

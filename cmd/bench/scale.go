@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,22 +90,39 @@ func (w *world) seedScale(ctx context.Context, n int) (seedInfo, error) {
 }
 
 // measureSweepMemory invokes the sweep Lambda on the scale Organization (it lists every
-// account and enqueues one request each), hands the first share of the requests to the
-// reconcile Lambdas in SQS batches of 10, and reads both handlers' peak memory. It returns
-// the accounts the sweep enqueued: the list the sweep runs below are fed from.
+// account and enqueues one request each), checks that the queue holds one request per
+// account, hands the first share of them to the reconcile Lambdas in SQS batches of 10, and
+// reads both handlers' peak memory. It returns the accounts the sweep runs below are fed
+// from: the Organization's, sorted.
 func (w *world) measureSweepMemory(ctx context.Context, share int) ([]memRow, []string, error) {
 	if w.env == nil || len(w.env.Lambdas) == 0 {
 		return nil, nil, errors.New("no scale environment")
 	}
 	defer func() { w.env.Close() }() // the Lambdas are not needed after this: free the CPU
+	t := time.Now()
 	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(ctx, localenv.ScheduledEvent(homeRegion)); err != nil || ferr != nil {
 		return nil, nil, fmt.Errorf("sweep: %v %v", err, ferr)
 	}
+	w.logf("memory: the sweep Lambda enqueued in %s", time.Since(t).Round(time.Millisecond))
 	q := w.env.Pump.SQS
+	attrs, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(w.env.QueueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if got := attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)]; got != fmt.Sprint(len(w.accounts)) {
+		return nil, nil, fmt.Errorf("the sweep enqueued %s requests, want %d", got, len(w.accounts))
+	}
+	// Only the share the reconcile Lambdas take is received: draining 1,000 FIFO messages
+	// from moto takes minutes and measures moto, not the product.
+	t = time.Now()
+	inScope := map[string]bool{}
+	for _, a := range w.accounts {
+		inScope[a] = true
+	}
 	seen := map[string]bool{}
-	var accounts []string
 	var msgs []sqstypes.Message
-	for empty := 0; empty < 3 && len(seen) < len(w.accounts); {
+	for empty := 0; empty < 3 && len(msgs) < share; {
 		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(w.env.QueueURL), MaxNumberOfMessages: 10,
 			MessageSystemAttributeNames: []sqstypes.MessageSystemAttributeName{sqstypes.MessageSystemAttributeNameAll}})
 		if err != nil {
@@ -119,17 +137,15 @@ func (w *world) measureSweepMemory(ctx context.Context, share int) ([]memRow, []
 			if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &r); err != nil {
 				return nil, nil, fmt.Errorf("a reconcile request that is not JSON: %w", err)
 			}
-			if !seen[r.Account] {
-				seen[r.Account] = true
-				accounts = append(accounts, r.Account)
-				msgs = append(msgs, m)
+			if !inScope[r.Account] || seen[r.Account] {
+				return nil, nil, fmt.Errorf("the sweep enqueued account %s twice or out of the Organization", r.Account)
 			}
+			seen[r.Account] = true
+			msgs = append(msgs, m)
 		}
 	}
-	sort.Strings(accounts)
-	if len(accounts) != len(w.accounts) {
-		return nil, nil, fmt.Errorf("the sweep enqueued %d accounts, want %d", len(accounts), len(w.accounts))
-	}
+	w.logf("memory: %d requests received in %s", len(msgs), time.Since(t).Round(time.Millisecond))
+	accounts := slices.Sorted(maps.Keys(inScope))
 	var batches [][]sqstypes.Message
 	for i := 0; i < min(share, len(msgs)); i += 10 {
 		batches = append(batches, msgs[i:min(i+10, share, len(msgs))])
@@ -152,6 +168,7 @@ func (w *world) measureSweepMemory(ctx context.Context, share int) ([]memRow, []
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
+	w.logf("memory: %d requests reconciled", min(share, len(msgs)))
 	_, _ = q.PurgeQueue(ctx, &sqs.PurgeQueueInput{QueueUrl: aws.String(w.env.QueueURL)})
 	scen := fmt.Sprintf("sweep of %d accounts", len(accounts))
 	mem := []memRow{

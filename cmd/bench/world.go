@@ -45,8 +45,8 @@ type world struct {
 	logf     func(string, ...any)
 }
 
-func startWorld(ctx context.Context, logf func(string, ...any)) (*world, error) {
-	h, err := localenv.StartHarness(ctx, []cloudonetest.Key{benchKey})
+func startWorld(ctx context.Context, tuned bool, logf func(string, ...any)) (*world, error) {
+	h, err := localenv.StartHarnessWith(ctx, localenv.MotoOptions{Tuned: tuned}, []cloudonetest.Key{benchKey})
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,11 @@ type Harness struct {
 // handlers (once per harness), and starts the Cloud One stand-in knowing keys. Stop it when
 // done; on error, whatever was started is stopped.
 func StartHarness(ctx context.Context, keys []cloudonetest.Key, tees ...io.Writer) (h *Harness, err error) {
+	return StartHarnessWith(ctx, MotoOptions{}, keys, tees...)
+}
+
+// StartHarnessWith is StartHarness with moto run as the options say.
+func StartHarnessWith(ctx context.Context, mo MotoOptions, keys []cloudonetest.Key, tees ...io.Writer) (h *Harness, err error) {
 	h = &Harness{Logs: NewLog(tees...)}
 	defer func() {
 		if err != nil {
@@ -39,7 +44,7 @@ func StartHarness(ctx context.Context, keys []cloudonetest.Key, tees ...io.Write
 	if h.Root, err = ModuleRoot(); err != nil {
 		return h, err
 	}
-	if h.Moto, err = StartMoto(ctx, h.Logs); err != nil {
+	if h.Moto, err = StartMotoWith(ctx, mo, h.Logs); err != nil {
 		return h, err
 	}
 	if h.Faults, err = faultproxy.Start(h.Moto.URL, faultproxy.WithSeed(1)); err != nil {

@@ -3,8 +3,10 @@ package localenv
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
@@ -83,21 +85,56 @@ func (m *Moto) SeedOrganization(ctx context.Context, region string, ous ...OU) (
 		}
 		ouID := aws.ToString(out.OrganizationalUnit.Id)
 		org.OUs[ou.Name] = ouID
-		for _, name := range ou.Accounts {
-			a, err := m.createAccount(ctx, orgs, name, org.RootID, ouID)
-			if err != nil {
-				return nil, err
-			}
+		accounts := make([]Account, len(ou.Accounts))
+		err = parallel(seedWorkers, len(ou.Accounts), func(i int) error {
+			a, err := m.createAccount(ctx, orgs, ou.Accounts[i], org.RootID, ouID)
 			a.OUName = ou.Name
-			org.Accounts = append(org.Accounts, a)
-		}
-	}
-	for _, a := range org.Accounts {
-		if err := m.SeedExecutionRole(ctx, a.ID); err != nil {
+			accounts[i] = a
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
+		org.Accounts = append(org.Accounts, accounts...)
+	}
+	err = parallel(seedWorkers, len(org.Accounts), func(i int) error { return m.SeedExecutionRole(ctx, org.Accounts[i].ID) })
+	if err != nil {
+		return nil, err
 	}
 	return org, nil
+}
+
+// seedWorkers is how many seeding calls run at once: moto answers one at a time, and a few
+// callers keep it busy while the others wait on the loopback.
+const seedWorkers = 8
+
+// parallel runs fn for 0..count-1 on n workers and returns the errors of all, joined.
+func parallel(n, count int, fn func(i int) error) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		next = make(chan int)
+	)
+	for range min(n, count) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range count {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (m *Moto) createAccount(ctx context.Context, orgs *organizations.Client, name, root, ou string) (Account, error) {
