@@ -246,11 +246,30 @@ func (f *fakeCloudOne) Describe(context.Context, secret.Value) (cloudone.Key, er
 	return f.key, f.err
 }
 
-type fakeLedger struct{ entries []ledger.Entry }
+// fakeLedger keeps every entry written, in order; Get answers with the last one written
+// for the account.
+type fakeLedger struct {
+	entries []ledger.Entry
+	gets    int
+	getErr  error
+}
 
 func (f *fakeLedger) Put(_ context.Context, e ledger.Entry) error {
 	f.entries = append(f.entries, e)
 	return nil
+}
+
+func (f *fakeLedger) Get(_ context.Context, account string) (ledger.Entry, bool, error) {
+	f.gets++
+	if f.getErr != nil {
+		return ledger.Entry{}, false, f.getErr
+	}
+	for i := len(f.entries) - 1; i >= 0; i-- {
+		if f.entries[i].Account == account {
+			return f.entries[i], true, nil
+		}
+	}
+	return ledger.Entry{}, false, nil
 }
 
 // trailOf builds a DescribeTrails entry.

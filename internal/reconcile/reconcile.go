@@ -476,9 +476,9 @@ func (r *Reconciler) finish(ctx context.Context, req queue.Request, res *Result,
 		if t := res.Trail; t != nil {
 			e.CreateNewTrail, e.TrailARN, e.TrailName, e.TrailHomeRegion, e.Bucket = t.CreateNewTrail, t.TrailARN, t.TrailName, t.HomeRegion, t.Bucket
 		}
-		if req.LedgerDigest != "" && req.LedgerDigest == e.Digest() && !res.Changed() {
-			// The sweep read this very entry and nothing was changed: the entry stays as
-			// it is, and keeps saying what the onboarder last changed and when.
+		if !res.Changed() && r.ledgerHolds(ctx, req, e) {
+			// Nothing was changed and the entry already says this: it stays as it is, and
+			// keeps saying what the onboarder last changed and when.
 		} else if err := r.Ledger.Put(ctx, e); err != nil && res.Class == fault.None {
 			r.fail(res, fault.Transientf("reconciled, but %v: retrying so that the trail guard sees this account's trail", err), creds)
 		}
@@ -487,6 +487,23 @@ func (r *Reconciler) finish(ctx context.Context, req queue.Request, res *Result,
 		res.Err = scrub(res.Err, creds)
 		res.Error = res.Err.Error()
 	}
+}
+
+// ledgerHolds reports whether the stored entry records the same state as e: by the digest
+// the request carries (the sweep and the trail guard read the entry), else by reading it,
+// which costs the GetItem that the PutItem it spares would have cost. When in doubt, false.
+func (r *Reconciler) ledgerHolds(ctx context.Context, req queue.Request, e ledger.Entry) bool {
+	if req.LedgerDigest != "" {
+		return req.LedgerDigest == e.Digest()
+	}
+	g, ok := r.Ledger.(interface {
+		Get(ctx context.Context, account string) (ledger.Entry, bool, error)
+	})
+	if !ok {
+		return false
+	}
+	stored, found, err := g.Get(ctx, e.Account)
+	return err == nil && found && stored.Digest() == e.Digest()
 }
 
 func (r *Reconciler) now() time.Time {

@@ -664,3 +664,29 @@ func TestLedgerDigest(t *testing.T) {
 		t.Error("a failure's reason is not in the digest")
 	}
 }
+
+// A request without a digest (account vending, a manual request by id) reads the stored
+// entry before writing: an in-sync decision rewrites nothing, a change is written without
+// reading, and a ledger that cannot be read is written to.
+func TestLedgerReadWhenNoDigest(t *testing.T) {
+	e := newEnv(t)
+	e.addTrail("main", "own-bucket", true)
+	e.seedStack(cfntypes.StackStatusCreateComplete, "own-bucket")
+	req := queue.Request{Version: 1, Account: acct, Trigger: "vending", EventID: "e1"}
+	e.r.Reconcile(context.Background(), req)
+	if len(e.ledger.entries) != 1 || e.ledger.gets != 1 {
+		t.Fatalf("first reconcile: %d writes, %d reads; want 1, 1", len(e.ledger.entries), e.ledger.gets)
+	}
+	e.r.Now = func() time.Time { return time.Now().Add(time.Hour) }
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 1 || e.ledger.gets != 2 {
+		t.Fatalf("in sync again: %d writes, %d reads; want 1, 2: %+v", len(e.ledger.entries), e.ledger.gets, res)
+	}
+	e.trails.logging[aws.ToString(e.trails.trails[0].TrailARN)] = false
+	if res := e.r.Reconcile(context.Background(), req); res.Action != ActionStartLogging || len(e.ledger.entries) != 2 || e.ledger.gets != 2 {
+		t.Fatalf("a change: %d writes, %d reads; want 2, 2: %+v", len(e.ledger.entries), e.ledger.gets, res)
+	}
+	e.ledger.getErr = errors.New("ThrottlingException")
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 3 {
+		t.Fatalf("ledger unreadable: %d writes, want 3: %+v", len(e.ledger.entries), res)
+	}
+}
