@@ -73,9 +73,11 @@ func TestDemo(t *testing.T) {
 	// in any order, between the command line and the verdict.
 	table := out[strings.Index(out, "$ onboarder status"):strings.Index(out, "demo: all 6 accounts")]
 	for _, w := range []string{
-		`payments +│ Workloads │ UPDATE_COMPLETE │ new `,
-		`identity +│ Workloads │ CREATE_COMPLETE │ existing │ identity-audit-\d{12} +│ logging \(audit\)`,
-		`analytics +│ Workloads │ CREATE_COMPLETE │ .* │ no `,
+		// LAST UPDATE is the last change: the replay changed nothing and rewrote nothing.
+		`payments +│ Workloads │ UPDATE_COMPLETE │ new .* UTC update +│`,
+		`identity +│ Workloads │ CREATE_COMPLETE │ existing │ identity-audit-\d{12} +│ logging \(audit\) .* UTC start-logging +│`,
+		`web +│ Workloads │ CREATE_COMPLETE │ new .* UTC create +│`,
+		`analytics +│ Workloads │ CREATE_COMPLETE │ .* │ no .* UTC leave-alone +│`,
 	} {
 		if !regexp.MustCompile(w).MatchString(table) {
 			t.Errorf("no row matching %q in the status table:\n%s", w, table)
