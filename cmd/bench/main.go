@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +65,7 @@ func main() {
 	fs.Float64Var(&o.ThrottleProb, "throttle", o.ThrottleProb, "share of calls throttled in the throttled sweep")
 	fs.IntVar(&o.MemoryShare, "memory-share", o.MemoryShare, "reconcile requests of the sweep that the reconcile Lambda processes for the memory figure")
 	fs.StringVar(&o.BenchTime, "benchtime", o.BenchTime, "-benchtime of the parser benchmarks")
+	cpuprofile := fs.String("cpuprofile", "", "write this process's CPU profile to the file (the product's and the floor's work in the sweep sections run here)")
 	skip := fs.String("skip", "", "sections to leave out, comma separated: size,coldstart,parse,calls,memory,sweep,throttle")
 	_ = fs.Parse(os.Args[1:])
 	var err error
@@ -76,10 +78,22 @@ func main() {
 			o.Skip[s] = true
 		}
 	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: -cpuprofile: %v\n", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
