@@ -111,7 +111,7 @@ func tunedMoto(port int) (*exec.Cmd, error) {
 	return exec.Command(py, "-c", string(motoTuned), "-H", "127.0.0.1", "-p", strconv.Itoa(port)), nil
 }
 
-// Logs is moto's own output (request lines).
+// Logs is moto's own output (request lines, which the tuned moto does not write; errors).
 func (m *Moto) Logs() *Log { return m.logs }
 
 // Reset clears all of moto's state.
