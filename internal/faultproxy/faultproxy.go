@@ -47,6 +47,8 @@ type Proxy struct {
 	rules []*ruleState
 	keys  map[string]string // access key id -> account
 	calls []Call
+
+	stacks *stacksLayer
 }
 
 // Option configures Start.
@@ -85,6 +87,7 @@ func Start(upstream string, opts ...Option) (*Proxy, error) {
 			DisableCompression:  true, // pass Accept-Encoding and bodies through untouched
 		},
 	}
+	p.stacks = newStacksLayer(p)
 	for _, o := range opts {
 		o(p)
 	}
@@ -451,6 +454,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	case Reset:
 		reset(w)
+		return
+	}
+	if pl.terminal == nil && pl.status == "" && p.serveStacks(w, r, c, form, body) {
 		return
 	}
 
