@@ -83,8 +83,10 @@ type StackFailure struct {
 	LogicalID, ResourceType, Reason string
 }
 
-func (f StackFailure) logicalID() string    { return or(f.LogicalID, "CloudOneIntegration") }
-func (f StackFailure) resourceType() string { return or(f.ResourceType, "AWS::CloudFormation::CustomResource") }
+func (f StackFailure) logicalID() string { return or(f.LogicalID, "CloudOneIntegration") }
+func (f StackFailure) resourceType() string {
+	return or(f.ResourceType, "AWS::CloudFormation::CustomResource")
+}
 func (f StackFailure) reason() string {
 	return or(f.Reason, "Received response status [FAILED] from custom resource. Message returned: Cloud One API returned 500 (RequestId: 8d1f0c2e-4b7a-4c51-9f4e-2f6c1a9b3e70)")
 }
@@ -106,7 +108,7 @@ type stackKey struct{ account, region, name string }
 
 type stackEvent struct {
 	id, logicalID, physicalID, resourceType, status, reason, token string
-	at                                                            time.Time
+	at                                                             time.Time
 }
 
 // phase is a future step of an operation: at its time the status changes, events are added
