@@ -49,6 +49,7 @@ type Proxy struct {
 	calls []Call
 
 	stacks *stacksLayer
+	iam    iamGate
 }
 
 // Option configures Start.
@@ -88,6 +89,7 @@ func Start(upstream string, opts ...Option) (*Proxy, error) {
 		},
 	}
 	p.stacks = newStacksLayer(p)
+	p.iam = newIAMGate()
 	for _, o := range opts {
 		o(p)
 	}
@@ -351,8 +353,7 @@ func (p *Proxy) ResetStats() {
 var credentialRE = regexp.MustCompile(`Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request`)
 
 // classify reads what the request is. body is the request body, already read.
-func (p *Proxy) classify(r *http.Request, body []byte) (c Call, form url.Values, query bool) {
-	akid := ""
+func (p *Proxy) classify(r *http.Request, body []byte) (c Call, form url.Values, query bool, akid string) {
 	if m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 		akid, c.Region, c.Service = m[1], m[2], m[3]
 	} else if cred := r.URL.Query().Get("X-Amz-Credential"); cred != "" { // presigned
@@ -381,7 +382,7 @@ func (p *Proxy) classify(r *http.Request, body []byte) (c Call, form url.Values,
 	if c.Account == "" {
 		c.Account = p.defAcct
 	}
-	return c, form, query
+	return c, form, query, akid
 }
 
 // s3Action names a path-style S3 request: the SDK's x-id when present, else a short name from
@@ -431,7 +432,15 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "faultproxy: read request: "+err.Error(), http.StatusBadGateway)
 		return
 	}
-	c, form, query := p.classify(r, body)
+	c, form, query, akid := p.classify(r, body)
+	if d := p.authorize(r, c, akid, form, body); d != nil {
+		c.Faults = []string{"access-denied"}
+		p.mu.Lock()
+		p.calls = append(p.calls, c)
+		p.mu.Unlock()
+		writeAccessDenied(w, r, c, query, d)
+		return
+	}
 	pl := p.decide(c)
 	c.Faults = pl.kinds
 	p.mu.Lock()
@@ -474,7 +483,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if c.Action == "AssumeRole" {
-			p.learn(form.Get("RoleArn"), out)
+			p.learn(form.Get("RoleArn"), form.Get("RoleSessionName"), out)
 		}
 		if pl.status != "" && resp.StatusCode == http.StatusOK {
 			out = stackStatRE.ReplaceAll(out, []byte("<StackStatus>"+pl.status+"</StackStatus>"))
@@ -495,8 +504,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.Copy(w, resp.Body)
 }
 
-// learn maps the access key an AssumeRole response hands out to the role's account.
-func (p *Proxy) learn(roleArn string, respBody []byte) {
+// learn maps the access key an AssumeRole response hands out to the role's account, and to
+// a session of the role for the IAM gate.
+func (p *Proxy) learn(roleArn, session string, respBody []byte) {
 	m := roleArnRE.FindStringSubmatch(roleArn)
 	k := accessKeyRE.FindSubmatch(respBody)
 	if m == nil || k == nil {
@@ -504,6 +514,7 @@ func (p *Proxy) learn(roleArn string, respBody []byte) {
 	}
 	p.mu.Lock()
 	p.keys[string(k[1])] = m[1]
+	p.iam.creds[string(k[1])] = principal{roleARN: roleArn, session: session, account: m[1]}
 	p.mu.Unlock()
 }
 
