@@ -32,16 +32,19 @@ import (
 // readOnlyOnStar lists the actions that may use Resource "*": each is read-only and supports
 // no narrower resource (or must read resources of other accounts, like organization trails).
 var readOnlyOnStar = map[string]bool{
-	"organizations:listaccounts":         true,
-	"organizations:listparents":          true,
-	"organizations:describeorganization": true,
-	"cloudtrail:describetrails":          true,
-	"cloudtrail:gettrailstatus":          true,
-	"cloudtrail:geteventselectors":       true,
-	"cloudtrail:listtags":                true,
-	"s3:listallmybuckets":                true,
-	"iam:listaccountaliases":             true,
-	"cloudformation:gettemplatesummary":  true,
+	"organizations:listaccounts":                     true,
+	"organizations:listaccountsforparent":            true,
+	"organizations:listorganizationalunitsforparent": true,
+	"organizations:describeaccount":                  true,
+	"organizations:listparents":                      true,
+	"organizations:describeorganization":             true,
+	"cloudtrail:describetrails":                      true,
+	"cloudtrail:gettrailstatus":                      true,
+	"cloudtrail:geteventselectors":                   true,
+	"cloudtrail:listtags":                            true,
+	"s3:listallmybuckets":                            true,
+	"iam:listaccountaliases":                         true,
+	"cloudformation:gettemplatesummary":              true,
 }
 
 // scopedSAMTemplates are SAM policy templates whose statements are scoped to the resource
@@ -711,9 +714,11 @@ func TestEnvironmentMatchesConfig(t *testing.T) {
 	}
 	// Variables config reads that the template leaves to their defaults, on purpose.
 	defaults := map[string]bool{
-		"ONBOARDER_SECRET_CACHE_TTL": true,
-		"ONBOARDER_WAIT_MIN_DELAY":   true,
-		"ONBOARDER_WAIT_MARGIN":      true,
+		"ONBOARDER_SECRET_CACHE_TTL":  true,
+		"ONBOARDER_CHECK_MIN_DELAY":   true,
+		"ONBOARDER_CHECK_MAX_DELAY":   true,
+		"ONBOARDER_MAX_FAILURES":      true,
+		"ONBOARDER_ASSUME_ROLE_GRACE": true,
 	}
 	var missing []string
 	for name := range read {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -75,6 +76,15 @@ type app struct {
 	awsOptions     []func(*awsconfig.LoadOptions) error // added to LoadDefaultConfig (tests record calls)
 	isTerminal     func(io.Writer) bool                 // progress bar or plain lines
 	verbose        bool                                 // --verbose: the reconciler's decision logs
+	poll           time.Duration                        // the longest sleep between steps of a followed reconcile (0: 10 s)
+}
+
+// pollEvery is the longest wait between two steps of a reconcile the command follows.
+func (a *app) pollEvery() time.Duration {
+	if a.poll > 0 {
+		return a.poll
+	}
+	return 10 * time.Second
 }
 
 func newApp(stdout, stderr io.Writer) *app {

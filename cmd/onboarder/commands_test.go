@@ -239,7 +239,7 @@ func mapsEqual(a, b map[string]map[string]string) bool {
 func TestReconcile(t *testing.T) {
 	f := newFixture(t)
 	r := f.runExit(exitOK, "reconcile", "--all", "--concurrency", "2")
-	for _, want := range []string{"summary: 3 accounts", "by action: create 2, leave-alone 1", "by class:  none 3", "created stack CloudOne in " + f.members[0]} {
+	for _, want := range []string{"summary: 3 accounts", "by action: create 2, leave-alone 1", "by class:  none 3", "create stack CloudOne in " + f.members[0] + "/us-east-1 started", "now CREATE_COMPLETE"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("reconcile output lacks %q:\n%s", want, r.stdout)
 		}

@@ -182,8 +182,7 @@ func newFixture(t *testing.T) *fixture {
 		"ONBOARDER_TEMPLATE_URL":          f.templateURL("onboard.template.yaml"),
 		"ONBOARDER_CLOUDONE_ACCOUNTS_URL": f.c1.URL,
 		"ONBOARDER_EXCLUDE_ACCOUNTS":      f.members[3],
-		"ONBOARDER_WAIT_MIN_DELAY":        "50ms",
-		"ONBOARDER_WAIT_MARGIN":           "1s",
+		"ONBOARDER_CHECK_MIN_DELAY":       "1s",
 	}
 	return f
 }
@@ -243,6 +242,7 @@ func (f *fixture) run(args ...string) result {
 	var out, errb bytes.Buffer
 	a := newApp(&out, &errb)
 	a.getenv = func(k string) (string, bool) { v, ok := f.env[k]; return v, ok }
+	a.poll = 100 * time.Millisecond
 	a.isTerminal = func(io.Writer) bool { return f.terminal }
 	a.awsOptions = []func(*awsconfig.LoadOptions) error{f.calls.option()}
 	code := a.execute(f.ctx, args)

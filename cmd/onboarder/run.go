@@ -66,9 +66,9 @@ func (a *app) planCmd() *cobra.Command {
 the secret's version, and prints the action it would take, why, and each parameter change as
 before -> after. Secret parameters are masked (****, with the secret's version id); plan
 changes nothing (no stack, trail or ledger write).
-Actions: none (in sync), create, update, delete-and-create, continue-update-rollback,
-start-logging, wait (a stack operation is in progress), leave-alone (a stack that is not
-the onboarder's), needs-person, fail.
+Actions: none (in sync), create, update, delete (a failed create, then create), 
+continue-update-rollback, start-logging, wait (a stack operation is in progress), leave-alone
+(a stack that is not the onboarder's), needs-person, fail.
 
 Exit codes: 0 every account is in sync (or left alone), 3 at least one account would change,
 1 an account failed (this wins over 3), 2 usage error.`,
@@ -90,48 +90,68 @@ Exit codes: 0 every account is in sync (or left alone), 3 at least one account w
 	return cmd
 }
 
+// reconcileOpts are the reconcile command's flags.
+type reconcileOpts struct {
+	concurrency int
+	enqueue     bool
+	retryFailed bool
+	noWait      bool
+	timeout     time.Duration
+}
+
 func (a *app) reconcileCmd() *cobra.Command {
 	var (
-		sel         selection
-		concurrency int
-		enqueue     bool
+		sel selection
+		o   reconcileOpts
 	)
 	cmd := &cobra.Command{
-		Use:   "reconcile [--account ID ... | --all] [--concurrency N] [--enqueue]",
+		Use:   "reconcile [--account ID ... | --all] [--concurrency N] [--enqueue] [--retry-failed] [--no-wait]",
 		Short: "Reconcile accounts now, or enqueue them for the worker",
 		Long: `reconcile brings each account's onboarding stack to the desired state, --concurrency
 accounts at a time, and prints what it did in each, then a summary by action and by outcome
 class. On a terminal a progress bar shows on stderr; otherwise one line per account.
 
+A reconcile takes one step at a time, as the worker does: it starts a stack operation and
+looks again when CloudFormation has had time, until the account is in sync or needs a
+person (at most --timeout), or, with --no-wait, it stops after the first step. Stack
+operations are paced Organization-wide (ONBOARDER_MAX_STARTS_PER_MINUTE), with the worker.
+
+When the onboarder's own write for the desired state failed (the stack rolled back), it does
+not write again by itself: fix the cause, then run reconcile --retry-failed for the account.
+
 With --enqueue it reconciles nothing itself: it puts one request per account on the worker's
 queue (ONBOARDER_QUEUE_URL), trigger "operator", with a fresh event id, and the reconcile
-Lambda does the work.
+Lambda does the work (--retry-failed goes with the requests).
 
 Exit codes: 0 every account reconciled (or enqueued), 1 an account failed, 2 usage error.`,
-		Example: "  onboarder reconcile --all --concurrency 16\n  onboarder reconcile --account 012345678901 --enqueue",
+		Example: "  onboarder reconcile --all --concurrency 16\n  onboarder reconcile --account 012345678901 --enqueue\n  onboarder reconcile --account 012345678901 --retry-failed",
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			ids, err := sel.ids(args)
 			if err != nil {
 				return err
 			}
-			if concurrency < 1 {
-				return usageErrorf("--concurrency %d: must be at least 1", concurrency)
+			if o.concurrency < 1 {
+				return usageErrorf("--concurrency %d: must be at least 1", o.concurrency)
 			}
-			if enqueue {
-				return a.enqueue(cmd.Context(), ids)
+			if o.enqueue {
+				return a.enqueue(cmd.Context(), ids, o.retryFailed)
 			}
-			return a.reconcile(cmd.Context(), ids, concurrency)
+			return a.reconcile(cmd.Context(), ids, o)
 		}),
 	}
 	sel.flags(cmd)
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "accounts reconciled at the same time")
-	cmd.Flags().BoolVar(&enqueue, "enqueue", false, "enqueue requests on ONBOARDER_QUEUE_URL instead of reconciling here")
+	cmd.Flags().IntVar(&o.concurrency, "concurrency", 8, "accounts reconciled at the same time")
+	cmd.Flags().BoolVar(&o.enqueue, "enqueue", false, "enqueue requests on ONBOARDER_QUEUE_URL instead of reconciling here")
+	cmd.Flags().BoolVar(&o.retryFailed, "retry-failed", false, "write again although the onboarder's own write for this desired state failed (after fixing the cause)")
+	cmd.Flags().BoolVar(&o.noWait, "no-wait", false, "stop after the first step of each account (the worker, or a later run, goes on)")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to follow the accounts' stack operations")
 	return cmd
 }
 
 // runReconciles reconciles the targets with at most n at a time. done is called, one call at
-// a time, as each account finishes.
-func (a *app) runReconciles(ctx context.Context, e *env, dryRun bool, targets []target, n int, done func(accountResult)) ([]accountResult, error) {
+// a time, as each account finishes. follow > 0 takes step after step, as the worker would,
+// until the account needs no more or follow has passed.
+func (a *app) runReconciles(ctx context.Context, e *env, dryRun bool, targets []target, n int, done func(accountResult), follow time.Duration, retryFailed bool) ([]accountResult, error) {
 	cfg := e.cfg
 	cfg.DryRun = dryRun
 	r, err := reconcile.New(cfg, e.awsCfg)
@@ -144,13 +164,34 @@ func (a *app) runReconciles(ctx context.Context, e *env, dryRun bool, targets []
 	digests := r.Digests(ctx) // as the sweep does: unchanged ledger entries are not rewritten
 	results := make([]accountResult, len(targets))
 	var mu sync.Mutex
+	until := time.Now().Add(follow)
 	forEach(ctx, len(targets), n, func(ctx context.Context, i int) {
 		t := targets[i]
-		res := r.Reconcile(ctx, queue.Request{
+		req := queue.Request{
 			Version: queue.Version, Account: t.ID, Trigger: trigger, EventID: eventID,
 			Reason:       "onboarder " + map[bool]string{true: "plan", false: "reconcile"}[dryRun],
-			LedgerDigest: digests[t.ID],
-		})
+			LedgerDigest: digests[t.ID], RetryFailed: retryFailed,
+		}
+		res := r.Reconcile(ctx, req)
+		var steps []reconcile.Step
+		var changed reconcile.Result // the pass that changed something, when one did
+		for res.RetryAfter > 0 && time.Now().Before(until) && ctx.Err() == nil {
+			steps = append(steps, res.Steps...)
+			if res.Changed() {
+				changed = res
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(min(res.RetryAfter, a.pollEvery(), time.Until(until))):
+			}
+			req.LedgerDigest = "" // the entry may have changed since the digest was read
+			res = r.Reconcile(ctx, req)
+		}
+		res.Steps = append(steps, res.Steps...)
+		if changed.Action != "" && res.Class == fault.None && (res.Action == reconcile.ActionNone || res.Action == reconcile.ActionWait) {
+			// The account is where the change led: report the change, and where it stands.
+			res.Action, res.Reason, res.Changes = changed.Action, changed.Reason+"; now "+res.StatusAfter, changed.Changes
+		}
 		results[i] = accountResult{Name: t.Name, Result: res}
 		if done != nil {
 			mu.Lock()
@@ -175,7 +216,7 @@ func (a *app) plan(ctx context.Context, ids []string, asJSON bool, n int) error 
 	if err != nil {
 		return err
 	}
-	results, err := a.runReconciles(ctx, e, true, targets, n, nil)
+	results, err := a.runReconciles(ctx, e, true, targets, n, nil, 0, false)
 	if err != nil {
 		return err
 	}
@@ -212,7 +253,7 @@ func (a *app) plan(ctx context.Context, ids []string, asJSON bool, n int) error 
 	return nil
 }
 
-func (a *app) reconcile(ctx context.Context, ids []string, n int) error {
+func (a *app) reconcile(ctx context.Context, ids []string, o reconcileOpts) error {
 	e, err := a.setup(ctx, false)
 	if err != nil {
 		return err
@@ -223,7 +264,11 @@ func (a *app) reconcile(ctx context.Context, ids []string, n int) error {
 	}
 	failed := reportSkipped(a.stderr, skipped)
 	p := a.newProgress(len(targets), "reconcile")
-	results, err := a.runReconciles(ctx, e, false, targets, n, p.step)
+	follow := o.timeout
+	if o.noWait {
+		follow = 0
+	}
+	results, err := a.runReconciles(ctx, e, false, targets, o.concurrency, p.step, follow, o.retryFailed)
 	p.finish()
 	if err != nil {
 		return err
@@ -231,6 +276,9 @@ func (a *app) reconcile(ctx context.Context, ids []string, n int) error {
 	for _, r := range results {
 		printResult(a.stdout, r, false)
 		failed = failed || r.Class != fault.None
+		if r.RetryAfter > 0 {
+			fmt.Fprintf(a.stdout, "    still under way: the worker (or another run) goes on; onboarder status shows it\n")
+		}
 	}
 	printSummary(a.stdout, results)
 	if failed {
@@ -239,7 +287,7 @@ func (a *app) reconcile(ctx context.Context, ids []string, n int) error {
 	return nil
 }
 
-func (a *app) enqueue(ctx context.Context, ids []string) error {
+func (a *app) enqueue(ctx context.Context, ids []string, retryFailed bool) error {
 	e, err := a.setup(ctx, false)
 	if err != nil {
 		return err
@@ -255,7 +303,7 @@ func (a *app) enqueue(ctx context.Context, ids []string) error {
 	id := newEventID()
 	reqs := make([]queue.Request, 0, len(targets))
 	for _, t := range targets {
-		reqs = append(reqs, queue.Request{Version: queue.Version, Account: t.ID, Trigger: "operator", EventID: id, Reason: "onboarder reconcile --enqueue"})
+		reqs = append(reqs, queue.Request{Version: queue.Version, Account: t.ID, Trigger: "operator", EventID: id, Reason: "onboarder reconcile --enqueue", RetryFailed: retryFailed})
 	}
 	if len(reqs) > 0 {
 		s := &queue.Sender{SQS: sqs.NewFromConfig(e.awsCfg), QueueURL: e.cfg.QueueURL}

@@ -23,7 +23,7 @@ func main() {
 	cfg, err := config.FromEnv()
 	awsCfg, awsErr := awsconf.Lambda()
 	metrics.CountCalls(&awsCfg, m.Calls)
-	w := &worker.Worker{Log: log, Metrics: m, DeadLetter: sqs.NewFromConfig(awsCfg), DeadLetterURL: cfg.DeadLetterURL}
+	w := &worker.Worker{Log: log, Metrics: m, SQS: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL, DeadLetterURL: cfg.DeadLetterURL}
 	if err = errors.Join(err, awsErr); err == nil {
 		var r *reconcile.Reconciler
 		if r, err = reconcile.New(cfg, awsCfg); err == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -31,5 +32,6 @@ func main() {
 	if cfg.LedgerTable != "" {
 		h.Ledger = &ledger.Table{DB: dynamodb.NewFromConfig(awsCfg), Name: cfg.LedgerTable}
 	}
+	h.Bus, h.BusName = eventbridge.NewFromConfig(awsCfg), cfg.EventBus
 	lambda.Start(h)
 }

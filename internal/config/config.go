@@ -22,10 +22,22 @@ const (
 	DefaultAccountsURL       = "https://accounts.cloudone.trendmicro.com"
 	DefaultExecutionRoleName = "AWSControlTowerExecution"
 	DefaultSecretCacheTTL    = time.Minute
-	DefaultWaitMinDelay      = 15 * time.Second
-	DefaultWaitMargin        = 20 * time.Second
-	DefaultMaxReconcileSteps = 4
 	DefaultSessionName       = "cloudone-onboarder"
+	// A stack operation of Trend's template takes minutes: the first look after a write is
+	// after 30 s, later looks wait half the operation's age so far, at most 5 minutes.
+	DefaultCheckMinDelay = 30 * time.Second
+	DefaultCheckMaxDelay = 5 * time.Minute
+	// Transient failures in a row before a request is dead-lettered (the queue's own redrive,
+	// after many more receives, is the last resort).
+	DefaultMaxFailures = 5
+	// Each start of Trend's stack makes about six Cloud One calls from the member account
+	// (API key lookup, cloud account, CloudTrail stack, Vision One connector, Workload
+	// Security settings and connector), and Cloud One answers 429 over a rolling 60-second
+	// window: 30 starts a minute are about 180 Cloud One calls a minute, spaced evenly.
+	DefaultMaxStartsPerMinute = 30
+	// AccessDenied on AssumeRole is retried this long after an account joined the
+	// Organization (a new account's roles take minutes to become usable).
+	DefaultAssumeRoleGrace = 30 * time.Minute
 )
 
 // TrailMode says how the forwarding trail is chosen.
@@ -39,42 +51,50 @@ const (
 
 // Config is every setting of the product. Lambdas read the fields they need.
 type Config struct {
-	SecretARN         string        // ONBOARDER_SECRET_ARN
-	StackName         string        // ONBOARDER_STACK_NAME
-	TemplateURL       string        // ONBOARDER_TEMPLATE_URL
-	QSS3BucketName    string        // ONBOARDER_QSS3_BUCKET_NAME
-	QSS3KeyPrefix     string        // ONBOARDER_QSS3_KEY_PREFIX
-	CloudOneRegion    string        // ONBOARDER_CLOUDONE_REGION; empty: resolved from the API key
-	AccountsURL       string        // ONBOARDER_CLOUDONE_ACCOUNTS_URL
-	TrailMode         TrailMode     // ONBOARDER_TRAIL_MODE
-	ExecutionRoleName string        // ONBOARDER_EXECUTION_ROLE_NAME
-	CFNRoleName       string        // ONBOARDER_CLOUDFORMATION_ROLE_NAME: service role passed to CloudFormation; empty: none
-	DryRun            bool          // ONBOARDER_DRY_RUN
-	AdoptExisting     bool          // ONBOARDER_ADOPT_EXISTING
-	QueueURL          string        // ONBOARDER_QUEUE_URL (intake Lambdas, operator --enqueue)
-	DeadLetterURL     string        // ONBOARDER_DLQ_URL: the worker moves permanent failures there at once; empty: SQS redrive
-	LedgerTable       string        // ONBOARDER_LEDGER_TABLE (DynamoDB table of the last decision per account)
-	IncludeOUs        []string      // ONBOARDER_INCLUDE_OUS, comma separated OU ids; empty: all
-	ExcludeAccounts   []string      // ONBOARDER_EXCLUDE_ACCOUNTS, comma separated account ids
-	SessionName       string        // role session name used in member accounts; the trail guard ignores it
-	SecretCacheTTL    time.Duration // ONBOARDER_SECRET_CACHE_TTL, how long a read secret is trusted
-	WaitMinDelay      time.Duration // ONBOARDER_WAIT_MIN_DELAY, first poll interval of stack waiters
-	WaitMargin        time.Duration // ONBOARDER_WAIT_MARGIN, kept free before the Lambda deadline
+	SecretARN          string        // ONBOARDER_SECRET_ARN
+	StackName          string        // ONBOARDER_STACK_NAME
+	TemplateURL        string        // ONBOARDER_TEMPLATE_URL
+	QSS3BucketName     string        // ONBOARDER_QSS3_BUCKET_NAME
+	QSS3KeyPrefix      string        // ONBOARDER_QSS3_KEY_PREFIX
+	CloudOneRegion     string        // ONBOARDER_CLOUDONE_REGION; empty: resolved from the API key
+	AccountsURL        string        // ONBOARDER_CLOUDONE_ACCOUNTS_URL
+	TrailMode          TrailMode     // ONBOARDER_TRAIL_MODE
+	ExecutionRoleName  string        // ONBOARDER_EXECUTION_ROLE_NAME
+	CFNRoleName        string        // ONBOARDER_CLOUDFORMATION_ROLE_NAME: service role passed to CloudFormation; empty: none
+	DryRun             bool          // ONBOARDER_DRY_RUN
+	AdoptExisting      bool          // ONBOARDER_ADOPT_EXISTING
+	QueueURL           string        // ONBOARDER_QUEUE_URL (intake Lambdas, operator --enqueue)
+	DeadLetterURL      string        // ONBOARDER_DLQ_URL: the worker moves permanent failures there at once; empty: SQS redrive
+	LedgerTable        string        // ONBOARDER_LEDGER_TABLE (DynamoDB table of the last decision per account)
+	IncludeOUs         []string      // ONBOARDER_INCLUDE_OUS, comma separated OU ids; empty: all
+	ExcludeAccounts    []string      // ONBOARDER_EXCLUDE_ACCOUNTS, comma separated account ids
+	SessionName        string        // role session name used in member accounts (member.yaml's trust requires it)
+	SecretCacheTTL     time.Duration // ONBOARDER_SECRET_CACHE_TTL, how long a read secret is trusted
+	CheckMinDelay      time.Duration // ONBOARDER_CHECK_MIN_DELAY, the first look after a stack write
+	CheckMaxDelay      time.Duration // ONBOARDER_CHECK_MAX_DELAY, the longest wait between looks at an operation
+	MaxFailures        int           // ONBOARDER_MAX_FAILURES, transient failures in a row before the DLQ
+	MaxStartsPerMinute int           // ONBOARDER_MAX_STARTS_PER_MINUTE, stack operations started per minute across the Organization; 0: unlimited
+	AssumeRoleGrace    time.Duration // ONBOARDER_ASSUME_ROLE_GRACE, how long after an account joined AccessDenied on AssumeRole is retried
+	InstallAccount     string        // ONBOARDER_INSTALL_ACCOUNT, the account the onboarder runs in: manual requests come only from it
+	EventBus           string        // ONBOARDER_EVENT_BUS, the onboarder\'s bus (the sweep puts its continuation there)
 }
 
 // Default returns the configuration with every default filled in.
 func Default() Config {
 	return Config{
-		StackName:         DefaultStackName,
-		TemplateURL:       DefaultTemplateURL,
-		QSS3BucketName:    DefaultQSS3BucketName,
-		AccountsURL:       DefaultAccountsURL,
-		TrailMode:         TrailAuto,
-		ExecutionRoleName: DefaultExecutionRoleName,
-		SessionName:       DefaultSessionName,
-		SecretCacheTTL:    DefaultSecretCacheTTL,
-		WaitMinDelay:      DefaultWaitMinDelay,
-		WaitMargin:        DefaultWaitMargin,
+		StackName:          DefaultStackName,
+		TemplateURL:        DefaultTemplateURL,
+		QSS3BucketName:     DefaultQSS3BucketName,
+		AccountsURL:        DefaultAccountsURL,
+		TrailMode:          TrailAuto,
+		ExecutionRoleName:  DefaultExecutionRoleName,
+		SessionName:        DefaultSessionName,
+		SecretCacheTTL:     DefaultSecretCacheTTL,
+		CheckMinDelay:      DefaultCheckMinDelay,
+		CheckMaxDelay:      DefaultCheckMaxDelay,
+		MaxFailures:        DefaultMaxFailures,
+		MaxStartsPerMinute: DefaultMaxStartsPerMinute,
+		AssumeRoleGrace:    DefaultAssumeRoleGrace,
 	}
 }
 
@@ -111,6 +131,16 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			*dst = d
 		}
 	}
+	integer := func(name string, dst *int) {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: must be a whole number, 0 or more", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
 	list := func(name string, dst *[]string) {
 		if v, ok := lookup(name); ok {
 			for _, f := range strings.Split(v, ",") {
@@ -144,8 +174,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	list("ONBOARDER_INCLUDE_OUS", &c.IncludeOUs)
 	list("ONBOARDER_EXCLUDE_ACCOUNTS", &c.ExcludeAccounts)
 	duration("ONBOARDER_SECRET_CACHE_TTL", &c.SecretCacheTTL)
-	duration("ONBOARDER_WAIT_MIN_DELAY", &c.WaitMinDelay)
-	duration("ONBOARDER_WAIT_MARGIN", &c.WaitMargin)
+	duration("ONBOARDER_CHECK_MIN_DELAY", &c.CheckMinDelay)
+	duration("ONBOARDER_CHECK_MAX_DELAY", &c.CheckMaxDelay)
+	integer("ONBOARDER_MAX_FAILURES", &c.MaxFailures)
+	integer("ONBOARDER_MAX_STARTS_PER_MINUTE", &c.MaxStartsPerMinute)
+	duration("ONBOARDER_ASSUME_ROLE_GRACE", &c.AssumeRoleGrace)
+	str("ONBOARDER_INSTALL_ACCOUNT", &c.InstallAccount)
+	str("ONBOARDER_EVENT_BUS", &c.EventBus)
 	return c, errors.Join(errs...)
 }
 
@@ -200,7 +235,26 @@ func (c Config) Validate() error {
 		bad("ONBOARDER_CLOUDFORMATION_ROLE_NAME", c.CFNRoleName, "must be empty or an IAM role name (1 to 64 of letters, digits and +=,.@_-)")
 	}
 	errs = append(errs, c.validateScope()...)
+	errs = append(errs, c.validatePacing()...)
 	return errors.Join(errs...)
+}
+
+// validatePacing checks the worker's delays and limits.
+func (c Config) validatePacing() []error {
+	var errs []error
+	if c.CheckMinDelay < time.Second {
+		errs = append(errs, fmt.Errorf("ONBOARDER_CHECK_MIN_DELAY=%s: must be at least 1s (SQS visibility is set in seconds)", c.CheckMinDelay))
+	}
+	if c.CheckMaxDelay < c.CheckMinDelay || c.CheckMaxDelay > 12*time.Hour {
+		errs = append(errs, fmt.Errorf("ONBOARDER_CHECK_MAX_DELAY=%s: must be between ONBOARDER_CHECK_MIN_DELAY (%s) and 12h (the longest SQS visibility timeout)", c.CheckMaxDelay, c.CheckMinDelay))
+	}
+	if c.MaxStartsPerMinute > 6000 {
+		errs = append(errs, fmt.Errorf("ONBOARDER_MAX_STARTS_PER_MINUTE=%d: must be at most 6000 (0 turns the limit off)", c.MaxStartsPerMinute))
+	}
+	if c.InstallAccount != "" && ValidateAccountID(c.InstallAccount) != nil {
+		errs = append(errs, fmt.Errorf("ONBOARDER_INSTALL_ACCOUNT=%q: must be a 12-digit account id", c.InstallAccount))
+	}
+	return errs
 }
 
 // validateNames checks the names the worker and the trail guard share.

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func lookup(m map[string]string) func(string) (string, bool) {
@@ -61,9 +62,20 @@ func TestValidateReportsEverything(t *testing.T) {
 }
 
 func TestMalformedValues(t *testing.T) {
-	_, err := FromLookup(lookup(map[string]string{"ONBOARDER_DRY_RUN": "yes please", "ONBOARDER_WAIT_MIN_DELAY": "soon"}))
-	if err == nil || !strings.Contains(err.Error(), "ONBOARDER_DRY_RUN") || !strings.Contains(err.Error(), "ONBOARDER_WAIT_MIN_DELAY") {
-		t.Fatalf("err %v", err)
+	_, err := FromLookup(lookup(map[string]string{"ONBOARDER_DRY_RUN": "yes please", "ONBOARDER_CHECK_MIN_DELAY": "soon", "ONBOARDER_MAX_STARTS_PER_MINUTE": "-3"}))
+	for _, want := range []string{"ONBOARDER_DRY_RUN", "ONBOARDER_CHECK_MIN_DELAY", "ONBOARDER_MAX_STARTS_PER_MINUTE"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("err %v lacks %s", err, want)
+		}
+	}
+	c := Default()
+	c.SecretARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:x"
+	c.CheckMinDelay, c.CheckMaxDelay, c.InstallAccount = 500*time.Millisecond, 24*time.Hour, "12"
+	err = c.Validate()
+	for _, want := range []string{"ONBOARDER_CHECK_MIN_DELAY=500ms", "ONBOARDER_CHECK_MAX_DELAY=24h0m0s", `ONBOARDER_INSTALL_ACCOUNT="12"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err %v lacks %s", err, want)
+		}
 	}
 }
 

@@ -51,15 +51,25 @@ func (a *Assumer) Credentials(account string) *aws.CredentialsCache {
 	return c
 }
 
+// DeniedError is AccessDenied on AssumeRole. Whether it is worth retrying depends on how new
+// the account is (IAM is eventually consistent right after an account is created), which the
+// caller knows: by itself it is permanent.
+type DeniedError struct {
+	Role string
+	Err  error
+}
+
+func (e *DeniedError) Error() string { return "assume " + e.Role + ": access denied: " + e.Err.Error() }
+func (e *DeniedError) Unwrap() error { return e.Err }
+
 // Config returns the configuration for an account and region. It assumes the role now
-// (or takes cached credentials), so that a failure to assume is reported as such:
-// AccessDenied right after an account is created is IAM's eventual consistency and is
-// transient; the message says what to check if it persists.
+// (or takes cached credentials), so that a failure to assume is reported as such, AccessDenied
+// as a *DeniedError.
 func (a *Assumer) Config(ctx context.Context, account, region string) (aws.Config, error) {
 	creds := a.Credentials(account)
 	if _, err := creds.Retrieve(ctx); err != nil {
 		if fault.IsCode(err, "AccessDenied", "AccessDeniedException") {
-			return aws.Config{}, fault.Transientf("assume %s: access denied; a new account's role can take minutes to become usable, retrying (if this persists, check that the role exists and trusts the management account): %w", a.RoleARN(account), err)
+			return aws.Config{}, fault.As(fault.Permanent, &DeniedError{Role: a.RoleARN(account), Err: err})
 		}
 		return aws.Config{}, fault.As(fault.ClassOf(err), fmt.Errorf("assume %s: %w", a.RoleARN(account), err))
 	}

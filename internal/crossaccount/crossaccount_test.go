@@ -2,6 +2,7 @@ package crossaccount
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -41,7 +42,12 @@ func TestAccessDeniedThenSuccess(t *testing.T) {
 	f := &fakeSTS{fails: 1}
 	a := newAssumer(f)
 	_, err := a.Config(context.Background(), "012345678901", "us-east-1")
-	if fault.ClassOf(err) != fault.Transient {
+	var denied *DeniedError
+	if !errors.As(err, &denied) || denied.Role != "arn:aws:iam::012345678901:role/AWSControlTowerExecution" {
+		t.Fatalf("not a DeniedError: %v", err)
+	}
+	// By itself AccessDenied is permanent; the reconcile retries it for a new account.
+	if fault.ClassOf(err) != fault.Permanent {
 		t.Fatalf("class %s: %v", fault.ClassOf(err), err)
 	}
 	cfg, err := a.Config(context.Background(), "012345678901", "us-east-1")

@@ -1,7 +1,10 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -64,6 +67,55 @@ type Manual struct {
 	All      bool
 	Accounts []string         // valid ids, deduplicated, in order
 	Invalid  []InvalidAccount // ids that are not 12-digit strings, reported by position
+	// Continuation is set on the request a sweep puts on the bus for itself when its
+	// invocation ends before the last page: it goes on from there.
+	Continuation *Continuation
+}
+
+// Continuation is where a sweep stopped: the walk over the Organization's accounts, page by
+// page, and what it did so far.
+type Continuation struct {
+	SweepID  string   `json:"sweepId"`           // the event id of the sweep it continues (the requests' event id)
+	Trigger  string   `json:"trigger"`           // sweep or manual
+	Pending  []string `json:"pending,omitempty"` // OUs still to walk
+	Parent   string   `json:"parent,omitempty"`  // the OU being walked ("" : every account, ListAccounts)
+	Phase    string   `json:"phase,omitempty"`   // accounts or ous (of Parent)
+	Token    string   `json:"token,omitempty"`   // the NextToken of the page to read
+	Pages    int      `json:"pages"`             // pages read so far
+	Enqueued int      `json:"enqueued"`          // requests enqueued so far
+	Attempt  int      `json:"attempt,omitempty"` // failed tries of this page in a row
+}
+
+var ouOrRootRE = regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$`)
+
+// validate checks a continuation read from an event; each message names the field.
+func (c *Continuation) validate() error {
+	var errs []error
+	bad := func(f string, args ...any) { errs = append(errs, fault.Permanentf(f, args...)) }
+	if c.SweepID == "" || len(c.SweepID) > 128 {
+		bad("detail.continuation.sweepId: required, 1 to 128 characters")
+	}
+	if c.Trigger != "sweep" && c.Trigger != "manual" {
+		bad("detail.continuation.trigger=%q: must be sweep or manual", truncate(c.Trigger, 32))
+	}
+	for i, ou := range c.Pending {
+		if !ouOrRootRE.MatchString(ou) {
+			bad("detail.continuation.pending[%d]=%q: must be an OU or root id", i, truncate(ou, 40))
+		}
+	}
+	if c.Parent != "" && !ouOrRootRE.MatchString(c.Parent) {
+		bad("detail.continuation.parent=%q: must be an OU or root id", truncate(c.Parent, 40))
+	}
+	if c.Phase != "" && c.Phase != "accounts" && c.Phase != "ous" {
+		bad("detail.continuation.phase=%q: must be accounts or ous", truncate(c.Phase, 32))
+	}
+	if len(c.Token) > 4096 {
+		bad("detail.continuation.token: at most 4096 characters")
+	}
+	if c.Pages < 0 || c.Enqueued < 0 || c.Attempt < 0 {
+		bad("detail.continuation: pages, enqueued and attempt must not be negative")
+	}
+	return errors.Join(errs...)
 }
 
 // InvalidAccount is one bad entry of a manual request.
@@ -332,13 +384,26 @@ func (c *Call) splitResource(kind Kind, field string) error {
 
 func parseManual(ev *Event) error {
 	var d struct {
-		AccountIDs json.RawMessage `json:"accountIds"`
-		All        json.RawMessage `json:"all"`
+		AccountIDs   json.RawMessage `json:"accountIds"`
+		All          json.RawMessage `json:"all"`
+		Continuation json.RawMessage `json:"continuation"`
 	}
 	if err := json.Unmarshal(ev.Detail, &d); err != nil {
 		return permanentJSON("detail", err)
 	}
 	m := &Manual{}
+	if len(d.Continuation) > 0 && string(d.Continuation) != "null" {
+		c := &Continuation{}
+		dec := json.NewDecoder(bytes.NewReader(d.Continuation))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(c); err != nil {
+			return fault.Permanentf("detail.continuation: %s", jsonError(err))
+		}
+		if err := c.validate(); err != nil {
+			return err
+		}
+		m.Continuation = c
+	}
 	if len(d.All) > 0 && string(d.All) != "null" {
 		if err := json.Unmarshal(d.All, &m.All); err != nil {
 			return fault.Permanentf("detail.all: must be true or false, got %s", jsonKind(d.All))
@@ -355,6 +420,8 @@ func parseManual(ev *Event) error {
 		return fault.Permanentf(`detail: give either "accountIds" or "all": true, not both`)
 	case !m.All && len(ids) == 0:
 		return fault.Permanentf(`detail: "accountIds" (a non-empty array of 12-digit strings) or "all": true required`)
+	case m.Continuation != nil && !m.All:
+		return fault.Permanentf(`detail.continuation: only with "all": true`)
 	}
 	seen := map[string]bool{}
 	for i, raw := range ids {

@@ -75,12 +75,11 @@ var transientCodes = map[string]bool{
 	"InternalError": true, "InternalFailure": true, "InternalServerError": true,
 	"ServiceUnavailable": true, "ServiceUnavailableException": true,
 	"OperationInProgressException": true, "ConcurrentModificationException": true,
-	"LimitExceededException": true,
-	// IAM is eventually consistent: right after an account is created, its role can be
-	// denied for a while. AccessDenied on AssumeRole is therefore retried; it ends in the
-	// dead-letter queue, with the reason, once the receive count is spent.
-	"AccessDenied": true,
 }
+
+// needsPersonCodes are AWS error codes that a person must clear: a quota is reached (the
+// account's stack quota, IAM role quota, ...), which no retry raises.
+var needsPersonCodes = map[string]bool{"LimitExceededException": true}
 
 // ClassOf returns the class of err. AWS errors are judged by their code, then by their
 // smithy fault (server faults are transient, client faults permanent); anything else that
@@ -100,6 +99,11 @@ func ClassOf(err error) Class {
 		if transientCodes[code] {
 			return Transient
 		}
+		if needsPersonCodes[code] {
+			return NeedsPerson
+		}
+		// AccessDenied (an SCP, a missing permission) is permanent: the callers that know
+		// better (AssumeRole into a new account) say so.
 		var ae smithy.APIError
 		if errors.As(err, &ae) && ae.ErrorFault() == smithy.FaultServer {
 			return Transient

@@ -63,8 +63,13 @@ func (h *AccountVending) decide(ctx context.Context, ev *event.Event) (decision,
 	if !in {
 		return skip(ev.Account, ReasonOUNotInScope, "OU %s is not under ONBOARDER_INCLUDE_OUS", ou), nil
 	}
+	var d decision
 	if ev.Kind == event.KindAccountCreated {
-		return enqueue(ev.Account, ReasonAccountCreated, "Organizations created account %s", l.AccountName), nil
+		d = enqueue(ev.Account, ReasonAccountCreated, "Organizations created account %s", l.AccountName)
+	} else {
+		d = enqueue(ev.Account, ReasonManagedAccountReady, "%s SUCCEEDED for %s in OU %s", ev.Name, l.AccountName, l.OUName)
 	}
-	return enqueue(ev.Account, ReasonManagedAccountReady, "%s SUCCEEDED for %s in OU %s", ev.Name, l.AccountName, l.OUName), nil
+	// The account is new (or newly enrolled): its roles may take minutes to be usable.
+	d.since = ev.Time.Time
+	return d, nil
 }

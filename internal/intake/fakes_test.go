@@ -70,6 +70,8 @@ type FakeOrgs struct {
 	ListParentsFn          func(in *organizations.ListParentsInput) (*organizations.ListParentsOutput, error)
 	DescribeAccountFn      func(in *organizations.DescribeAccountInput) (*organizations.DescribeAccountOutput, error)
 	DescribeOrganizationFn func(in *organizations.DescribeOrganizationInput) (*organizations.DescribeOrganizationOutput, error)
+	ForParentFn            func(in *organizations.ListAccountsForParentInput) (*organizations.ListAccountsForParentOutput, error)
+	OUsFn                  func(in *organizations.ListOrganizationalUnitsForParentInput) (*organizations.ListOrganizationalUnitsForParentOutput, error)
 }
 
 var _ intake.Organizations = (*FakeOrgs)(nil)
@@ -109,6 +111,16 @@ func (f *FakeOrgs) DescribeAccount(_ context.Context, in *organizations.Describe
 func (f *FakeOrgs) DescribeOrganization(_ context.Context, in *organizations.DescribeOrganizationInput, _ ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error) {
 	f.count("DescribeOrganization")
 	return f.DescribeOrganizationFn(in)
+}
+
+func (f *FakeOrgs) ListAccountsForParent(_ context.Context, in *organizations.ListAccountsForParentInput, _ ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error) {
+	f.count("ListAccountsForParent")
+	return f.ForParentFn(in)
+}
+
+func (f *FakeOrgs) ListOrganizationalUnitsForParent(_ context.Context, in *organizations.ListOrganizationalUnitsForParentInput, _ ...func(*organizations.Options)) (*organizations.ListOrganizationalUnitsForParentOutput, error) {
+	f.count("ListOrganizationalUnitsForParent")
+	return f.OUsFn(in)
 }
 
 // parentsFrom answers ListParents from a child -> parent map.

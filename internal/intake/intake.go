@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
@@ -38,6 +39,8 @@ type Organizations interface {
 	ListParents(ctx context.Context, in *organizations.ListParentsInput, optFns ...func(*organizations.Options)) (*organizations.ListParentsOutput, error)
 	DescribeAccount(ctx context.Context, in *organizations.DescribeAccountInput, optFns ...func(*organizations.Options)) (*organizations.DescribeAccountOutput, error)
 	DescribeOrganization(ctx context.Context, in *organizations.DescribeOrganizationInput, optFns ...func(*organizations.Options)) (*organizations.DescribeOrganizationOutput, error)
+	ListAccountsForParent(ctx context.Context, in *organizations.ListAccountsForParentInput, optFns ...func(*organizations.Options)) (*organizations.ListAccountsForParentOutput, error)
+	ListOrganizationalUnitsForParent(ctx context.Context, in *organizations.ListOrganizationalUnitsForParentInput, optFns ...func(*organizations.Options)) (*organizations.ListOrganizationalUnitsForParentOutput, error)
 }
 
 // Ledger reads the last decision of the worker for an account (*ledger.Table).
@@ -45,15 +48,10 @@ type Ledger interface {
 	Get(ctx context.Context, account string) (ledger.Entry, bool, error)
 }
 
-// LedgerScanner reads every entry of the ledger at once (*ledger.Table).
-type LedgerScanner interface {
-	All(ctx context.Context) (map[string]ledger.Entry, error)
-}
-
 var (
 	_ Enqueuer      = (*queue.Sender)(nil)
 	_ Ledger        = (*ledger.Table)(nil)
-	_ LedgerScanner = (*ledger.Table)(nil)
+	_ LedgerDigests = (*ledger.Table)(nil)
 	_ Organizations = (*organizations.Client)(nil)
 )
 
@@ -97,8 +95,10 @@ const (
 	ReasonNotActive    = org.NotActive
 	ReasonNotInOrg     = "account-not-in-organization"
 	ReasonBadAccountID = "bad-account-id"
-	ReasonSweep        = "sweep"  // enqueue
-	ReasonManual       = "manual" // enqueue
+	// a manual request that did not come from the install account
+	ReasonNotFromInstall = "manual-not-from-install-account"
+	ReasonSweep          = "sweep"  // enqueue
+	ReasonManual         = "manual" // enqueue
 )
 
 // decision is what an intake decided for one account of one event.
@@ -108,7 +108,8 @@ type decision struct {
 	reason  string // a Reason* code
 	detail  string
 	level   slog.Level
-	digest  string // the digest of the account's ledger entry, when the sweep read it
+	digest  string    // the digest of the account's ledger entry, when the sweep read it
+	since   time.Time // when the account joined the Organization (or was vended), when known
 }
 
 func skip(account, reason, format string, args ...any) decision {
@@ -208,6 +209,7 @@ func request(ev *event.Event, d decision, region string) queue.Request {
 		Region:     region,
 
 		LedgerDigest: d.digest,
+		AccountSince: d.since,
 	}
 }
 

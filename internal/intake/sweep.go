@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
@@ -17,15 +20,40 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 )
 
+// Bus puts the sweep's continuation on the onboarder's bus (*eventbridge.Client).
+type Bus interface {
+	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
+}
+
+// LedgerDigests reads the digest of every account's ledger entry (*ledger.Table).
+type LedgerDigests interface {
+	Digests(ctx context.Context) (map[string]string, error)
+}
+
 // Sweep handles the daily schedule and manual requests: it enqueues one request per active,
 // in-scope member account (all of them, or the ones a manual request names).
+//
+// It walks the Organization page by page and enqueues each page as it is read, so that an
+// Organization of any size costs memory for one page, and a failure loses nothing read
+// before it. With ONBOARDER_INCLUDE_OUS it walks the included OUs and their children with
+// ListAccountsForParent and ListOrganizationalUnitsForParent (no ListParents per account).
+// When its invocation is about to end before the last page, it puts a continuation request
+// on the onboarder's bus (the same rule brings it back to the sweep) and the next invocation
+// goes on from that page, not from the start.
 type Sweep struct {
 	base
 	Orgs  Organizations
 	scope *org.Scope // caches the management account for the life of the process
-	// Ledger, when set, is read once per sweep so that each request carries the digest of
-	// its account's entry, and the worker skips rewriting the entries that did not change.
-	Ledger LedgerScanner
+	// Ledger, when set, is read once per invocation so that each request carries the digest
+	// of its account's entry, and the worker skips rewriting the entries that did not change.
+	Ledger LedgerDigests
+	// Bus and BusName receive the continuation; unset, a sweep that runs out of time fails
+	// (and is retried from the start by Lambda).
+	Bus     Bus
+	BusName string
+	// Margin is the time kept free before the deadline for the continuation (default 30 s).
+	Margin time.Duration
+	Now    func() time.Time
 }
 
 // NewSweep wires a Sweep. cfgErr, if not nil, is returned by every invocation.
@@ -47,78 +75,239 @@ func (h *Sweep) Handle(ctx context.Context, raw json.RawMessage) error {
 	if !ok {
 		return err
 	}
-	var ds []decision
+	if ev.Kind == event.KindManual && h.Config.InstallAccount != "" && ev.Envelope.Account != h.Config.InstallAccount {
+		d := skip("", ReasonNotFromInstall, "manual request from account %q: manual requests are accepted only from the install account %s",
+			ev.Envelope.Account, h.Config.InstallAccount)
+		d.level = slog.LevelWarn
+		h.record(ctx, ev, d)
+		return nil
+	}
+	if h.Orgs == nil {
+		return h.fail(ctx, ev, fault.Permanentf("no Organizations client configured"))
+	}
+	h.scope.Forget() // parents are looked up afresh each run: accounts move between OUs
 	if ev.Kind == event.KindManual && !ev.Manual.All {
-		ds, err = h.named(ctx, ev)
-	} else {
-		ds, err = h.all(ctx, ev)
+		ds, err := h.named(ctx, ev)
+		if err != nil {
+			return h.fail(ctx, ev, err)
+		}
+		h.stamp(ctx, ev, ds, h.digests(ctx, ev))
+		if err := h.finish(ctx, ev, ds, ""); err != nil {
+			return err
+		}
+		h.done(ctx, ev, sweepID(ev), len(ds), enqueued(ds), 0)
+		return nil
 	}
-	if err != nil {
-		return h.fail(ctx, ev, err)
-	}
-	h.digests(ctx, ev, ds)
-	if err := h.finish(ctx, ev, ds, ""); err != nil {
-		return err
-	}
+	return h.walk(ctx, ev)
+}
+
+func enqueued(ds []decision) int {
 	n := 0
 	for _, d := range ds {
 		if d.enqueue {
 			n++
 		}
 	}
-	h.log().InfoContext(ctx, "sweep done", "function", h.function, "event_id", ev.ID, "replay", ev.ReplayName,
-		"trigger", ev.Trigger(), "accounts", len(ds), "enqueued", n)
-	return nil
+	return n
 }
 
-// digests stamps each enqueued decision with the digest of its account's ledger entry. A
-// ledger that cannot be read costs only the saving: the worker then writes every entry.
-func (h *Sweep) digests(ctx context.Context, ev *event.Event, ds []decision) {
-	if h.Ledger == nil {
-		return
+func (h *Sweep) done(ctx context.Context, ev *event.Event, id string, accounts, n, pages int) {
+	h.log().InfoContext(ctx, "sweep done", "function", h.function, "event_id", ev.ID, "sweep_id", id, "replay", ev.ReplayName,
+		"trigger", ev.Trigger(), "accounts", accounts, "enqueued", n, "pages", pages)
+}
+
+// sweepID is the event id every request of a sweep carries: the first event's, also in the
+// invocations that continue it (the deduplication id of a request is the same whichever
+// invocation enqueues it).
+func sweepID(ev *event.Event) string {
+	if ev.Manual != nil && ev.Manual.Continuation != nil {
+		return ev.Manual.Continuation.SweepID
 	}
-	entries, err := h.Ledger.All(ctx)
+	return ev.ID
+}
+
+// digests reads the ledger's digests once per invocation. A ledger that cannot be read
+// costs only the saving: the worker then writes every entry.
+func (h *Sweep) digests(ctx context.Context, ev *event.Event) map[string]string {
+	if h.Ledger == nil {
+		return nil
+	}
+	ds, err := h.Ledger.Digests(ctx)
 	if err != nil {
 		h.log().WarnContext(ctx, "ledger not read: the worker will rewrite every entry", "function", h.function,
 			"event_id", ev.ID, "error", err.Error())
-		return
+		return nil
 	}
+	return ds
+}
+
+// stamp gives each enqueued decision the digest of its account's ledger entry.
+func (h *Sweep) stamp(_ context.Context, _ *event.Event, ds []decision, digests map[string]string) {
 	for i := range ds {
-		if e, ok := entries[ds[i].account]; ok && ds[i].enqueue {
-			ds[i].digest = e.Digest()
+		if d, ok := digests[ds[i].account]; ok && ds[i].enqueue {
+			ds[i].digest = d
 		}
 	}
 }
 
 func (h *Sweep) reason(ev *event.Event) (string, string) {
-	if ev.Kind == event.KindManual {
+	trigger := ev.Trigger()
+	if c := ev.Manual; c != nil && c.Continuation != nil {
+		trigger = c.Continuation.Trigger
+	}
+	if trigger == "manual" {
 		return ReasonManual, "manual reconcile request"
 	}
 	return ReasonSweep, "daily sweep"
 }
 
-// all lists the organization's accounts and decides for each.
-func (h *Sweep) all(ctx context.Context, ev *event.Event) ([]decision, error) {
-	if h.Orgs == nil {
-		return nil, fault.Permanentf("no Organizations client configured")
+// cursor is where the walk is: event.Continuation without the bookkeeping.
+type cursor = event.Continuation
+
+func (h *Sweep) startCursor(ev *event.Event) cursor {
+	if ev.Manual != nil && ev.Manual.Continuation != nil {
+		return *ev.Manual.Continuation
 	}
-	h.scope.Forget() // parents are looked up afresh each run: accounts move between OUs
-	var ds []decision
-	p := organizations.NewListAccountsPaginator(h.Orgs, &organizations.ListAccountsInput{})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list organization accounts: %w", err)
+	c := cursor{SweepID: ev.ID, Trigger: ev.Trigger()}
+	var ous []string
+	for _, ou := range h.Config.IncludeOUs {
+		if len(ou) > 2 && ou[:2] == "r-" { // a root: every account
+			ous = nil
+			break
 		}
-		for _, a := range page.Accounts {
-			d, err := h.decideAccount(ctx, ev, a)
+		ous = append(ous, ou)
+	}
+	if len(ous) > 0 {
+		c.Parent, c.Phase, c.Pending = ous[0], "accounts", ous[1:]
+	}
+	return c
+}
+
+func (h *Sweep) margin() time.Duration {
+	if h.Margin > 0 {
+		return h.Margin
+	}
+	return 30 * time.Second
+}
+
+// walk lists the Organization page by page from the cursor and enqueues each page.
+func (h *Sweep) walk(ctx context.Context, ev *event.Event) error {
+	c := h.startCursor(ev)
+	digests := h.digests(ctx, ev)
+	accounts := 0
+	for {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.margin() {
+			return h.continueLater(ctx, ev, c, "the invocation ends soon")
+		}
+		page, next, err := h.page(ctx, &c)
+		if err != nil {
+			if fault.ClassOf(err) == fault.Transient && c.Attempt < 3 && h.Bus != nil {
+				c.Attempt++
+				return h.continueLater(ctx, ev, c, "listing failed: "+err.Error())
+			}
+			return h.fail(ctx, ev, err)
+		}
+		c.Attempt = 0
+		var ds []decision
+		for _, a := range page {
+			d, err := h.decideAccount(ctx, ev, a, c.Parent == "")
 			if err != nil {
-				return nil, err
+				if fault.ClassOf(err) == fault.Transient && h.Bus != nil {
+					return h.continueLater(ctx, ev, c, "deciding failed: "+err.Error())
+				}
+				return h.fail(ctx, ev, err)
 			}
 			ds = append(ds, d)
 		}
+		h.stamp(ctx, ev, ds, digests)
+		wev := *ev
+		wev.ID = c.SweepID // the requests of every invocation of one sweep share its event id and trigger
+		if c.Trigger == "sweep" {
+			wev.Kind = event.KindSchedule
+		}
+		if err := h.finish(ctx, &wev, ds, ""); err != nil {
+			return err
+		}
+		accounts += len(ds)
+		c.Enqueued += enqueued(ds)
+		c.Pages++
+		if !h.advance(&c, next) {
+			h.done(ctx, ev, c.SweepID, accounts, c.Enqueued, c.Pages)
+			return nil
+		}
 	}
-	return ds, nil
+}
+
+// page reads the page the cursor points at: accounts of the Organization or of an OU, or the
+// child OUs of an OU (then it returns no accounts, and the children join the walk).
+func (h *Sweep) page(ctx context.Context, c *cursor) ([]types.Account, *string, error) {
+	var token *string
+	if c.Token != "" {
+		token = aws.String(c.Token)
+	}
+	switch {
+	case c.Parent == "":
+		out, err := h.Orgs.ListAccounts(ctx, &organizations.ListAccountsInput{NextToken: token})
+		if err != nil {
+			return nil, nil, fmt.Errorf("list organization accounts (page %d): %w", c.Pages+1, err)
+		}
+		return out.Accounts, out.NextToken, nil
+	case c.Phase == "ous":
+		out, err := h.Orgs.ListOrganizationalUnitsForParent(ctx, &organizations.ListOrganizationalUnitsForParentInput{ParentId: aws.String(c.Parent), NextToken: token})
+		if err != nil {
+			return nil, nil, fmt.Errorf("list the OUs under %s: %w", c.Parent, err)
+		}
+		for _, ou := range out.OrganizationalUnits {
+			c.Pending = append(c.Pending, aws.ToString(ou.Id))
+		}
+		return nil, out.NextToken, nil
+	default:
+		out, err := h.Orgs.ListAccountsForParent(ctx, &organizations.ListAccountsForParentInput{ParentId: aws.String(c.Parent), NextToken: token})
+		if err != nil {
+			return nil, nil, fmt.Errorf("list the accounts of %s: %w", c.Parent, err)
+		}
+		return out.Accounts, out.NextToken, nil
+	}
+}
+
+// advance moves the cursor past a page; false when the walk is over.
+func (h *Sweep) advance(c *cursor, next *string) bool {
+	if next != nil && aws.ToString(next) != "" {
+		c.Token = aws.ToString(next)
+		return true
+	}
+	c.Token = ""
+	switch {
+	case c.Parent == "":
+		return false
+	case c.Phase == "accounts":
+		c.Phase = "ous"
+		return true
+	case len(c.Pending) > 0:
+		c.Parent, c.Phase, c.Pending = c.Pending[0], "accounts", c.Pending[1:]
+		return true
+	}
+	return false
+}
+
+// continueLater puts the cursor on the bus as a continuation request and ends the invocation.
+func (h *Sweep) continueLater(ctx context.Context, ev *event.Event, c cursor, why string) error {
+	if h.Bus == nil || h.BusName == "" {
+		return h.fail(ctx, ev, fault.Transientf("sweep stopped at page %d (%s) and no bus is configured for its continuation (ONBOARDER_EVENT_BUS)", c.Pages+1, why))
+	}
+	detail, _ := json.Marshal(map[string]any{"all": true, "continuation": c})
+	out, err := h.Bus.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
+		EventBusName: aws.String(h.BusName), Source: aws.String(event.SourceManual), DetailType: aws.String(event.DetailManual), Detail: aws.String(string(detail)),
+	}}})
+	if err == nil && out.FailedEntryCount > 0 {
+		err = fmt.Errorf("%s", aws.ToString(out.Entries[0].ErrorMessage))
+	}
+	if err != nil {
+		return h.fail(ctx, ev, fmt.Errorf("put the sweep's continuation at page %d on bus %s: %w", c.Pages+1, h.BusName, err))
+	}
+	h.log().InfoContext(ctx, "sweep continues", "function", h.function, "event_id", ev.ID, "sweep_id", c.SweepID,
+		"pages", c.Pages, "enqueued", c.Enqueued, "parent", c.Parent, "reason", why)
+	return nil
 }
 
 // named decides for the accounts a manual request names; bad ids are reported by name and
@@ -130,13 +319,6 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) 
 		d.level = slog.LevelError
 		ds = append(ds, d)
 	}
-	if len(ev.Manual.Accounts) == 0 {
-		return ds, nil
-	}
-	if h.Orgs == nil {
-		return nil, fault.Permanentf("no Organizations client configured")
-	}
-	h.scope.Forget() // parents are looked up afresh each run: accounts move between OUs
 	for _, id := range ev.Manual.Accounts {
 		out, err := h.Orgs.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(id)})
 		if fault.IsCode(err, "AccountNotFoundException") {
@@ -153,7 +335,7 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) 
 			a = *out.Account
 			a.Id = aws.String(id)
 		}
-		d, err := h.decideAccount(ctx, ev, a)
+		d, err := h.decideAccount(ctx, ev, a, true)
 		if err != nil {
 			return nil, err
 		}
@@ -162,14 +344,22 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) 
 	return ds, nil
 }
 
-func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Account) (decision, error) {
+// decideAccount applies the scope rules; checkOU is false for accounts the walk of the
+// included OUs found (in scope by construction).
+func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Account, checkOU bool) (decision, error) {
 	id := aws.ToString(a.Id)
 	if config.ValidateAccountID(id) != nil {
 		d := skip("", ReasonBadAccountID, "Organizations returned account id %q", id)
 		d.level = slog.LevelError
 		return d, nil
 	}
-	code, detail, err := h.scope.Check(ctx, a)
+	var code, detail string
+	var err error
+	if checkOU {
+		code, detail, err = h.scope.Check(ctx, a)
+	} else {
+		code, detail, err = h.scope.CheckAccount(ctx, a)
+	}
 	if err != nil {
 		return decision{}, err
 	}
@@ -177,5 +367,7 @@ func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Acco
 		return skip(id, code, "%s", detail), nil
 	}
 	r, why := h.reason(ev)
-	return enqueue(id, r, "%s", why), nil
+	d := enqueue(id, r, "%s", why)
+	d.since = aws.ToTime(a.JoinedTimestamp)
+	return d, nil
 }

@@ -2,15 +2,20 @@ package intake_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	smithy "github.com/aws/smithy-go"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
@@ -48,6 +53,38 @@ func org(e *env, n int) {
 		return out, nil
 	}
 	e.orgs.ListParentsFn = parentsFrom(tree)
+	page := func(token *string, n int) (int, int, *string) {
+		start := 0
+		if token != nil {
+			fmt.Sscan(*token, &start)
+		}
+		end := min(start+5, n)
+		if end < n {
+			return start, end, aws.String(fmt.Sprint(end))
+		}
+		return start, end, nil
+	}
+	e.orgs.ForParentFn = func(in *organizations.ListAccountsForParentInput) (*organizations.ListAccountsForParentOutput, error) {
+		var under []orgtypes.Account
+		for _, a := range accts {
+			if tree[*a.Id] == *in.ParentId {
+				under = append(under, a)
+			}
+		}
+		start, end, next := page(in.NextToken, len(under))
+		return &organizations.ListAccountsForParentOutput{Accounts: under[start:end], NextToken: next}, nil
+	}
+	e.orgs.OUsFn = func(in *organizations.ListOrganizationalUnitsForParentInput) (*organizations.ListOrganizationalUnitsForParentOutput, error) {
+		var ous []orgtypes.OrganizationalUnit
+		for child, parent := range tree {
+			if parent == *in.ParentId && strings.HasPrefix(child, "ou-") {
+				ous = append(ous, orgtypes.OrganizationalUnit{Id: aws.String(child)})
+			}
+		}
+		sort.Slice(ous, func(i, j int) bool { return *ous[i].Id < *ous[j].Id })
+		start, end, next := page(in.NextToken, len(ous))
+		return &organizations.ListOrganizationalUnitsForParentOutput{OrganizationalUnits: ous[start:end], NextToken: next}, nil
+	}
 	e.orgs.DescribeOrganizationFn = func(*organizations.DescribeOrganizationInput) (*organizations.DescribeOrganizationOutput, error) {
 		return &organizations.DescribeOrganizationOutput{Organization: &orgtypes.Organization{MasterAccountId: aws.String(management)}}, nil
 	}
@@ -69,6 +106,8 @@ func reasonsByAccount(t *testing.T, e *env) map[string]string {
 	return out
 }
 
+// A sweep of the included OUs walks them (ListAccountsForParent, then their child OUs) and
+// enqueues page by page: no ListParents per account; one of every account: ListAccounts.
 func TestSweepScheduled(t *testing.T) {
 	for _, file := range []string{"scheduled-events.json", "scheduled-scheduler.json", "manual-all.json"} {
 		t.Run(file, func(t *testing.T) {
@@ -83,23 +122,25 @@ func TestSweepScheduled(t *testing.T) {
 			}
 			got := reasonsByAccount(t, e)
 			want := map[string]string{
-				management:     "skip/" + intake.ReasonManagement,
 				member:         "enqueue/",
-				"123456789012": "skip/" + intake.ReasonNotActive,
 				"004455667788": "skip/" + intake.ReasonExcluded,
-				"210987654321": "skip/" + intake.ReasonOUNotInScope,
 			}
 			for a, w := range want {
 				if !strings.HasPrefix(got[a], w) {
 					t.Errorf("%s: %s, want %s", a, got[a], w)
 				}
 			}
+			for _, outside := range []string{management, "123456789012", "210987654321"} {
+				if _, ok := got[outside]; ok {
+					t.Errorf("%s is outside the included OU, yet was decided on: %s", outside, got[outside])
+				}
+			}
 			reqs := e.sqs.Requests(t)
 			if len(reqs) != 13 {
 				t.Fatalf("%d requests, want 13", len(reqs))
 			}
-			if len(e.sqs.Inputs) != 2 {
-				t.Errorf("%d batches, want 2 (10 + 3)", len(e.sqs.Inputs))
+			if len(e.sqs.Inputs) != 3 {
+				t.Errorf("%d batches, want 3 (one per page of 5, the excluded account left out)", len(e.sqs.Inputs))
 			}
 			wantTrigger := "sweep"
 			if strings.HasPrefix(file, "manual") {
@@ -116,9 +157,8 @@ func TestSweepScheduled(t *testing.T) {
 			if accts[0] != member {
 				t.Errorf("leading zero lost: %v", accts)
 			}
-			// Per-run cache: one ListParents per account listed and per OU.
-			if n := e.orgs.Calls["ListParents"]; n > 12+2+2 {
-				t.Errorf("%d ListParents calls: the OU cache does not work", n)
+			if n := e.orgs.Calls["ListParents"]; n != 0 {
+				t.Errorf("%d ListParents calls: the walk needs none", n)
 			}
 			// The management account is cached across invocations.
 			if err := invoke(t, h.Handle, golden(t, file)); err != nil {
@@ -128,6 +168,198 @@ func TestSweepScheduled(t *testing.T) {
 				t.Errorf("%d DescribeOrganization calls, want 1", n)
 			}
 		})
+	}
+	// Every account: ListAccounts, the scope rules on each.
+	e := newEnv()
+	org(e, 12)
+	cfg := baseConfig()
+	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
+	if err := invoke(t, h.Handle, golden(t, "scheduled-events.json")); err != nil {
+		t.Fatal(err)
+	}
+	got := reasonsByAccount(t, e)
+	if got[management] != "skip/"+intake.ReasonManagement || got["123456789012"] != "skip/"+intake.ReasonNotActive || got["210987654321"] != "enqueue/"+intake.ReasonSweep {
+		t.Errorf("decisions %v", got)
+	}
+	if n := e.orgs.Calls["ListAccountsForParent"] + e.orgs.Calls["ListParents"]; n != 0 {
+		t.Errorf("%d calls per OU or parent in a sweep of every account", n)
+	}
+}
+
+// Nested OUs are walked too.
+func TestSweepWalksNestedOUs(t *testing.T) {
+	e := newEnv()
+	org(e, 0)
+	// 210987654321 sits in ou-ab12-sb0x7q9z; put that OU under the included one.
+	inner := e.orgs.OUsFn
+	e.orgs.OUsFn = func(in *organizations.ListOrganizationalUnitsForParentInput) (*organizations.ListOrganizationalUnitsForParentOutput, error) {
+		if *in.ParentId == "ou-ab12-k2l3m4n5" {
+			return &organizations.ListOrganizationalUnitsForParentOutput{OrganizationalUnits: []orgtypes.OrganizationalUnit{{Id: aws.String("ou-ab12-sb0x7q9z")}}}, nil
+		}
+		return inner(in)
+	}
+	cfg := baseConfig()
+	cfg.IncludeOUs = []string{"ou-ab12-k2l3m4n5"}
+	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
+	if err := invoke(t, h.Handle, golden(t, "scheduled-events.json")); err != nil {
+		t.Fatal(err)
+	}
+	if got := reasonsByAccount(t, e); got["210987654321"] != "enqueue/"+intake.ReasonSweep {
+		t.Errorf("an account of a nested OU: %q", got["210987654321"])
+	}
+}
+
+// FakeBus records the continuations put on the bus.
+type FakeBus struct {
+	Events []map[string]any
+	Err    error
+}
+
+func (f *FakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	for _, en := range in.Entries {
+		var d map[string]any
+		_ = json.Unmarshal([]byte(aws.ToString(en.Detail)), &d)
+		f.Events = append(f.Events, map[string]any{"source": aws.ToString(en.Source), "detail-type": aws.ToString(en.DetailType),
+			"bus": aws.ToString(en.EventBusName), "detail": d})
+	}
+	return &eventbridge.PutEventsOutput{Entries: []ebtypes.PutEventsResultEntry{{EventId: aws.String("cont-1")}}}, nil
+}
+
+// asEvent is a continuation as the bus delivers it back to the sweep.
+func asEvent(t *testing.T, put map[string]any, id string) json.RawMessage {
+	b, err := json.Marshal(map[string]any{"version": "0", "id": id, "detail-type": put["detail-type"], "source": put["source"],
+		"account": "999999999999", "time": "2026-12-01T05:00:00Z", "region": "eu-west-1", "resources": []string{}, "detail": put["detail"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// A sweep whose invocation would end before the last page puts its continuation on the bus,
+// and the next invocation goes on from that page, not from the start: every account enqueued
+// once, with the first sweep's event id.
+func TestSweepContinues(t *testing.T) {
+	e := newEnv()
+	org(e, 12)
+	cfg := baseConfig()
+	cfg.IncludeOUs = []string{"ou-ab12-k2l3m4n5"}
+	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
+	bus := &FakeBus{}
+	h.Bus, h.BusName = bus, "cloudone-onboarder"
+	pages := 0
+	inner := e.orgs.ForParentFn
+	e.orgs.ForParentFn = func(in *organizations.ListAccountsForParentInput) (*organizations.ListAccountsForParentOutput, error) {
+		pages++
+		return inner(in)
+	}
+	first := golden(t, "scheduled-events.json")
+	var firstID string
+	_ = json.Unmarshal(first, &struct {
+		ID *string `json:"id"`
+	}{&firstID})
+	raw := first
+	for i := 0; i < 10; i++ {
+		before := len(bus.Events)
+		if err := h.Handle(&pageCtx{Context: context.Background()}, raw); err != nil {
+			t.Fatal(err)
+		}
+		if len(bus.Events) == before {
+			break // done
+		}
+		raw = asEvent(t, bus.Events[len(bus.Events)-1], fmt.Sprintf("cont-%d", i))
+	}
+	if len(bus.Events) < 2 {
+		t.Fatalf("%d continuations: the sweep did not continue", len(bus.Events))
+	}
+	reqs := e.sqs.Requests(t)
+	seen := map[string]int{}
+	for _, r := range reqs {
+		seen[r.Account]++
+		if r.EventID != firstID || r.Trigger != "sweep" {
+			t.Errorf("request %+v: every request of the sweep carries its first event id", r)
+		}
+	}
+	if len(seen) != 14 {
+		t.Errorf("%d accounts enqueued, want 14", len(seen))
+	}
+	for a, n := range seen {
+		if n != 1 {
+			t.Errorf("%s enqueued %d times: the continuation started over", a, n)
+		}
+	}
+	if pages != 3 {
+		t.Errorf("%d account pages read, want 3 (no page twice)", pages)
+	}
+	c := bus.Events[0]
+	if c["source"] != "onboarder.manual" || c["detail-type"] != "Reconcile Request" || c["bus"] != "cloudone-onboarder" {
+		t.Errorf("continuation %v", c)
+	}
+}
+
+// pageCtx reports a far deadline for the first page and a near one after it.
+type pageCtx struct {
+	context.Context
+	calls int
+}
+
+func (p *pageCtx) Deadline() (time.Time, bool) {
+	p.calls++
+	if p.calls == 1 {
+		return time.Now().Add(time.Hour), true
+	}
+	return time.Now().Add(time.Second), true
+}
+
+// Manual requests are accepted only from the install account.
+func TestSweepRefusesManualFromElsewhere(t *testing.T) {
+	e := newEnv()
+	org(e, 0)
+	cfg := baseConfig()
+	cfg.InstallAccount = "999999999999"
+	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
+	raw := mutate(t, "manual-all.json", func(m map[string]any) { m["account"] = "210987654321" })
+	if err := invoke(t, h.Handle, raw); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.sqs.Inputs) != 0 || e.orgs.Total() != 0 {
+		t.Fatalf("a manual request from another account was acted on")
+	}
+	ds := e.decisions(t)
+	if len(ds) != 1 || ds[0]["reason"] != intake.ReasonNotFromInstall || ds[0]["level"] != "WARN" {
+		t.Fatalf("decisions %v", ds)
+	}
+	raw = mutate(t, "manual-all.json", func(m map[string]any) { m["account"] = "999999999999" })
+	if err := invoke(t, h.Handle, raw); err != nil || len(e.sqs.Inputs) == 0 {
+		t.Fatalf("a manual request from the install account: %v, %d batches", err, len(e.sqs.Inputs))
+	}
+}
+
+// A listing that keeps failing after the SDK's retries continues later, from the same page,
+// a few times; then the event fails and the platform retries it.
+func TestSweepThrottledContinuesThenFails(t *testing.T) {
+	e := newEnv()
+	org(e, 0)
+	e.orgs.ListAccountsFn = func(*organizations.ListAccountsInput) (*organizations.ListAccountsOutput, error) {
+		return nil, &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "AWS Organizations can't complete your request because another request is already in progress"}
+	}
+	cfg := baseConfig()
+	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
+	bus := &FakeBus{}
+	h.Bus, h.BusName = bus, "b"
+	raw := golden(t, "scheduled-events.json")
+	var err error
+	for i := 0; i < 6 && err == nil; i++ {
+		before := len(bus.Events)
+		err = h.Handle(context.Background(), raw)
+		if len(bus.Events) > before {
+			raw = asEvent(t, bus.Events[len(bus.Events)-1], fmt.Sprintf("retry-%d", i))
+		}
+	}
+	if len(bus.Events) != 3 || err == nil {
+		t.Fatalf("%d continuations, err %v: want 3, then an error", len(bus.Events), err)
 	}
 }
 
@@ -203,16 +435,23 @@ func TestSweepErrors(t *testing.T) {
 	}
 }
 
-// FakeLedgerScanner answers All from Entries.
+// FakeLedgerScanner answers Digests from Entries.
 type FakeLedgerScanner struct {
 	Entries map[string]ledger.Entry
 	Err     error
 	Calls   int
 }
 
-func (f *FakeLedgerScanner) All(context.Context) (map[string]ledger.Entry, error) {
+func (f *FakeLedgerScanner) Digests(context.Context) (map[string]string, error) {
 	f.Calls++
-	return f.Entries, f.Err
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	out := map[string]string{}
+	for a, e := range f.Entries {
+		out[a] = e.Digest()
+	}
+	return out, nil
 }
 
 // The sweep reads the ledger once and stamps each request with its entry's digest; without

@@ -51,11 +51,14 @@ func (h *TrailGuard) Handle(ctx context.Context, raw json.RawMessage) error {
 
 func (h *TrailGuard) decide(ctx context.Context, ev *event.Event) (decision, error) {
 	c, a := ev.Call, ev.Account
+	// StopLogging and DeleteTrail on the forwarding trail are never skipped, whoever made them:
+	// the onboarder never calls them, so its role making them means someone else has it.
+	evasion := ev.Kind == event.KindTrailCall && (ev.Name == "StopLogging" || ev.Name == "DeleteTrail")
 	switch {
 	case c.Failed():
 		return skip(a, ReasonFailedCall, "%s failed with %s: it changed nothing", ev.Name, c.ErrorCode), nil
-	case ownSession(c.Identity, a, h.Config.ExecutionRoleName, h.Config.SessionName):
-		return skip(a, ReasonOwnChange, "%s made by the onboarder's own session %s", ev.Name, c.Identity.ARN), nil
+	case !evasion && ownRole(c.Identity, a, h.Config.ExecutionRoleName, h.Config.CFNRoleName):
+		return skip(a, ReasonOwnChange, "%s made by the onboarder's own role (%s)", ev.Name, c.Identity.ARN), nil
 	case h.Config.Excluded(a):
 		return skip(a, ReasonExcluded, "account is in ONBOARDER_EXCLUDE_ACCOUNTS"), nil
 	}
@@ -126,9 +129,11 @@ func (h *TrailGuard) decideFromLedger(ctx context.Context, ev *event.Event) (dec
 	return enqueue(a, ReasonForwardingTrail, "%s on the forwarding trail %s", ev.Name, e.TrailARN), e, found, nil
 }
 
-// ownSession reports whether id is the onboarder's own session in account:
-// arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION.
-func ownSession(id event.Identity, account, role, session string) bool {
+// ownRole reports whether id is a session of one of the onboarder's roles in account (the
+// execution role, or the CloudFormation service role the stack runs with):
+// arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/ANY-SESSION. The session name is not looked
+// at: whoever may assume a role chooses it, so it proves nothing.
+func ownRole(id event.Identity, account string, roles ...string) bool {
 	if id.Type != "AssumedRole" {
 		return false
 	}
@@ -136,5 +141,15 @@ func ownSession(id event.Identity, account, role, session string) bool {
 	if len(p) != 6 || p[0] != "arn" || p[2] != "sts" || p[4] != account {
 		return false
 	}
-	return p[5] == "assumed-role/"+role+"/"+session
+	rest, ok := strings.CutPrefix(p[5], "assumed-role/")
+	if !ok {
+		return false
+	}
+	role, _, _ := strings.Cut(rest, "/")
+	for _, r := range roles {
+		if r != "" && role == r {
+			return true
+		}
+	}
+	return false
 }

@@ -51,9 +51,17 @@ func TestTrailGuard(t *testing.T) {
 		{name: "stop logging forwarding trail by ARN", file: "cloudtrail-stop-logging.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail},
 		{name: "stop logging forwarding trail by name", file: "cloudtrail-stop-logging-by-name.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail},
 		{name: "failed call", file: "cloudtrail-stop-logging-failed.json", entry: &fw, decision: "skip", reason: intake.ReasonFailedCall, noCalls: true},
-		{name: "own role session", file: "cloudtrail-stop-logging-own-role.json", entry: &fw, decision: "skip", reason: intake.ReasonOwnChange, noCalls: true},
-		{name: "own role session, other session name", file: "cloudtrail-stop-logging-own-role.json", entry: &fw,
-			cfg: func(c *config.Config) { c.SessionName = "someone-else" }, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		// StopLogging and DeleteTrail on the forwarding trail are never skipped, whoever made them.
+		{name: "stop logging by the onboarder's role", file: "cloudtrail-stop-logging-own-role.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		// Other changes by the onboarder's roles (its StartLogging, the trail its stack makes)
+		// are its own: skipped, whatever the session name.
+		{name: "create trail by the onboarder's role", file: "cloudtrail-create-trail.json", entry: &fw, raw: withIdentity(t, "cloudtrail-create-trail.json",
+			"arn:aws:sts::"+member+":assumed-role/AWSControlTowerExecution/any-session"), decision: "skip", reason: intake.ReasonOwnChange, noCalls: true},
+		{name: "create trail by the CloudFormation role", file: "cloudtrail-create-trail.json", entry: &fw, cfg: func(c *config.Config) { c.CFNRoleName = "CloudOneOnboarderCloudFormation" },
+			raw: withIdentity(t, "cloudtrail-create-trail.json", "arn:aws:sts::"+member+":assumed-role/CloudOneOnboarderCloudFormation/AWSCloudFormation"), decision: "skip", reason: intake.ReasonOwnChange, noCalls: true},
+		// A session name proves nothing: anyone may choose "cloudone-onboarder".
+		{name: "update trail by an impostor session", file: "cloudtrail-update-trail.json", entry: &fw, raw: withIdentity(t, "cloudtrail-update-trail.json",
+			"arn:aws:sts::"+member+":assumed-role/SomeAdmin/cloudone-onboarder"), decision: "enqueue", reason: intake.ReasonForwardingTrail},
 		{name: "trail of another account", file: "cloudtrail-stop-logging-other-account-trail.json", entry: &fw, decision: "skip", reason: intake.ReasonOtherAccountTrail, noCalls: true},
 		{name: "moto delivery, replayed", file: "cloudtrail-stop-logging-moto-replay.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail, replay: "onboarder-replay-20240306"},
 		{name: "start logging forwarding trail", file: "cloudtrail-start-logging.json", entry: &fw, decision: "skip", reason: intake.ReasonTrailStarted},
@@ -202,4 +210,11 @@ func TestValidateNeedsNoSecret(t *testing.T) {
 	if err := intake.ValidateSweep(cfg); err == nil || !strings.Contains(err.Error(), "FIFO") {
 		t.Errorf("standard queue accepted: %v", err)
 	}
+}
+
+// withIdentity is a golden event made by another assumed-role session.
+func withIdentity(t *testing.T, name, arn string) json.RawMessage {
+	return mutate(t, name, func(m map[string]any) {
+		detail(m)["userIdentity"] = map[string]any{"type": "AssumedRole", "arn": arn, "accountId": member}
+	})
 }

@@ -21,21 +21,41 @@ import (
 
 // Entry is the last known state of one account.
 type Entry struct {
-	Account         string    `dynamodbav:"account" json:"account"`
-	Region          string    `dynamodbav:"region" json:"region"`
-	StackName       string    `dynamodbav:"stackName" json:"stackName"`
-	StackStatus     string    `dynamodbav:"stackStatus" json:"stackStatus"`
-	Managed         bool      `dynamodbav:"managed" json:"managed"`
-	TrailMode       string    `dynamodbav:"trailMode" json:"trailMode"`
-	CreateNewTrail  bool      `dynamodbav:"createNewTrail" json:"createNewTrail"`
-	TrailARN        string    `dynamodbav:"trailArn,omitempty" json:"trailArn,omitempty"`
-	TrailName       string    `dynamodbav:"trailName,omitempty" json:"trailName,omitempty"`
-	TrailHomeRegion string    `dynamodbav:"trailHomeRegion,omitempty" json:"trailHomeRegion,omitempty"`
-	Bucket          string    `dynamodbav:"bucket,omitempty" json:"bucket,omitempty"`
-	Action          string    `dynamodbav:"action" json:"action"`
-	Class           string    `dynamodbav:"class" json:"class"`
-	Reason          string    `dynamodbav:"reason" json:"reason"`
-	UpdatedAt       time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
+	Account         string `dynamodbav:"account" json:"account"`
+	Region          string `dynamodbav:"region" json:"region"`
+	StackName       string `dynamodbav:"stackName" json:"stackName"`
+	StackStatus     string `dynamodbav:"stackStatus" json:"stackStatus"`
+	Managed         bool   `dynamodbav:"managed" json:"managed"`
+	TrailMode       string `dynamodbav:"trailMode" json:"trailMode"`
+	CreateNewTrail  bool   `dynamodbav:"createNewTrail" json:"createNewTrail"`
+	TrailARN        string `dynamodbav:"trailArn,omitempty" json:"trailArn,omitempty"`
+	TrailName       string `dynamodbav:"trailName,omitempty" json:"trailName,omitempty"`
+	TrailHomeRegion string `dynamodbav:"trailHomeRegion,omitempty" json:"trailHomeRegion,omitempty"`
+	Bucket          string `dynamodbav:"bucket,omitempty" json:"bucket,omitempty"`
+	Action          string `dynamodbav:"action" json:"action"`
+	Class           string `dynamodbav:"class" json:"class"`
+	Reason          string `dynamodbav:"reason" json:"reason"`
+	// Failed is the resource that made the onboarder's own write fail, when that is the
+	// reason a person is needed.
+	Failed string `dynamodbav:"failed,omitempty" json:"failed,omitempty"`
+	// StartSlot is the start slot a request holds while it waits for it (the start-rate limit).
+	StartSlot time.Time `dynamodbav:"startSlot,omitempty" json:"startSlot,omitzero"`
+	// Failures counts transient failures in a row, since FailingSince.
+	Failures     int       `dynamodbav:"failures,omitempty" json:"failures,omitempty"`
+	FailingSince time.Time `dynamodbav:"failingSince,omitempty" json:"failingSince,omitzero"`
+	UpdatedAt    time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
+}
+
+// Trail names the forwarding trail for people: its ARN, "new" when the stack makes its own
+// and it was not seen yet, or "" when unknown.
+func (e Entry) Trail() string {
+	switch {
+	case e.TrailARN != "":
+		return e.TrailARN
+	case e.CreateNewTrail:
+		return "new"
+	}
+	return ""
 }
 
 // Digest identifies the state the entry records: the stack, the trail resolution and any
@@ -111,22 +131,52 @@ func (t *Table) Put(ctx context.Context, e Entry) error {
 	return nil
 }
 
-// All returns every entry, keyed by account.
+// All returns every account's entry, keyed by account. Items of the table that are not an
+// account's (the start schedule) are left out.
 func (t *Table) All(ctx context.Context) (map[string]Entry, error) {
 	out := map[string]Entry{}
+	err := t.scan(ctx, func(e Entry) { out[e.Account] = e })
+	return out, err
+}
+
+// Digests returns the digest of every account's entry, keyed by account: what a sweep of
+// many accounts needs, without holding the entries.
+func (t *Table) Digests(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	err := t.scan(ctx, func(e Entry) { out[e.Account] = e.Digest() })
+	return out, err
+}
+
+func (t *Table) scan(ctx context.Context, fn func(Entry)) error {
 	p := dynamodb.NewScanPaginator(t.DB, &dynamodb.ScanInput{TableName: aws.String(t.Name)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("scan ledger %s: %w", t.Name, err)
+			return fmt.Errorf("scan ledger %s: %w", t.Name, err)
 		}
 		for _, item := range page.Items {
+			if k, ok := item["account"].(*ddbtypes.AttributeValueMemberS); !ok || !IsAccountKey(k.Value) {
+				continue
+			}
 			var e Entry
 			if err := attributevalue.UnmarshalMap(item, &e); err != nil {
-				return nil, fmt.Errorf("decode ledger entry: %w", err)
+				return fmt.Errorf("decode ledger entry: %w", err)
 			}
-			out[e.Account] = e
+			fn(e)
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// IsAccountKey reports whether a key of the table is an account's (12 digits).
+func IsAccountKey(k string) bool {
+	if len(k) != 12 {
+		return false
+	}
+	for _, c := range k {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

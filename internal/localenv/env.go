@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
 )
 
 // OnboardingTemplate is the stand-in for Trend's onboarding template: the same six parameters
@@ -54,7 +57,17 @@ type Options struct {
 	MaxReceiveCount      int                          // reconcile queue redrive; default 3
 	Tees                 []io.Writer                  // receive every line every process writes
 	NoLambdas            bool                         // only the AWS resources (a demo can start its own functions)
+	// Faults is the fault proxy between the Lambdas and moto. When set, the world is made
+	// like AWS where moto is kinder: its IAM gate enforces the roles of deploy/template.yaml
+	// and deploy/member.yaml (each Lambda runs with its own role's credentials), and its
+	// CloudFormation layer makes stack operations take StackTiming (and fail when told).
+	Faults      *faultproxy.Proxy
+	StackTiming *faultproxy.StackTiming // nil: DefaultStackTiming
 }
+
+// DefaultStackTiming is how long stack operations run in the local world: long enough that
+// every write is seen in progress by the next look, short enough for a test.
+var DefaultStackTiming = faultproxy.Uniform(2 * time.Second)
 
 // Env is a whole local deployment of the onboarder on moto: the central resources of the
 // management account, the rules of deploy/template.yaml with SQS targets, the four Lambdas
@@ -74,6 +87,9 @@ type Env struct {
 	Rules        []Rule
 	Lambdas      map[string]*Pool
 	Pump         *Pump
+	OrgID        string
+
+	creds map[string]roleCreds // handler -> its role's credentials (with Faults)
 }
 
 // Setup creates the central resources in the management account, the rules and their queues,
@@ -180,6 +196,18 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 	}
 	e.TemplateURL = m.ObjectURL(TemplateBucket, TemplateKey)
 
+	if opts.Faults != nil {
+		timing := DefaultStackTiming
+		if opts.StackTiming != nil {
+			timing = *opts.StackTiming
+		}
+		opts.Faults.ResetStacks()
+		opts.Faults.EnableStacks(timing)
+		if err := e.setupIAM(ctx); err != nil {
+			return nil, err
+		}
+	}
+
 	if !opts.NoLambdas {
 		if err := e.StartLambdas(ctx); err != nil {
 			e.Close()
@@ -207,23 +235,37 @@ func (e *Env) FunctionEnv(handler string) map[string]string {
 		endpoint = e.Recorder.URL
 	}
 	env := map[string]string{
-		"AWS_REGION":                      e.Region,
-		"AWS_DEFAULT_REGION":              e.Region,
-		"AWS_ACCESS_KEY_ID":               AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY":           SecretAccessKey,
-		"AWS_ENDPOINT_URL":                endpoint,
-		"AWS_LAMBDA_LOG_FORMAT":           "JSON",
-		"AWS_LAMBDA_LOG_LEVEL":            "INFO",
-		"ONBOARDER_SECRET_ARN":            e.SecretARN,
-		"ONBOARDER_TEMPLATE_URL":          e.TemplateURL,
-		"ONBOARDER_CLOUDONE_ACCOUNTS_URL": e.Opts.CloudOneURL,
-		"ONBOARDER_QUEUE_URL":             e.QueueURL,
-		"ONBOARDER_DLQ_URL":               e.DLQURL,
-		"ONBOARDER_LEDGER_TABLE":          LedgerTable,
-		"ONBOARDER_EXECUTION_ROLE_NAME":   ExecutionRole,
-		"ONBOARDER_STACK_NAME":            "CloudOne",
-		"ONBOARDER_WAIT_MIN_DELAY":        "1s",
-		"ONBOARDER_WAIT_MARGIN":           "5s",
+		"AWS_REGION":                         e.Region,
+		"AWS_DEFAULT_REGION":                 e.Region,
+		"AWS_ACCESS_KEY_ID":                  AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":              SecretAccessKey,
+		"AWS_ENDPOINT_URL":                   endpoint,
+		"AWS_LAMBDA_LOG_FORMAT":              "JSON",
+		"AWS_LAMBDA_LOG_LEVEL":               "INFO",
+		"ONBOARDER_SECRET_ARN":               e.SecretARN,
+		"ONBOARDER_TEMPLATE_URL":             e.TemplateURL,
+		"ONBOARDER_CLOUDONE_ACCOUNTS_URL":    e.Opts.CloudOneURL,
+		"ONBOARDER_QUEUE_URL":                e.QueueURL,
+		"ONBOARDER_DLQ_URL":                  e.DLQURL,
+		"ONBOARDER_LEDGER_TABLE":             LedgerTable,
+		"ONBOARDER_EXECUTION_ROLE_NAME":      MemberExecutionRole,
+		"ONBOARDER_CLOUDFORMATION_ROLE_NAME": MemberCFNRole,
+		"ONBOARDER_STACK_NAME":               "CloudOne",
+		"ONBOARDER_INSTALL_ACCOUNT":          ManagementAccount,
+		"ONBOARDER_EVENT_BUS":                BusName,
+		// The local world's operations take seconds, not minutes: look again after 1 s.
+		"ONBOARDER_CHECK_MIN_DELAY": "1s",
+		"ONBOARDER_CHECK_MAX_DELAY": "5s",
+		// 600 starts a minute: one every 100 ms, so that tests that do not look at pacing are
+		// not slowed by it.
+		"ONBOARDER_MAX_STARTS_PER_MINUTE": "600",
+	}
+	if e.Opts.Faults == nil {
+		// Without the IAM gate the member roles of member.yaml are not there.
+		env["ONBOARDER_EXECUTION_ROLE_NAME"], env["ONBOARDER_CLOUDFORMATION_ROLE_NAME"] = ExecutionRole, ""
+	}
+	if c, ok := e.creds[handler]; ok {
+		env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"] = c.key, c.secret, c.token
 	}
 	maps.Copy(env, e.Opts.Env)
 	maps.Copy(env, e.Opts.FunctionEnv[handler])

@@ -76,6 +76,7 @@ func (h *Harness) Options(region string, secret SecretValue) Options {
 		Binaries:    h.Binaries,
 		RulesFile:   filepath.Join(h.Root, "deploy", "template.yaml"),
 		Tees:        []io.Writer{h.Logs},
+		Faults:      h.Faults,
 	}
 }
 

@@ -19,47 +19,24 @@ type Rule struct {
 	Handler    string // the handler the target names (accountvending, trailguard, sweep, ...)
 }
 
-// TemplateValues resolve !Ref and !Sub when reading the deployment template.
+// TemplateValues resolve !Ref, !Sub and !GetAtt when reading the deployment template.
 type TemplateValues struct {
 	Region  string
 	Account string
 	Params  map[string]string // overrides of parameter defaults
+	// Refs and Attrs are the values of resources: Refs by logical id (!Ref X), Attrs by
+	// "X.Attr" (!GetAtt X.Attr, ${X.Attr}). A resource not given resolves to its logical id.
+	Refs  map[string]string
+	Attrs map[string]string
 }
 
 // ReadRules reads the rules with an EventPattern from a CloudFormation/SAM template, skipping
 // rules whose Condition is false for the given values. Short-form tags (!Ref, !GetAtt, !Sub,
 // ...) are read by walking yaml.Node.
 func ReadRules(file string, vals TemplateValues) ([]Rule, error) {
-	b, err := os.ReadFile(file)
+	t, res, err := loadTemplate(file, vals)
 	if err != nil {
 		return nil, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("parse %s: %w", file, err)
-	}
-	if len(doc.Content) == 0 {
-		return nil, fmt.Errorf("%s: empty", file)
-	}
-	t := &tmpl{vals: vals, params: map[string]string{}}
-	root := doc.Content[0]
-	for k, v := range vals.Params {
-		t.params[k] = v
-	}
-	if ps := get(root, "Parameters"); ps != nil {
-		for i := 0; i+1 < len(ps.Content); i += 2 {
-			name := ps.Content[i].Value
-			if _, set := t.params[name]; !set {
-				if d := get(ps.Content[i+1], "Default"); d != nil {
-					t.params[name] = d.Value
-				}
-			}
-		}
-	}
-	t.conditions = get(root, "Conditions")
-	res := get(root, "Resources")
-	if res == nil {
-		return nil, fmt.Errorf("%s: no Resources", file)
 	}
 	handlerOf := map[string]string{} // function logical id -> handler name
 	for i := 0; i+1 < len(res.Content); i += 2 {
@@ -111,6 +88,42 @@ func ReadRules(file string, vals TemplateValues) ([]Rule, error) {
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].Name < rules[j].Name })
 	return rules, nil
+}
+
+// loadTemplate reads a template and returns its resolver and its Resources.
+func loadTemplate(file string, vals TemplateValues) (*tmpl, *yaml.Node, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, nil, fmt.Errorf("parse %s: %w", file, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil, fmt.Errorf("%s: empty", file)
+	}
+	t := &tmpl{vals: vals, params: map[string]string{}}
+	root := doc.Content[0]
+	for k, v := range vals.Params {
+		t.params[k] = v
+	}
+	if ps := get(root, "Parameters"); ps != nil {
+		for i := 0; i+1 < len(ps.Content); i += 2 {
+			name := ps.Content[i].Value
+			if _, set := t.params[name]; !set {
+				if d := get(ps.Content[i+1], "Default"); d != nil {
+					t.params[name] = d.Value
+				}
+			}
+		}
+	}
+	t.conditions = get(root, "Conditions")
+	res := get(root, "Resources")
+	if res == nil {
+		return nil, nil, fmt.Errorf("%s: no Resources", file)
+	}
+	return t, res, nil
 }
 
 // refTarget returns the logical id named by !GetAtt X.Arn, !Ref X or their long forms.
@@ -169,13 +182,34 @@ func (t *tmpl) ref(name string) any {
 	case "AWS::URLSuffix":
 		return "amazonaws.com"
 	case "AWS::NoValue":
-		return nil
+		return noValue{}
 	}
 	if v, ok := t.params[name]; ok {
 		return v
 	}
+	if v, ok := t.vals.Refs[name]; ok {
+		return v
+	}
+	if v, ok := t.vals.Attrs[name]; ok { // ${X.Attr} in a !Sub
+		return v
+	}
 	return name // a resource: its name is as good as anything here
 }
+
+func (t *tmpl) getAtt(n *yaml.Node) any {
+	key := n.Value
+	if n.Kind == yaml.SequenceNode && len(n.Content) == 2 {
+		key = n.Content[0].Value + "." + n.Content[1].Value
+	}
+	if v, ok := t.vals.Attrs[key]; ok {
+		return v
+	}
+	return key
+}
+
+// noValue is what !Ref AWS::NoValue (and an !If that picks it) resolves to: the element is
+// left out of its list or map.
+type noValue struct{}
 
 // value converts a node to a Go value, resolving the intrinsics a pattern or a bus name uses.
 func (t *tmpl) value(n *yaml.Node) any {
@@ -190,6 +224,23 @@ func (t *tmpl) value(n *yaml.Node) any {
 		return t.sub(s)
 	case "!Condition":
 		return t.condition(n.Value)
+	case "!GetAtt":
+		return t.getAtt(n)
+	case "!If":
+		if n.Kind == yaml.SequenceNode && len(n.Content) == 3 {
+			if t.condition(n.Content[0].Value) {
+				return t.value(n.Content[1])
+			}
+			return t.value(n.Content[2])
+		}
+	case "!Join":
+		if n.Kind == yaml.SequenceNode && len(n.Content) == 2 {
+			var parts []string
+			for _, c := range n.Content[1].Content {
+				parts = append(parts, fmt.Sprint(t.value(c)))
+			}
+			return strings.Join(parts, n.Content[0].Value)
+		}
 	}
 	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
 		// Other short forms (!GetAtt, !Join, ...) do not occur in patterns; keep the text.
@@ -205,7 +256,9 @@ func (t *tmpl) value(n *yaml.Node) any {
 	case yaml.SequenceNode:
 		out := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			out = append(out, t.value(c))
+			if v := t.value(c); v != (noValue{}) {
+				out = append(out, v)
+			}
 		}
 		return out
 	case yaml.MappingNode:
@@ -215,11 +268,17 @@ func (t *tmpl) value(n *yaml.Node) any {
 				return t.ref(n.Content[1].Value)
 			case "Fn::Sub":
 				return t.sub(n.Content[1].Value)
+			case "Fn::GetAtt":
+				return t.getAtt(n.Content[1])
+			case "Fn::If":
+				return t.value(&yaml.Node{Tag: "!If", Kind: n.Content[1].Kind, Content: n.Content[1].Content})
 			}
 		}
 		out := map[string]any{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			out[n.Content[i].Value] = t.value(n.Content[i+1])
+			if v := t.value(n.Content[i+1]); v != (noValue{}) {
+				out[n.Content[i].Value] = v
+			}
 		}
 		return out
 	case yaml.AliasNode:

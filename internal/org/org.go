@@ -73,6 +73,22 @@ func (s *Scope) ManagementAccount(ctx context.Context) (string, error) {
 // Check says why an Organizations account is out of scope (code and detail), or "" when it
 // is in scope. It asks for the management account, and for parents only when OUs are set.
 func (s *Scope) Check(ctx context.Context, a types.Account) (code, detail string, err error) {
+	if code, detail, err = s.CheckAccount(ctx, a); code != "" || err != nil {
+		return code, detail, err
+	}
+	in, ou, err := s.Included(ctx, aws.ToString(a.Id), "")
+	if err != nil {
+		return "", "", err
+	}
+	if !in {
+		return OutsideOUs, "OU " + ou + " is not under ONBOARDER_INCLUDE_OUS", nil
+	}
+	return "", "", nil
+}
+
+// CheckAccount is Check without the OU rule, for an account found by walking the included
+// OUs: active, not the management account, not excluded.
+func (s *Scope) CheckAccount(ctx context.Context, a types.Account) (code, detail string, err error) {
 	id := aws.ToString(a.Id)
 	if !Active(a) {
 		return NotActive, "account state " + State(a) + ": only ACTIVE accounts are onboarded", nil
@@ -86,13 +102,6 @@ func (s *Scope) Check(ctx context.Context, a types.Account) (code, detail string
 	}
 	if s.Cfg.Excluded(id) {
 		return Excluded, "account is in ONBOARDER_EXCLUDE_ACCOUNTS", nil
-	}
-	in, ou, err := s.Included(ctx, id, "")
-	if err != nil {
-		return "", "", err
-	}
-	if !in {
-		return OutsideOUs, "OU " + ou + " is not under ONBOARDER_INCLUDE_OUS", nil
 	}
 	return "", "", nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -34,6 +35,18 @@ type Request struct {
 	// LedgerDigest is the digest of the account's ledger entry when the request was made (the
 	// sweep reads the ledger once); the worker does not rewrite an entry that is unchanged.
 	LedgerDigest string `json:"ledgerDigest,omitempty"`
+	// AccountSince is when the account joined the Organization (or was vended), when the
+	// intake knows it: AccessDenied on AssumeRole is retried only for a while after it.
+	AccountSince time.Time `json:"accountSince,omitzero"`
+	// RetryFailed asks to write again although the onboarder's own write for this desired
+	// state failed (an operator fixed the cause: onboarder reconcile --retry-failed).
+	RetryFailed bool `json:"retryFailed,omitempty"`
+}
+
+// ID identifies the request (its event, replay and account): the stack writes it makes carry
+// tokens derived from it, so that a retry of the same request is the same operation.
+func (r Request) ID() string {
+	return r.DeduplicationID()[:32]
 }
 
 // Validate checks a request read from the queue; each message names the field.

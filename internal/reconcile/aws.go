@@ -18,6 +18,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/starts"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -39,7 +40,11 @@ func New(cfg config.Config, awsCfg aws.Config) (*Reconciler, error) {
 		Log: slog.Default(),
 	}
 	if cfg.LedgerTable != "" {
-		r.Ledger = &ledger.Table{DB: dynamodb.NewFromConfig(awsCfg), Name: cfg.LedgerTable}
+		db := dynamodb.NewFromConfig(awsCfg)
+		r.Ledger = &ledger.Table{DB: db, Name: cfg.LedgerTable}
+		if cfg.MaxStartsPerMinute > 0 {
+			r.Starts = &starts.Limiter{DB: db, Table: cfg.LedgerTable, PerMinute: cfg.MaxStartsPerMinute}
+		}
 	}
 	return r, nil
 }

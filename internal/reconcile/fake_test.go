@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -56,21 +57,23 @@ func (c *calls) writes() []string {
 	return out
 }
 
-// fakeCFN holds one stack. Statuses queued in next are shown by successive DescribeStacks
-// calls (then the stack keeps the last one), to model in-progress and rollback states.
+// fakeCFN holds one stack, as CloudFormation shows it to one look after another: a write
+// leaves the stack in progress (the test settles it with settle), and every operation
+// writes stack events with its ClientRequestToken.
 type fakeCFN struct {
 	*calls
 	stack     *cfntypes.Stack
-	next      []cfntypes.StackStatus
+	events    []cfntypes.StackEvent // oldest first
 	createErr error
 	updateErr error
 	deleteErr error
 	// describeErr, when set, is DescribeStacks' answer (a failure the reconcile cannot see past).
 	describeErr error
-	// afterCreate is the status a created stack shows (default CREATE_COMPLETE).
-	afterCreate cfntypes.StackStatus
 	lastCreate  *cloudformation.CreateStackInput
 	lastUpdate  *cloudformation.UpdateStackInput
+	lastDelete  *cloudformation.DeleteStackInput
+	lastCUR     *cloudformation.ContinueUpdateRollbackInput
+	tokens      []string
 }
 
 var _ CloudFormationAPI = (*fakeCFN)(nil)
@@ -80,17 +83,48 @@ func (f *fakeCFN) DescribeStacks(ctx context.Context, in *cloudformation.Describ
 	if f.describeErr != nil {
 		return nil, f.describeErr
 	}
-	if f.stack == nil {
-		return nil, apiErr("ValidationError", "Stack with id "+aws.ToString(in.StackName)+" does not exist")
-	}
-	if len(f.next) > 0 {
-		f.stack.StackStatus, f.next = f.next[0], f.next[1:]
-	}
-	if f.stack.StackStatus == cfntypes.StackStatusDeleteComplete && !strings.HasPrefix(aws.ToString(in.StackName), "arn:") {
+	if f.stack == nil || f.stack.StackStatus == cfntypes.StackStatusDeleteComplete && !strings.HasPrefix(aws.ToString(in.StackName), "arn:") {
 		return nil, apiErr("ValidationError", "Stack with id "+aws.ToString(in.StackName)+" does not exist")
 	}
 	s := *f.stack
 	return &cloudformation.DescribeStacksOutput{Stacks: []cfntypes.Stack{s}}, nil
+}
+
+func (f *fakeCFN) DescribeStackEvents(ctx context.Context, in *cloudformation.DescribeStackEventsInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error) {
+	f.add("DescribeStackEvents")
+	out := &cloudformation.DescribeStackEventsOutput{}
+	for i := len(f.events) - 1; i >= 0; i-- {
+		out.StackEvents = append(out.StackEvents, f.events[i])
+	}
+	return out, nil
+}
+
+// event records a stack-level event of the operation with token tok.
+func (f *fakeCFN) event(status, reason, tok string) {
+	f.events = append(f.events, cfntypes.StackEvent{StackId: f.stack.StackId, StackName: f.stack.StackName, LogicalResourceId: f.stack.StackName,
+		PhysicalResourceId: f.stack.StackId, ResourceType: aws.String("AWS::CloudFormation::Stack"), ResourceStatus: cfntypes.ResourceStatus(status),
+		ResourceStatusReason: aws.String(reason), ClientRequestToken: aws.String(tok), Timestamp: aws.Time(time.Now())})
+}
+
+// lastToken is the token of the latest operation.
+func (f *fakeCFN) lastToken() string {
+	if len(f.tokens) == 0 {
+		return ""
+	}
+	return f.tokens[len(f.tokens)-1]
+}
+
+// settle ends the operation under way with status; a failure names a resource, as
+// CloudFormation's events do.
+func (f *fakeCFN) settle(status cfntypes.StackStatus, failedResource string) {
+	tok := f.lastToken()
+	if failedResource != "" {
+		f.events = append(f.events, cfntypes.StackEvent{StackId: f.stack.StackId, StackName: f.stack.StackName, LogicalResourceId: aws.String(failedResource),
+			ResourceType: aws.String("AWS::CloudFormation::CustomResource"), ResourceStatus: cfntypes.ResourceStatusCreateFailed,
+			ResourceStatusReason: aws.String("Received response status [FAILED] from custom resource"), ClientRequestToken: aws.String(tok)})
+	}
+	f.stack.StackStatus = status
+	f.event(string(status), "", tok)
 }
 
 func (f *fakeCFN) CreateStack(ctx context.Context, in *cloudformation.CreateStackInput, _ ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error) {
@@ -102,14 +136,14 @@ func (f *fakeCFN) CreateStack(ctx context.Context, in *cloudformation.CreateStac
 	if f.stack != nil && f.stack.StackStatus != cfntypes.StackStatusDeleteComplete {
 		return nil, apiErr("AlreadyExistsException", "Stack ["+aws.ToString(in.StackName)+"] already exists")
 	}
-	st := f.afterCreate
-	if st == "" {
-		st = cfntypes.StackStatusCreateComplete
-	}
+	f.tokens = append(f.tokens, aws.ToString(in.ClientRequestToken))
+	f.events = nil
 	f.stack = &cfntypes.Stack{
-		StackName: in.StackName, StackId: aws.String("arn:aws:cloudformation:us-east-1:000000000001:stack/" + aws.ToString(in.StackName) + "/1"),
-		StackStatus: st, Parameters: masked(in.Parameters), Tags: in.Tags, Capabilities: in.Capabilities,
+		StackName: in.StackName, StackId: aws.String("arn:aws:cloudformation:us-east-1:" + acct + ":stack/" + aws.ToString(in.StackName) + "/2"),
+		StackStatus: cfntypes.StackStatusCreateInProgress, Parameters: masked(in.Parameters), Tags: in.Tags, Capabilities: in.Capabilities,
+		CreationTime: aws.Time(time.Now()),
 	}
+	f.event("CREATE_IN_PROGRESS", "User Initiated", f.lastToken())
 	return &cloudformation.CreateStackOutput{StackId: f.stack.StackId}, nil
 }
 
@@ -119,22 +153,32 @@ func (f *fakeCFN) UpdateStack(ctx context.Context, in *cloudformation.UpdateStac
 	if f.updateErr != nil {
 		return nil, f.updateErr
 	}
-	f.stack.Parameters, f.stack.Tags, f.stack.StackStatus = masked(in.Parameters), in.Tags, cfntypes.StackStatusUpdateComplete
+	f.tokens = append(f.tokens, aws.ToString(in.ClientRequestToken))
+	f.stack.Parameters, f.stack.Tags, f.stack.StackStatus = masked(in.Parameters), in.Tags, cfntypes.StackStatusUpdateInProgress
+	f.stack.LastUpdatedTime = aws.Time(time.Now())
+	f.event("UPDATE_IN_PROGRESS", "User Initiated", f.lastToken())
 	return &cloudformation.UpdateStackOutput{StackId: f.stack.StackId}, nil
 }
 
 func (f *fakeCFN) DeleteStack(ctx context.Context, in *cloudformation.DeleteStackInput, _ ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error) {
 	f.add("DeleteStack")
+	f.lastDelete = in
 	if f.deleteErr != nil {
 		return nil, f.deleteErr
 	}
-	f.stack.StackStatus = cfntypes.StackStatusDeleteComplete
+	f.tokens = append(f.tokens, aws.ToString(in.ClientRequestToken))
+	f.stack.StackStatus = cfntypes.StackStatusDeleteInProgress
+	f.stack.DeletionTime = aws.Time(time.Now())
+	f.event("DELETE_IN_PROGRESS", "User Initiated", f.lastToken())
 	return &cloudformation.DeleteStackOutput{}, nil
 }
 
 func (f *fakeCFN) ContinueUpdateRollback(ctx context.Context, in *cloudformation.ContinueUpdateRollbackInput, _ ...func(*cloudformation.Options)) (*cloudformation.ContinueUpdateRollbackOutput, error) {
 	f.add("ContinueUpdateRollback")
-	f.stack.StackStatus = cfntypes.StackStatusUpdateRollbackComplete
+	f.lastCUR = in
+	f.tokens = append(f.tokens, aws.ToString(in.ClientRequestToken))
+	f.stack.StackStatus = cfntypes.StackStatusUpdateRollbackInProgress
+	f.event("UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated", f.lastToken())
 	return &cloudformation.ContinueUpdateRollbackOutput{}, nil
 }
 
@@ -202,18 +246,23 @@ func (f *fakeTrail) StartLogging(ctx context.Context, in *cloudtrail.StartLoggin
 	return &cloudtrail.StartLoggingOutput{}, nil
 }
 
-// fakeS3 lists the account's own buckets.
+// fakeS3 lists the account's own buckets; their regions default to us-east-1.
 type fakeS3 struct {
 	*calls
-	own []string
+	own     []string
+	regions map[string]string
 }
 
 func (f *fakeS3) ListBuckets(ctx context.Context, in *s3.ListBucketsInput, _ ...func(*s3.Options)) (*s3.ListBucketsOutput, error) {
 	f.add("ListBuckets")
 	out := &s3.ListBucketsOutput{}
 	for _, b := range f.own {
-		if strings.HasPrefix(b, aws.ToString(in.Prefix)) {
-			out.Buckets = append(out.Buckets, s3types.Bucket{Name: aws.String(b)})
+		r := f.regions[b]
+		if r == "" {
+			r = "us-east-1"
+		}
+		if strings.HasPrefix(b, aws.ToString(in.Prefix)) && (in.BucketRegion == nil || aws.ToString(in.BucketRegion) == r) {
+			out.Buckets = append(out.Buckets, s3types.Bucket{Name: aws.String(b), BucketRegion: aws.String(r)})
 		}
 	}
 	return out, nil
@@ -223,6 +272,22 @@ type fakeMembers struct {
 	m   Member
 	err error
 	n   int
+}
+
+// fakeStarts hands out the slots in order, then now.
+type fakeStarts struct {
+	slots []time.Time
+	n     int
+}
+
+func (f *fakeStarts) Take(context.Context) (time.Time, error) {
+	f.n++
+	if len(f.slots) > 0 {
+		s := f.slots[0]
+		f.slots = f.slots[1:]
+		return s, nil
+	}
+	return time.Now(), nil
 }
 
 func (f *fakeMembers) Member(ctx context.Context, account, region string) (Member, error) {

@@ -1,3 +1,10 @@
+// Package reconcile brings one account's onboarding stack a step closer to the desired state
+// per call, like a controller: it observes (the stack, its latest operation, the trails),
+// decides with a pure function (Decide, the state table of ARCHITECTURE.md), takes at most
+// one step (one stack write, after starting the forwarding trail again if it was stopped)
+// and returns. Nothing waits for CloudFormation: a result with RetryAfter asks to be called
+// again for the same request after that delay, when the operation it started or saw has
+// moved on.
 package reconcile
 
 import (
@@ -14,6 +21,7 @@ import (
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
@@ -32,10 +40,10 @@ type KeyDescriber interface {
 	Describe(ctx context.Context, apiKey secret.Value) (cloudone.Key, error)
 }
 
-// CloudFormationAPI is the part of the CloudFormation client the reconcile uses; the SDK's
-// stack waiters accept it.
+// CloudFormationAPI is the part of the CloudFormation client the reconcile uses.
 type CloudFormationAPI interface {
 	cloudformation.DescribeStacksAPIClient
+	stack.EventsAPI
 	CreateStack(ctx context.Context, in *cloudformation.CreateStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error)
 	UpdateStack(ctx context.Context, in *cloudformation.UpdateStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error)
 	DeleteStack(ctx context.Context, in *cloudformation.DeleteStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error)
@@ -53,9 +61,16 @@ type Members interface {
 	Member(ctx context.Context, account, region string) (Member, error)
 }
 
-// Ledger records the last decision per account (ledger.Table).
+// Ledger keeps the last decision per account (ledger.Table).
 type Ledger interface {
+	Get(ctx context.Context, account string) (ledger.Entry, bool, error)
 	Put(ctx context.Context, e ledger.Entry) error
+}
+
+// Starts paces stack operation starts across the Organization (starts.Limiter): Take returns
+// the time of the slot it reserved; a slot not yet due is waited for.
+type Starts interface {
+	Take(ctx context.Context) (time.Time, error)
 }
 
 // Reconciler reconciles accounts. Its fields are its dependencies; New wires the real ones.
@@ -64,67 +79,45 @@ type Reconciler struct {
 	Secrets  Secrets
 	CloudOne KeyDescriber
 	Members  Members
-	Ledger   Ledger // nil: no ledger
+	Ledger   Ledger // nil: no ledger (no failure count, no start slots kept)
+	Starts   Starts // nil: stack starts are not paced
 	Log      *slog.Logger
 	Now      func() time.Time
 }
 
-// defaultBudget bounds waits when the context has no deadline (the operator command).
-const defaultBudget = 30 * time.Minute
+// pass is one call of Reconcile: what it learned on the way.
+type pass struct {
+	r     *Reconciler
+	req   queue.Request
+	res   *Result
+	creds secret.Credentials
+	where string
 
-// Reconcile brings one account's onboarding stack to the desired state and says what it did.
-// It never panics; a failure is in the result's Class and Err.
+	entry     *ledger.Entry // the account's ledger entry, read at most once
+	entryRead bool
+	slot      time.Time // the start slot this pass holds (scheduled or used)
+}
+
+// Reconcile takes one step for one account and says what it did. It never panics and never
+// waits for CloudFormation; a failure is in the result's Class and Err, and RetryAfter > 0
+// asks for the same request again after that delay.
 func (r *Reconciler) Reconcile(ctx context.Context, req queue.Request) (res Result) {
 	res = Result{Account: req.Account, StackName: r.Cfg.StackName, DryRun: r.Cfg.DryRun, Action: ActionNone, Class: fault.None}
-	var creds secret.Credentials
+	p := &pass{r: r, req: req, res: &res}
 	defer func() {
-		if p := recover(); p != nil {
-			r.fail(&res, fault.Permanentf("reconcile %s: internal error: %v", req.Account, p), creds)
+		if v := recover(); v != nil {
+			p.fail(fault.Permanentf("reconcile %s: internal error: %v", req.Account, v))
 		}
-		r.finish(ctx, req, &res, creds)
+		p.finish(ctx)
 	}()
-	if err := r.run(ctx, req, &res, &creds); err != nil {
-		r.fail(&res, err, creds)
+	if err := p.run(ctx); err != nil {
+		p.fail(err)
 	}
 	return res
 }
 
-func (r *Reconciler) fail(res *Result, err error, creds secret.Credentials) {
-	err = scrub(err, creds)
-	res.Err, res.Error, res.Class = err, err.Error(), fault.ClassOf(err)
-	if res.Class == fault.None { // a skip is not a failure
-		res.Err, res.Error = nil, ""
-		return
-	}
-	if res.Action == ActionNone || res.Action == ActionWait {
-		if res.Class == fault.NeedsPerson {
-			res.Action = ActionNeedsPerson
-		} else if res.Action == ActionNone {
-			res.Action = ActionFail
-		}
-	}
-	if res.Reason == "" {
-		res.Reason = res.Error
-	}
-}
-
-// scrub removes the secret values from an error's text, whatever produced it, keeping its
-// class: no API answer can carry the key or the token into a log.
-func scrub(err error, creds secret.Credentials) error {
-	msg := err.Error()
-	clean := msg
-	for _, v := range []secret.Value{creds.APIKey, creds.ServiceToken} {
-		if s := v.Reveal(); len(s) >= 4 {
-			clean = strings.ReplaceAll(clean, s, "[redacted]")
-		}
-	}
-	if clean == msg {
-		return err
-	}
-	return fault.As(fault.ClassOf(err), errors.New(clean))
-}
-
-func (r *Reconciler) run(ctx context.Context, req queue.Request, res *Result, credsOut *secret.Credentials) error {
+func (p *pass) run(ctx context.Context) error {
+	r, req, res := p.r, p.req, p.res
 	if err := config.ValidateAccountID(req.Account); err != nil {
 		return fault.Permanentf("reconcile request: %w", err)
 	}
@@ -132,148 +125,278 @@ func (r *Reconciler) run(ctx context.Context, req queue.Request, res *Result, cr
 	if err != nil {
 		return err
 	}
-	*credsOut = creds
+	p.creds = creds
 	region, err := r.awsRegion(ctx, creds)
 	if err != nil {
 		return err
 	}
 	res.Region = region
+	p.where = r.Cfg.StackName + " in " + req.Account + "/" + region
 	m, err := r.Members.Member(ctx, req.Account, region)
+	if err != nil {
+		return p.assumeFailed(err)
+	}
+	obs, err := p.observe(ctx, m)
 	if err != nil {
 		return err
 	}
+	plan, row := Decide(obs)
+	res.Row = string(row)
+	return p.act(ctx, m, obs, plan)
+}
+
+// assumeFailed classifies a failure to assume the execution role. AccessDenied is IAM's
+// eventual consistency right after an account is created (the role can take minutes to be
+// usable), so it is retried within the grace period after the account joined; later it is
+// permanent and says what to check.
+func (p *pass) assumeFailed(err error) error {
+	var denied *crossaccount.DeniedError
+	if !errors.As(err, &denied) {
+		return err
+	}
+	since, grace := p.req.AccountSince, p.r.Cfg.AssumeRoleGrace
+	if !since.IsZero() && p.r.now().Sub(since) < grace {
+		return fault.Transientf("assume %s: access denied %s after the account joined (within the %s grace of a new account); retrying: %w",
+			denied.Role, p.r.now().Sub(since).Round(time.Second), grace, denied.Err)
+	}
+	return fault.Permanentf("assume %s: access denied: check that the role exists in account %s (the member StackSet of deploy/member.yaml makes it), that it trusts the reconcile role of the onboarder, and that no SCP denies sts:AssumeRole: %w",
+		denied.Role, p.req.Account, denied.Err)
+}
+
+// observe reads what the decision needs, and nothing more: the stack; the stack's latest
+// operation in the states where who caused it matters; the trails and the desired state when
+// the stack may be written.
+func (p *pass) observe(ctx context.Context, m Member) (Observation, error) {
+	r, res := p.r, p.res
+	o := Observation{Where: p.where, Adopt: r.Cfg.AdoptExisting, RetryFailed: p.req.RetryFailed}
+	s, err := stack.Describe(ctx, m.CloudFormation, r.Cfg.StackName)
+	if err != nil {
+		return o, fmt.Errorf("describe stack %s: %w", p.where, p.memberErr("cloudformation:DescribeStacks", err))
+	}
+	o.Stack = s
+	res.StatusBefore, res.StatusAfter, res.Managed = statusOf(s), statusOf(s), s.Managed()
+	if s.Exists && !s.Managed() && !r.Cfg.AdoptExisting {
+		return o, nil
+	}
+	state := stack.Classify(s)
+	switch state {
+	case stack.StateInProgress, stack.StateReview:
+		return o, nil
+	case stack.StateFailed, stack.StateRollbackBad, stack.StateDeleteFailed:
+		if o.LastOp, err = stack.LastOperation(ctx, m.CloudFormation, s.ID); err != nil {
+			return o, fmt.Errorf("describe events of stack %s: %w", p.where, p.memberErr("cloudformation:DescribeStackEvents", err))
+		}
+		if state == stack.StateDeleteFailed {
+			return o, nil
+		}
+	}
+	if o.Desired, o.Trail, err = p.desire(ctx, m, s); err != nil {
+		return o, err
+	}
+	if state == stack.StateComplete && s.Status == cfntypes.StackStatusUpdateRollbackComplete &&
+		(s.Tags[stack.TagFingerprint] != o.Desired.Fingerprint() || len(changes(s, o.Desired)) > 0) {
+		// A rolled-back update that the desired state would write again: whose was it?
+		if o.LastOp, err = stack.LastOperation(ctx, m.CloudFormation, s.ID); err != nil {
+			return o, fmt.Errorf("describe events of stack %s: %w", p.where, p.memberErr("cloudformation:DescribeStackEvents", err))
+		}
+	}
+	return o, nil
+}
+
+func statusOf(s stack.Observed) string {
+	if !s.Exists {
+		return "ABSENT"
+	}
+	return string(s.Status)
+}
+
+// desire resolves the trail and builds the desired stack.
+func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed) (*stack.Desired, *trail.Choice, error) {
+	r, res := p.r, p.res
+	in := trail.Input{Account: p.req.Account, Region: res.Region, Mode: r.Cfg.TrailMode}
+	if obs.Exists && stack.Classify(obs) == stack.StateComplete {
+		if obs.Params[stack.ParamCreateNew] == "True" {
+			in.CurrentNew = obs.Managed() || r.Cfg.AdoptExisting
+		} else {
+			in.CurrentBucket = obs.Params[stack.ParamBucket]
+		}
+	}
+	ch, err := trail.Resolve(ctx, m.Trails, in)
+	res.Trail = &ch
+	if err != nil {
+		return nil, &ch, p.memberErr("cloudtrail:DescribeTrails", err)
+	}
+	createNew, bucket := "False", ch.Bucket
+	if ch.CreateNewTrail {
+		createNew, bucket = "True", ""
+	}
+	return &stack.Desired{
+		Name:        r.Cfg.StackName,
+		TemplateURL: r.Cfg.TemplateURL,
+		Params: map[string]string{
+			stack.ParamCreateNew:     createNew,
+			stack.ParamBucket:        bucket,
+			stack.ParamQSS3Bucket:    r.Cfg.QSS3BucketName,
+			stack.ParamQSS3KeyPrefix: r.Cfg.QSS3KeyPrefix,
+		},
+		Creds: p.creds,
+	}, &ch, nil
+}
+
+// memberErr classifies an error of a call in the member account: AccessDenied there is an
+// SCP or a missing permission of the execution role, which retrying cannot fix (permanent,
+// naming the action); the rest keeps its class.
+func (p *pass) memberErr(action string, err error) error {
+	if fault.IsCode(err, "AccessDenied", "AccessDeniedException") {
+		return fault.Permanentf("%s in %s/%s was denied (an SCP, or a missing permission of role %s): %w",
+			action, p.req.Account, p.res.Region, p.r.Cfg.ExecutionRoleName, err)
+	}
+	return err
+}
+
+// act carries out a plan. It holds no decisions beyond how to run a step: pacing, the token,
+// and the answers of CloudFormation that mean "not now".
+func (p *pass) act(ctx context.Context, m Member, o Observation, plan Plan) error {
+	r, res := p.r, p.res
+	res.Action, res.Reason, res.Changes, res.Failed = plan.Step, plan.Why, plan.Changes, plan.Failed
+	if plan.StartLogging {
+		t := *o.Trail
+		if r.Cfg.DryRun {
+			res.Steps = append(res.Steps, Step{Action: ActionStartLogging, Detail: "dry run: would start logging on trail " + t.TrailName})
+		} else {
+			if err := trail.Start(ctx, m.Trails, t); err != nil {
+				return p.memberErr("cloudtrail:StartLogging", err)
+			}
+			res.Trail.Why = t.Why + ": logging started again"
+			p.did(ctx, ActionStartLogging, "started logging again on trail "+t.TrailName+" ("+t.TrailARN+")")
+		}
+	}
+	switch plan.Step {
+	case ActionNone, ActionLeaveAlone, ActionStartLogging:
+		return nil
+	case ActionWait:
+		res.RetryAfter = r.checkDelay(o.Stack.Started())
+		return nil
+	case ActionNeedsPerson:
+		return fault.NeedsPersonf("%s", plan.Why)
+	}
+	if r.Cfg.DryRun {
+		res.Steps = append(res.Steps, Step{Action: plan.Step, Detail: "dry run: would " + plan.Why})
+		return nil
+	}
+	if scheduled, err := p.pace(ctx); err != nil || scheduled {
+		return err
+	}
+	return p.write(ctx, m, o, plan)
+}
+
+// pace holds back a stack write until the Organization-wide start schedule has a slot for it
+// (ONBOARDER_MAX_STARTS_PER_MINUTE). The slot is kept in the account's ledger entry, so that
+// the request keeps its place when it comes back. It reports whether the write must wait.
+func (p *pass) pace(ctx context.Context) (bool, error) {
+	r, res := p.r, p.res
+	if r.Starts == nil {
+		return false, nil
+	}
+	now := r.now()
+	if e := p.ledgerEntry(ctx); e != nil && !e.StartSlot.IsZero() {
+		p.slot = e.StartSlot
+	} else {
+		slot, err := r.Starts.Take(ctx)
+		if err != nil {
+			return false, fmt.Errorf("take a stack start slot: %w", err)
+		}
+		p.slot = slot
+	}
+	if wait := p.slot.Sub(now); wait > time.Second {
+		res.Action, res.RetryAfter = ActionScheduled, min(wait, maxHop)
+		res.Reason = fmt.Sprintf("%s; its start waits for its slot at %s (%s from now): at most %d stack operations start per minute across the Organization (ONBOARDER_MAX_STARTS_PER_MINUTE)",
+			strings.TrimSuffix(res.Reason, "."), p.slot.UTC().Format(time.RFC3339), wait.Round(time.Second), r.Cfg.MaxStartsPerMinute)
+		res.Steps = append(res.Steps, Step{Action: ActionScheduled, Detail: "start slot at " + p.slot.UTC().Format(time.RFC3339)})
+		return true, nil
+	}
+	p.slot = time.Time{} // used now
+	return false, nil
+}
+
+// maxHop bounds one wait in the queue: SQS keeps a message invisible for at most 12 hours,
+// and a short hop keeps a waiting request close to what it waits for.
+const maxHop = 15 * time.Minute
+
+// write runs the stack step with a ClientRequestToken derived from the request and the step.
+func (p *pass) write(ctx context.Context, m Member, o Observation, plan Plan) error {
+	r, res := p.r, p.res
 	name := r.Cfg.StackName
-	where := fmt.Sprintf("%s in %s/%s", name, req.Account, region)
 	var roleARN *string // the CloudFormation service role, when configured
-	if arn := r.Cfg.CFNRoleARN("aws", req.Account); arn != "" {
+	if arn := r.Cfg.CFNRoleARN("aws", p.req.Account); arn != "" {
 		roleARN = aws.String(arn)
 	}
-
-	var desired *stack.Desired // resolved once per reconcile
-	wrote := false             // this reconcile changed the stack
-	for step := 0; step < config.DefaultMaxReconcileSteps; step++ {
-		obs, err := stack.Describe(ctx, m.CloudFormation, name)
-		if err != nil {
-			return fmt.Errorf("describe stack %s: %w", where, err)
-		}
-		status := string(obs.Status)
-		if !obs.Exists {
-			status = "ABSENT"
-		}
-		if step == 0 {
-			res.StatusBefore = status
-		}
-		res.StatusAfter, res.Managed = status, obs.Managed()
-		if obs.Exists && !obs.Managed() && !r.Cfg.AdoptExisting {
-			res.Action = ActionLeaveAlone
-			res.Reason = fmt.Sprintf("stack %s exists (%s) and was not created by the onboarder (no %s tag): left alone; set ONBOARDER_ADOPT_EXISTING=true to adopt it", where, status, stack.TagManaged)
+	caps := []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam, cfntypes.CapabilityCapabilityAutoExpand}
+	fp := fingerprint(o.Desired)
+	var err error
+	var op stack.Op
+	switch plan.Step {
+	case ActionCreate:
+		op = stack.OpCreate
+		_, err = m.CloudFormation.CreateStack(ctx, &cloudformation.CreateStackInput{
+			StackName: aws.String(name), TemplateURL: aws.String(o.Desired.TemplateURL), Parameters: o.Desired.Parameters(),
+			Capabilities: caps, Tags: o.Desired.Tags(nil), RoleARN: roleARN, ClientRequestToken: aws.String(stack.Token(op, fp, p.req.ID())),
+		})
+		res.StatusAfter = "CREATE_IN_PROGRESS"
+	case ActionUpdate:
+		op = stack.OpUpdate
+		_, err = m.CloudFormation.UpdateStack(ctx, &cloudformation.UpdateStackInput{
+			StackName: aws.String(name), TemplateURL: aws.String(o.Desired.TemplateURL), Parameters: o.Desired.Parameters(),
+			Capabilities: caps, Tags: o.Desired.Tags(o.Stack.Tags), RoleARN: roleARN, ClientRequestToken: aws.String(stack.Token(op, fp, p.req.ID())),
+		})
+		res.StatusAfter = "UPDATE_IN_PROGRESS"
+		if stack.NoUpdates(err) {
+			res.Action, res.Changes, res.StatusAfter = ActionNone, nil, res.StatusBefore
+			res.Reason = "CloudFormation: no updates are to be performed on " + p.where + ": in sync"
 			return nil
 		}
-		state := stack.Classify(obs)
-		if wrote && (state == stack.StateFailed || state == stack.StateRollbackBad) {
-			return fault.Transientf("stack %s ended %s after this reconcile changed it: %s; the next attempt repairs it", where, status, obs.Reason)
-		}
-		switch state {
-		case stack.StateAbsent:
-			if desired, err = r.desire(ctx, m, res, obs, creds, desired); err != nil {
-				return err
-			}
-			res.Changes = changes(stack.Observed{}, *desired)
-			if r.plan(res, ActionCreate, "stack "+where+" is absent: create it") {
-				return nil
-			}
-			_, err := m.CloudFormation.CreateStack(ctx, &cloudformation.CreateStackInput{
-				StackName:    aws.String(name),
-				TemplateURL:  aws.String(desired.TemplateURL),
-				Parameters:   desired.Parameters(),
-				Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam, cfntypes.CapabilityCapabilityAutoExpand},
-				Tags:         desired.Tags(nil),
-				RoleARN:      roleARN,
-			})
-			if fault.IsCode(err, "AlreadyExistsException") {
-				r.note(res, ActionWait, "stack "+where+" was created by someone else meanwhile: look again")
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("create stack %s: %w", where, err)
-			}
-			wrote = true
-			r.did(ctx, res, ActionCreate, "created stack "+where)
-		case stack.StateComplete:
-			if desired, err = r.desire(ctx, m, res, obs, creds, desired); err != nil {
-				return err
-			}
-			diff := changes(obs, *desired)
-			if obs.Tags[stack.TagFingerprint] == desired.Fingerprint() && len(diff) == 0 {
-				if res.Action == ActionNone || res.Action == ActionStartLogging {
-					if res.Trail != nil && res.Trail.Restarted { // done (or planned) in desire
-						res.Action, res.Reason = ActionStartLogging, res.Trail.Why
-					}
-					if res.Reason == "" {
-						res.Reason = "stack " + where + " is " + status + " and in sync (" + res.Trail.Why + ")"
-					}
-				}
-				return nil
-			}
-			res.Changes = diff
-			why := "stack " + where + " differs: " + describeChanges(diff)
-			if !obs.Managed() {
-				why = "adopting stack " + where + " (ONBOARDER_ADOPT_EXISTING): " + describeChanges(diff)
-			}
-			if r.plan(res, ActionUpdate, why) {
-				return nil
-			}
-			_, err := m.CloudFormation.UpdateStack(ctx, &cloudformation.UpdateStackInput{
-				StackName:    aws.String(name),
-				TemplateURL:  aws.String(desired.TemplateURL),
-				Parameters:   desired.Parameters(),
-				Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam, cfntypes.CapabilityCapabilityAutoExpand},
-				Tags:         desired.Tags(obs.Tags),
-				RoleARN:      roleARN,
-			})
-			if stack.NoUpdates(err) {
-				res.Action, res.Changes = ActionNone, nil
-				res.Reason = "CloudFormation: no updates are to be performed on " + where + ": in sync"
-				res.Steps = append(res.Steps, Step{Action: ActionNone, Detail: res.Reason})
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("update stack %s: %w", where, err)
-			}
-			wrote = true
-			r.did(ctx, res, ActionUpdate, "updated stack "+where+": "+describeChanges(diff))
-		case stack.StateFailed:
-			if r.plan(res, ActionRecreate, "stack "+where+" is "+status+" ("+obs.Reason+"): delete it, then create it") {
-				return nil
-			}
-			if _, err := m.CloudFormation.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(obs.ID), RoleARN: roleARN}); err != nil {
-				return fmt.Errorf("delete failed stack %s: %w", where, err)
-			}
-			r.did(ctx, res, ActionRecreate, "deleted stack "+where+" ("+status+") to create it again")
-		case stack.StateRollbackBad:
-			if r.plan(res, ActionContinueRollback, "stack "+where+" is UPDATE_ROLLBACK_FAILED ("+obs.Reason+"): continue the rollback") {
-				return nil
-			}
-			if _, err := m.CloudFormation.ContinueUpdateRollback(ctx, &cloudformation.ContinueUpdateRollbackInput{StackName: aws.String(obs.ID), RoleARN: roleARN}); err != nil {
-				return fmt.Errorf("continue update rollback of %s: %w", where, err)
-			}
-			r.did(ctx, res, ActionContinueRollback, "continued the rollback of stack "+where)
-		case stack.StateInProgress:
-			if r.Cfg.DryRun {
-				r.plan(res, ActionWait, "stack "+where+" is "+status+": would wait for it")
-				return nil
-			}
-			r.note(res, ActionWait, "stack "+where+" is "+status+": waiting")
-		case stack.StateDeleteFailed:
-			return fault.NeedsPersonf("stack %s is DELETE_FAILED (%s): a person must remove what blocks the deletion (see the stack events), then delete the stack; the onboarder recreates it afterwards", where, obs.Reason)
-		case stack.StateReview:
-			return fault.NeedsPersonf("stack %s is REVIEW_IN_PROGRESS: a change set awaits execution or deletion by a person", where)
-		}
-		if err := r.wait(ctx, m.CloudFormation, obs.ID, name); err != nil {
-			return fmt.Errorf("wait for stack %s: %w", where, err)
-		}
+	case ActionDelete:
+		op = stack.OpDelete
+		_, err = m.CloudFormation.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(o.Stack.ID), RoleARN: roleARN,
+			ClientRequestToken: aws.String(stack.Token(op, fp, p.req.ID()))})
+		res.StatusAfter = "DELETE_IN_PROGRESS"
+	case ActionContinueRollback:
+		op = stack.OpContinueRollback
+		_, err = m.CloudFormation.ContinueUpdateRollback(ctx, &cloudformation.ContinueUpdateRollbackInput{StackName: aws.String(o.Stack.ID), RoleARN: roleARN,
+			ClientRequestToken: aws.String(stack.Token(op, fp, p.req.ID()))})
+		res.StatusAfter = "UPDATE_ROLLBACK_IN_PROGRESS"
+	default:
+		return fault.Permanentf("reconcile %s: no way to run step %s", p.where, plan.Step)
 	}
-	return fault.Transientf("stack %s still changing after %d steps: retry later", where, config.DefaultMaxReconcileSteps)
+	switch {
+	case err == nil:
+		res.RetryAfter = r.Cfg.CheckMinDelay
+		p.did(ctx, plan.Step, string(op)+" stack "+p.where+" started")
+		return nil
+	case stack.Busy(err), fault.IsCode(err, "AlreadyExistsException"):
+		// Someone else's operation started between our look and our write: look again soon.
+		res.Action, res.StatusAfter, res.RetryAfter = ActionWait, res.StatusBefore, r.Cfg.CheckMinDelay
+		res.Reason = "stack " + p.where + " is busy with another operation (" + fault.Code(err) + "): come back when it settles"
+		return nil
+	}
+	res.StatusAfter = res.StatusBefore
+	return fmt.Errorf("%s stack %s: %w", op, p.where, p.memberErr("cloudformation:"+cfnAction(op), err))
+}
+
+func cfnAction(op stack.Op) string {
+	return map[stack.Op]string{stack.OpCreate: "CreateStack", stack.OpUpdate: "UpdateStack", stack.OpDelete: "DeleteStack",
+		stack.OpContinueRollback: "ContinueUpdateRollback"}[op]
+}
+
+// checkDelay is when to look again at an operation that started at start (zero: unknown):
+// half its age so far, within ONBOARDER_CHECK_MIN_DELAY and ONBOARDER_CHECK_MAX_DELAY, so
+// that a short operation is seen soon after it ends and a long one is not polled often.
+func (r *Reconciler) checkDelay(start time.Time) time.Duration {
+	d := r.Cfg.CheckMinDelay
+	if !start.IsZero() {
+		d = max(d, r.now().Sub(start)/2)
+	}
+	return min(d, r.Cfg.CheckMaxDelay)
 }
 
 // awsRegion is the AWS region of the stack: the configured Cloud One region, or the key's.
@@ -293,119 +416,174 @@ func (r *Reconciler) awsRegion(ctx context.Context, creds secret.Credentials) (s
 	return region, nil
 }
 
-// desire resolves the trail and builds the desired stack, once per reconcile.
-func (r *Reconciler) desire(ctx context.Context, m Member, res *Result, obs stack.Observed, creds secret.Credentials, cached *stack.Desired) (*stack.Desired, error) {
-	if cached != nil {
-		return cached, nil
+// ledgerEntry reads the account's ledger entry once per pass; nil when there is none or it
+// cannot be read (the caller then works without it).
+func (p *pass) ledgerEntry(ctx context.Context) *ledger.Entry {
+	if p.entryRead || p.r.Ledger == nil {
+		return p.entry
 	}
-	in := trail.Input{Account: res.Account, Region: res.Region, Mode: r.Cfg.TrailMode, DryRun: r.Cfg.DryRun}
-	if obs.Exists && stack.Classify(obs) == stack.StateComplete {
-		if obs.Params[stack.ParamCreateNew] == "True" {
-			in.CurrentNew = obs.Managed() || r.Cfg.AdoptExisting
-		} else {
-			in.CurrentBucket = obs.Params[stack.ParamBucket]
-		}
-	}
-	ch, err := trail.Resolve(ctx, m.Trails, in)
-	res.Trail = &ch
+	p.entryRead = true
+	e, found, err := p.r.Ledger.Get(ctx, p.req.Account)
 	if err != nil {
-		return nil, err
+		p.r.logger().WarnContext(ctx, "ledger entry not read", "account", p.req.Account, "error", err.Error())
+		return nil
 	}
-	if ch.Restarted {
-		if r.Cfg.DryRun {
-			res.Steps = append(res.Steps, Step{Action: ActionStartLogging, Detail: "would start logging on trail " + ch.TrailName})
-		} else {
-			r.did(ctx, res, ActionStartLogging, ch.Why)
-		}
+	if found {
+		p.entry = &e
 	}
-	createNew, bucket := "False", ch.Bucket
-	if ch.CreateNewTrail {
-		createNew, bucket = "True", ""
-	}
-	return &stack.Desired{
-		Name:        r.Cfg.StackName,
-		TemplateURL: r.Cfg.TemplateURL,
-		Params: map[string]string{
-			stack.ParamCreateNew:     createNew,
-			stack.ParamBucket:        bucket,
-			stack.ParamQSS3Bucket:    r.Cfg.QSS3BucketName,
-			stack.ParamQSS3KeyPrefix: r.Cfg.QSS3KeyPrefix,
-		},
-		Creds: creds,
-	}, nil
-}
-
-// changes lists what differs between the stack and the desired state; secrets are masked
-// and their change is told by the secret's version id.
-func changes(obs stack.Observed, d stack.Desired) []Change {
-	var out []Change
-	for _, k := range []string{stack.ParamCreateNew, stack.ParamBucket, stack.ParamQSS3Bucket, stack.ParamQSS3KeyPrefix} {
-		before, ok := obs.Params[k]
-		if before != d.Params[k] || (obs.Exists && !ok) {
-			out = append(out, Change{Parameter: k, Before: before, After: d.Params[k]})
-		}
-	}
-	if before := obs.Tags[stack.TagSecretVersion]; before != d.Creds.VersionID {
-		b := ""
-		if obs.Exists {
-			b = stack.Masked + " (secret version " + orNone(before) + ")"
-		}
-		out = append(out, Change{Parameter: stack.ParamAPIKey + ", " + stack.ParamServiceToken, Before: b, After: stack.Masked + " (secret version " + d.Creds.VersionID + ")"})
-	}
-	if obs.Exists && len(out) == 0 && obs.Tags[stack.TagFingerprint] != d.Fingerprint() {
-		out = append(out, Change{Parameter: "template", Before: "(other template or settings)", After: d.TemplateURL})
-	}
-	return out
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "unknown"
-	}
-	return s
-}
-
-func describeChanges(cs []Change) string {
-	parts := make([]string, 0, len(cs))
-	for _, c := range cs {
-		parts = append(parts, fmt.Sprintf("%s %q -> %q", c.Parameter, c.Before, c.After))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// plan records the decision. In a dry run it reports it and says to stop (true).
-func (r *Reconciler) plan(res *Result, a Action, why string) bool {
-	if res.Action == ActionNone || res.Action == ActionStartLogging || res.Action == ActionWait {
-		res.Action = a
-	}
-	res.Reason = why
-	if r.Cfg.DryRun {
-		res.Steps = append(res.Steps, Step{Action: a, Detail: "dry run: would " + why})
-		return true
-	}
-	return false
-}
-
-// note records a step that changed nothing.
-func (r *Reconciler) note(res *Result, a Action, detail string) {
-	res.Steps = append(res.Steps, Step{Action: a, Detail: detail})
-	if res.Action == ActionNone {
-		res.Action = a
-	}
+	return p.entry
 }
 
 // did records and logs a change made.
-func (r *Reconciler) did(ctx context.Context, res *Result, a Action, detail string) {
+func (p *pass) did(ctx context.Context, a Action, detail string) {
+	res := p.res
 	res.Steps = append(res.Steps, Step{Action: a, Detail: detail})
-	if res.Action == ActionNone || res.Action == ActionWait {
-		res.Action = a
-	}
-	if res.Reason == "" {
-		res.Reason = detail
-	}
-	r.logger().LogAttrs(ctx, slog.LevelInfo, "stack change",
+	p.r.logger().LogAttrs(ctx, slog.LevelInfo, "stack change",
 		slog.String("account", res.Account), slog.String("region", res.Region),
 		slog.String("action", string(a)), slog.String("outcome", "done"), slog.String("detail", detail))
+}
+
+func (p *pass) fail(err error) {
+	res := p.res
+	err = scrub(err, p.creds)
+	res.Err, res.Error, res.Class = err, err.Error(), fault.ClassOf(err)
+	if res.Class == fault.None { // a skip is not a failure
+		res.Err, res.Error = nil, ""
+		return
+	}
+	if res.Class == fault.NeedsPerson {
+		res.Action = ActionNeedsPerson
+	} else {
+		if res.Action.writes() {
+			res.Steps = append(res.Steps, Step{Action: ActionFail, Detail: "tried to " + string(res.Action) + ": " + err.Error()})
+		}
+		res.Action = ActionFail
+	}
+	if res.Reason == "" || res.Class != fault.NeedsPerson {
+		res.Reason = res.Error
+	}
+	res.RetryAfter = 0
+}
+
+// scrub removes the secret values from an error's text, whatever produced it, keeping its
+// class: no API answer can carry the key or the token into a log.
+func scrub(err error, creds secret.Credentials) error {
+	msg := err.Error()
+	clean := msg
+	for _, v := range []secret.Value{creds.APIKey, creds.ServiceToken} {
+		if s := v.Reveal(); len(s) >= 4 {
+			clean = strings.ReplaceAll(clean, s, "[redacted]")
+		}
+	}
+	if clean == msg {
+		return err
+	}
+	return fault.As(fault.ClassOf(err), errors.New(clean))
+}
+
+// finish counts failures, writes the ledger (not in a dry run) and stamps the reason.
+func (p *pass) finish(ctx context.Context) {
+	r, res := p.r, p.res
+	if res.Reason == "" {
+		res.Reason = string(res.Action)
+	}
+	if r.Ledger != nil && !res.DryRun && res.Region != "" {
+		p.writeLedger(ctx)
+	}
+	if res.Class == fault.Transient && res.RetryAfter == 0 {
+		res.RetryAfter = r.backoff(res.Failures)
+	}
+	if res.Err != nil {
+		res.Err = scrub(res.Err, p.creds)
+		res.Error = res.Err.Error()
+	}
+}
+
+// backoff is the delay before the next attempt after n transient failures in a row.
+func (r *Reconciler) backoff(n int) time.Duration {
+	d := r.Cfg.CheckMinDelay
+	for i := 1; i < n && d < r.Cfg.CheckMaxDelay; i++ {
+		d *= 2
+	}
+	return min(d, r.Cfg.CheckMaxDelay)
+}
+
+func (p *pass) writeLedger(ctx context.Context) {
+	r, res := p.r, p.res
+	now := r.now().UTC()
+	e := ledger.Entry{
+		Account: res.Account, Region: res.Region, StackName: res.StackName, StackStatus: res.StatusAfter,
+		Managed:   res.Managed || res.Action == ActionCreate || (r.Cfg.AdoptExisting && res.Action == ActionUpdate),
+		TrailMode: string(r.Cfg.TrailMode), Action: string(res.Action), Class: string(res.Class), Reason: res.Reason,
+		StartSlot: p.slot, UpdatedAt: now,
+	}
+	if res.Action == ActionDelete {
+		e.Managed = true
+	}
+	if t := res.Trail; t != nil {
+		e.CreateNewTrail, e.TrailARN, e.TrailName, e.TrailHomeRegion, e.Bucket = t.CreateNewTrail, t.TrailARN, t.TrailName, t.HomeRegion, t.Bucket
+	}
+	if res.Failed != nil {
+		e.Failed = res.Failed.String()
+	}
+	// The stored entry is needed to count failures, to keep what a pass did not learn, and
+	// to not rewrite an entry that already says this; a change that succeeded needs none.
+	var prev *ledger.Entry
+	if !(res.Changed() && res.Class == fault.None && res.Trail != nil) {
+		prev = p.ledgerEntryIfNeeded(ctx)
+	}
+	if res.Class == fault.Transient {
+		// Transient failures are counted here, not by the queue's receive count, which every
+		// "come back later" spends too; after MaxFailures in a row the worker gives up.
+		e.Failures, e.FailingSince = 1, now
+		if prev != nil && prev.Failures > 0 {
+			e.Failures, e.FailingSince = prev.Failures+1, prev.FailingSince
+		}
+		res.Failures = e.Failures
+		res.GiveUp = r.Cfg.MaxFailures > 0 && e.Failures >= r.Cfg.MaxFailures
+	}
+	if prev != nil && prev.Trail() != "" && res.Trail == nil {
+		// A pass that did not resolve the trail (a stack in progress) keeps what is known.
+		e.CreateNewTrail, e.TrailARN, e.TrailName, e.TrailHomeRegion, e.Bucket = prev.CreateNewTrail, prev.TrailARN, prev.TrailName, prev.TrailHomeRegion, prev.Bucket
+	}
+	if !res.Changed() && res.Class == fault.None && prev != nil && prev.Class == string(fault.None) {
+		// Nothing was changed: the entry keeps saying what the onboarder last changed, and when.
+		e.Action, e.Reason, e.UpdatedAt = prev.Action, prev.Reason, prev.UpdatedAt
+		if res.Action == ActionScheduled {
+			e.Action, e.Reason, e.UpdatedAt = string(res.Action), res.Reason, now
+		}
+	}
+	if res.Class == fault.NeedsPerson && prev != nil && prev.Class == e.Class && prev.Reason == e.Reason {
+		// The same needs-person state as already recorded (and dead-lettered): reported once.
+		res.AlreadyReported = true
+		e.UpdatedAt = prev.UpdatedAt
+	}
+	if !res.Changed() && prev != nil && prev.Digest() == e.Digest() {
+		return // the entry already says this
+	}
+	if err := r.Ledger.Put(ctx, e); err != nil && res.Class == fault.None {
+		p.fail(fault.Transientf("reconciled, but %v: retrying so that the trail guard sees this account's trail", err))
+	}
+}
+
+// ledgerEntryIfNeeded is the stored entry, read unless the request's digest already says the
+// entry is what this pass would write.
+func (p *pass) ledgerEntryIfNeeded(ctx context.Context) *ledger.Entry {
+	if p.entryRead {
+		return p.entry
+	}
+	if d := p.req.LedgerDigest; d != "" && !p.res.Changed() && p.res.Class == fault.None && p.slot.IsZero() {
+		res := p.res
+		probe := ledger.Entry{Account: res.Account, Region: res.Region, StackName: res.StackName, StackStatus: res.StatusAfter,
+			Managed: res.Managed, TrailMode: string(p.r.Cfg.TrailMode), Class: string(res.Class)}
+		if t := res.Trail; t != nil {
+			probe.CreateNewTrail, probe.TrailARN, probe.TrailName, probe.TrailHomeRegion, probe.Bucket = t.CreateNewTrail, t.TrailARN, t.TrailName, t.HomeRegion, t.Bucket
+		}
+		if probe.Digest() == d {
+			return &probe // the stored entry records this state: no read, no write
+		}
+	}
+	return p.ledgerEntry(ctx)
 }
 
 func (r *Reconciler) logger() *slog.Logger {
@@ -413,97 +591,6 @@ func (r *Reconciler) logger() *slog.Logger {
 		return r.Log
 	}
 	return slog.Default()
-}
-
-// wait waits, with the SDK's stack waiter, until the stack is no longer in progress, within
-// the deadline of ctx less the margin. Out of time, the error is transient: the message goes
-// back to the queue and a later receive decides again.
-func (r *Reconciler) wait(ctx context.Context, api CloudFormationAPI, id, name string) error {
-	budget := defaultBudget
-	if dl, ok := ctx.Deadline(); ok {
-		budget = time.Until(dl) - r.Cfg.WaitMargin
-	}
-	minDelay := max(r.Cfg.WaitMinDelay, time.Millisecond)
-	if budget < minDelay {
-		return fault.Transientf("no time left in this invocation to wait: retry later")
-	}
-	ref := id
-	if ref == "" {
-		ref = name
-	}
-	w := cloudformation.NewStackCreateCompleteWaiter(api, func(o *cloudformation.StackCreateCompleteWaiterOptions) {
-		o.MinDelay = minDelay
-		o.MaxDelay = max(minDelay, time.Minute)
-		o.Retryable = whileInProgress
-	})
-	if err := w.Wait(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(ref)}, budget); err != nil {
-		if ctx.Err() == nil && strings.Contains(err.Error(), "exceeded max wait time") {
-			return fault.Transientf("still in progress after %s: retry later", budget.Round(time.Second))
-		}
-		return err
-	}
-	return nil
-}
-
-// whileInProgress is the waiter's retry rule: go on while the status ends in _IN_PROGRESS;
-// any settled status (or a stack gone after a delete) ends the wait, and the reconcile
-// decides again on what it sees.
-func whileInProgress(ctx context.Context, in *cloudformation.DescribeStacksInput, out *cloudformation.DescribeStacksOutput, err error) (bool, error) {
-	if err != nil {
-		if stack.NotFound(err) {
-			return false, nil
-		}
-		return false, err
-	}
-	if out == nil || len(out.Stacks) == 0 {
-		return false, nil
-	}
-	return stack.Classify(stack.Observed{Exists: true, Status: out.Stacks[0].StackStatus}) == stack.StateInProgress, nil
-}
-
-// finish stamps the reason, writes the ledger (not in a dry run) and logs the decision.
-func (r *Reconciler) finish(ctx context.Context, req queue.Request, res *Result, creds secret.Credentials) {
-	if res.Reason == "" {
-		res.Reason = string(res.Action)
-	}
-	if r.Ledger != nil && !res.DryRun && res.Region != "" {
-		e := ledger.Entry{
-			Account: res.Account, Region: res.Region, StackName: res.StackName, StackStatus: res.StatusAfter,
-			Managed:   res.Managed || res.Action == ActionCreate || res.Action == ActionRecreate || (r.Cfg.AdoptExisting && res.Action == ActionUpdate),
-			TrailMode: string(r.Cfg.TrailMode), Action: string(res.Action), Class: string(res.Class), Reason: res.Reason,
-			UpdatedAt: r.now().UTC(),
-		}
-		if t := res.Trail; t != nil {
-			e.CreateNewTrail, e.TrailARN, e.TrailName, e.TrailHomeRegion, e.Bucket = t.CreateNewTrail, t.TrailARN, t.TrailName, t.HomeRegion, t.Bucket
-		}
-		if !res.Changed() && r.ledgerHolds(ctx, req, e) {
-			// Nothing was changed and the entry already says this: it stays as it is, and
-			// keeps saying what the onboarder last changed and when.
-		} else if err := r.Ledger.Put(ctx, e); err != nil && res.Class == fault.None {
-			r.fail(res, fault.Transientf("reconciled, but %v: retrying so that the trail guard sees this account's trail", err), creds)
-		}
-	}
-	if res.Err != nil {
-		res.Err = scrub(res.Err, creds)
-		res.Error = res.Err.Error()
-	}
-}
-
-// ledgerHolds reports whether the stored entry records the same state as e: by the digest
-// the request carries (the sweep and the trail guard read the entry), else by reading it,
-// which costs the GetItem that the PutItem it spares would have cost. When in doubt, false.
-func (r *Reconciler) ledgerHolds(ctx context.Context, req queue.Request, e ledger.Entry) bool {
-	if req.LedgerDigest != "" {
-		return req.LedgerDigest == e.Digest()
-	}
-	g, ok := r.Ledger.(interface {
-		Get(ctx context.Context, account string) (ledger.Entry, bool, error)
-	})
-	if !ok {
-		return false
-	}
-	stored, found, err := g.Get(ctx, e.Account)
-	return err == nil && found && stored.Digest() == e.Digest()
 }
 
 func (r *Reconciler) now() time.Time {
@@ -519,19 +606,15 @@ func (r *Reconciler) now() time.Time {
 // ledger that can be read it returns nil, and every entry is written.
 func (r *Reconciler) Digests(ctx context.Context) map[string]string {
 	all, ok := r.Ledger.(interface {
-		All(ctx context.Context) (map[string]ledger.Entry, error)
+		Digests(ctx context.Context) (map[string]string, error)
 	})
 	if !ok || r.Cfg.DryRun {
 		return nil
 	}
-	entries, err := all.All(ctx)
+	out, err := all.Digests(ctx)
 	if err != nil {
 		r.logger().WarnContext(ctx, "ledger not read: every entry will be rewritten", "error", err.Error())
 		return nil
-	}
-	out := make(map[string]string, len(entries))
-	for a, e := range entries {
-		out[a] = e.Digest()
 	}
 	return out
 }

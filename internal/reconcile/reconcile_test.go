@@ -18,6 +18,7 @@ import (
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
@@ -50,8 +51,7 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	cfg := config.Default()
 	cfg.SecretARN = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:onboarder-AbCdEf"
 	cfg.CloudOneRegion = "us-1"
-	cfg.WaitMinDelay = time.Millisecond
-	cfg.WaitMargin = 0
+	cfg.MaxStartsPerMinute = 0 // pacing has its own tests
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -82,12 +82,30 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 
 func (e *env) run() Result {
 	e.t.Helper()
+	return e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "test", EventID: "e1"})
+}
+
+func (e *env) runReq(req queue.Request) Result {
+	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	res := e.r.Reconcile(ctx, queue.Request{Version: 1, Account: acct, Trigger: "test", EventID: "e1"})
+	mark := len(e.calls.list())
+	res := e.r.Reconcile(ctx, req)
 	e.t.Logf("result: %+v", res)
-	e.t.Logf("calls: %v", e.calls.list())
+	e.t.Logf("calls: %v", e.calls.list()[mark:])
 	return res
+}
+
+// desired is the desired stack of the env's configuration with the bucket ("" : new trail).
+func (e *env) desired(bucket string) stack.Desired {
+	createNew := "True"
+	if bucket != "" {
+		createNew = "False"
+	}
+	return stack.Desired{Name: "CloudOne", TemplateURL: e.r.Cfg.TemplateURL, Params: map[string]string{
+		stack.ParamCreateNew: createNew, stack.ParamBucket: bucket,
+		stack.ParamQSS3Bucket: e.r.Cfg.QSS3BucketName, stack.ParamQSS3KeyPrefix: e.r.Cfg.QSS3KeyPrefix,
+	}, Creds: secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken), VersionID: "v1"}}
 }
 
 // addTrail gives the account a trail to its own bucket.
@@ -101,14 +119,7 @@ func (e *env) addTrail(name, bucket string, logging bool) {
 // seedStack puts a stack as the onboarder would have made it, then sets its status.
 func (e *env) seedStack(status cfntypes.StackStatus, bucket string) {
 	e.t.Helper()
-	createNew := "True"
-	if bucket != "" {
-		createNew = "False"
-	}
-	d := stack.Desired{Name: "CloudOne", TemplateURL: e.r.Cfg.TemplateURL, Params: map[string]string{
-		stack.ParamCreateNew: createNew, stack.ParamBucket: bucket,
-		stack.ParamQSS3Bucket: e.r.Cfg.QSS3BucketName, stack.ParamQSS3KeyPrefix: e.r.Cfg.QSS3KeyPrefix,
-	}, Creds: secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken), VersionID: "v1"}}
+	d := e.desired(bucket)
 	e.cfn.stack = &cfntypes.Stack{
 		StackName: aws.String("CloudOne"), StackId: aws.String("arn:aws:cloudformation:us-east-1:" + acct + ":stack/CloudOne/1"),
 		StackStatus: status, StackStatusReason: aws.String("seeded"), Parameters: masked(d.Parameters()), Tags: d.Tags(nil),
@@ -145,8 +156,17 @@ func expectWrites(t *testing.T, e *env, want ...string) {
 	}
 }
 
-// Row: absent -> CreateStack.
-func TestAbsentCreates(t *testing.T) {
+// ours marks the latest operation on the stack as the onboarder's write of op for the env's
+// desired state (bucket), with a resource that failed.
+func (e *env) ours(op stack.Op, bucket, failed string) {
+	tok := stack.Token(op, e.desired(bucket).Fingerprint(), "an-earlier-request")
+	e.cfn.tokens = append(e.cfn.tokens, tok)
+	e.cfn.event(string(e.cfn.stack.StackStatus)+"_STARTED", "User Initiated", tok)
+	e.cfn.settle(e.cfn.stack.StackStatus, failed)
+}
+
+// A new account: create, come back while CloudFormation works, done when it settles.
+func TestAbsentCreatesThenComesBack(t *testing.T) {
 	e := newEnv(t)
 	res := e.run()
 	expect(t, res, ActionCreate, fault.None)
@@ -166,12 +186,47 @@ func TestAbsentCreates(t *testing.T) {
 	if tg[stack.TagManaged] != "true" || len(tg[stack.TagFingerprint]) != 32 || tg[stack.TagSecretVersion] != "v1" {
 		t.Fatalf("tags %v", tg)
 	}
-	if res.StatusBefore != "ABSENT" || res.StatusAfter != "CREATE_COMPLETE" || res.Region != region {
-		t.Fatalf("statuses %s -> %s in %s", res.StatusBefore, res.StatusAfter, res.Region)
+	if tok := aws.ToString(in.ClientRequestToken); !strings.HasPrefix(tok, "onboarder-create-"+tg[stack.TagFingerprint][:16]+"-") || len(tok) > 128 {
+		t.Fatalf("token %q", tok)
 	}
-	if len(e.ledger.entries) != 1 || !e.ledger.entries[0].Managed || !e.ledger.entries[0].CreateNewTrail {
+	if res.StatusBefore != "ABSENT" || res.StatusAfter != "CREATE_IN_PROGRESS" || res.Region != region || res.RetryAfter != e.r.Cfg.CheckMinDelay {
+		t.Fatalf("statuses %s -> %s in %s, retry after %s", res.StatusBefore, res.StatusAfter, res.Region, res.RetryAfter)
+	}
+	if len(e.ledger.entries) != 1 || !e.ledger.entries[0].Managed || !e.ledger.entries[0].CreateNewTrail || e.ledger.entries[0].Action != "create" {
 		t.Fatalf("ledger %+v", e.ledger.entries)
 	}
+	// In progress: no write, come back later; the entry keeps saying "create".
+	res = e.run()
+	expect(t, res, ActionWait, fault.None)
+	expectWrites(t, e, "CreateStack")
+	if res.RetryAfter < e.r.Cfg.CheckMinDelay {
+		t.Fatalf("retry after %s", res.RetryAfter)
+	}
+	e.cfn.settle(cfntypes.StackStatusCreateComplete, "")
+	res = e.run()
+	expect(t, res, ActionNone, fault.None)
+	if res.RetryAfter != 0 {
+		t.Fatalf("done, but retry after %s", res.RetryAfter)
+	}
+	if last := e.ledger.entries[len(e.ledger.entries)-1]; last.Action != "create" || last.StackStatus != "CREATE_COMPLETE" {
+		t.Fatalf("ledger after the create settled: %+v", last)
+	}
+}
+
+// The same request retried (a throttled call, the same message again) sends the same token:
+// CloudFormation takes it as the same operation.
+func TestTokenIsStableForARequest(t *testing.T) {
+	e := newEnv(t)
+	e.cfn.createErr = apiErr("Throttling", "Rate exceeded")
+	expect(t, e.run(), ActionFail, fault.Transient)
+	first := aws.ToString(e.cfn.lastCreate.ClientRequestToken)
+	e.cfn.createErr = nil
+	expect(t, e.run(), ActionCreate, fault.None)
+	if got := aws.ToString(e.cfn.lastCreate.ClientRequestToken); got != first || got == "" {
+		t.Fatalf("tokens %q then %q", first, got)
+	}
+	other := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "test", EventID: "e2"})
+	expect(t, other, ActionWait, fault.None) // in progress: nothing to write
 }
 
 // Row: DELETE_COMPLETE -> CreateStack.
@@ -195,7 +250,7 @@ func TestCompleteInSyncDoesNothing(t *testing.T) {
 			if got := e.calls.list(); !slices.Equal(got, []string{"DescribeStacks", "DescribeTrails", "GetTrailStatus"}) {
 				t.Fatalf("in-sync calls %v", got)
 			}
-			if !res.InSync() {
+			if !res.InSync() || res.RetryAfter != 0 {
 				t.Fatal("not in sync")
 			}
 		})
@@ -217,13 +272,15 @@ func TestCompleteDiffersUpdates(t *testing.T) {
 	if len(res.Changes) != 1 || res.Changes[0].Parameter != "QSS3KeyPrefix" || res.Changes[0].After != "mirror/" {
 		t.Fatalf("changes %+v", res.Changes)
 	}
+	if !strings.HasPrefix(aws.ToString(e.cfn.lastUpdate.ClientRequestToken), "onboarder-update-") || res.RetryAfter == 0 {
+		t.Fatalf("token %q, retry after %s", aws.ToString(e.cfn.lastUpdate.ClientRequestToken), res.RetryAfter)
+	}
 }
 
-// Row: "No updates are to be performed." is success.
+// "No updates are to be performed." is success.
 func TestNoUpdatesIsSuccess(t *testing.T) {
 	e := newEnv(t)
 	e.seedStack(cfntypes.StackStatusUpdateComplete, "")
-	e.cfn.stack.Tags = nil // the fingerprint is missing: the onboarder thinks it differs
 	e.cfn.stack.Tags = []cfntypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}, {Key: aws.String(stack.TagSecretVersion), Value: aws.String("v1")}}
 	e.cfn.updateErr = apiErr("ValidationError", "No updates are to be performed.")
 	res := e.run()
@@ -231,75 +288,156 @@ func TestNoUpdatesIsSuccess(t *testing.T) {
 	expectWrites(t, e, "UpdateStack")
 }
 
-// Rows: ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED -> DeleteStack, wait, CreateStack.
-func TestFailedStatesRecreate(t *testing.T) {
+// A write refused because an operation started meanwhile means "look again", not a failure.
+func TestBusyStackMeansWait(t *testing.T) {
+	e := newEnv(t)
+	e.seedStack(cfntypes.StackStatusCreateComplete, "")
+	e.r.Cfg.QSS3KeyPrefix = "mirror/"
+	e.cfn.updateErr = apiErr("ValidationError", "Stack:arn:aws:cloudformation:us-east-1:"+acct+":stack/CloudOne/1 is in UPDATE_IN_PROGRESS state and can not be updated.")
+	res := e.run()
+	expect(t, res, ActionWait, fault.None)
+	if res.RetryAfter == 0 {
+		t.Fatal("no retry asked")
+	}
+	e = newEnv(t)
+	e.cfn.createErr = apiErr("AlreadyExistsException", "Stack [CloudOne] already exists")
+	expect(t, e.run(), ActionWait, fault.None)
+}
+
+// Rows: ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED not from the onboarder's write ->
+// DeleteStack; CreateStack once the delete is over.
+func TestForeignFailedCreateIsDeletedThenCreated(t *testing.T) {
 	for _, st := range []cfntypes.StackStatus{"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"} {
 		t.Run(string(st), func(t *testing.T) {
 			e := newEnv(t)
 			e.seedStack(st, "")
+			e.cfn.event(string(st), "someone else's create", "Console-CreateStack-1a2b")
 			res := e.run()
-			expect(t, res, ActionRecreate, fault.None)
-			expectWrites(t, e, "DeleteStack", "CreateStack")
-			if res.StatusBefore != string(st) || res.StatusAfter != "CREATE_COMPLETE" {
-				t.Fatalf("%s -> %s", res.StatusBefore, res.StatusAfter)
+			expect(t, res, ActionDelete, fault.None)
+			expectWrites(t, e, "DeleteStack")
+			if aws.ToString(e.cfn.lastDelete.StackName) != aws.ToString(e.cfn.stack.StackId) || !strings.HasPrefix(aws.ToString(e.cfn.lastDelete.ClientRequestToken), "onboarder-delete-") {
+				t.Fatalf("delete %+v", e.cfn.lastDelete)
 			}
+			expect(t, e.run(), ActionWait, fault.None) // DELETE_IN_PROGRESS
+			e.cfn.settle(cfntypes.StackStatusDeleteComplete, "")
+			expect(t, e.run(), ActionCreate, fault.None)
+			expectWrites(t, e, "DeleteStack", "CreateStack")
 		})
 	}
 }
 
-// Row: UPDATE_ROLLBACK_FAILED -> ContinueUpdateRollback, wait, decide again.
+// Row: the onboarder's own create for this desired state rolled back -> needs a person, the
+// first failed resource is the reason, no new write; an operator's --retry-failed writes again.
+func TestOwnCreateRolledBackNeedsPerson(t *testing.T) {
+	e := newEnv(t)
+	expect(t, e.run(), ActionCreate, fault.None)
+	e.cfn.settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
+	res := e.run()
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	expectWrites(t, e, "CreateStack")
+	if res.Failed == nil || res.Failed.LogicalID != "CloudOneIntegration" || !strings.Contains(res.Reason, "CloudOneIntegration (AWS::CloudFormation::CustomResource)") ||
+		!strings.Contains(res.Reason, "--retry-failed") {
+		t.Fatalf("reason %q, failed %+v", res.Reason, res.Failed)
+	}
+	last := e.ledger.entries[len(e.ledger.entries)-1]
+	if last.Class != "needs-person" || !strings.Contains(last.Failed, "CloudOneIntegration") {
+		t.Fatalf("ledger %+v", last)
+	}
+	// Another request for the same desired state: still no write, and reported once.
+	res = e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "sweep", EventID: "e9"})
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	expectWrites(t, e, "CreateStack")
+	if !res.AlreadyReported {
+		t.Fatal("the same needs-person state must be reported once")
+	}
+	// The desired state changed (the secret rotated): a new write is allowed.
+	e2 := newEnv(t)
+	expect(t, e2.run(), ActionCreate, fault.None)
+	e2.cfn.settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
+	e2.r.Secrets = &fakeSecrets{creds: secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken), VersionID: "v2"}}
+	expect(t, e2.run(), ActionDelete, fault.None)
+	// An operator asks again for the same state.
+	res = e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "operator", EventID: "e10", RetryFailed: true})
+	expect(t, res, ActionDelete, fault.None)
+}
+
+// Row: the onboarder's own update rolled back (UPDATE_ROLLBACK_COMPLETE, old parameters) ->
+// needs a person; someone else's rolled-back update is written over.
+func TestOwnUpdateRolledBackNeedsPerson(t *testing.T) {
+	e := newEnv(t)
+	e.seedStack(cfntypes.StackStatusCreateComplete, "")
+	e.r.Cfg.QSS3KeyPrefix = "mirror/"
+	expect(t, e.run(), ActionUpdate, fault.None)
+	// The rollback puts the old parameters and tags back.
+	old := e.desired("")
+	old.Params[stack.ParamQSS3KeyPrefix] = ""
+	e.cfn.stack.Parameters, e.cfn.stack.Tags = masked(old.Parameters()), old.Tags(nil)
+	e.cfn.settle(cfntypes.StackStatusUpdateRollbackComplete, "VisionOneEnrollment")
+	res := e.run()
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	expectWrites(t, e, "UpdateStack")
+	if !strings.Contains(res.Reason, "VisionOneEnrollment") || !strings.Contains(res.Reason, "old parameters are back") {
+		t.Fatalf("reason %q", res.Reason)
+	}
+
+	e = newEnv(t)
+	e.seedStack(cfntypes.StackStatusUpdateRollbackComplete, "")
+	e.cfn.event("UPDATE_ROLLBACK_COMPLETE", "", "Console-UpdateStack-9z")
+	e.r.Cfg.QSS3KeyPrefix = "mirror/"
+	expect(t, e.run(), ActionUpdate, fault.None)
+}
+
+// Row: UPDATE_ROLLBACK_FAILED -> ContinueUpdateRollback; failing again after ours -> a person.
 func TestUpdateRollbackFailedContinues(t *testing.T) {
 	e := newEnv(t)
 	e.seedStack(cfntypes.StackStatusUpdateRollbackFailed, "")
-	e.r.Cfg.QSS3BucketName = "mirrorbucket" // after the rollback the stack still differs
 	res := e.run()
 	expect(t, res, ActionContinueRollback, fault.None)
-	expectWrites(t, e, "ContinueUpdateRollback", "UpdateStack")
+	expectWrites(t, e, "ContinueUpdateRollback")
+	if !strings.HasPrefix(aws.ToString(e.cfn.lastCUR.ClientRequestToken), "onboarder-rollback-") {
+		t.Fatalf("token %q", aws.ToString(e.cfn.lastCUR.ClientRequestToken))
+	}
+	e.cfn.settle(cfntypes.StackStatusUpdateRollbackFailed, "Bucket")
+	res = e.run()
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	expectWrites(t, e, "ContinueUpdateRollback")
 }
 
-// Row: *_IN_PROGRESS -> wait inside the deadline, then decide.
-func TestInProgressWaitsThenDecides(t *testing.T) {
-	e := newEnv(t)
-	e.seedStack(cfntypes.StackStatusUpdateInProgress, "")
-	// describe #1 (decide) and #2 (waiter) show in progress, then it settles.
-	e.cfn.next = []cfntypes.StackStatus{"UPDATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"}
-	res := e.run()
-	expect(t, res, ActionWait, fault.None)
-	expectWrites(t, e)
-	if res.StatusAfter != "UPDATE_COMPLETE" {
-		t.Fatalf("after %s", res.StatusAfter)
+// Row: *_IN_PROGRESS -> come back later, after a delay that grows with the operation's age.
+func TestInProgressComesBackLater(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		age  time.Duration
+		want time.Duration
+	}{{0, 30 * time.Second}, {4 * time.Minute, 2 * time.Minute}, {time.Hour, 5 * time.Minute}} {
+		e := newEnv(t, func(c *config.Config) { c.CheckMinDelay, c.CheckMaxDelay = 30*time.Second, 5*time.Minute })
+		e.r.Now = func() time.Time { return now }
+		e.seedStack(cfntypes.StackStatusUpdateInProgress, "")
+		e.cfn.stack.LastUpdatedTime = aws.Time(now.Add(-tc.age))
+		res := e.run()
+		expect(t, res, ActionWait, fault.None)
+		expectWrites(t, e)
+		if got := e.calls.list(); !slices.Equal(got, []string{"DescribeStacks"}) {
+			t.Fatalf("a stack in progress costs one call, got %v", got)
+		}
+		if res.RetryAfter != tc.want {
+			t.Errorf("age %s: retry after %s, want %s", tc.age, res.RetryAfter, tc.want)
+		}
 	}
 }
 
-// Row: *_IN_PROGRESS past the deadline -> transient: the message goes back to the queue.
-func TestInProgressPastDeadlineIsTransient(t *testing.T) {
-	e := newEnv(t)
-	e.seedStack(cfntypes.StackStatusCreateInProgress, "")
-	e.r.Cfg.WaitMargin = time.Hour // no time left to wait
-	res := e.run()
-	expect(t, res, ActionWait, fault.Transient)
-	expectWrites(t, e)
-}
-
-// Row: DELETE_FAILED -> needs a person.
+// Row: DELETE_FAILED -> needs a person, with the resource that blocks the delete.
 func TestDeleteFailedNeedsPerson(t *testing.T) {
 	e := newEnv(t)
 	e.seedStack(cfntypes.StackStatusDeleteFailed, "")
+	e.cfn.tokens = []string{"Console-Delete-1"}
+	e.cfn.settle(cfntypes.StackStatusDeleteFailed, "TrailBucket")
 	res := e.run()
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	expectWrites(t, e)
-	if !strings.Contains(res.Error, "DELETE_FAILED") {
+	if !strings.Contains(res.Error, "DELETE_FAILED") || !strings.Contains(res.Error, "TrailBucket") {
 		t.Fatalf("error %q does not say what is wrong", res.Error)
 	}
-}
-
-// Our own create rolled back within this reconcile: not looped on, retried later.
-func TestOwnCreateRolledBackIsTransient(t *testing.T) {
-	e := newEnv(t)
-	e.cfn.afterCreate = cfntypes.StackStatusRollbackComplete
-	res := e.run()
-	expect(t, res, ActionCreate, fault.Transient)
-	expectWrites(t, e, "CreateStack")
 }
 
 // Row: exists, not created by the onboarder -> left alone and reported; adopted when configured.
@@ -325,6 +463,105 @@ func TestNotOursLeftAloneUnlessAdopting(t *testing.T) {
 	}
 }
 
+// Stack writes wait for their slot of the Organization-wide start schedule, keep it across
+// passes, and start when it is due.
+func TestPacedStarts(t *testing.T) {
+	now := time.Now()
+	e := newEnv(t)
+	e.r.Now = func() time.Time { return now }
+	starts := &fakeStarts{slots: []time.Time{now.Add(40 * time.Second)}}
+	e.r.Starts = starts
+	e.r.Cfg.MaxStartsPerMinute = 30
+	res := e.run()
+	expect(t, res, ActionScheduled, fault.None)
+	expectWrites(t, e)
+	if res.RetryAfter != 40*time.Second || !strings.Contains(res.Reason, "ONBOARDER_MAX_STARTS_PER_MINUTE") {
+		t.Fatalf("retry after %s, reason %q", res.RetryAfter, res.Reason)
+	}
+	last := e.ledger.entries[len(e.ledger.entries)-1]
+	if !last.StartSlot.Equal(now.Add(40*time.Second).UTC()) && !last.StartSlot.Equal(now.Add(40*time.Second)) {
+		t.Fatalf("slot not kept: %+v", last)
+	}
+	// Back early: the same slot, still waiting, no second slot taken.
+	now = now.Add(10 * time.Second)
+	expect(t, e.run(), ActionScheduled, fault.None)
+	if starts.n != 1 {
+		t.Fatalf("slots taken %d, want 1", starts.n)
+	}
+	// The slot is due: the create starts and the slot is spent.
+	now = now.Add(30 * time.Second)
+	expect(t, e.run(), ActionCreate, fault.None)
+	expectWrites(t, e, "CreateStack")
+	if starts.n != 1 || !e.ledger.entries[len(e.ledger.entries)-1].StartSlot.IsZero() {
+		t.Fatalf("slots taken %d, entry %+v", starts.n, e.ledger.entries[len(e.ledger.entries)-1])
+	}
+	// In sync accounts take no slot.
+	e.cfn.settle(cfntypes.StackStatusCreateComplete, "")
+	expect(t, e.run(), ActionNone, fault.None)
+	if starts.n != 1 {
+		t.Fatalf("an in-sync pass took a slot")
+	}
+}
+
+// AccessDenied on AssumeRole is retried for a new account, and permanent (naming the role
+// and what to check) once the grace period is over or for an account of long standing.
+func TestAssumeRoleDenied(t *testing.T) {
+	denied := fault.As(fault.Permanent, &crossaccount.DeniedError{Role: "arn:aws:iam::" + acct + ":role/CloudOneOnboarderExecution", Err: apiErr("AccessDenied", "not authorized")})
+	e := newEnv(t)
+	e.r.Members = &fakeMembers{err: denied}
+	res := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "controltower:CreateManagedAccount", EventID: "e1", AccountSince: time.Now().Add(-5 * time.Minute)})
+	expect(t, res, ActionFail, fault.Transient)
+	if !strings.Contains(res.Error, "grace") || res.RetryAfter == 0 {
+		t.Fatalf("new account: %q, retry after %s", res.Error, res.RetryAfter)
+	}
+	res = e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "sweep", EventID: "e2", AccountSince: time.Now().Add(-48 * time.Hour)})
+	expect(t, res, ActionFail, fault.Permanent)
+	if !strings.Contains(res.Error, "CloudOneOnboarderExecution") || !strings.Contains(res.Error, "trusts") {
+		t.Fatalf("old account: %q", res.Error)
+	}
+	res = e.run() // no joining time known
+	expect(t, res, ActionFail, fault.Permanent)
+}
+
+// AccessDenied inside the member account (an SCP, a missing permission) is permanent and
+// names the action; LimitExceededException needs a person.
+func TestMemberErrorsClasses(t *testing.T) {
+	e := newEnv(t)
+	e.cfn.createErr = apiErr("AccessDenied", "User: arn:aws:sts::"+acct+":assumed-role/X/s is not authorized to perform: cloudformation:CreateStack with an explicit deny in a service control policy")
+	res := e.run()
+	expect(t, res, ActionFail, fault.Permanent)
+	if !strings.Contains(res.Error, "cloudformation:CreateStack") || !strings.Contains(res.Error, "SCP") {
+		t.Fatalf("error %q", res.Error)
+	}
+	e = newEnv(t)
+	e.cfn.createErr = apiErr("LimitExceededException", "Limit for stacks exceeded")
+	expect(t, e.run(), ActionNeedsPerson, fault.NeedsPerson)
+}
+
+// Transient failures are counted in the ledger, backed off, and given up on after
+// ONBOARDER_MAX_FAILURES in a row; success resets the count.
+func TestFailureBudget(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.MaxFailures = 3 })
+	e.trails.err = apiErr("ThrottlingException", "Rate exceeded")
+	var delays []time.Duration
+	for i := 1; i <= 3; i++ {
+		res := e.run()
+		expect(t, res, ActionFail, fault.Transient)
+		if res.Failures != i || res.GiveUp != (i == 3) {
+			t.Fatalf("pass %d: failures %d give up %v", i, res.Failures, res.GiveUp)
+		}
+		delays = append(delays, res.RetryAfter)
+	}
+	if !(delays[0] < delays[1] && delays[1] < delays[2]) {
+		t.Fatalf("back-off does not grow: %v", delays)
+	}
+	e.trails.err = nil
+	expect(t, e.run(), ActionCreate, fault.None)
+	if last := e.ledger.entries[len(e.ledger.entries)-1]; last.Failures != 0 {
+		t.Fatalf("the count was not reset: %+v", last)
+	}
+}
+
 // Trail modes.
 func TestTrailModes(t *testing.T) {
 	cases := []struct {
@@ -342,7 +579,7 @@ func TestTrailModes(t *testing.T) {
 		{"auto with a stopped trail", config.TrailAuto, true, false, "True", "", fault.None, nil},
 		{"existing with a logging trail", config.TrailExisting, true, true, "False", "own-bucket", fault.None, nil},
 		{"existing without a trail", config.TrailExisting, false, false, "", "", fault.NeedsPerson, nil},
-		{"new ignores trails", config.TrailNew, true, true, "True", "", fault.None, []string{"DescribeStacks", "CreateStack", "DescribeStacks", "DescribeStacks"}},
+		{"new ignores trails", config.TrailNew, true, true, "True", "", fault.None, []string{"DescribeStacks", "CreateStack"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -370,7 +607,8 @@ func TestTrailModes(t *testing.T) {
 }
 
 // Which trails qualify: another account's, another region's, a foreign bucket, no
-// management events.
+// management events, a bucket in another region than the stack's (S3 notifies only targets
+// in the bucket's region), logs encrypted with SSE-KMS (the forwarder cannot read them).
 func TestTrailEligibility(t *testing.T) {
 	e := newEnv(t)
 	org := trailOf("999999999999", region, "org-trail", "log-archive", true)
@@ -379,19 +617,29 @@ func TestTrailEligibility(t *testing.T) {
 	foreign := trailOf(acct, region, "foreign", "not-mine", true)
 	dataOnly := trailOf(acct, region, "data-only", "data-bucket", true)
 	dataOnly.HasCustomEventSelectors = aws.Bool(true)
-	e.trails.trails = []cttypes.Trail{org, other, foreign, dataOnly}
+	farBucket := trailOf(acct, "eu-west-1", "org-audit", "eu-audit-bucket", true) // covers us-east-1, writes to eu-west-1
+	kms := trailOf(acct, region, "encrypted", "kms-bucket", true)
+	kms.KmsKeyId = aws.String("arn:aws:kms:us-east-1:" + acct + ":key/1234")
+	e.trails.trails = []cttypes.Trail{org, other, foreign, dataOnly, farBucket, kms}
 	for _, tr := range e.trails.trails {
 		e.trails.logging[aws.ToString(tr.TrailARN)] = true
 	}
-	e.s3.own = []string{"eu-bucket", "data-bucket"}
+	e.s3.own = []string{"eu-bucket", "data-bucket", "eu-audit-bucket", "kms-bucket"}
+	e.s3.regions = map[string]string{"eu-bucket": "eu-west-1", "eu-audit-bucket": "eu-west-1"}
 	e.trails.selectors[aws.ToString(dataOnly.TrailARN)] = &cloudtrail.GetEventSelectorsOutput{EventSelectors: []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(false), ReadWriteType: cttypes.ReadWriteTypeAll}}}
 	res := e.run()
 	expect(t, res, ActionCreate, fault.None)
 	if p := params(e.cfn.lastCreate.Parameters); p["CreateNewTrail"] != "True" {
 		t.Fatalf("params %v", p)
 	}
-	if len(res.Trail.Skipped) != 4 {
+	if len(res.Trail.Skipped) != 6 {
 		t.Fatalf("skipped %v", res.Trail.Skipped)
+	}
+	all := strings.Join(res.Trail.Skipped, "; ")
+	for _, want := range []string{"org-audit: bucket eu-audit-bucket is not in us-east-1", "encrypted: encrypts its logs with SSE-KMS", "foreign: bucket not-mine belongs to another account"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("skipped %q lacks %q", all, want)
+		}
 	}
 
 	// Advanced selectors with the Management category qualify.
@@ -415,8 +663,8 @@ func TestStoppedForwardingTrailIsRestarted(t *testing.T) {
 	res := e.run()
 	expect(t, res, ActionStartLogging, fault.None)
 	expectWrites(t, e, "StartLogging main")
-	if !res.Trail.Restarted || !e.trails.logging[aws.ToString(e.trails.trails[0].TrailARN)] {
-		t.Fatal("trail not restarted")
+	if !res.Trail.Stopped || !e.trails.logging[aws.ToString(e.trails.trails[0].TrailARN)] || !strings.Contains(res.Trail.Why, "logging started again") {
+		t.Fatalf("trail not restarted: %+v", res.Trail)
 	}
 }
 
@@ -490,7 +738,7 @@ func TestDryRun(t *testing.T) {
 	}{
 		{"absent", func(e *env) {}, ActionCreate},
 		{"differs", func(e *env) { e.seedStack("CREATE_COMPLETE", ""); e.r.Cfg.QSS3KeyPrefix = "x/" }, ActionUpdate},
-		{"rolled back", func(e *env) { e.seedStack("ROLLBACK_COMPLETE", "") }, ActionRecreate},
+		{"rolled back", func(e *env) { e.seedStack("ROLLBACK_COMPLETE", "") }, ActionDelete},
 		{"rollback failed", func(e *env) { e.seedStack("UPDATE_ROLLBACK_FAILED", "") }, ActionContinueRollback},
 		{"stopped trail", func(e *env) { e.addTrail("main", "b1", false); e.seedStack("CREATE_COMPLETE", "b1") }, ActionStartLogging},
 		{"in sync", func(e *env) { e.seedStack("CREATE_COMPLETE", "") }, ActionNone},

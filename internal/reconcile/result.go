@@ -1,7 +1,10 @@
 package reconcile
 
 import (
+	"time"
+
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -12,12 +15,13 @@ const (
 	ActionNone             Action = "none"                     // in sync: nothing to do
 	ActionCreate           Action = "create"                   // CreateStack
 	ActionUpdate           Action = "update"                   // UpdateStack
-	ActionRecreate         Action = "delete-and-create"        // DeleteStack, wait, CreateStack
-	ActionContinueRollback Action = "continue-update-rollback" // ContinueUpdateRollback, wait, decide again
+	ActionDelete           Action = "delete"                   // DeleteStack of a failed create; CreateStack on a later pass
+	ActionContinueRollback Action = "continue-update-rollback" // ContinueUpdateRollback; decide again on a later pass
 	ActionStartLogging     Action = "start-logging"            // StartLogging on the forwarding trail
-	ActionWait             Action = "wait"                     // a stack operation is in progress
+	ActionWait             Action = "wait"                     // a stack operation is in progress: come back later
+	ActionScheduled        Action = "scheduled"                // a stack write waits for its start slot
 	ActionLeaveAlone       Action = "leave-alone"              // a stack that is not ours: reported, untouched
-	ActionNeedsPerson      Action = "needs-person"             // DELETE_FAILED, no usable trail, ...
+	ActionNeedsPerson      Action = "needs-person"             // DELETE_FAILED, own write rolled back, no usable trail, ...
 	ActionFail             Action = "fail"                     // the reconcile could not decide
 )
 
@@ -53,6 +57,20 @@ type Result struct {
 	Class        fault.Class   `json:"class"`
 	Error        string        `json:"error,omitempty"`
 	Err          error         `json:"-"`
+	// Row is the row of the state table the decision came from.
+	Row string `json:"row,omitempty"`
+	// Failed is the resource that made the onboarder's own write fail (needs-person).
+	Failed *stack.Failure `json:"failed,omitempty"`
+	// RetryAfter > 0: call again with the same request after this delay (an operation is
+	// under way, a start slot is due later, or a transient failure is backed off).
+	RetryAfter time.Duration `json:"retryAfter,omitempty"`
+	// Failures counts the transient failures in a row, GiveUp says there were too many
+	// (ONBOARDER_MAX_FAILURES): the worker then dead-letters the request.
+	Failures int  `json:"failures,omitempty"`
+	GiveUp   bool `json:"giveUp,omitempty"`
+	// AlreadyReported: the ledger already recorded this same needs-person state, so the
+	// request that found it again is not dead-lettered a second time.
+	AlreadyReported bool `json:"alreadyReported,omitempty"`
 }
 
 // Changed reports whether the reconcile changed something in the account (a stack written,
@@ -71,7 +89,7 @@ func (r Result) Changed() bool {
 
 func (a Action) writes() bool {
 	switch a {
-	case ActionCreate, ActionUpdate, ActionRecreate, ActionContinueRollback, ActionStartLogging:
+	case ActionCreate, ActionUpdate, ActionDelete, ActionContinueRollback, ActionStartLogging:
 		return true
 	}
 	return false

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -108,6 +109,8 @@ type Observed struct {
 	Reason string
 	Params map[string]string // NoEcho ones read "****"
 	Tags   map[string]string
+
+	Created, LastUpdated, DeletionTime time.Time
 }
 
 // Managed reports whether the onboarder created (or adopted) the stack.
@@ -136,6 +139,7 @@ func Describe(ctx context.Context, api DescribeAPI, name string) (Observed, erro
 		Exists: true, ID: aws.ToString(s.StackId), Status: s.StackStatus,
 		Reason: aws.ToString(s.StackStatusReason),
 		Params: map[string]string{}, Tags: map[string]string{},
+		Created: aws.ToTime(s.CreationTime), LastUpdated: aws.ToTime(s.LastUpdatedTime), DeletionTime: aws.ToTime(s.DeletionTime),
 	}
 	for _, p := range s.Parameters {
 		o.Params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
@@ -157,15 +161,26 @@ func NoUpdates(err error) bool {
 	return fault.IsCode(err, "ValidationError") && strings.Contains(err.Error(), "No updates are to be performed")
 }
 
+// Busy reports whether err is CloudFormation refusing a write because an operation is under
+// way: ValidationError "Stack:ID is in UPDATE_IN_PROGRESS state and can not be updated."
+// (the state can be any *_IN_PROGRESS). It means "look again later".
+func Busy(err error) bool {
+	if !fault.IsCode(err, "ValidationError") {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "_IN_PROGRESS state and can not be updated") || strings.Contains(msg, "_IN_PROGRESS state and can not be deleted")
+}
+
 // State is a row of the state table (ARCHITECTURE.md).
 type State int
 
 const (
 	StateAbsent       State = iota // absent or DELETE_COMPLETE: create
 	StateComplete                  // *_COMPLETE: compare, update if it differs
-	StateFailed                    // ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED: delete, wait, create
-	StateRollbackBad               // UPDATE_ROLLBACK_FAILED: continue the rollback, wait, decide again
-	StateInProgress                // *_IN_PROGRESS: wait within the deadline, else retry later
+	StateFailed                    // ROLLBACK_COMPLETE, ROLLBACK_FAILED, CREATE_FAILED: a failed create
+	StateRollbackBad               // UPDATE_ROLLBACK_FAILED: continue the rollback
+	StateInProgress                // *_IN_PROGRESS: come back later
 	StateDeleteFailed              // DELETE_FAILED: a person must act
 	StateReview                    // REVIEW_IN_PROGRESS: a change set nobody executed; a person must act
 )

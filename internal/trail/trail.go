@@ -1,5 +1,12 @@
 // Package trail chooses the CloudTrail trail whose bucket the onboarding stack forwards to
-// Cloud One, and repairs a forwarding trail that was stopped.
+// Cloud One, and starts again a forwarding trail that was stopped.
+//
+// What makes a trail usable is what S3 and the v1 forwarder need: the forwarder subscribes to
+// the bucket's event notifications, which S3 sends only to targets in the bucket's own region
+// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html: "the
+// destination must be in the same AWS Region as the bucket"), so the bucket must be in the
+// stack's region and of the same account; and it reads the log objects without any KMS grant,
+// so a trail that encrypts with SSE-KMS cannot be read.
 package trail
 
 import (
@@ -31,7 +38,9 @@ type API interface {
 // to the resources it makes, so the trail the stack made itself carries it.
 const ManagedTag = "cloudone-onboarder:managed"
 
-// BucketsAPI is the part of the S3 client used to check that a bucket belongs to the account.
+// BucketsAPI is the part of the S3 client used to check that a bucket belongs to the account
+// and is in the stack's region. The client's region must be the stack's region: S3 answers
+// ListBuckets filtered by BucketRegion only from that region's endpoint.
 type BucketsAPI interface {
 	ListBuckets(ctx context.Context, in *s3.ListBucketsInput, optFns ...func(*s3.Options)) (*s3.ListBucketsOutput, error)
 }
@@ -49,20 +58,21 @@ type Input struct {
 	Mode          config.TrailMode // auto, existing, new
 	CurrentBucket string           // the bucket the stack forwards today ("" if none or a new trail)
 	CurrentNew    bool             // the stack exists, is ours and made its own trail (CreateNewTrail "True")
-	DryRun        bool             // plan the repair, do not call StartLogging
 }
 
 // Choice is the outcome of the resolution.
 type Choice struct {
-	Mode           string   `json:"mode"`
-	CreateNewTrail bool     `json:"createNewTrail"`
-	TrailARN       string   `json:"trailArn,omitempty"`
-	TrailName      string   `json:"trailName,omitempty"`
-	HomeRegion     string   `json:"homeRegion,omitempty"`
-	Bucket         string   `json:"bucket,omitempty"`
-	Restarted      bool     `json:"restarted,omitempty"` // StartLogging was called (or, dry run, would be)
-	Why            string   `json:"why"`
-	Skipped        []string `json:"skipped,omitempty"` // trails looked at and why they were not chosen
+	Mode           string `json:"mode"`
+	CreateNewTrail bool   `json:"createNewTrail"`
+	TrailARN       string `json:"trailArn,omitempty"`
+	TrailName      string `json:"trailName,omitempty"`
+	HomeRegion     string `json:"homeRegion,omitempty"`
+	Bucket         string `json:"bucket,omitempty"`
+	// Stopped: the trail the stack forwards (or its own trail) does not log: it must be
+	// started again (StartLogging by name, in its home region: Start does it).
+	Stopped bool     `json:"stopped,omitempty"`
+	Why     string   `json:"why"`
+	Skipped []string `json:"skipped,omitempty"` // trails looked at and why they were not chosen
 }
 
 // Resolve chooses the forwarding trail in the account and region:
@@ -73,8 +83,9 @@ type Choice struct {
 //     managed tag). None: a new trail.
 //   - existing: like auto, but none found is an error that needs a person.
 //
-// Repair: the trail writing to the bucket the stack already uses, if stopped, is started
-// again (StopLogging is a classic defence-evasion step).
+// The trail writing to the bucket the stack already uses, if stopped, is kept and marked
+// Stopped: the caller starts it again (StopLogging is a classic defence-evasion step).
+// Resolve only reads.
 func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 	ch := Choice{Mode: string(in.Mode)}
 	switch {
@@ -133,8 +144,8 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 
 // trail is a DescribeTrails entry reduced to what matters.
 type trail struct {
-	arn, name, home, bucket string
-	multiRegion, custom     bool
+	arn, name, home, bucket, kmsKey string
+	multiRegion, custom             bool
 }
 
 // candidates keeps the account's own trails that cover the region and write to a bucket,
@@ -145,7 +156,7 @@ func candidates(list []cttypes.Trail, in Input, ch *Choice) []trail {
 		tr := trail{
 			arn: aws.ToString(t.TrailARN), name: aws.ToString(t.Name), home: aws.ToString(t.HomeRegion),
 			bucket: aws.ToString(t.S3BucketName), multiRegion: aws.ToBool(t.IsMultiRegionTrail),
-			custom: aws.ToBool(t.HasCustomEventSelectors),
+			custom: aws.ToBool(t.HasCustomEventSelectors), kmsKey: aws.ToString(t.KmsKeyId),
 		}
 		if tr.home == "" {
 			tr.home = arnRegion(tr.arn)
@@ -157,6 +168,8 @@ func candidates(list []cttypes.Trail, in Input, ch *Choice) []trail {
 			ch.Skipped = append(ch.Skipped, tr.name+": does not cover "+in.Region)
 		case tr.bucket == "":
 			ch.Skipped = append(ch.Skipped, tr.name+": writes to no bucket")
+		case tr.kmsKey != "":
+			ch.Skipped = append(ch.Skipped, tr.name+": encrypts its logs with SSE-KMS (key "+tr.kmsKey+"); the v1 forwarder has no grant to decrypt them")
 		default:
 			out = append(out, tr)
 		}
@@ -222,15 +235,20 @@ func keepOwn(ctx context.Context, c Clients, in Input, t trail, ch *Choice) erro
 		ch.Why = "the stack's own trail " + t.name + " logs; kept (auto mode prefers what the stack already uses)"
 		return nil
 	}
-	ch.Restarted = true
-	if in.DryRun {
-		ch.Why = "the stack's own trail " + t.name + " was stopped: would start logging"
+	ch.Stopped = true
+	ch.Why = "the stack's own trail " + t.name + " was stopped"
+	return nil
+}
+
+// Start starts logging again on the trail of a choice that is Stopped, by name in its home
+// region: the form every CloudTrail endpoint accepts.
+func Start(ctx context.Context, c Clients, ch Choice) error {
+	if !ch.Stopped || ch.TrailName == "" {
 		return nil
 	}
-	if _, err := api.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String(t.name)}); err != nil {
-		return fmt.Errorf("start logging on trail %s: %w", t.arn, err)
+	if _, err := c.CloudTrail(ch.HomeRegion).StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String(ch.TrailName)}); err != nil {
+		return fmt.Errorf("start logging on trail %s: %w", ch.TrailARN, err)
 	}
-	ch.Why = "the stack's own trail " + t.name + " was stopped: logging started again"
 	return nil
 }
 
@@ -249,12 +267,17 @@ func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bo
 		}
 	}
 	if !current {
-		// A bucket the stack already uses was checked when it was chosen.
-		owned, err := ownsBucket(ctx, c.S3, t.bucket)
+		// A bucket the stack already uses was checked when it was chosen (a bucket never
+		// changes its region or its owner).
+		where, err := bucketPlace(ctx, c.S3, t.bucket, in.Region)
 		if err != nil {
-			return false, fmt.Errorf("check owner of bucket %s in %s: %w", t.bucket, in.Account, err)
+			return false, fmt.Errorf("check bucket %s in %s: %w", t.bucket, in.Account, err)
 		}
-		if !owned {
+		switch where {
+		case bucketOtherRegion:
+			ch.Skipped = append(ch.Skipped, t.name+": bucket "+t.bucket+" is not in "+in.Region+" (S3 sends event notifications only to targets in the bucket's own region)")
+			return false, nil
+		case bucketForeign:
 			ch.Skipped = append(ch.Skipped, t.name+": bucket "+t.bucket+" belongs to another account")
 			return false, nil
 		}
@@ -282,17 +305,9 @@ func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bo
 		ch.Skipped = append(ch.Skipped, t.name+": not logging")
 		return false, nil
 	}
-	// The forwarding trail was stopped: start it again.
-	ch.Restarted = true
-	if in.DryRun {
-		fill("trail " + t.name + " forwards to the stack but was stopped: would start logging")
-		return true, nil
-	}
-	// StartLogging by name in the home region: the form every CloudTrail endpoint accepts.
-	if _, err := api.StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String(t.name)}); err != nil {
-		return false, fmt.Errorf("start logging on trail %s: %w", t.arn, err)
-	}
-	fill("trail " + t.name + " forwards to the stack but was stopped: logging started again")
+	// The forwarding trail was stopped: it stays the choice, to be started again.
+	ch.Stopped = true
+	fill("trail " + t.name + " forwards to the stack but was stopped")
 	return true, nil
 }
 
@@ -321,19 +336,43 @@ func recordsManagement(out *cloudtrail.GetEventSelectorsOutput) bool {
 	return false
 }
 
-// ownsBucket reports whether the account owns the bucket: ListBuckets lists only the
-// caller's own buckets, and the prefix keeps the answer to one page.
-func ownsBucket(ctx context.Context, api BucketsAPI, bucket string) (bool, error) {
-	out, err := api.ListBuckets(ctx, &s3.ListBucketsInput{Prefix: aws.String(bucket), MaxBuckets: aws.Int32(1000)})
-	if err != nil {
-		return false, err
-	}
-	for _, b := range out.Buckets {
-		if aws.ToString(b.Name) == bucket {
-			return true, nil
+type bucketWhere int
+
+const (
+	bucketHere        bucketWhere = iota // the account's, in the region
+	bucketOtherRegion                    // the account's, in another region
+	bucketForeign                        // not the account's
+)
+
+// bucketPlace tells whether the account owns the bucket and whether it is in region:
+// ListBuckets lists only the caller's own buckets, the prefix keeps the answer to one page,
+// and BucketRegion filters by region (https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html).
+// A second call, without the region, tells "another region" from "another account".
+func bucketPlace(ctx context.Context, api BucketsAPI, bucket, region string) (bucketWhere, error) {
+	has := func(in *s3.ListBucketsInput) (bool, error) {
+		out, err := api.ListBuckets(ctx, in)
+		if err != nil {
+			return false, err
 		}
+		for _, b := range out.Buckets {
+			if aws.ToString(b.Name) == bucket {
+				return true, nil
+			}
+		}
+		return false, nil
 	}
-	return false, nil
+	here, err := has(&s3.ListBucketsInput{Prefix: aws.String(bucket), BucketRegion: aws.String(region), MaxBuckets: aws.Int32(1000)})
+	if err != nil || here {
+		return bucketHere, err
+	}
+	owned, err := has(&s3.ListBucketsInput{Prefix: aws.String(bucket), MaxBuckets: aws.Int32(1000)})
+	if err != nil {
+		return bucketForeign, err
+	}
+	if owned {
+		return bucketOtherRegion, nil
+	}
+	return bucketForeign, nil
 }
 
 // arnAccount and arnRegion read fields 5 and 4 of an ARN.

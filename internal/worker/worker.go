@@ -1,16 +1,29 @@
 // Package worker holds the logic of the SQS worker Lambda: it decodes reconcile requests,
-// reconciles each account and reports partial batch failures.
+// takes one reconcile step per account and tells SQS when to bring each request back.
 //
-// FIFO order: once a message of a message group (an account) fails, the later messages of
-// that group in the batch are not processed and are reported as failures too, so that SQS
-// redelivers them after the failed one and per-account order holds.
+// A batch of the FIFO queue holds messages of one or more message groups (accounts). The
+// groups run in parallel; the messages of one group are one account's requests in order, and
+// since a reconcile looks at the account as it is, they are merged into one pass: the first
+// message carries it, the later ones are absorbed (deleted) once the pass has run.
+//
+// Nothing waits for CloudFormation inside an invocation. A pass that started a stack
+// operation, or saw one under way, or waits for its start slot, returns its message as a
+// batch item failure after setting the message's visibility to when it should come back
+// (ChangeMessageVisibility): SQS delivers it again then, and meanwhile the FIFO group is
+// blocked, so one account is never worked on twice at once while other accounts go on.
+// Coming back does not count as a failure: transient failures are counted in the ledger, and
+// after ONBOARDER_MAX_FAILURES in a row the request is dead-lettered with its reason; the
+// queue's redrive (maxReceiveCount) is only the last resort for messages the worker could
+// not handle at all (a crash, a timeout).
 package worker
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -29,9 +42,11 @@ type Reconciler interface {
 	Reconcile(ctx context.Context, req queue.Request) reconcile.Result
 }
 
-// DeadLetterAPI is the part of the SQS client that moves a message to the dead-letter queue.
-type DeadLetterAPI interface {
+// SQSAPI is the part of the SQS client the worker uses: the dead-letter queue, and the
+// visibility of a message that must come back later.
+type SQSAPI interface {
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
 }
 
 // Worker is the SQS worker.
@@ -41,20 +56,29 @@ type Worker struct {
 	Metrics    *metrics.Recorder
 	ConfigErr  error // if set, every message fails (and so shows in the DLQ after the retries)
 
-	// DeadLetter and DeadLetterURL, when set, receive permanent and needs-person failures at
-	// once, with the class and the reason as message attributes; the message is then done.
-	// Unset (or if the send fails), such a message fails and SQS moves it after
-	// maxReceiveCount receives.
-	DeadLetter    DeadLetterAPI
+	// SQS and QueueURL set the visibility of messages that come back later; without them such
+	// messages come back after the queue's visibility timeout.
+	SQS      SQSAPI
+	QueueURL string
+	// DeadLetterURL, when set, receives permanent and needs-person failures at once, with the
+	// class and the reason as message attributes; the message is then done. Unset (or if the
+	// send fails), such a message fails and SQS moves it after maxReceiveCount receives.
 	DeadLetterURL string
+	// Parallel bounds the groups of a batch worked on at once (default 10, the batch size).
+	Parallel int
+	// Margin is the time kept free before the invocation's deadline: a group not started by
+	// then goes back to the queue at once (default 15 s).
+	Margin time.Duration
 }
 
 // Outcomes of one message.
 const (
 	OutcomeDone     = "done"      // deleted from the queue
-	OutcomeRetry    = "retry"     // transient: back to the queue
-	OutcomeDLQ      = "dlq"       // permanent or needs a person: back to the queue until maxReceiveCount, then the DLQ
-	OutcomeHeldBack = "held-back" // not processed: an earlier message of its group failed
+	OutcomeLater    = "later"     // comes back after the delay the pass asked for (not a failure)
+	OutcomeRetry    = "retry"     // transient failure: comes back after a back-off
+	OutcomeDLQ      = "dlq"       // permanent, needs a person, or too many failures: moved to the DLQ
+	OutcomeAbsorbed = "absorbed"  // merged into the pass of an earlier message of its group
+	OutcomeHeldBack = "held-back" // not processed: no time left in this invocation
 )
 
 const bodyLogLimit = 1024
@@ -62,61 +86,157 @@ const bodyLogLimit = 1024
 // Handle processes a batch. It never returns an error: every failure is a batch item failure.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 	defer w.Metrics.Flush()
+	groups := groupsOf(ev.Records)
+	failed := make([][]string, len(groups))
+	sem := make(chan struct{}, max(w.Parallel, 1))
+	if w.Parallel == 0 {
+		sem = make(chan struct{}, 10)
+	}
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			failed[i] = w.group(ctx, g)
+		}()
+	}
+	wg.Wait()
 	var resp events.SQSEventResponse
-	failedGroups := map[string]string{} // group -> message id of the first failure
-	for _, m := range ev.Records {
-		group := m.Attributes["MessageGroupId"]
-		fail := func() {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: m.MessageId})
-			if group != "" {
-				if _, ok := failedGroups[group]; !ok {
-					failedGroups[group] = m.MessageId
-				}
-			}
-		}
-		if first, ok := failedGroups[group]; ok && group != "" {
-			w.log().WarnContext(ctx, "message", "message_id", m.MessageId, "group", group, "account", group,
-				"outcome", OutcomeHeldBack, "reason", "message "+first+" of the same group failed earlier in the batch")
-			w.Metrics.Outcome("held-back", string(fault.Transient))
-			fail()
-			continue
-		}
-		if w.ConfigErr != nil {
-			w.log().ErrorContext(ctx, "message", "message_id", m.MessageId, "group", group,
-				"outcome", OutcomeRetry, "class", string(fault.Permanent), "reason", "configuration: "+w.ConfigErr.Error())
-			fail()
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			w.log().WarnContext(ctx, "message", "message_id", m.MessageId, "group", group,
-				"outcome", OutcomeRetry, "class", string(fault.Transient), "reason", "deadline reached before the message: "+err.Error())
-			fail()
-			continue
-		}
-		req, err := queue.Decode(m.Body)
-		if err != nil {
-			body := m.Body
-			if len(body) > bodyLogLimit {
-				body = body[:bodyLogLimit] + "..."
-			}
-			w.log().ErrorContext(ctx, "message", "message_id", m.MessageId, "group", group, "account", clip(req.Account),
-				"event_id", clip(req.EventID), "replay", clip(req.ReplayName), "outcome", OutcomeDLQ, "class", string(fault.ClassOf(err)),
-				"reason", err.Error(), "body", body, "receive_count", m.Attributes["ApproximateReceiveCount"])
-			w.Metrics.Outcome("decode", string(fault.Permanent))
-			if !w.deadLetter(ctx, m, fault.Permanent, err.Error()) {
-				fail()
-			}
-			continue
-		}
-		if !w.reconcile(ctx, m, req) {
-			fail()
+	for _, ids := range failed {
+		for _, id := range ids {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 		}
 	}
 	return resp, nil
 }
 
-// reconcile runs one request; it reports whether the message is done.
-func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.Request) bool {
+// groupsOf splits a batch by message group, in order of first appearance; messages without a
+// group are groups of their own.
+func groupsOf(ms []events.SQSMessage) [][]events.SQSMessage {
+	var out [][]events.SQSMessage
+	index := map[string]int{}
+	for _, m := range ms {
+		g := m.Attributes["MessageGroupId"]
+		if i, ok := index[g]; ok && g != "" {
+			out[i] = append(out[i], m)
+			continue
+		}
+		index[g] = len(out)
+		out = append(out, []events.SQSMessage{m})
+	}
+	return out
+}
+
+func (w *Worker) margin() time.Duration {
+	if w.Margin > 0 {
+		return w.Margin
+	}
+	return 15 * time.Second
+}
+
+// group runs one account's messages and returns the ids of those that go back to the queue.
+func (w *Worker) group(ctx context.Context, ms []events.SQSMessage) []string {
+	var failed []string
+	fail := func(m events.SQSMessage) { failed = append(failed, m.MessageId) }
+	group := ms[0].Attributes["MessageGroupId"]
+	if w.ConfigErr != nil {
+		for _, m := range ms {
+			w.log().ErrorContext(ctx, "message", "message_id", m.MessageId, "group", group,
+				"outcome", OutcomeRetry, "class", string(fault.Permanent), "reason", "configuration: "+w.ConfigErr.Error())
+			fail(m)
+		}
+		return failed
+	}
+	if dl, ok := ctx.Deadline(); (ok && time.Until(dl) < w.margin()) || ctx.Err() != nil {
+		for _, m := range ms {
+			w.log().WarnContext(ctx, "message", "message_id", m.MessageId, "group", group, "account", group,
+				"outcome", OutcomeHeldBack, "reason", "too little time left in this invocation: back to the queue")
+			w.Metrics.Outcome("held-back", string(fault.Transient))
+			w.later(ctx, m, time.Second)
+			fail(m)
+		}
+		return failed
+	}
+	var carrier *events.SQSMessage
+	var reqs []queue.Request
+	var absorbed []events.SQSMessage
+	for i := range ms {
+		m := ms[i]
+		req, err := queue.Decode(m.Body)
+		if err != nil {
+			w.badMessage(ctx, m, req, err, fail)
+			continue
+		}
+		if carrier == nil {
+			carrier = &ms[i]
+		} else {
+			absorbed = append(absorbed, m)
+		}
+		reqs = append(reqs, req)
+	}
+	if carrier == nil {
+		return failed
+	}
+	req := merge(reqs)
+	if !w.reconcile(ctx, *carrier, req, len(absorbed)) {
+		fail(*carrier)
+	}
+	for _, m := range absorbed {
+		w.log().InfoContext(ctx, "message", "message_id", m.MessageId, "group", group, "account", req.Account,
+			"outcome", OutcomeAbsorbed, "reason", "merged into the pass of message "+carrier.MessageId+" of the same account")
+	}
+	return failed
+}
+
+// merge makes one request of an account's requests in a batch: the first one's identity
+// (its tokens, its place), the reasons of all, and RetryFailed if any asked for it.
+func merge(reqs []queue.Request) queue.Request {
+	out := reqs[0]
+	if len(reqs) == 1 {
+		return out
+	}
+	out.LedgerDigest = "" // the requests may have read different entries
+	var reasons []string
+	for _, r := range reqs {
+		out.RetryFailed = out.RetryFailed || r.RetryFailed
+		if out.AccountSince.IsZero() || (!r.AccountSince.IsZero() && r.AccountSince.After(out.AccountSince)) {
+			out.AccountSince = r.AccountSince
+		}
+		if r.Reason != "" && !contains(reasons, r.Reason) {
+			reasons = append(reasons, r.Reason)
+		}
+	}
+	out.Reason = strings.Join(reasons, "; ")
+	return out
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Worker) badMessage(ctx context.Context, m events.SQSMessage, req queue.Request, err error, fail func(events.SQSMessage)) {
+	body := m.Body
+	if len(body) > bodyLogLimit {
+		body = body[:bodyLogLimit] + "..."
+	}
+	w.log().ErrorContext(ctx, "message", "message_id", m.MessageId, "group", m.Attributes["MessageGroupId"], "account", clip(req.Account),
+		"event_id", clip(req.EventID), "replay", clip(req.ReplayName), "outcome", OutcomeDLQ, "class", string(fault.ClassOf(err)),
+		"reason", err.Error(), "body", body, "receive_count", m.Attributes["ApproximateReceiveCount"])
+	w.Metrics.Outcome("decode", string(fault.Permanent))
+	if !w.deadLetter(ctx, m, fault.Permanent, err.Error()) {
+		fail(m)
+	}
+}
+
+// reconcile runs one pass; it reports whether the message is done (deleted).
+func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.Request, absorbed int) bool {
 	start := time.Now()
 	res := w.call(ctx, req)
 	class := res.Class
@@ -124,11 +244,15 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 		class = fault.ClassOf(res.Err)
 	}
 	outcome, level := OutcomeDone, slog.LevelInfo
-	switch class {
-	case fault.None:
-	case fault.Transient:
+	switch {
+	case class == fault.None && res.RetryAfter > 0:
+		outcome = OutcomeLater
+	case class == fault.None:
+	case class == fault.Transient && !res.GiveUp:
 		outcome, level = OutcomeRetry, slog.LevelWarn
-	default: // permanent, needs-person, or a class this worker does not know
+	case class == fault.NeedsPerson && res.AlreadyReported:
+		outcome, level = OutcomeDone, slog.LevelWarn
+	default: // permanent, needs-person, too many failures, or a class this worker does not know
 		outcome, level = OutcomeDLQ, slog.LevelError
 	}
 	reason := res.Reason
@@ -136,6 +260,12 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 		reason = joinReason(reason, res.Err.Error())
 	} else {
 		reason = joinReason(reason, msg)
+	}
+	if res.GiveUp {
+		reason = fmt.Sprintf("gave up after %d transient failures in a row (ONBOARDER_MAX_FAILURES): %s", res.Failures, reason)
+	}
+	if res.AlreadyReported {
+		reason = "still needs a person (already reported): " + reason
 	}
 	attrs := []any{
 		"message_id", m.MessageId,
@@ -153,13 +283,26 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 		"dry_run", res.DryRun,
 		"status_before", res.StatusBefore,
 		"status_after", res.StatusAfter,
+		"row", res.Row,
 		"duration_ms", time.Since(start).Milliseconds(),
+	}
+	if res.RetryAfter > 0 && outcome != OutcomeDLQ {
+		attrs = append(attrs, "retry_after_s", int(math.Ceil(res.RetryAfter.Seconds())))
+	}
+	if absorbed > 0 {
+		attrs = append(attrs, "absorbed", absorbed)
+	}
+	if res.Failures > 0 {
+		attrs = append(attrs, "failures", res.Failures)
 	}
 	if len(res.Steps) > 0 {
 		attrs = append(attrs, "steps", res.Steps)
 	}
 	if len(res.Changes) > 0 {
 		attrs = append(attrs, "changes", res.Changes)
+	}
+	if res.Failed != nil {
+		attrs = append(attrs, "failed_resource", res.Failed)
 	}
 	if res.Trail != nil {
 		attrs = append(attrs, "trail", res.Trail)
@@ -171,23 +314,47 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 	}
 	w.Metrics.Outcome(action, string(class))
 	w.Metrics.Duration(action, time.Since(start))
-	if outcome == OutcomeDLQ {
+	switch outcome {
+	case OutcomeDLQ:
 		return w.deadLetter(ctx, m, class, reason)
+	case OutcomeLater, OutcomeRetry:
+		d := res.RetryAfter
+		if d <= 0 {
+			d = 30 * time.Second // a pass that asked for nothing (a panic): not at once
+		}
+		w.later(ctx, m, d)
+		return false
 	}
-	return class == fault.None
+	return true
+}
+
+// later sets when a message that goes back to the queue is delivered again. If that fails,
+// it comes back after the queue's visibility timeout.
+func (w *Worker) later(ctx context.Context, m events.SQSMessage, d time.Duration) {
+	if w.SQS == nil || w.QueueURL == "" || m.ReceiptHandle == "" {
+		return
+	}
+	secs := int32(min(max(math.Ceil(d.Seconds()), 0), 43200))
+	_, err := w.SQS.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
+		QueueUrl: aws.String(w.QueueURL), ReceiptHandle: aws.String(m.ReceiptHandle), VisibilityTimeout: secs,
+	})
+	if err != nil {
+		w.log().WarnContext(ctx, "visibility", "message_id", m.MessageId, "group", m.Attributes["MessageGroupId"],
+			"reason", "could not set when the message comes back; it comes back after the queue's visibility timeout: "+err.Error())
+	}
 }
 
 // deadLetter moves a message that retrying cannot fix to the dead-letter queue, with its
 // class and reason, and reports whether it did (the message is then done).
 func (w *Worker) deadLetter(ctx context.Context, m events.SQSMessage, class fault.Class, reason string) bool {
-	if w.DeadLetter == nil || w.DeadLetterURL == "" {
+	if w.SQS == nil || w.DeadLetterURL == "" {
 		return false
 	}
 	group := m.Attributes["MessageGroupId"]
 	if group == "" {
 		group = "unknown"
 	}
-	_, err := w.DeadLetter.SendMessage(ctx, &sqs.SendMessageInput{
+	_, err := w.SQS.SendMessage(ctx, &sqs.SendMessageInput{
 		QueueUrl:               aws.String(w.DeadLetterURL),
 		MessageBody:            aws.String(m.Body),
 		MessageGroupId:         aws.String(clip(group)),

@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
@@ -40,7 +43,7 @@ func (f *FakeReconciler) Reconcile(_ context.Context, req queue.Request) reconci
 
 func msg(id, account, eventID string) events.SQSMessage {
 	body, _ := json.Marshal(queue.Request{Version: queue.Version, Account: account, Trigger: "cloudtrail:StopLogging", Reason: "test", EventID: eventID, ReplayName: "r1"})
-	return events.SQSMessage{MessageId: id, Body: string(body),
+	return events.SQSMessage{MessageId: id, Body: string(body), ReceiptHandle: "rh-" + id,
 		Attributes: map[string]string{"MessageGroupId": account, "ApproximateReceiveCount": "1"}}
 }
 
@@ -66,15 +69,49 @@ func failed(resp events.SQSEventResponse) string {
 	return strings.Join(ids, ",")
 }
 
+// FakeSQS records the messages moved to the DLQ and the visibility changes.
+type FakeSQS struct {
+	mu         sync.Mutex
+	Sent       []*sqs.SendMessageInput
+	Visibility map[string]int32 // receipt handle -> seconds
+	Err        error
+}
+
+var _ worker.SQSAPI = (*FakeSQS)(nil)
+
+func (f *FakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	f.Sent = append(f.Sent, in)
+	return &sqs.SendMessageOutput{}, nil
+}
+
+func (f *FakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Visibility == nil {
+		f.Visibility = map[string]int32{}
+	}
+	f.Visibility[aws.ToString(in.ReceiptHandle)] = in.VisibilityTimeout
+	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+// A batch: groups run in parallel, the messages of a group are one pass carried by the first,
+// a pass that asks to come back sets its message's visibility, bad messages and permanent
+// failures go to the DLQ at once.
 func TestWorkerBatch(t *testing.T) {
 	const a, b, c, d = "012345678901", "123456789012", "210987654321", "004455667788"
 	results := map[string]reconcile.Result{
 		"ok-1":   {Action: reconcile.ActionNone, Class: fault.None, Reason: "in sync"},
 		"ok-2":   {Action: reconcile.ActionUpdate, Class: fault.None, Reason: "parameters differ", Changes: []reconcile.Change{{Parameter: "CreateNewTrail", Before: "False", After: "True"}}, Steps: []reconcile.Step{{Action: reconcile.ActionUpdate, Detail: "UpdateStack"}}},
-		"busy":   {Action: reconcile.ActionWait, Class: fault.Transient, Reason: "UPDATE_IN_PROGRESS past the deadline"},
+		"busy":   {Action: reconcile.ActionWait, Class: fault.None, Reason: "UPDATE_IN_PROGRESS: come back", RetryAfter: 45 * time.Second},
 		"broken": {Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "DELETE_FAILED: delete the stack by hand"},
 		"bad":    {Action: reconcile.ActionFail, Class: fault.Permanent, Reason: "template URL refused", Err: errors.New("ValidationError")},
 		"zero":   {Action: reconcile.ActionNone}, // no class, no error: success
+		"flaky":  {Action: reconcile.ActionFail, Class: fault.Transient, Reason: "throttled", RetryAfter: 2 * time.Minute, Failures: 2},
 		"boom":   {},
 	}
 	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
@@ -86,54 +123,71 @@ func TestWorkerBatch(t *testing.T) {
 		return r
 	}}
 	var logs, emf bytes.Buffer
-	w := &worker.Worker{Reconciler: rec, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: metrics.New(&emf, "reconcile")}
+	q := &FakeSQS{}
+	w := &worker.Worker{Reconciler: rec, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: metrics.New(&emf, "reconcile"),
+		SQS: q, QueueURL: "https://sqs.example/q.fifo", DeadLetterURL: "https://sqs.example/dlq.fifo"}
 	bad := events.SQSMessage{MessageId: "m6", Body: `{"version":2,"account":"12345"}`, Attributes: map[string]string{"MessageGroupId": d}}
 	batch := events.SQSEvent{Records: []events.SQSMessage{
 		msg("m1", a, "ok-1"),
-		msg("m2", b, "busy"),   // transient: fails, and holds back m4 (same group)
-		msg("m3", a, "ok-2"),   // group a still fine
-		msg("m4", b, "ok-1"),   // held back
-		msg("m5", c, "broken"), // needs a person: DLQ path
-		bad,                    // permanent decode error: DLQ path
-		msg("m7", d, "ok-1"),   // held back behind the bad message
-		msg("m8", c, "ok-1"),   // held back behind m5
+		msg("m2", b, "busy"),   // comes back in 45 s
+		msg("m3", a, "ok-2"),   // merged into m1's pass
+		msg("m4", b, "ok-1"),   // merged into m2's pass
+		msg("m5", c, "broken"), // needs a person: the DLQ
+		bad,                    // permanent decode error: the DLQ
+		msg("m7", d, "ok-1"),   // its group's pass, after the bad message
+		msg("m8", c, "ok-1"),   // merged into m5's pass
 		msg("m9", "999999999999", "zero"),
 		msg("m10", "888888888888", "bad"),
 		msg("m11", "777777777777", "boom"),
+		msg("m12", "666666666666", "flaky"),
 	}}
 	resp := run(t, w, batch)
-	if got, want := failed(resp), "m2,m4,m5,m6,m7,m8,m10,m11"; got != want {
-		t.Errorf("failures %s, want %s", got, want)
+	if got, want := failed(resp), "m2,m11,m12"; got != want {
+		t.Errorf("failures %s, want %s (the ones that come back)", got, want)
 	}
 	var processed []string
 	for _, r := range rec.Requests {
 		processed = append(processed, r.Account+"/"+r.EventID)
 	}
-	if got := strings.Join(processed, " "); got != "012345678901/ok-1 123456789012/busy 012345678901/ok-2 210987654321/broken 999999999999/zero 888888888888/bad 777777777777/boom" {
-		t.Errorf("processed %s: held-back messages must not reach the reconciler", got)
+	sort.Strings(processed)
+	if got := strings.Join(processed, " "); got != "004455667788/ok-1 012345678901/ok-1 123456789012/busy 210987654321/broken 666666666666/flaky 777777777777/boom 888888888888/bad 999999999999/zero" {
+		t.Errorf("processed %s: one pass per account", got)
+	}
+	for _, r := range rec.Requests {
+		if r.Account == a && !strings.Contains(r.Reason, "test") {
+			t.Errorf("merged request %+v", r)
+		}
+	}
+	if v := q.Visibility; v["rh-m2"] != 45 || v["rh-m12"] != 120 || v["rh-m11"] != 30 {
+		t.Errorf("visibility %v: m2 in 45 s, m12 after its back-off, m11 (a panic) not at once", v)
+	}
+	if len(q.Sent) != 3 {
+		t.Errorf("dead-lettered %d, want 3 (m5, m6, m10)", len(q.Sent))
 	}
 	// One line per message, with the fields.
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
-	if len(lines) != len(batch.Records) {
-		t.Errorf("%d log lines for %d messages", len(lines), len(batch.Records))
-	}
 	byMsg := map[string]map[string]any{}
 	for _, l := range lines {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatal(err)
 		}
-		byMsg[fmt.Sprint(m["message_id"])] = m
+		if m["msg"] == "message" || m["msg"] == "reconcile" {
+			byMsg[fmt.Sprint(m["message_id"])] = m
+		}
 	}
-	for id, want := range map[string]string{"m1": "INFO done none", "m2": "WARN retry transient", "m4": "WARN held-back <nil>",
-		"m5": "ERROR dlq needs-person", "m6": "ERROR dlq permanent", "m10": "ERROR dlq permanent", "m11": "WARN retry transient"} {
+	if len(byMsg) != len(batch.Records) {
+		t.Errorf("%d messages logged of %d", len(byMsg), len(batch.Records))
+	}
+	for id, want := range map[string]string{"m1": "INFO done none", "m2": "INFO later none", "m3": "INFO absorbed <nil>",
+		"m5": "ERROR dlq needs-person", "m6": "ERROR dlq permanent", "m10": "ERROR dlq permanent", "m11": "WARN retry transient", "m12": "WARN retry transient"} {
 		m := byMsg[id]
 		if got := fmt.Sprint(m["level"], " ", m["outcome"], " ", m["class"]); got != want {
 			t.Errorf("%s: %s, want %s", id, got, want)
 		}
 	}
-	if m := byMsg["m3"]; m["changes"] == nil || m["steps"] == nil || m["replay"] != "r1" || m["event_id"] != "ok-2" || m["action"] != "update" {
-		t.Errorf("m3 line %v", m)
+	if m := byMsg["m2"]; fmt.Sprint(m["retry_after_s"]) != "45" || fmt.Sprint(m["absorbed"]) != "1" {
+		t.Errorf("m2 line %v", m)
 	}
 	if m := byMsg["m6"]; !strings.Contains(fmt.Sprint(m["body"]), `"account":"12345"`) || !strings.Contains(fmt.Sprint(m["reason"]), "version=2") {
 		t.Errorf("bad message not logged with its request: %v", m)
@@ -141,7 +195,7 @@ func TestWorkerBatch(t *testing.T) {
 	if m := byMsg["m10"]; !strings.Contains(fmt.Sprint(m["reason"]), "ValidationError") {
 		t.Errorf("m10 reason %v", m["reason"])
 	}
-	if !strings.Contains(emf.String(), `"Action":"update","Class":"none"`) && !strings.Contains(emf.String(), `"Class":"none"`) {
+	if !strings.Contains(emf.String(), `"Class":"none"`) {
 		t.Errorf("no outcome metric: %s", emf.String())
 	}
 }
@@ -160,50 +214,52 @@ func TestWorkerConfigErrorAndDeadline(t *testing.T) {
 	if err != nil || failed(resp) != "m1" || len(rec.Requests) != 0 {
 		t.Errorf("deadline: failures %s, err %v", failed(resp), err)
 	}
-}
-
-// FakeDeadLetter records the messages moved to the DLQ.
-type FakeDeadLetter struct {
-	mu   sync.Mutex
-	Sent []*sqs.SendMessageInput
-	Err  error
-}
-
-var _ worker.DeadLetterAPI = (*FakeDeadLetter)(nil)
-
-func (f *FakeDeadLetter) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.Err != nil {
-		return nil, f.Err
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second) // less than the margin
+	defer cancel()
+	resp, _ = w.Handle(ctx, events.SQSEvent{Records: []events.SQSMessage{msg("m1", "012345678901", "e1")}})
+	if failed(resp) != "m1" || len(rec.Requests) != 0 {
+		t.Errorf("too little time left: failures %s, %d reconciles", failed(resp), len(rec.Requests))
 	}
-	f.Sent = append(f.Sent, in)
-	return &sqs.SendMessageOutput{}, nil
 }
 
-// Permanent and needs-person failures go to the DLQ at once, with their reason; transient
-// ones go back to the queue; when the DLQ cannot be reached, SQS redrive is the fallback.
-func TestDeadLetterAtOnce(t *testing.T) {
-	const a, b, c = "012345678901", "123456789012", "210987654321"
+// Too many transient failures in a row, and a needs-person state already reported.
+func TestGiveUpAndAlreadyReported(t *testing.T) {
 	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
-		switch req.Account {
-		case a:
-			return reconcile.Result{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "stack is DELETE_FAILED"}
-		case b:
-			return reconcile.Result{Action: reconcile.ActionWait, Class: fault.Transient, Reason: "in progress"}
+		if req.EventID == "again" {
+			return reconcile.Result{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "own create rolled back", AlreadyReported: true}
 		}
-		return reconcile.Result{Action: reconcile.ActionNone, Class: fault.None}
+		return reconcile.Result{Action: reconcile.ActionFail, Class: fault.Transient, Reason: "throttled", Failures: 5, GiveUp: true}
 	}}
-	dlq := &FakeDeadLetter{}
-	w := &worker.Worker{Reconciler: rec, DeadLetter: dlq, DeadLetterURL: "https://sqs.example/dlq.fifo"}
+	q := &FakeSQS{}
+	var logs bytes.Buffer
+	w := &worker.Worker{Reconciler: rec, SQS: q, DeadLetterURL: "https://sqs.example/dlq.fifo", Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	resp := run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m1", "012345678901", "e1"), msg("m2", "123456789012", "again")}})
+	if failed(resp) != "" || len(q.Sent) != 1 || !strings.Contains(*q.Sent[0].MessageAttributes["reason"].StringValue, "gave up after 5 transient failures") {
+		t.Fatalf("failures %q, dead letters %d", failed(resp), len(q.Sent))
+	}
+	if !strings.Contains(logs.String(), "still needs a person (already reported)") {
+		t.Fatalf("logs %s", logs.String())
+	}
+}
+
+// Permanent and needs-person failures go to the DLQ at once, with their reason; when the DLQ
+// cannot be reached, SQS redrive is the fallback.
+func TestDeadLetterAtOnce(t *testing.T) {
+	const a, c = "012345678901", "210987654321"
+	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
+		return reconcile.Result{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "stack is DELETE_FAILED"}
+	}}
+	dlq := &FakeSQS{}
+	w := &worker.Worker{Reconciler: rec, SQS: dlq, DeadLetterURL: "https://sqs.example/dlq.fifo"}
 	bad := events.SQSMessage{MessageId: "m-bad", Body: `{"version":7}`, Attributes: map[string]string{"MessageGroupId": c}}
-	resp := run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m-a", a, "e1"), msg("m-b", b, "e2"), bad}})
-	if got := failed(resp); got != "m-b" {
-		t.Fatalf("failures %q, want only the transient one", got)
+	resp := run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m-a", a, "e1"), bad}})
+	if got := failed(resp); got != "" {
+		t.Fatalf("failures %q, want none", got)
 	}
 	if len(dlq.Sent) != 2 {
 		t.Fatalf("dead-lettered %d messages, want 2", len(dlq.Sent))
 	}
+	sort.Slice(dlq.Sent, func(i, j int) bool { return *dlq.Sent[i].MessageGroupId < *dlq.Sent[j].MessageGroupId })
 	first := dlq.Sent[0]
 	if *first.MessageGroupId != a || *first.MessageAttributes["class"].StringValue != "needs-person" ||
 		!strings.Contains(*first.MessageAttributes["reason"].StringValue, "DELETE_FAILED") || *first.MessageBody != msg("m-a", a, "e1").Body {

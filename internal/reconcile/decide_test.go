@@ -1,0 +1,151 @@
+package reconcile
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
+)
+
+// The state table of ARCHITECTURE.md, row by row, on the pure decision: each case is an
+// observation and the step (and row) it must give. Every row of the table has a case, and
+// TestDecideCoversEveryRow fails when a row has none.
+func TestDecideTable(t *testing.T) {
+	want := desiredFor("")
+	other := desiredFor("other-bucket")
+	observed := func(status string, d stack.Desired, managed bool) stack.Observed {
+		o := stack.Observed{Exists: true, ID: "arn:aws:cloudformation:us-east-1:" + acct + ":stack/CloudOne/1", Status: cfntypes.StackStatus(status),
+			Params: map[string]string{}, Tags: map[string]string{}}
+		for _, p := range d.Parameters() {
+			o.Params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+		}
+		if managed {
+			for _, tg := range d.Tags(nil) {
+				o.Tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+			}
+		}
+		return o
+	}
+	ours := func(op stack.Op, d stack.Desired) *stack.Operation {
+		return &stack.Operation{Token: stack.Token(op, d.Fingerprint(), "r"), Ours: true, Op: op, Fingerprint: d.Fingerprint()[:16],
+			Failed: &stack.Failure{LogicalID: "CloudOneIntegration", Type: "AWS::CloudFormation::CustomResource", Status: "CREATE_FAILED", Reason: "Cloud One said no"}}
+	}
+	theirs := &stack.Operation{Token: "Console-1", Failed: &stack.Failure{LogicalID: "X", Type: "AWS::IAM::Role", Status: "CREATE_FAILED", Reason: "denied"}}
+	stopped := &trail.Choice{Stopped: true, TrailName: "audit", Why: "trail audit forwards to the stack but was stopped"}
+	cases := []struct {
+		name string
+		o    Observation
+		step Action
+		row  Row
+		log  bool // StartLogging first
+		in   string
+	}{
+		{"absent", Observation{Desired: &want}, ActionCreate, RowAbsent, false, "absent"},
+		{"absent, trail irrelevant", Observation{Desired: &want, Trail: &trail.Choice{CreateNewTrail: true}}, ActionCreate, RowAbsent, false, ""},
+		{"not ours", Observation{Stack: observed("CREATE_COMPLETE", want, false), Desired: &want}, ActionLeaveAlone, RowNotOurs, false, "ONBOARDER_ADOPT_EXISTING"},
+		{"not ours, adopting", Observation{Stack: observed("CREATE_COMPLETE", want, false), Desired: &want, Adopt: true}, ActionUpdate, RowDiffers, false, "adopting"},
+		{"create in progress", Observation{Stack: observed("CREATE_IN_PROGRESS", want, true)}, ActionWait, RowInProgress, false, "settles"},
+		{"update cleanup in progress", Observation{Stack: observed("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", want, true)}, ActionWait, RowInProgress, false, ""},
+		{"rollback in progress", Observation{Stack: observed("ROLLBACK_IN_PROGRESS", want, true)}, ActionWait, RowInProgress, false, ""},
+		{"delete in progress", Observation{Stack: observed("DELETE_IN_PROGRESS", want, true)}, ActionWait, RowInProgress, false, ""},
+		{"update failed, on its way to a rollback", Observation{Stack: observed("UPDATE_FAILED", want, true)}, ActionWait, RowInProgress, false, ""},
+		{"in sync", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want}, ActionNone, RowInSync, false, "in sync"},
+		{"in sync, update rolled back by someone", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &want}, ActionNone, RowInSync, false, ""},
+		{"in sync, trail stopped", Observation{Stack: observed("UPDATE_COMPLETE", want, true), Desired: &want, Trail: stopped}, ActionStartLogging, RowInSync, true, "start logging"},
+		{"differs", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &other}, ActionUpdate, RowDiffers, false, "ExistingCloudtrailBucketName"},
+		{"differs, trail stopped", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &other, Trail: stopped}, ActionUpdate, RowDiffers, true, ""},
+		{"someone's update rolled back, differs", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: theirs}, ActionUpdate, RowDiffers, false, ""},
+		{"our update for an older state rolled back", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: ours(stack.OpUpdate, want)}, ActionUpdate, RowDiffers, false, ""},
+		{"our update for this state rolled back", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: ours(stack.OpUpdate, other)}, ActionNeedsPerson, RowOwnUpdateFailed, false, "CloudOneIntegration (AWS::CloudFormation::CustomResource) CREATE_FAILED: Cloud One said no"},
+		{"our update rolled back, operator retries", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: ours(stack.OpUpdate, other), RetryFailed: true}, ActionUpdate, RowDiffers, false, ""},
+		{"someone's create rolled back", Observation{Stack: observed("ROLLBACK_COMPLETE", want, true), Desired: &want, LastOp: theirs}, ActionDelete, RowFailedCreate, false, "delete it, then create it"},
+		{"rollback failed", Observation{Stack: observed("ROLLBACK_FAILED", want, true), Desired: &want}, ActionDelete, RowFailedCreate, false, ""},
+		{"create failed", Observation{Stack: observed("CREATE_FAILED", want, true), Desired: &want}, ActionDelete, RowFailedCreate, false, ""},
+		{"our create for an older state rolled back", Observation{Stack: observed("ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: ours(stack.OpCreate, want)}, ActionDelete, RowFailedCreate, false, ""},
+		{"our create for this state rolled back", Observation{Stack: observed("ROLLBACK_COMPLETE", want, true), Desired: &want, LastOp: ours(stack.OpCreate, want)}, ActionNeedsPerson, RowOwnCreateFailed, false, "--retry-failed"},
+		{"our create rolled back, operator retries", Observation{Stack: observed("ROLLBACK_COMPLETE", want, true), Desired: &want, LastOp: ours(stack.OpCreate, want), RetryFailed: true}, ActionDelete, RowFailedCreate, false, ""},
+		{"update rollback failed", Observation{Stack: observed("UPDATE_ROLLBACK_FAILED", want, true), Desired: &want, LastOp: theirs}, ActionContinueRollback, RowRollbackFailed, false, "continue the rollback"},
+		{"update rollback failed again after ours", Observation{Stack: observed("UPDATE_ROLLBACK_FAILED", want, true), Desired: &want, LastOp: ours(stack.OpContinueRollback, want)}, ActionNeedsPerson, RowOwnContinueAgain, false, ""},
+		{"delete failed", Observation{Stack: observed("DELETE_FAILED", want, true), LastOp: theirs}, ActionNeedsPerson, RowDeleteFailed, false, "X (AWS::IAM::Role)"},
+		{"review in progress", Observation{Stack: observed("REVIEW_IN_PROGRESS", want, true)}, ActionNeedsPerson, RowReview, false, "change set"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.o.Where = "CloudOne in " + acct + "/us-east-1"
+			p, row := Decide(tc.o)
+			if p.Step != tc.step || row != tc.row || p.StartLogging != tc.log {
+				t.Fatalf("got %s (row %q, start logging %v), want %s (row %q, start logging %v): %s", p.Step, row, p.StartLogging, tc.step, tc.row, tc.log, p.Why)
+			}
+			if !strings.Contains(p.Why, tc.in) {
+				t.Errorf("why %q lacks %q", p.Why, tc.in)
+			}
+			if p.Step == ActionNeedsPerson && strings.Contains(string(tc.row), "onboarder's own") && p.Failed == nil {
+				t.Errorf("needs-person after our own write names no failed resource")
+			}
+		})
+	}
+	// Decide is a pure function: the same observation gives the same plan.
+	o := Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &other}
+	p1, _ := Decide(o)
+	p2, _ := Decide(o)
+	if p1.Why != p2.Why || p1.Step != p2.Step {
+		t.Fatal("Decide is not deterministic")
+	}
+}
+
+// Every row of the table is reached by some observation.
+func TestDecideCoversEveryRow(t *testing.T) {
+	rows := []Row{RowAbsent, RowNotOurs, RowInProgress, RowInSync, RowDiffers, RowOwnUpdateFailed, RowFailedCreate, RowOwnCreateFailed,
+		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview}
+	seen := map[Row]bool{}
+	want := desiredFor("")
+	for _, st := range []string{"", "CREATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "REVIEW_IN_PROGRESS"} {
+		for _, managed := range []bool{true, false} {
+			for _, own := range []bool{true, false} {
+				for _, op := range []stack.Op{stack.OpCreate, stack.OpUpdate, stack.OpContinueRollback} {
+					o := Observation{Where: "w", Desired: &want}
+					if st != "" {
+						o.Stack = stack.Observed{Exists: true, Status: cfntypes.StackStatus(st), Tags: map[string]string{}, Params: map[string]string{}}
+						if managed {
+							o.Stack.Tags[stack.TagManaged] = "true"
+						}
+					}
+					if own {
+						o.LastOp = &stack.Operation{Ours: true, Op: op, Fingerprint: want.Fingerprint()[:16]}
+					}
+					_, row := Decide(o)
+					seen[row] = true
+				}
+			}
+		}
+	}
+	inSync := stack.Observed{Exists: true, Status: "CREATE_COMPLETE", Tags: map[string]string{}, Params: map[string]string{}}
+	for _, p := range want.Parameters() {
+		inSync.Params[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	for _, tg := range want.Tags(nil) {
+		inSync.Tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	_, row := Decide(Observation{Where: "w", Desired: &want, Stack: inSync})
+	seen[row] = true
+	for _, r := range rows {
+		if !seen[r] {
+			t.Errorf("row %q is never reached", r)
+		}
+	}
+}
+
+func desiredFor(bucket string) stack.Desired {
+	createNew := "True"
+	if bucket != "" {
+		createNew = "False"
+	}
+	return stack.Desired{Name: "CloudOne", TemplateURL: "https://example.com/t.yaml", Params: map[string]string{
+		stack.ParamCreateNew: createNew, stack.ParamBucket: bucket, stack.ParamQSS3Bucket: "cloudone-community", stack.ParamQSS3KeyPrefix: "",
+	}, Creds: secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken), VersionID: "v1"}}
+}
