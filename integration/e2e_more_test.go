@@ -345,10 +345,12 @@ func TestE2EUnrelatedTraffic(t *testing.T) {
 	a := w.org.Account("work-a")
 	_, arn, _ := seedForwardingTrail(t, w, a)
 	mark, marks := suite.rec.Mark(), w.marks()
-	own := localenv.RoleSession(a.ID, localenv.ExecutionRole, "cloudone-onboarder")
+	// The onboarder's own roles, whatever the session name: their changes are its own.
+	own := localenv.RoleSession(a.ID, localenv.MemberExecutionRole, "any-session")
+	cfn := localenv.RoleSession(a.ID, localenv.MemberCFNRole, "AWSCloudFormation")
 	w.put(
-		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "StopLogging", own, map[string]any{"name": arn}, ""),
 		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "UpdateTrail", own, map[string]any{"name": arn}, ""),
+		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "CreateTrail", cfn, map[string]any{"name": "CloudOne-trail"}, ""),
 		localenv.APICall(a.ID, stackRegion, "cloudformation.amazonaws.com", "UpdateStack", own, map[string]any{"stackName": stackName}, ""),
 		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "StopLogging", localenv.Person(a.ID), map[string]any{"name": arn}, "AccessDenied"),
 		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "DeleteTrail", localenv.Person(a.ID), map[string]any{"name": arn}, "TrailNotFoundException"),
@@ -380,5 +382,19 @@ func TestE2EUnrelatedTraffic(t *testing.T) {
 	}
 	if n := st.Delivered["reconcile"]; n > 0 {
 		t.Errorf("unrelated traffic enqueued %d reconcile requests", n)
+	}
+
+	// StopLogging on the forwarding trail is never skipped, not even when the onboarder's own
+	// role made it (the onboarder never stops a trail: whoever did has its role).
+	marks = w.marks()
+	w.put(localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "StopLogging", own, map[string]any{"name": arn}, ""))
+	st = w.drain()
+	if n := st.Delivered["reconcile"]; n != 1 {
+		t.Errorf("StopLogging by the onboarder's role enqueued %d requests, want 1", n)
+	}
+	for _, e := range logEntries(w.logsSince(marks, "trailguard")) {
+		if e["message"] == "event" && e["reason"] != "forwarding-trail-changed" {
+			t.Errorf("StopLogging by the onboarder's role: %v (%v)", e["decision"], e["reason"])
+		}
 	}
 }

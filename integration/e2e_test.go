@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -122,9 +123,15 @@ func TestE2ENewAccount(t *testing.T) {
 // TestE2ETrailMode: scenario 2.
 func TestE2ETrailMode(t *testing.T) {
 	w := newWorld(t, worldOpts{})
-	withTrail, without := w.org.Account("work-a"), w.org.Account("work-b")
-	// A multi-region trail homed in eu-west-1 covers us-east-1.
+	withTrail, without, farBucket := w.org.Account("work-a"), w.org.Account("work-b"), w.org.Account("work-c")
+	// A multi-region trail homed in eu-west-1 covers us-east-1, and its bucket is in us-east-1.
 	if _, err := suite.moto.SeedTrail(w.ctx, localenv.Trail{Account: withTrail.ID, Name: "org-audit", Bucket: "audit-logs-" + withTrail.ID,
+		HomeRegion: "eu-west-1", BucketRegion: stackRegion, MultiRegion: true, Logging: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The same, with the bucket in eu-west-1: S3 notifies only targets in the bucket's own
+	// region, so the forwarder in us-east-1 could not use it.
+	if _, err := suite.moto.SeedTrail(w.ctx, localenv.Trail{Account: farBucket.ID, Name: "org-audit", Bucket: "audit-logs-" + farBucket.ID,
 		HomeRegion: "eu-west-1", MultiRegion: true, Logging: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -134,10 +141,22 @@ func TestE2ETrailMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.put(localenv.ControlTowerAccount("CreateManagedAccount", withTrail, "SUCCEEDED", w.env.Region),
-		localenv.ControlTowerAccount("CreateManagedAccount", without, "SUCCEEDED", w.env.Region))
+		localenv.ControlTowerAccount("CreateManagedAccount", without, "SUCCEEDED", w.env.Region),
+		localenv.ControlTowerAccount("CreateManagedAccount", farBucket, "SUCCEEDED", w.env.Region))
+	marks := w.marks()
 	w.drain()
 	checkOnboarded(t, w, withTrail, "False", "audit-logs-"+withTrail.ID)
 	checkOnboarded(t, w, without, "True", "")
+	checkOnboarded(t, w, farBucket, "True", "")
+	found := false
+	for _, l := range reconcileLogs(w.logsSince(marks, "reconcile"), farBucket.ID) {
+		if strings.Contains(fmt.Sprint(l["trail"]), "is not in us-east-1 (S3 sends event notifications only to targets in the bucket's own region)") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("%s: the log does not say why the eu-west-1 bucket was not used", farBucket.Name)
+	}
 }
 
 // seedForwardingTrail gives the account a single-region trail in us-east-1 and onboards it.

@@ -3,24 +3,23 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/policy"
 )
 
 // ---- Cloud One ----
@@ -45,8 +44,8 @@ func TestFaultCloudOne(t *testing.T) {
 	permanent := func() int { return int(suite.c1.Requests() - from) }
 	// Permanent answers: each request fails at once, and the only retries are the redrive's.
 	onlyRedrive := func(fw *faultWorld, tl tally, mark int) {
-		if n := permanent(); n > faultAccounts*faultMaxReceive {
-			fw.t.Errorf("Cloud One got %d requests for %d accounts: more than one per receive (%d receives)", n, faultAccounts, faultMaxReceive)
+		if n := permanent(); n > 2*faultAccounts {
+			fw.t.Errorf("Cloud One got %d requests for %d accounts: a rejected key must be dead-lettered at once, not retried", n, faultAccounts)
 		}
 		if ws := fw.memberWrites(mark); len(ws) > 0 {
 			fw.t.Errorf("writes to member accounts with a rejected key: %s", describeCalls(ws))
@@ -104,47 +103,20 @@ func TestFaultSecret(t *testing.T) {
 	}
 }
 
-// ---- CloudFormation states moto never produces ----
+// ---- CloudFormation: states another party left, and the onboarder's own writes ----
 
-// continueRollbackShim sits in front of the recorder as the reconcile Lambda's endpoint:
-// moto 5.2.1 does not implement ContinueUpdateRollback, so that call is passed on (recorded,
-// faults applied) and then answered with success; everything else passes through.
-func continueRollbackShim(t *testing.T) string {
-	target, _ := url.Parse(suite.rec.URL)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		isCUR := strings.Contains(string(body), "Action=ContinueUpdateRollback") || strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".ContinueUpdateRollback")
-		if !isCUR {
-			rp.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		rp.ServeHTTP(rec, r) // moto answers "not implemented"; the recorder has the call
-		if r.Header.Get("X-Amz-Target") != "" {
-			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-			_, _ = io.WriteString(w, "{}")
-			return
-		}
-		w.Header().Set("Content-Type", "text/xml")
-		_, _ = io.WriteString(w, `<ContinueUpdateRollbackResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><ContinueUpdateRollbackResult/><ResponseMetadata><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ResponseMetadata></ContinueUpdateRollbackResponse>`)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
+// stateCase is one account of a CloudFormation run.
 type stateCase struct {
 	account string // by name
-	status  string
-	fault   string
-	rule    faultproxy.Rule
+	scenario, fault string
+	before  func(fw *faultWorld, id string) // after the baseline, before the sweep's request
+	during  func(ctx context.Context, fw *faultWorld, id string)
 	dlq     bool
 	reason  string
-	check   func(t *testing.T, fw *faultWorld, id string, mark int, logs string)
+	check   func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string // more checks; returns the outcome text
 }
 
-// actions lists the product's CloudFormation write calls in an account since mark.
+// cfnWrites lists the product's CloudFormation write calls in an account since mark.
 func cfnWrites(id string, mark int) []string {
 	var out []string
 	for _, c := range suite.rec.Since(mark, localenv.Writes, localenv.InAccount(id), localenv.InService("cloudformation")) {
@@ -153,138 +125,253 @@ func cfnWrites(id string, mark int) []string {
 	return out
 }
 
-// TestFaultStackStates onboards 20 accounts, then gives seven of them a stack state moto never
-// produces (DescribeStacks rewritten by the proxy) and reconciles all 20 through the sweep.
-// The other 13 are the control: in sync, untouched.
+// force gives an account's stack a state another party's operation left, through the
+// CloudFormation layer.
+func force(status, reason string) func(fw *faultWorld, id string) {
+	return func(fw *faultWorld, id string) {
+		if err := suite.Faults.ForceStackStatus(id, stackRegion, stackName, status, reason); err != nil {
+			fw.t.Fatal(err)
+		}
+	}
+}
+
+func writesAre(want ...string) func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
+	return func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
+		ws := cfnWrites(id, mark)
+		if !slices.Equal(ws, want) {
+			t.Errorf("%s: CloudFormation writes %v, want %v", id, ws, want)
+		}
+		if len(ws) == 0 {
+			return "no write call"
+		}
+		return strings.Join(ws, " then ")
+	}
+}
+
+// passes describes the worker's passes over an account: how many, and how many came back
+// later without counting as failures.
+func passes(logs, id string) (n, later, failures int) {
+	for _, l := range byReceive(logs, id) {
+		n++
+		switch l["outcome"] {
+		case "later":
+			later++
+		case "retry":
+			failures++
+		}
+	}
+	return n, later, failures
+}
+
+// TestFaultStackStates onboards 20 accounts, then gives seven of them a state another party's
+// operation left, which moto never produces (the proxy's CloudFormation layer holds it), and
+// reconciles all 20 through the sweep. The other 13 are the control: in sync, untouched.
 func TestFaultStackStates(t *testing.T) {
+	recreated := writesAre("DeleteStack", "CreateStack")
+	releaseAfter := func(d time.Duration) func(ctx context.Context, fw *faultWorld, id string) {
+		return func(ctx context.Context, fw *faultWorld, id string) {
+			select {
+			case <-ctx.Done():
+			case <-time.After(d):
+			}
+			_ = suite.Faults.ForceStackStatus(id, stackRegion, stackName, "UPDATE_COMPLETE", "")
+		}
+	}
+	waited := func(minLater int) func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
+		return func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
+			if ws := cfnWrites(id, mark); len(ws) > 0 {
+				t.Errorf("%s: writes %v while the stack was in progress", id, ws)
+			}
+			n, later, failures := passes(logs, id)
+			if later < minLater || failures > 0 {
+				t.Errorf("%s: %d passes, %d came back later, %d failures: want at least %d later, no failure", id, n, later, failures, minLater)
+			}
+			return fmt.Sprintf("no write; came back %d times (not counted as failures), then in sync", later)
+		}
+	}
+	cases := []stateCase{
+		{account: "fault-01", scenario: "stack ROLLBACK_COMPLETE", fault: "someone else's create rolled back", before: force("ROLLBACK_COMPLETE", "Rollback requested by user."), check: recreated},
+		{account: "fault-02", scenario: "stack ROLLBACK_FAILED", fault: "someone else's create failed to roll back", before: force("ROLLBACK_FAILED", "The following resource(s) failed to delete: [Role]."), check: recreated},
+		{account: "fault-03", scenario: "stack CREATE_FAILED", fault: "someone else's create failed", before: force("CREATE_FAILED", "Resource handler returned message"), check: recreated},
+		{account: "fault-04", scenario: "stack UPDATE_ROLLBACK_FAILED", fault: "someone else's update failed to roll back", before: force("UPDATE_ROLLBACK_FAILED", "The following resource(s) failed to update: [Fn]."),
+			check: writesAre("ContinueUpdateRollback")},
+		{account: "fault-05", scenario: "stack UPDATE_IN_PROGRESS", fault: "someone else's update in progress for 3 s",
+			before: force("UPDATE_IN_PROGRESS", "User Initiated"), during: releaseAfter(3 * time.Second), check: waited(1)},
+		{account: "fault-06", scenario: "stack UPDATE_IN_PROGRESS, long", fault: fmt.Sprintf("someone else's update in progress for 25 s (more than %d failures' worth of looks)", faultMaxFailures),
+			before: force("UPDATE_IN_PROGRESS", "User Initiated"), during: releaseAfter(25 * time.Second), check: waited(faultMaxFailures + 1)},
+		{account: "fault-07", scenario: "stack DELETE_FAILED", fault: "someone else's delete failed", before: force("DELETE_FAILED", "The following resource(s) failed to delete: [TrailBucket]."),
+			dlq: true, reason: "DELETE_FAILED", check: writesAre()},
+	}
+	runStates(t, "stack", cases, faultOpts{})
+}
+
+// TestFaultOwnWrites: the onboarder's own writes that CloudFormation refuses or rolls back,
+// and the identity failures AWS has and moto does not. Each account is one scenario; the
+// writes are counted: a rolled-back request is written at most once.
+func TestFaultOwnWrites(t *testing.T) {
+	stopTrail := func(fw *faultWorld, id string) { fw.deleteForwardingTrail(id) }
+	cases := []stateCase{
+		{account: "fault-01", scenario: "own create rolled back", fault: "CreateStack fails at the custom resource that calls Cloud One; the create rolls back",
+			before: func(fw *faultWorld, id string) {
+				suite.Faults.FailStacks(faultproxy.StackFailure{Account: id, Operation: "CREATE", LogicalID: "CloudOneIntegration",
+					Reason: "Received response status [FAILED] from custom resource. Message returned: Cloud One API returned 500"})
+				fw.deleteStack(id)
+			},
+			dlq: true, reason: "CloudOneIntegration (AWS::CloudFormation::CustomResource) CREATE_FAILED", check: writesAre("CreateStack")},
+		{account: "fault-02", scenario: "own update rolled back", fault: "the forwarding trail is deleted; the UpdateStack that follows fails and rolls back (old parameters back)",
+			before: func(fw *faultWorld, id string) {
+				suite.Faults.FailStacks(faultproxy.StackFailure{Account: id, Operation: "UPDATE", LogicalID: "CloudTrailStack", ResourceType: "AWS::CloudFormation::Stack",
+					Reason: "Embedded stack was not successfully updated"})
+				stopTrail(fw, id)
+			},
+			dlq: true, reason: "CloudTrailStack (AWS::CloudFormation::Stack) UPDATE_FAILED", check: writesAre("UpdateStack")},
+		{account: "fault-03", scenario: "write during an operation", fault: "the first two UpdateStack calls meet another operation (CloudFormation's ValidationError \"... is in UPDATE_IN_PROGRESS state and can not be updated.\")",
+			before: func(fw *faultWorld, id string) {
+				suite.Faults.Add(faultproxy.Rule{Service: "cloudformation", Action: "UpdateStack", Account: id, Fault: faultproxy.Busy{}, Times: 2})
+				stopTrail(fw, id)
+			},
+			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
+				writesAre("UpdateStack", "UpdateStack", "UpdateStack")(t, fw, id, mark, logs)
+				if _, _, failures := passes(logs, id); failures > 0 {
+					t.Errorf("%s: a busy stack counted as a failure", id)
+				}
+				return "UpdateStack refused twice (waited each time, no failure counted), then updated: in sync"
+			}},
+		{account: "fault-04", scenario: "AccessDenied in the member (SCP)", fault: "an SCP on the account denies cloudformation:CreateStack",
+			before: func(fw *faultWorld, id string) {
+				suite.Faults.AddSCP(id, policy.MustParse(`{"Version":"2012-10-17","Statement":[{"Sid":"DenyStacks","Effect":"Deny","Action":"cloudformation:CreateStack","Resource":"*"}]}`, policy.SCP))
+				fw.deleteStack(id)
+			},
+			dlq: true, reason: "cloudformation:CreateStack in " /* + id */, check: writesAre("CreateStack")},
+		{account: "fault-05", scenario: "AccessDenied on AssumeRole for a new account, recovering", fault: "AssumeRole into the account is denied for the first 6 s (its role is not usable yet)",
+			before: func(fw *faultWorld, id string) {
+				fw.deleteStack(id)
+				suite.Faults.Add(faultproxy.Rule{Service: "sts", Action: "AssumeRole", Resource: ":" + id + ":", Fault: faultproxy.AccessDenied{Reason: "the role is not usable yet"}, Duration: 6 * time.Second})
+			},
+			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
+				writesAre("CreateStack")(t, fw, id, mark, logs)
+				_, _, failures := passes(logs, id)
+				if failures == 0 {
+					t.Errorf("%s: no retry after AccessDenied", id)
+				}
+				return fmt.Sprintf("%d transient failures (within the grace of a new account), then CreateStack: in sync", failures)
+			}},
+		{account: "fault-06", scenario: "repeated request token", fault: "the answer to CreateStack is lost (connection reset after CloudFormation took it); the SDK retries with the same token",
+			before: func(fw *faultWorld, id string) {
+				fw.deleteStack(id)
+				suite.Faults.Add(faultproxy.Rule{Service: "cloudformation", Action: "CreateStack", Account: id, Fault: faultproxy.LoseResponse{}, Times: 1})
+			},
+			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
+				writesAre("CreateStack", "CreateStack")(t, fw, id, mark, logs)
+				creates := 0
+				for _, e := range suite.Faults.StackEvents(id, stackRegion, stackName) {
+					if strings.HasPrefix(e, stackName+" CREATE_IN_PROGRESS") {
+						creates++
+					}
+				}
+				if creates != 1 {
+					t.Errorf("%s: %d create operations, want 1", id, creates)
+				}
+				return "CreateStack sent twice with one token: one operation, in sync"
+			}},
+	}
+	runStates(t, "own", cases, faultOpts{allowDenials: []string{"cloudformation:CreateStack"}})
+}
+
+// deleteStack removes an account's stack (directly in moto, as a person would), so that the
+// sweep's request creates it again.
+func (fw *faultWorld) deleteStack(id string) {
+	fw.t.Helper()
+	if _, err := cloudformation.NewFromConfig(fw.acctCfg(id, stackRegion)).DeleteStack(fw.ctx, &cloudformation.DeleteStackInput{StackName: aws.String(stackName)}); err != nil {
+		fw.t.Fatal(err)
+	}
+}
+
+// deleteForwardingTrail deletes the trail the account's stack forwards (made by the baseline).
+func (fw *faultWorld) deleteForwardingTrail(id string) {
+	fw.t.Helper()
+	if _, err := cloudtrail.NewFromConfig(fw.acctCfg(id, stackRegion)).DeleteTrail(fw.ctx, &cloudtrail.DeleteTrailInput{Name: aws.String("audit")}); err != nil {
+		fw.t.Fatal(err)
+	}
+}
+
+// runStates onboards the 20 accounts (each with a forwarding trail audit in us-east-1), puts
+// each case's account in its state, reconciles all 20 through one manual request, and
+// accounts for every request.
+func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 	start := time.Now()
-	shim := continueRollbackShim(t)
-	fw := newFaultWorld(t, faultOpts{maxReceive: 5, functionEnv: map[string]map[string]string{"reconcile": {
-		"AWS_ENDPOINT_URL":         shim,
-		"ONBOARDER_WAIT_MIN_DELAY": "500ms",
-		// The reconcile Lambda runs with a 120 s timeout: a 110 s margin leaves each
-		// invocation about 10 s of waiting, so that a stack held longer outlives it.
-		"ONBOARDER_WAIT_MARGIN": "110s",
-	}}})
+	fw := newFaultWorld(t, o)
+	for _, a := range fw.accounts {
+		if _, err := suite.moto.SeedTrail(fw.ctx, localenv.Trail{Account: a.ID, Name: "audit", Bucket: "audit-" + a.ID, HomeRegion: stackRegion, Logging: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	fw.controlTower(fw.accounts...)
-	fw.drainFor(time.Minute, nil)
+	fw.drainFor(2*time.Minute, nil)
 	for _, a := range fw.accounts {
 		if why := fw.inSync(a.ID); why != "" {
 			t.Fatalf("baseline: %s is not onboarded: %s", a.Name, why)
 		}
 	}
 	t.Logf("baseline of %d accounts onboarded in %s", faultAccounts, time.Since(start).Round(time.Millisecond))
-
-	recreated := func(t *testing.T, fw *faultWorld, id string, mark int, logs string) {
-		ws := cfnWrites(id, mark)
-		if !slices.Equal(ws, []string{"DeleteStack", "CreateStack"}) {
-			t.Errorf("%s: CloudFormation writes %v, want [DeleteStack CreateStack]", id, ws)
-		}
-	}
-	rule := func(status string, times int, d time.Duration) faultproxy.Rule {
-		return faultproxy.Rule{Service: "cloudformation", Action: "DescribeStacks", Fault: faultproxy.StackStatus{Status: status}, Times: times, Duration: d}
-	}
-	cases := []stateCase{
-		{account: "fault-01", status: "ROLLBACK_COMPLETE", rule: rule("ROLLBACK_COMPLETE", 1, 0), check: recreated},
-		{account: "fault-02", status: "ROLLBACK_FAILED", rule: rule("ROLLBACK_FAILED", 1, 0), check: recreated},
-		{account: "fault-03", status: "CREATE_FAILED", rule: rule("CREATE_FAILED", 1, 0), check: recreated},
-		{account: "fault-04", status: "UPDATE_ROLLBACK_FAILED", rule: rule("UPDATE_ROLLBACK_FAILED", 1, 0),
-			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) {
-				if ws := cfnWrites(id, mark); !slices.Equal(ws, []string{"ContinueUpdateRollback"}) {
-					t.Errorf("%s: CloudFormation writes %v, want [ContinueUpdateRollback]", id, ws)
-				}
-			}},
-		{account: "fault-05", status: "UPDATE_IN_PROGRESS", fault: "UPDATE_IN_PROGRESS for 3 DescribeStacks (about 2 s), then released",
-			rule: rule("UPDATE_IN_PROGRESS", 3, 0),
-			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) {
-				ls := reconcileLogs(logs, id)
-				if len(ls) != 1 || ls[0]["outcome"] != "done" || ls[0]["action"] != "wait" {
-					t.Errorf("%s: want one reconcile that waited and was done, got %d lines: %v", id, len(ls), ls)
-				}
-				if ws := cfnWrites(id, mark); len(ws) > 0 {
-					t.Errorf("%s: writes %v while the stack was in progress", id, ws)
-				}
-			}},
-		{account: "fault-06", status: "UPDATE_IN_PROGRESS", fault: "UPDATE_IN_PROGRESS held for 20 s, past the invocation's wait budget (about 10 s), then released",
-			rule: rule("UPDATE_IN_PROGRESS", 0, 20*time.Second),
-			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) {
-				ls := byReceive(logs, id)
-				retried := false
-				for _, l := range ls[:max(len(ls)-1, 0)] {
-					r, _ := l["reason"].(string)
-					if l["outcome"] == "retry" && (strings.Contains(r, "in progress") || strings.Contains(r, "no time left")) {
-						retried = true
-					}
-				}
-				if !retried || len(ls) < 2 || ls[len(ls)-1]["outcome"] != "done" || ls[len(ls)-1]["receive_count"] == "1" {
-					t.Errorf("%s: want a retry for lack of time, then done on a later receive; got %v", id, ls)
-				}
-				if ws := cfnWrites(id, mark); len(ws) > 0 {
-					t.Errorf("%s: writes %v while the stack was in progress", id, ws)
-				}
-			}},
-		{account: "fault-07", status: "DELETE_FAILED", rule: rule("DELETE_FAILED", 0, 0), dlq: true, reason: "DELETE_FAILED",
-			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) {
-				if ws := suite.rec.Since(mark, localenv.Writes, localenv.InAccount(id)); len(ws) > 0 {
-					t.Errorf("%s: write calls on a DELETE_FAILED stack: %s", id, describeCalls(ws))
-				}
-			}},
-	}
 	suite.Faults.ResetStats()
+	for _, c := range cases {
+		c.before(fw, fw.org.Account(c.account).ID)
+	}
 	mark, marks := suite.rec.Mark(), fw.marks()
-	for i, c := range cases {
-		cases[i].rule.Account = fw.org.Account(c.account).ID
-		suite.Faults.Add(cases[i].rule)
-	}
 	fw.put(localenv.Manual(fw.ids()...))
-	fw.drainFor(2*time.Minute, nil)
-	var injected []int
-	for i := range cases {
-		injected = append(injected, suite.Faults.Injected(i))
-	}
+	fw.drainFor(3*time.Minute, func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for _, c := range cases {
+			if c.during != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); c.during(ctx, fw, fw.org.Account(c.account).ID) }()
+			}
+		}
+		wg.Wait()
+	})
 	suite.Faults.Clear()
 	logs := fw.logsSince(marks, "reconcile")
 	tl := fw.account(fw.ids(), logs)
 	fw.checkNoLeak()
-
 	faulted := map[string]bool{}
-	for i, c := range cases {
+	for _, c := range cases {
 		id := fw.org.Account(c.account).ID
 		faulted[id] = true
-		t.Run(c.status+"_"+c.account, func(t *testing.T) {
-			row := faultRow{Group: "stack", Scenario: "stack " + c.status, Fault: c.fault, In: 1, Injected: injected[i]}
-			if row.Fault == "" {
-				row.Fault = fmt.Sprintf("DescribeStacks of one account's stack answers %s", c.status)
-				if c.rule.Times > 0 {
-					row.Fault += " (the first answer only)"
-				} else if c.rule.Duration == 0 {
-					row.Fault += " (always)"
-				}
-			}
+		t.Run(strings.ReplaceAll(c.scenario, " ", "_"), func(t *testing.T) {
+			row := faultRow{Group: group, Scenario: c.scenario, Fault: c.fault, In: 1}
 			switch {
 			case slices.Contains(tl.inSync, id):
 				row.InSync = 1
 				if c.dlq {
-					t.Errorf("%s (%s) is in sync, want it in the DLQ", c.account, c.status)
+					t.Errorf("%s (%s) is in sync, want it in the DLQ", c.account, c.scenario)
 				}
 			case slices.Contains(tl.inDLQ, id):
 				row.InDLQ = 1
 				if !c.dlq {
-					t.Errorf("%s (%s) is in the DLQ (%s), want it in sync; reason %q", c.account, c.status, tl.why[id], tl.reasons[id])
+					t.Errorf("%s (%s) is in the DLQ (%s), want it in sync; reason %q", c.account, c.scenario, tl.why[id], tl.reasons[id])
 				} else if !strings.Contains(tl.reasons[id], c.reason) {
 					t.Errorf("%s is in the DLQ with reason %q, want it to say %q", c.account, tl.reasons[id], c.reason)
 				}
 			default:
 				row.Lost = 1
-				t.Errorf("LOST: %s (%s) is neither in sync (%s) nor in the DLQ", c.account, c.status, tl.why[id])
+				t.Errorf("LOST: %s (%s) is neither in sync (%s) nor in the DLQ", c.account, c.scenario, tl.why[id])
 			}
-			c.check(t, fw, id, mark, logs)
-			row.Outcome = stateOutcome(c, id, mark, logs)
+			row.Outcome = c.check(t, fw, id, mark, logs)
+			if c.dlq {
+				r := tl.reasons[id]
+				if len(r) > 200 {
+					r = r[:197] + "..."
+				}
+				row.Outcome += "; in the DLQ: " + strconv.Quote(r)
+			} else {
+				row.Outcome += "; in sync"
+			}
+			row.Writes = len(cfnWrites(id, mark))
 			addFaultRow(row)
 		})
 	}
-	// The control accounts: in sync, not written.
-	row := faultRow{Group: "stack", Scenario: "stack states: the other accounts", Fault: "none (the same run, 13 accounts without a rewritten state)"}
+	row := faultRow{Group: group, Scenario: group + ": the other accounts", Fault: fmt.Sprintf("none (the same run, %d accounts)", faultAccounts-len(cases))}
 	for _, a := range fw.accounts {
 		if faulted[a.ID] {
 			continue
@@ -304,28 +391,8 @@ func TestFaultStackStates(t *testing.T) {
 			t.Errorf("control account %s was written: %v", a.Name, ws)
 		}
 	}
-	row.Outcome = "in sync, no write"
+	row.Outcome = "no write; in sync"
 	row.Duration = time.Since(start)
 	addFaultRow(row)
-	t.Logf("stack states: %s", time.Since(start).Round(time.Second))
-}
-
-// stateOutcome says what the worker did, from the recorded calls and its log lines.
-func stateOutcome(c stateCase, id string, mark int, logs string) string {
-	ws := cfnWrites(id, mark)
-	ls := byReceive(logs, id)
-	receives := len(ls)
-	var s string
-	switch {
-	case c.dlq:
-		s = fmt.Sprintf("needs a person: no write call; after %d receive(s) the worker moved it to the DLQ with the reason", receives)
-	case len(ws) > 0:
-		s = strings.Join(ws, " then ") + ", in sync"
-	default:
-		s = "waited, no write call, in sync"
-	}
-	if !c.dlq && receives > 1 {
-		s += fmt.Sprintf(" on receive %d (earlier receives: out of wait time, back to the queue)", receives)
-	}
-	return s
+	t.Logf("%s: %s", group, time.Since(start).Round(time.Second))
 }

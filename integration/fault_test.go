@@ -19,6 +19,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,7 +40,11 @@ import (
 
 const (
 	faultAccounts   = 20
-	faultMaxReceive = 4 // the reconcile queue's redrive: the DLQ after this many receives
+	// The reconcile queue's redrive, the last resort: a request comes back while its stack
+	// operation runs, which is not a failure; the worker counts failures itself
+	// (ONBOARDER_MAX_FAILURES, faultMaxFailures here) and dead-letters on its own.
+	faultMaxReceive  = 30
+	faultMaxFailures = 4
 )
 
 // faultRow is one line of docs/RELIABILITY.md.
@@ -47,6 +52,7 @@ type faultRow struct {
 	Group, Scenario, Fault, Outcome string
 	In, InSync, InDLQ, Lost         int
 	Injected                        int // faults the proxy (or the stand-in) injected
+	Writes                          int // CloudFormation write calls (the CloudFormation runs), -1: not counted
 	Duration                        time.Duration
 }
 
@@ -69,9 +75,10 @@ type faultWorld struct {
 }
 
 type faultOpts struct {
-	env         map[string]string
-	functionEnv map[string]map[string]string
-	maxReceive  int
+	env          map[string]string
+	functionEnv  map[string]map[string]string
+	maxReceive   int
+	allowDenials []string // IAM actions the scenario makes the gate refuse on purpose
 }
 
 func newFaultWorld(t *testing.T, o faultOpts) *faultWorld {
@@ -94,6 +101,7 @@ func newFaultWorld(t *testing.T, o faultOpts) *faultWorld {
 	env.Pump.BatchSize = 2 // 20 accounts in ten parallel batches
 	w.env = env
 	t.Cleanup(func() {
+		checkDenials(t, o.allowDenials)
 		if t.Failed() {
 			t.Logf("Lambda logs of this test:\n%s", redact(env.LambdaLogs()))
 		}
@@ -116,23 +124,26 @@ func startFaultWorld(ctx context.Context, t *testing.T, o faultOpts) (*world, *l
 		return nil, nil, fmt.Errorf("seed organization: %w", err)
 	}
 	w := &world{t: t, ctx: ctx, org: org, region: region}
-	env, err := localenv.Setup(ctx, suite.moto, suite.rec, localenv.Options{
+	env := map[string]string{"ONBOARDER_MAX_FAILURES": strconv.Itoa(faultMaxFailures)}
+	maps.Copy(env, o.env)
+	e, err := localenv.Setup(ctx, suite.moto, suite.rec, localenv.Options{
 		Region:               region,
 		Secret:               secret(),
 		CloudOneURL:          suite.c1.URL,
 		RIE:                  suite.rie,
 		Binaries:             suite.bins,
 		RulesFile:            filepath.Join(suite.root, "deploy", "template.yaml"),
-		Env:                  o.env,
+		Env:                  env,
 		FunctionEnv:          o.functionEnv,
 		ReconcileConcurrency: 10,
 		MaxReceiveCount:      o.maxReceive,
 		Tees:                 []io.Writer{suite.allLogs},
+		Faults:               suite.Faults,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("set up the environment: %w", err)
 	}
-	return w, env, nil
+	return w, e, nil
 }
 
 func (fw *faultWorld) ids() []string {
@@ -172,15 +183,18 @@ func (fw *faultWorld) drainFor(limit time.Duration, during func(ctx context.Cont
 	return st
 }
 
-// inSync checks one account's stack through the SDK against moto (no product code): in the
-// mapped region, settled, managed, fingerprinted, with the contract's parameters and the
-// secret's key and token. It returns why not, or "".
+// inSync checks one account's stack through the SDK against moto (no product code), with the
+// CloudFormation layer's status: in the mapped region, settled, managed, fingerprinted, with
+// the contract's parameters (a new trail, or an existing trail's bucket) and the secret's key
+// and token. It returns why not, or "".
 func (fw *faultWorld) inSync(account string) string {
 	s := fw.stack(account, stackRegion, stackName)
 	if s == nil {
 		return "no stack " + stackName + " in " + stackRegion
 	}
-	if st := string(s.StackStatus); !strings.HasSuffix(st, "_COMPLETE") || strings.Contains(st, "ROLLBACK") {
+	// Settled: *_COMPLETE, except a create that rolled back. UPDATE_ROLLBACK_COMPLETE is a
+	// stack back on its previous (here: the desired) parameters.
+	if st := string(s.StackStatus); !strings.HasSuffix(st, "_COMPLETE") || st == "ROLLBACK_COMPLETE" || st == "IMPORT_ROLLBACK_COMPLETE" {
 		return "stack status " + st
 	}
 	tg := localenv.StackTags(s)
@@ -188,7 +202,9 @@ func (fw *faultWorld) inSync(account string) string {
 		return "stack lacks the onboarder's tags"
 	}
 	p := localenv.StackParams(s)
-	if p["CreateNewTrail"] != "True" || p["ExistingCloudtrailBucketName"] != "" || p["QSS3BucketName"] != "cloudone-community" {
+	newTrail := p["CreateNewTrail"] == "True" && p["ExistingCloudtrailBucketName"] == ""
+	existing := p["CreateNewTrail"] == "False" && p["ExistingCloudtrailBucketName"] != ""
+	if !(newTrail || existing) || p["QSS3BucketName"] != "cloudone-community" {
 		return "parameters " + publicParams(s)
 	}
 	if p["CloudOneApiKey"] != c1Key.APIKey() || p["VisionOneServiceToken"] != v1Tok {

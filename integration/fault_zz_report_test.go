@@ -22,7 +22,7 @@ func TestFaultReport(t *testing.T) {
 	if len(rows) == 0 {
 		t.Skip("no fault scenario ran")
 	}
-	order := map[string]int{"wire": 0, "stack": 1, "cloudone": 2, "secret": 3}
+	order := map[string]int{"wire": 0, "stack": 1, "own": 2, "cloudone": 3, "secret": 4}
 	sort.SliceStable(rows, func(i, j int) bool { return order[rows[i].Group] < order[rows[j].Group] })
 	table := reliabilityTable(rows)
 	t.Logf("fault runs:\n%s", table)
@@ -55,14 +55,18 @@ func TestFaultReport(t *testing.T) {
 
 func reliabilityTable(rows []faultRow) string {
 	var b strings.Builder
-	b.WriteString("| scenario | fault injected | outcome | events in | in sync | in the DLQ | lost |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|\n")
+	b.WriteString("| scenario | fault injected | outcome | events in | in sync | in the DLQ | lost | stack write calls |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		fault := r.Fault
 		if r.Injected > 0 {
 			fault += fmt.Sprintf(" (%d injected)", r.Injected)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d |\n", md(r.Scenario), md(fault), md(r.Outcome), r.In, r.InSync, r.InDLQ, r.Lost)
+		writes := ""
+		if r.Group == "stack" || r.Group == "own" {
+			writes = fmt.Sprint(r.Writes)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %s |\n", md(r.Scenario), md(fault), md(r.Outcome), r.In, r.InSync, r.InDLQ, r.Lost, writes)
 	}
 	return b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -24,6 +25,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithy "github.com/aws/smithy-go"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 )
 
@@ -47,10 +50,12 @@ type world struct {
 }
 
 type worldOpts struct {
-	region      string            // home region; default eu-west-1
-	env         map[string]string // function variables
-	reconcilers int
-	functionEnv map[string]map[string]string
+	region       string            // home region; default eu-west-1
+	env          map[string]string // function variables
+	reconcilers  int
+	functionEnv  map[string]map[string]string
+	timing       *faultproxy.StackTiming // how long stack operations run (nil: localenv.DefaultStackTiming)
+	allowDenials []string                // IAM actions the test makes the gate refuse on purpose
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -98,18 +103,36 @@ func (w *world) start(o worldOpts) *world {
 		FunctionEnv:          o.functionEnv,
 		ReconcileConcurrency: max(o.reconcilers, 2),
 		Tees:                 []io.Writer{suite.allLogs},
+		Faults:               suite.Faults,
+		StackTiming:          o.timing,
 	})
 	if err != nil {
 		t.Fatalf("set up the environment: %v", err)
 	}
 	w.env = env
 	t.Cleanup(func() {
+		checkDenials(t, o.allowDenials)
 		if t.Failed() {
 			t.Logf("Lambda logs of this test:\n%s", redact(env.LambdaLogs()))
 		}
 		env.Close()
 	})
 	return w
+}
+
+// checkDenials fails the test for every call the IAM gate refused: a role of deploy/ lacks a
+// permission its function needs. allow names the actions a test provokes on purpose.
+func checkDenials(t *testing.T, allow []string) {
+	t.Helper()
+	for _, d := range suite.Faults.Denials() {
+		if slices.Contains(allow, d.Action) {
+			continue
+		}
+		t.Errorf("IAM: %s", d)
+	}
+	suite.Faults.ResetDenials()
+	suite.Faults.ClearSCPs()
+	suite.Faults.ClearStackFailures()
 }
 
 // redact masks the secret markers, in case a product bug printed one: the leak check reports
@@ -184,18 +207,28 @@ func notFound(err error) bool {
 	return errors.As(err, &ae) && (ae.ErrorCode() == "ValidationError" || strings.Contains(ae.ErrorMessage(), "does not exist"))
 }
 
-// stack reads a stack through the SDK; nil when there is none (or it was deleted).
+// stack reads a stack through the SDK from moto, with the status the CloudFormation layer
+// shows for it (moto settles at once; the layer keeps operations in progress and rolls back);
+// nil when there is none (or it was deleted). NoEcho parameters read in clear from moto.
 func (w *world) stack(account, region, name string) *cfntypes.Stack {
 	w.t.Helper()
+	view, inLayer := suite.Faults.Stack(account, region, name)
 	out, err := cloudformation.NewFromConfig(w.acctCfg(account, region)).DescribeStacks(w.ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
 	if err != nil {
 		if notFound(err) {
+			if inLayer && !view.InMoto { // a create that rolled back: only the layer holds it
+				return &cfntypes.Stack{StackName: aws.String(name), StackId: aws.String(view.ID), StackStatus: cfntypes.StackStatus(view.Status),
+					StackStatusReason: aws.String(view.Reason)}
+			}
 			return nil
 		}
 		w.t.Fatalf("describe stack %s in %s/%s: %v", name, account, region, err)
 	}
 	for _, s := range out.Stacks {
 		if s.StackStatus != cfntypes.StackStatusDeleteComplete {
+			if inLayer && view.ID == aws.ToString(s.StackId) {
+				s.StackStatus, s.StackStatusReason = cfntypes.StackStatus(view.Status), aws.String(view.Reason)
+			}
 			return &s
 		}
 	}
@@ -250,7 +283,7 @@ func (w *world) ledgerAccounts() []string {
 	}
 	var ids []string
 	for _, it := range out.Items {
-		if v, ok := it["account"].(*ddbtypes.AttributeValueMemberS); ok {
+		if v, ok := it["account"].(*ddbtypes.AttributeValueMemberS); ok && ledger.IsAccountKey(v.Value) {
 			ids = append(ids, v.Value)
 		}
 	}

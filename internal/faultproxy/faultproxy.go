@@ -21,6 +21,7 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -125,8 +126,11 @@ func isLoopback(host string) bool {
 type Rule struct {
 	Service string // signing name: cloudformation, sts, sqs, events, s3, ...
 	Action  string // DescribeStacks, AssumeRole, SendMessage, ListBuckets, ...
-	Account string
+	Account string // the caller's account
 	Region  string
+	// Resource, when set, must be a substring of the resource the request names (a stack,
+	// the role an AssumeRole asks for, a queue: as the IAM gate derives it).
+	Resource string
 
 	Fault Fault
 
@@ -141,9 +145,8 @@ type ruleState struct {
 	injected int
 }
 
-// Add appends a rule. Rules are evaluated in order: Latency and StackStatus rules that fire
-// add up with the others; the first Throttle, ServerError, Reset or Truncate that fires ends
-// the evaluation.
+// Add appends a rule. Rules are evaluated in order: Latency rules that fire add up with the
+// others; the first other fault that fires ends the evaluation.
 func (p *Proxy) Add(r Rule) {
 	if r.Fault == nil {
 		panic("faultproxy: Rule without a Fault")
@@ -179,6 +182,7 @@ func (p *Proxy) Injected(i int) int {
 func (r *ruleState) matches(c Call, now time.Time) bool {
 	return match(r.Service, c.Service) && match(r.Action, c.Action) &&
 		match(r.Account, c.Account) && match(r.Region, c.Region) &&
+		(r.Resource == "" || strings.Contains(c.resource, r.Resource)) &&
 		(r.From.IsZero() || !now.Before(r.From)) && (r.Until.IsZero() || now.Before(r.Until)) &&
 		(r.Times == 0 || r.injected < r.Times)
 }
@@ -188,8 +192,7 @@ func match(want, got string) bool { return want == "" || want == got }
 // plan is what the rules decided for one request.
 type plan struct {
 	delay    time.Duration
-	status   string // StackStatus rewrite
-	terminal Fault  // Throttle, ServerError, Reset or Truncate
+	terminal Fault // Throttle, ServerError, Reset, Truncate, AccessDenied, Busy or LoseResponse
 	kinds    []string
 }
 
@@ -212,11 +215,6 @@ func (p *Proxy) decide(c Call) plan {
 				d += time.Duration(p.rng.Int63n(int64(f.UpTo) + 1))
 			}
 			pl.delay += d
-		case StackStatus:
-			if pl.status != "" {
-				continue
-			}
-			pl.status = f.Status
 		default:
 			pl.terminal = f
 		}
@@ -231,7 +229,8 @@ func (p *Proxy) decide(c Call) plan {
 
 // ---- faults ----
 
-// Fault is one of Throttle, ServerError, Reset, Truncate, Latency, StackStatus.
+// Fault is one of Throttle, ServerError, Reset, Truncate, Latency, AccessDenied, Busy,
+// LoseResponse.
 type Fault interface {
 	Kind() string // the name counted in Stats
 	isFault()
@@ -253,23 +252,36 @@ type Truncate struct{}
 // Latency waits Fixed plus a uniform random duration in [0, UpTo] before forwarding.
 type Latency struct{ Fixed, UpTo time.Duration }
 
-// StackStatus forwards, then rewrites every <StackStatus> in an XML response body (meant for
-// CloudFormation DescribeStacks).
-type StackStatus struct{ Status string }
+// AccessDenied answers with the service's AccessDenied, as IAM or an SCP would (for a
+// condition the IAM gate cannot see, such as a role that is not usable yet).
+type AccessDenied struct{ Reason string }
+
+// Busy answers a CloudFormation write with CloudFormation's ValidationError for a stack whose
+// operation started in the meantime ("Stack:ID is in UPDATE_IN_PROGRESS state and can not be
+// updated.").
+type Busy struct{}
+
+// LoseResponse forwards the request (the service acts on it), then resets the connection: the
+// caller never learns the outcome and retries.
+type LoseResponse struct{}
 
 func (Throttle) Kind() string      { return "throttle" }
 func (f ServerError) Kind() string { return "server-error-" + strconv.Itoa(f.status()) }
 func (Reset) Kind() string         { return "reset" }
 func (Truncate) Kind() string      { return "truncate" }
 func (Latency) Kind() string       { return "latency" }
-func (StackStatus) Kind() string   { return "stack-status" }
+func (AccessDenied) Kind() string  { return "access-denied" }
+func (Busy) Kind() string          { return "busy" }
+func (LoseResponse) Kind() string  { return "lose-response" }
 
-func (Throttle) isFault()    {}
-func (ServerError) isFault() {}
-func (Reset) isFault()       {}
-func (Truncate) isFault()    {}
-func (Latency) isFault()     {}
-func (StackStatus) isFault() {}
+func (Throttle) isFault()     {}
+func (ServerError) isFault()  {}
+func (Reset) isFault()        {}
+func (Truncate) isFault()     {}
+func (Latency) isFault()      {}
+func (AccessDenied) isFault() {}
+func (Busy) isFault()         {}
+func (LoseResponse) isFault() {}
 
 func (f ServerError) status() int {
 	if f.Status == 0 {
@@ -284,6 +296,8 @@ func (f ServerError) status() int {
 type Call struct {
 	Service, Action, Account, Region string
 	Faults                           []string // kinds, in rule order
+
+	resource string // the resource the request names, for rules (not recorded)
 }
 
 // Filter selects calls; empty fields match everything.
@@ -421,8 +435,16 @@ func s3Action(r *http.Request) string {
 var (
 	roleArnRE   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}):role/`)
 	accessKeyRE = regexp.MustCompile(`<AccessKeyId>([^<]+)</AccessKeyId>`)
-	stackStatRE = regexp.MustCompile(`<StackStatus>[^<]*</StackStatus>`)
 )
+
+// busyStackID is the stack a refused write names, as CloudFormation's message names it.
+func busyStackID(c Call, form url.Values) string {
+	name := form.Get("StackName")
+	if strings.HasPrefix(name, "arn:") {
+		return name
+	}
+	return "arn:aws:cloudformation:" + c.Region + ":" + c.Account + ":stack/" + name + "/00000000-0000-0000-0000-000000000000"
+}
 
 // ---- serving ----
 
@@ -433,6 +455,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, form, query, akid := p.classify(r, body)
+	_, c.resource = actionOf(r, c, form, body)
 	if d := p.authorize(r, c, akid, form, body); d != nil {
 		c.Faults = []string{"access-denied"}
 		p.mu.Lock()
@@ -464,19 +487,37 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	case Reset:
 		reset(w)
 		return
+	case AccessDenied:
+		d := &Denial{Caller: "fault rule", RoleARN: "arn:aws:iam::" + c.Account + ":role/caller", Action: c.Service + ":" + c.Action,
+			Resource: c.resource, Reason: or(f.Reason, "the fault proxy denies it")}
+		writeAccessDenied(w, r, c, query, d)
+		return
+	case Busy:
+		writeCFNError(w, http.StatusBadRequest, "ValidationError", "Stack:"+busyStackID(c, form)+" is in UPDATE_IN_PROGRESS state and can not be updated.")
+		return
+	case LoseResponse:
+		rec := httptest.NewRecorder()
+		if !p.serveStacks(rec, r, c, form, body) {
+			if resp, err := p.forward(r, body, false); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+		reset(w)
+		return
 	}
-	if pl.terminal == nil && pl.status == "" && p.serveStacks(w, r, c, form, body) {
+	if pl.terminal == nil && p.serveStacks(w, r, c, form, body) {
 		return
 	}
 
-	resp, err := p.forward(r, body, pl.status != "")
+	resp, err := p.forward(r, body, false)
 	if err != nil {
 		http.Error(w, "faultproxy: upstream: "+err.Error(), http.StatusBadGateway)
 		return
 	}
 	defer resp.Body.Close()
 
-	if c.Service == "sts" && c.Action == "AssumeRole" && resp.StatusCode == http.StatusOK || pl.status != "" || pl.terminal != nil {
+	if c.Service == "sts" && c.Action == "AssumeRole" && resp.StatusCode == http.StatusOK || pl.terminal != nil {
 		out, err := io.ReadAll(resp.Body)
 		if err != nil {
 			reset(w)
@@ -484,9 +525,6 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		if c.Action == "AssumeRole" {
 			p.learn(form.Get("RoleArn"), form.Get("RoleSessionName"), out)
-		}
-		if pl.status != "" && resp.StatusCode == http.StatusOK {
-			out = stackStatRE.ReplaceAll(out, []byte("<StackStatus>"+pl.status+"</StackStatus>"))
 		}
 		copyHeader(w.Header(), resp.Header)
 		w.Header().Set("Content-Length", strconv.Itoa(len(out)))

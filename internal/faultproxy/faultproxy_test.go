@@ -17,7 +17,6 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -315,51 +314,6 @@ func TestLatency(t *testing.T) {
 	}
 	if s := p.Stats(); s.Faults["latency"] != 6 {
 		t.Errorf("latency injected %d times, want 6", s.Faults["latency"])
-	}
-}
-
-func TestStackStatusRewrite(t *testing.T) {
-	ctx := context.Background()
-	p := start(t)
-	const tmpl = `{"Resources":{"Topic":{"Type":"AWS::SNS::Topic"}}}`
-	direct := cloudformation.NewFromConfig(cfg(motoURL, 1, nil), func(o *cloudformation.Options) { o.Region = "eu-west-2" })
-	if _, err := direct.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("Rw"), TemplateBody: aws.String(tmpl)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _, _ = direct.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("Rw")}) })
-	cfn := cloudformation.NewFromConfig(cfg(p.URL, 1, nil), func(o *cloudformation.Options) { o.Region = "eu-west-2" })
-	status := func() cfntypes.StackStatus {
-		out, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("Rw")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.Stacks[0].StackStatus
-	}
-	if s := status(); s != cfntypes.StackStatusCreateComplete {
-		t.Fatalf("moto's own status is %s", s)
-	}
-	for _, want := range []string{"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED"} {
-		p.Clear()
-		p.Add(faultproxy.Rule{Service: "cloudformation", Action: "DescribeStacks", Fault: faultproxy.StackStatus{Status: want}})
-		if got := status(); string(got) != want {
-			t.Errorf("got %s, want %s", got, want)
-		}
-	}
-	// Held, then released.
-	p.Clear()
-	p.Add(faultproxy.Rule{Action: "DescribeStacks", Fault: faultproxy.StackStatus{Status: "UPDATE_IN_PROGRESS"}, Times: 2})
-	got := []cfntypes.StackStatus{status(), status(), status()}
-	if got[0] != "UPDATE_IN_PROGRESS" || got[1] != "UPDATE_IN_PROGRESS" || got[2] != cfntypes.StackStatusCreateComplete {
-		t.Errorf("held twice then released: got %v", got)
-	}
-	p.Clear()
-	p.Add(faultproxy.Rule{Action: "DescribeStacks", Fault: faultproxy.StackStatus{Status: "UPDATE_IN_PROGRESS"}, Duration: 300 * time.Millisecond})
-	if s := status(); s != "UPDATE_IN_PROGRESS" {
-		t.Errorf("within the window: %s", s)
-	}
-	time.Sleep(350 * time.Millisecond)
-	if s := status(); s != cfntypes.StackStatusCreateComplete {
-		t.Errorf("after the window: %s", s)
 	}
 }
 

@@ -376,6 +376,9 @@ func (l *stacksLayer) lookup(c Call, nameOrID string) *stackRec {
 func (p *Proxy) createStack(w http.ResponseWriter, r *http.Request, c Call, q cfnRequest, body []byte) {
 	l := p.stacks
 	l.mu.Lock()
+	if rec := l.lookup(c, q.stackName); rec != nil && !rec.deleted && p.stale(r, rec) {
+		l.forget(rec)
+	}
 	if rec := l.lookup(c, q.stackName); rec != nil && !rec.deleted {
 		if q.token != "" && rec.tokens[q.token] {
 			l.mu.Unlock()
@@ -436,6 +439,31 @@ func (p *Proxy) createStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 func stackLevel(r *stackRec, status, reason, token string, at time.Time) stackEvent {
 	return stackEvent{id: newEventID(), logicalID: r.key.name, physicalID: r.id, resourceType: "AWS::CloudFormation::Stack",
 		status: status, reason: reason, token: token, at: at}
+}
+
+// stale reports whether moto no longer holds a stack the record says it holds: someone
+// deleted it in moto directly (the harness, as a person would). Caller holds l.mu, which
+// stale releases while it asks moto.
+func (p *Proxy) stale(r *http.Request, rec *stackRec) bool {
+	if !rec.inMoto || strings.HasSuffix(rec.status, "_IN_PROGRESS") {
+		return false
+	}
+	l := p.stacks
+	l.mu.Unlock()
+	resp, out, err := p.motoCall(r.Header, r.Host, url.Values{"Action": {"DescribeStacks"}, "Version": {"2010-05-15"}, "StackName": {rec.id}})
+	l.mu.Lock()
+	if err != nil {
+		return false
+	}
+	return resp.StatusCode != http.StatusOK || xmlText(out, "StackStatus") == "DELETE_COMPLETE"
+}
+
+// forget drops a record whose stack is gone. Caller holds l.mu.
+func (l *stacksLayer) forget(rec *stackRec) {
+	rec.deleted, rec.inMoto, rec.phases = true, false, nil
+	if l.recs[rec.key] == rec {
+		delete(l.recs, rec.key)
+	}
 }
 
 // adopt returns the record of a stack the layer has not written yet, read from moto (nil
@@ -656,9 +684,13 @@ func (p *Proxy) describeStacks(w http.ResponseWriter, r *http.Request, c Call, q
 	if resp.StatusCode != http.StatusOK {
 		// moto does not know the stack: the layer may (a create that rolled back, a stack
 		// deleted, asked for by id).
-		if rec := l.lookup(c, q.stackName); rec != nil && (!rec.inMoto || rec.deleted) {
+		rec := l.lookup(c, q.stackName)
+		switch {
+		case rec != nil && (!rec.inMoto || rec.deleted) && !(rec.deleted && !strings.HasPrefix(q.stackName, "arn:")):
 			writeCFNResult(w, "DescribeStacks", "<Stacks><member>"+synthMember(rec)+"</member></Stacks>")
 			return
+		case rec != nil && rec.inMoto && !strings.HasSuffix(rec.status, "_IN_PROGRESS"):
+			l.forget(rec) // deleted in moto directly
 		}
 		passThrough(w, resp, out)
 		return

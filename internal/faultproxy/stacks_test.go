@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
@@ -275,5 +276,57 @@ func TestForcedStatusAndFailedDelete(t *testing.T) {
 	s := waitStatus(t, c, "F", "DELETE_FAILED")
 	if !strings.Contains(aws.ToString(s.StackStatusReason), "[Bucket]") {
 		t.Errorf("reason %q", aws.ToString(s.StackStatusReason))
+	}
+}
+
+// A write whose answer is lost is retried by the SDK with the same token: the layer takes it
+// as the same operation, so the retry succeeds and there is one stack, one create.
+func TestLostAnswerRetriedWithTheSameToken(t *testing.T) {
+	ctx := context.Background()
+	p, _, url := layer(t, faultproxy.Uniform(100*time.Millisecond))
+	c := cloudformation.NewFromConfig(cfg(p.URL, 3, nil), func(o *cloudformation.Options) { o.Region = "eu-west-3" })
+	p.Add(faultproxy.Rule{Service: "cloudformation", Action: "CreateStack", Fault: faultproxy.LoseResponse{}, Times: 1})
+	out, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("Lost"), TemplateURL: aws.String(url), ClientRequestToken: aws.String("tok-lost"),
+		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String("Secret"), ParameterValue: aws.String("s")}}})
+	if err != nil {
+		t.Fatalf("the retry with the same token must succeed: %v", err)
+	}
+	if n := len(p.Calls(faultproxy.Filter{Action: "CreateStack"})); n != 2 {
+		t.Fatalf("%d CreateStack calls, want 2 (the lost one and its retry)", n)
+	}
+	s := waitStatus(t, c, "Lost", "CREATE_COMPLETE")
+	if aws.ToString(s.StackId) != aws.ToString(out.StackId) {
+		t.Fatal("the retry made another stack")
+	}
+	creates := 0
+	for _, e := range events(t, c, "Lost") {
+		if e.ResourceStatus == "CREATE_IN_PROGRESS" {
+			creates++
+		}
+	}
+	if creates != 1 {
+		t.Fatalf("%d create operations, want 1", creates)
+	}
+}
+
+// Busy answers a write as CloudFormation does when another operation started meanwhile;
+// AccessDenied with a Resource match refuses one role only.
+func TestBusyAndTargetedAccessDenied(t *testing.T) {
+	ctx := context.Background()
+	p, c, url := layer(t, faultproxy.Uniform(10*time.Millisecond))
+	p.Add(faultproxy.Rule{Service: "cloudformation", Action: "CreateStack", Fault: faultproxy.Busy{}, Times: 1})
+	_, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String("B"), TemplateURL: aws.String(url)})
+	if code, msg := apiCode(err); code != "ValidationError" || !strings.Contains(msg, "is in UPDATE_IN_PROGRESS state and can not be updated.") {
+		t.Fatalf("busy: %v", err)
+	}
+	p.Add(faultproxy.Rule{Service: "sts", Action: "AssumeRole", Resource: ":333333333333:", Fault: faultproxy.AccessDenied{Reason: "the role is not usable yet"}})
+	stsc := sts.NewFromConfig(cfg(p.URL, 1, nil))
+	if _, err := stsc.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::333333333333:role/R"), RoleSessionName: aws.String("s")}); err == nil {
+		t.Fatal("AssumeRole into the refused account succeeded")
+	} else if code, _ := apiCode(err); code != "AccessDenied" {
+		t.Fatalf("refused: %v", err)
+	}
+	if _, err := stsc.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::444444444444:role/R"), RoleSessionName: aws.String("s")}); err != nil {
+		t.Fatalf("another account: %v", err)
 	}
 }

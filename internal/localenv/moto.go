@@ -1,6 +1,7 @@
 package localenv
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	_ "embed"
@@ -11,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -50,15 +53,18 @@ const MotoInstallHint = "moto_server is not on PATH: install it with pip install
 
 // MotoOptions choose how moto runs.
 type MotoOptions struct {
-	// Tuned runs moto's own server through moto_tuned.py: the account of an access key is
-	// remembered instead of found by scanning every account's keys on every request, and
-	// werkzeug's request lines are not written. Answers are the same; at 1,000 accounts a
-	// call costs moto about half the time. The benchmark uses it; the tests run moto_server.
+	// Tuned: the account of an access key is remembered instead of found by scanning every
+	// account's keys on every request, and werkzeug's request lines are not written (see
+	// moto_server.py). Answers are the same; at 1,000 accounts a call costs moto about half
+	// the time. The benchmark uses it; the tests do not.
 	Tuned bool
 }
 
-//go:embed moto_tuned.py
-var motoTuned []byte
+// motoServer is moto's own server with the patches that make it behave like AWS where the
+// local world depends on it, and the benchmark's tuning (moto_server.py says which).
+//
+//go:embed moto_server.py
+var motoServer []byte
 
 // StartMoto starts moto_server on a free loopback port and waits until it answers. Its output
 // goes to a Log (and to the tees).
@@ -77,11 +83,8 @@ func StartMotoWith(ctx context.Context, o MotoOptions, tees ...io.Writer) (*Moto
 		return nil, err
 	}
 	m := &Moto{Port: port, URL: "http://127.0.0.1:" + strconv.Itoa(port), logs: NewLog(tees...), done: make(chan struct{})}
-	m.cmd = exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	if o.Tuned {
-		if m.cmd, err = tunedMoto(port); err != nil {
-			return nil, err
-		}
+	if m.cmd, err = motoCommand(bin, port, o.Tuned); err != nil {
+		return nil, err
 	}
 	m.cmd.Env = scrubbedEnv(nil)
 	m.cmd.Stdout, m.cmd.Stderr = m.logs, m.logs
@@ -99,16 +102,42 @@ func StartMotoWith(ctx context.Context, o MotoOptions, tees ...io.Writer) (*Moto
 	return m, nil
 }
 
-// tunedMoto is the command that runs moto_tuned.py with the Python that has moto.
-func tunedMoto(port int) (*exec.Cmd, error) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		return nil, errors.New("python3 is not on PATH: the tuned moto runs moto's server from Python")
+// motoCommand runs moto_server.py with the Python that runs moto_server (its script's
+// interpreter line names it), else python3.
+func motoCommand(motoServerBin string, port int, tuned bool) (*exec.Cmd, error) {
+	py := pythonOf(motoServerBin)
+	if py == "" {
+		var err error
+		if py, err = exec.LookPath("python3"); err != nil {
+			return nil, errors.New("python3 is not on PATH: moto's server runs from Python")
+		}
 	}
 	if out, err := exec.Command(py, "-c", "import moto.server").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("%s cannot import moto (%v: %s): %s", py, err, bytes.TrimSpace(out), MotoInstallHint)
 	}
-	return exec.Command(py, "-c", string(motoTuned), "-H", "127.0.0.1", "-p", strconv.Itoa(port)), nil
+	args := []string{"-c", string(motoServer)}
+	if tuned {
+		args = append(args, "--tuned")
+	}
+	return exec.Command(py, append(args, "-H", "127.0.0.1", "-p", strconv.Itoa(port))...), nil
+}
+
+// pythonOf reads the interpreter of a Python console script ("#!/path/to/python"), or "".
+func pythonOf(script string) string {
+	f, err := os.Open(script)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	if !strings.HasPrefix(line, "#!") {
+		return ""
+	}
+	fields := strings.Fields(strings.TrimPrefix(line, "#!"))
+	if len(fields) == 0 || !strings.Contains(filepath.Base(fields[0]), "python") {
+		return "" // env, or a shim (pyenv): python3 on PATH
+	}
+	return fields[0]
 }
 
 // Logs is moto's own output (request lines, which the tuned moto does not write; errors).

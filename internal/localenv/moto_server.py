@@ -1,5 +1,16 @@
-"""Runs moto's own server (moto.server.main) for the benchmark at Organization scale, with two
-changes that leave every answer as it is:
+"""Runs moto's own server (moto.server.main), made to behave like AWS where the local world's
+outcome depends on it, and optionally tuned for the benchmark.
+
+Always (AWS as it is):
+
+- EventBridge puts the "account" field in every event it delivers to a target
+  (https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html: "account:
+  The 12-digit number identifying an AWS account"). moto 5.2.1 delivers events without it
+  (moto/events/utils.py, EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE has no "account"),
+  so the sweep could not check that a manual request comes from the install account. The
+  default template gets the field, from the event moto built (the putting account).
+
+With --tuned (the benchmark at Organization scale; every answer stays as it is):
 
 - moto finds the account of a request by scanning the IAM access keys of every account it
   knows, on every request (moto.iam.models.get_account_id_from). With 1,000 accounts that
@@ -8,28 +19,39 @@ changes that leave every answer as it is:
   for a key is remembered.
 - werkzeug's line per request is not written: 100,000 lines cost moto time and say nothing.
 
-Usage: python3 moto_tuned.py -H 127.0.0.1 -p PORT (moto_server's flags).
+Usage: python3 moto_server.py [--tuned] -H 127.0.0.1 -p PORT (moto_server's flags).
 """
 import logging
 import sys
 
-import moto.iam.models as iam_models
+from moto.events import utils as events_utils
 from moto.server import main
 
-_scan = iam_models.get_account_id_from
-_accounts: dict[str, str] = {}
+events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE.replace(
+    '"version": "0",', '"version": "0", "account": "<account>",'
+)
 
 
-def get_account_id_from(access_key: str) -> str:
-    account = _accounts.get(access_key)
-    if account is None:
-        account = _scan(access_key)
-        _accounts[access_key] = account
-    return account
+def tune() -> None:
+    import moto.iam.models as iam_models
 
+    scan = iam_models.get_account_id_from
+    accounts: dict[str, str] = {}
 
-iam_models.get_account_id_from = get_account_id_from
-logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    def get_account_id_from(access_key: str) -> str:
+        account = accounts.get(access_key)
+        if account is None:
+            account = scan(access_key)
+            accounts[access_key] = account
+        return account
+
+    iam_models.get_account_id_from = get_account_id_from
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    if "--tuned" in args:
+        args.remove("--tuned")
+        tune()
+    main(args)

@@ -198,8 +198,11 @@ func (m *Moto) Bucket(ctx context.Context, account, region, name string) error {
 type Trail struct {
 	Account     string
 	Name        string
-	Bucket      string // created in Account and HomeRegion unless BucketExists
+	Bucket      string // created in Account and BucketRegion unless BucketExists
 	HomeRegion  string
+	// BucketRegion is where the bucket is (default HomeRegion): a multi-region trail may
+	// write to a bucket of any region.
+	BucketRegion string
 	MultiRegion bool
 	Logging     bool
 	// BucketExists says the bucket is already there (another account's, for example).
@@ -209,8 +212,11 @@ type Trail struct {
 // SeedTrail creates the bucket (unless it exists) and the trail, and starts logging when
 // asked. It returns the trail's ARN. (moto: Start/StopLogging only by name, in the home region.)
 func (m *Moto) SeedTrail(ctx context.Context, t Trail) (string, error) {
+	if t.BucketRegion == "" {
+		t.BucketRegion = t.HomeRegion
+	}
 	if !t.BucketExists {
-		if err := m.Bucket(ctx, t.Account, t.HomeRegion, t.Bucket); err != nil {
+		if err := m.Bucket(ctx, t.Account, t.BucketRegion, t.Bucket); err != nil {
 			return "", err
 		}
 	}
