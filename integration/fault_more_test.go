@@ -107,13 +107,13 @@ func TestFaultSecret(t *testing.T) {
 
 // stateCase is one account of a CloudFormation run.
 type stateCase struct {
-	account string // by name
+	account         string // by name
 	scenario, fault string
-	before  func(fw *faultWorld, id string) // after the baseline, before the sweep's request
-	during  func(ctx context.Context, fw *faultWorld, id string)
-	dlq     bool
-	reason  string
-	check   func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string // more checks; returns the outcome text
+	before          func(fw *faultWorld, id string) // after the baseline, before the sweep's request
+	during          func(ctx context.Context, fw *faultWorld, id string)
+	dlq             bool
+	reason          string
+	check           func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string // more checks; returns the outcome text
 }
 
 // cfnWrites lists the product's CloudFormation write calls in an account since mark.

@@ -39,7 +39,7 @@ import (
 )
 
 const (
-	faultAccounts   = 20
+	faultAccounts = 20
 	// The reconcile queue's redrive, the last resort: a request comes back while its stack
 	// operation runs, which is not a failure; the worker counts failures itself
 	// (ONBOARDER_MAX_FAILURES, faultMaxFailures here) and dead-letters on its own.

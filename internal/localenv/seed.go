@@ -196,15 +196,15 @@ func (m *Moto) Bucket(ctx context.Context, account, region, name string) error {
 
 // Trail describes a trail to seed.
 type Trail struct {
-	Account     string
-	Name        string
-	Bucket      string // created in Account and BucketRegion unless BucketExists
-	HomeRegion  string
+	Account    string
+	Name       string
+	Bucket     string // created in Account and BucketRegion unless BucketExists
+	HomeRegion string
 	// BucketRegion is where the bucket is (default HomeRegion): a multi-region trail may
 	// write to a bucket of any region.
 	BucketRegion string
-	MultiRegion bool
-	Logging     bool
+	MultiRegion  bool
+	Logging      bool
 	// BucketExists says the bucket is already there (another account's, for example).
 	BucketExists bool
 }
