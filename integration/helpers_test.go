@@ -67,6 +67,15 @@ func newWorld(t *testing.T, o worldOpts) *world {
 // and Sandbox (sandbox-a, sandbox-b), with the execution role in each member account.
 func seedWorld(t *testing.T, region string) *world {
 	t.Helper()
+	return seedWorldWith(t, region,
+		localenv.OU{Name: "Workloads", Accounts: []string{"work-a", "work-b", "work-c"}},
+		localenv.OU{Name: "Sandbox", Accounts: []string{"sandbox-a", "sandbox-b"}},
+	)
+}
+
+// seedWorldWith resets moto and seeds an Organization of these OUs.
+func seedWorldWith(t *testing.T, region string, ous ...localenv.OU) *world {
+	t.Helper()
 	if suite.setupErr != nil {
 		t.Fatalf("harness: %v", suite.setupErr)
 	}
@@ -78,10 +87,7 @@ func seedWorld(t *testing.T, region string) *world {
 	if region == "" {
 		region = "eu-west-1"
 	}
-	org, err := suite.moto.SeedOrganization(ctx, region,
-		localenv.OU{Name: "Workloads", Accounts: []string{"work-a", "work-b", "work-c"}},
-		localenv.OU{Name: "Sandbox", Accounts: []string{"sandbox-a", "sandbox-b"}},
-	)
+	org, err := suite.moto.SeedOrganization(ctx, region, ous...)
 	if err != nil {
 		t.Fatalf("seed organization: %v", err)
 	}

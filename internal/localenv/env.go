@@ -54,7 +54,7 @@ type Options struct {
 	FunctionEnv          map[string]map[string]string // per handler, over Env
 	ReconcileConcurrency int                          // reconcile instances; default 2
 	VisibilityTimeout    int32                        // seconds, every queue; default 2
-	MaxReceiveCount      int                          // reconcile queue redrive; default 3
+	MaxReceiveCount      int                          // reconcile queue redrive; default 50, as deploy/template.yaml
 	Tees                 []io.Writer                  // receive every line every process writes
 	NoLambdas            bool                         // only the AWS resources (a demo can start its own functions)
 	// Faults is the fault proxy between the Lambdas and moto. When set, the world is made
@@ -105,7 +105,9 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 		opts.VisibilityTimeout = 2
 	}
 	if opts.MaxReceiveCount == 0 {
-		opts.MaxReceiveCount = 3
+		// A request comes back while its stack operation runs, which is not a failure: the
+		// redrive is the last resort, as in deploy/template.yaml.
+		opts.MaxReceiveCount = 50
 	}
 	e := &Env{Moto: m, Recorder: rec, Region: opts.Region, Opts: opts, IntakeQueues: map[string]string{}, Lambdas: map[string]*Pool{}}
 	cfg := m.Config(ctx, e.Region)

@@ -1,0 +1,239 @@
+//go:build integration
+
+package integration
+
+// Scenarios where AWS differs from moto and the product must act like AWS expects: an install
+// scoped by OU (the intakes' Organizations reads, behind the IAM gate), stack operations that
+// take time (a repair overtakes another account's create; starts paced across workers), and
+// the onboarder's own write that rolled back (no blind retry; an operator's retry).
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+)
+
+// An install scoped by OU: account vending (an Organizations event names no OU), the trail
+// guard and a manual request by account id all ask Organizations, with the roles of
+// deploy/template.yaml behind the IAM gate.
+func TestE2EScopedByOU(t *testing.T) {
+	w0 := seedWorld(t, "us-east-1")
+	wk := w0.org.OUs["Workloads"]
+	w := w0.start(worldOpts{region: "us-east-1", env: map[string]string{"ONBOARDER_INCLUDE_OUS": wk}})
+	in, out := w.org.Account("work-a"), w.org.Account("sandbox-a")
+	w.put(localenv.OrganizationsCreateAccountResult(in, "SUCCEEDED"), localenv.OrganizationsCreateAccountResult(out, "SUCCEEDED"))
+	w.drain()
+	checkOnboarded(t, w, in, "True", "")
+	if got := w.stacksEverywhere(out.ID, stackName); len(got) > 0 {
+		t.Errorf("%s is outside the included OU but got a stack in %v", out.Name, got)
+	}
+	// The trail guard: a forwarding trail of the account, stopped.
+	b := w.org.Account("work-b")
+	name, arn, _ := seedForwardingTrail(t, w, b)
+	if _, err := cloudtrail.NewFromConfig(w.acctCfg(b.ID, stackRegion)).StopLogging(w.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	w.put(localenv.TrailCall(b.ID, stackRegion, "StopLogging", arn))
+	w.drain()
+	if !w.trailLogging(b.ID, stackRegion, name) {
+		t.Errorf("the forwarding trail of %s was not started again in an install scoped by OU", b.Name)
+	}
+	// A manual request that names accounts (DescribeAccount, ListParents).
+	c := w.org.Account("work-c")
+	w.put(localenv.Manual(c.ID, out.ID))
+	w.drain()
+	checkOnboarded(t, w, c, "True", "")
+	if got := w.stacksEverywhere(out.ID, stackName); len(got) > 0 {
+		t.Errorf("a manual request onboarded %s, outside the included OU", out.Name)
+	}
+	calls := map[string]bool{}
+	for _, c := range suite.rec.Calls(localenv.InService("organizations")) {
+		calls[c.Action] = true
+	}
+	for _, want := range []string{"ListParents", "DescribeAccount"} {
+		if !calls[want] {
+			t.Errorf("no %s call: the scenario does not prove its permission", want)
+		}
+	}
+}
+
+// Stack creates that take 20 s: a StopLogging on another account's forwarding trail is
+// repaired while they run, not after them, and no worker waits for CloudFormation.
+func TestE2ERepairOvertakesCreates(t *testing.T) {
+	slow := faultproxy.StackTiming{Create: 20 * time.Second, Update: 2 * time.Second, Delete: 2 * time.Second, Rollback: time.Second}
+	w := newWorld(t, worldOpts{timing: &slow, reconcilers: 2})
+	a := w.org.Account("work-a")
+	name, arn, _ := seedForwardingTrail(t, w, a)
+	newcomers := []localenv.Account{w.org.Account("work-b"), w.org.Account("work-c"), w.org.Account("sandbox-a"), w.org.Account("sandbox-b")}
+	var events []localenv.Entry
+	for _, n := range newcomers {
+		events = append(events, localenv.ControlTowerAccount("CreateManagedAccount", n, "SUCCEEDED", w.env.Region))
+	}
+	mark := suite.rec.Mark()
+	w.put(events...)
+	var stoppedAt time.Time
+	drained := make(chan localenv.Stats, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(w.ctx, 2*time.Minute)
+		defer cancel()
+		st, err := w.env.Drain(ctx)
+		if err != nil {
+			t.Errorf("drain: %v", err)
+		}
+		drained <- st
+	}()
+	// Once every create has started, someone stops the forwarding trail of work-a.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(suite.rec.Since(mark, localenv.WithAction("CreateStack"))) < len(newcomers) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := cloudtrail.NewFromConfig(w.acctCfg(a.ID, stackRegion)).StopLogging(w.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	stoppedAt = time.Now()
+	w.put(localenv.TrailCall(a.ID, stackRegion, "StopLogging", arn))
+	<-drained
+	starts := suite.rec.Since(mark, localenv.InAccount(a.ID), localenv.WithAction("StartLogging"))
+	if len(starts) != 1 {
+		t.Fatalf("%d StartLogging calls in %s, want 1", len(starts), a.Name)
+	}
+	repaired := starts[0].Time
+	var creates []time.Time
+	for _, c := range suite.rec.Since(mark, localenv.WithAction("CreateStack")) {
+		creates = append(creates, c.Time)
+	}
+	sort.Slice(creates, func(i, j int) bool { return creates[i].Before(creates[j]) })
+	// The creates finish 20 s after they start: the repair must come before the first does.
+	firstDone := creates[0].Add(slow.Create)
+	t.Logf("creates started %s..%s; StopLogging at %s; StartLogging %s after it; first create done at +%s",
+		creates[0].Format("15:04:05.000"), creates[len(creates)-1].Format("15:04:05.000"), stoppedAt.Format("15:04:05.000"),
+		repaired.Sub(stoppedAt).Round(time.Millisecond), firstDone.Sub(creates[0]))
+	if !repaired.Before(firstDone) {
+		t.Errorf("the repair (%s) waited behind the creates (the first done at %s)", repaired.Format("15:04:05.000"), firstDone.Format("15:04:05.000"))
+	}
+	for _, n := range newcomers {
+		checkOnboarded(t, w, n, "True", "")
+	}
+	if !w.trailLogging(a.ID, stackRegion, name) {
+		t.Error("the forwarding trail does not log")
+	}
+}
+
+// Stack starts are paced across the Organization, whatever the number of workers: at 60 a
+// minute, ten reconcile instances start eight stacks at least a second apart.
+func TestE2EStartsArePaced(t *testing.T) {
+	w0 := seedWorldWith(t, "", localenv.OU{Name: "Workloads", Accounts: []string{"p-1", "p-2", "p-3", "p-4", "p-5", "p-6", "p-7", "p-8"}})
+	w := w0.start(worldOpts{reconcilers: 10, env: map[string]string{"ONBOARDER_MAX_STARTS_PER_MINUTE": "60"}})
+	mark := suite.rec.Mark()
+	var events []localenv.Entry
+	for _, a := range w.org.Accounts {
+		events = append(events, localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
+	}
+	w.put(events...)
+	w.drain()
+	var at []time.Time
+	for _, c := range suite.rec.Since(mark, localenv.WithAction("CreateStack")) {
+		at = append(at, c.Time)
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	if len(at) != len(w.org.Accounts) {
+		t.Fatalf("%d CreateStack calls for %d accounts", len(at), len(w.org.Accounts))
+	}
+	for i := 1; i < len(at); i++ {
+		// One slot a second; a request that gets its slot comes back within a second of it.
+		if gap := at[i].Sub(at[i-1]); gap < 900*time.Millisecond && at[i].Sub(at[0]) < time.Duration(i-1)*time.Second {
+			t.Errorf("starts %d and %d are %s apart, and %d starts came within %s: more than 60 a minute", i-1, i, gap, i+1, at[i].Sub(at[0]))
+		}
+	}
+	if span := at[len(at)-1].Sub(at[0]); span < time.Duration(len(at)-2)*time.Second {
+		t.Errorf("%d starts within %s: the pace of 60 a minute does not hold", len(at), span)
+	}
+	for _, a := range w.org.Accounts {
+		checkOnboarded(t, w, a, "True", "")
+	}
+	scheduled := 0
+	for _, l := range reconcileLogs(w.env.LambdaLogs(), "") {
+		if l["action"] == "scheduled" && l["outcome"] == "later" {
+			scheduled++
+		}
+	}
+	if scheduled == 0 {
+		t.Error("no request waited for its slot")
+	}
+}
+
+// The onboarder's own create rolls back: no second write, the reason in the DLQ, the log and
+// the ledger; a later sweep does not write again; an operator's --retry-failed does, once the
+// cause is fixed.
+func TestE2EOwnCreateRolledBack(t *testing.T) {
+	w := newWorld(t, worldOpts{})
+	a := w.org.Account("work-a")
+	rule := suite.Faults.FailStacks(faultproxy.StackFailure{Account: a.ID, Operation: "CREATE", LogicalID: "WorkloadSecurityConnector",
+		ResourceType: "Custom::WorkloadSecurity", Reason: "Cloud One Workload Security answered 403"})
+	mark := suite.rec.Mark()
+	w.onboard(a)
+	if n := len(suite.rec.Since(mark, localenv.InAccount(a.ID), localenv.WithAction("CreateStack"))); n != 1 {
+		t.Fatalf("%d CreateStack calls, want 1", n)
+	}
+	if suite.Faults.StackFailures(rule) != 1 {
+		t.Fatal("the create did not fail")
+	}
+	if s := w.stack(a.ID, stackRegion, stackName); s == nil || s.StackStatus != "ROLLBACK_COMPLETE" {
+		t.Fatalf("stack %v, want ROLLBACK_COMPLETE", s)
+	}
+	reason := w.dlqReason(a.ID)
+	if !strings.Contains(reason, "WorkloadSecurityConnector (Custom::WorkloadSecurity) CREATE_FAILED: Cloud One Workload Security answered 403") || !strings.Contains(reason, "--retry-failed") {
+		t.Errorf("DLQ reason %q", reason)
+	}
+	// The next sweep finds it still failed: no write.
+	mark = suite.rec.Mark()
+	w.put(localenv.Manual(a.ID))
+	w.drain()
+	if ws := w.memberWrites(mark); len(ws) > 0 {
+		t.Errorf("a later request wrote again: %s", describeCalls(ws))
+	}
+	// The cause is fixed; an operator asks to retry.
+	suite.Faults.ClearStackFailures()
+	req := queue.Request{Version: queue.Version, Account: a.ID, Trigger: "operator", EventID: "operator-retry-1", Reason: "onboarder reconcile --retry-failed", RetryFailed: true}
+	if err := (&queue.Sender{SQS: sqs.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)), QueueURL: w.env.QueueURL}).Send(w.ctx, []queue.Request{req}); err != nil {
+		t.Fatal(err)
+	}
+	w.drain()
+	ws := []string{}
+	for _, c := range suite.rec.Since(mark, localenv.InAccount(a.ID), localenv.InService("cloudformation"), localenv.Writes) {
+		ws = append(ws, c.Action)
+	}
+	if !slices.Equal(ws, []string{"DeleteStack", "CreateStack"}) {
+		t.Errorf("after --retry-failed: writes %v, want [DeleteStack CreateStack]", ws)
+	}
+	checkOnboarded(t, w, a, "True", "")
+}
+
+// dlqReason reads the reason attribute of the DLQ message of an account ("" if none).
+func (w *world) dlqReason(account string) string {
+	w.t.Helper()
+	out, err := sqs.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)).ReceiveMessage(w.ctx, &sqs.ReceiveMessageInput{
+		QueueUrl: aws.String(w.env.DLQURL), MaxNumberOfMessages: 10, VisibilityTimeout: 1, MessageAttributeNames: []string{"All"}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, m := range out.Messages {
+		if r, err := queue.Decode(aws.ToString(m.Body)); err == nil && r.Account == account {
+			if v, ok := m.MessageAttributes["reason"]; ok {
+				return aws.ToString(v.StringValue)
+			}
+		}
+	}
+	return ""
+}
