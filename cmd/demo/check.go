@@ -36,7 +36,7 @@ func (d *demo) check() ([]string, int, error) {
 	managed := map[string]want{
 		acPayments: {"True", ""}, // its trail was deleted: the stack makes its own now
 		acIdentity: {"False", "identity-audit-" + d.org.Account(acIdentity).ID},
-		acWeb:      {"True", ""},
+		acWeb:      {"True", ""}, // its trail's bucket is in another region: never offered
 		acSandboxB: {"True", ""},
 	}
 	for _, a := range d.org.Accounts {
@@ -69,8 +69,25 @@ func (d *demo) check() ([]string, int, error) {
 			continue
 		}
 		w := managed[a.Name]
-		if !strings.HasSuffix(string(s.StackStatus), "_COMPLETE") || strings.Contains(string(s.StackStatus), "ROLLBACK") {
+		if v, ok := d.h.Faults.Stack(a.ID, stackRegion, stackName); ok && v.ID == aws.ToString(s.StackId) {
+			s.StackStatus = cfntypes.StackStatus(v.Status) // the CloudFormation layer's status (moto settles at once)
+		}
+		switch {
+		case a.Name == acSandboxB:
+			// Its update failed and rolled back: the old key and token are back, and a person
+			// must look; the key rotation did not reach it.
+			if s.StackStatus != cfntypes.StackStatusUpdateRollbackComplete {
+				bad(a, "stack status %s, want UPDATE_ROLLBACK_COMPLETE", s.StackStatus)
+			}
+			if p["CloudOneApiKey"] != c1Key.APIKey() && p["CloudOneApiKey"] != "****" {
+				bad(a, "the rolled-back stack does not carry the old key")
+			}
+		case !strings.HasSuffix(string(s.StackStatus), "_COMPLETE") || strings.Contains(string(s.StackStatus), "ROLLBACK"):
 			bad(a, "stack status %s", s.StackStatus)
+		case (p["CloudOneApiKey"] != c1Key2.APIKey() && p["CloudOneApiKey"] != "****") ||
+			(p["VisionOneServiceToken"] != v1Tok && p["VisionOneServiceToken"] != "****"):
+			// moto reads NoEcho parameters back in clear: compare, never print.
+			bad(a, "the stack does not carry the rotated key and the token of the secret")
 		}
 		if tg["cloudone-onboarder:managed"] != "true" {
 			bad(a, "stack not tagged cloudone-onboarder:managed=true")
@@ -78,11 +95,6 @@ func (d *demo) check() ([]string, int, error) {
 		if p["CreateNewTrail"] != w.newTrail || p["ExistingCloudtrailBucketName"] != w.bucket {
 			bad(a, "CreateNewTrail=%q ExistingCloudtrailBucketName=%q, want %q %q",
 				p["CreateNewTrail"], p["ExistingCloudtrailBucketName"], w.newTrail, w.bucket)
-		}
-		// moto reads NoEcho parameters back in clear: compare, never print.
-		if (p["CloudOneApiKey"] != c1Key.APIKey() && p["CloudOneApiKey"] != "****") ||
-			(p["VisionOneServiceToken"] != v1Tok && p["VisionOneServiceToken"] != "****") {
-			bad(a, "the stack does not carry the key and token of the secret")
 		}
 	}
 	// The stopped trail logs again.
@@ -98,7 +110,7 @@ func (d *demo) check() ([]string, int, error) {
 	if !aws.ToBool(st.IsLogging) {
 		bad(idn, "trail %s does not log", trailAudit)
 	}
-	// The replay changed nothing, and nothing waits in the DLQ.
+	// The replay changed nothing, and only sandbox-b's failed update waits in the DLQ, once.
 	for _, c := range d.replayWrites {
 		problems = append(problems, fmt.Sprintf("the replay wrote: %s %s/%s %s", c.Service, c.Account, c.Region, c.Action))
 	}
@@ -107,8 +119,8 @@ func (d *demo) check() ([]string, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("DLQ depth: %w", err)
 	}
-	if n := q.Attributes["ApproximateNumberOfMessages"]; n != "0" {
-		problems = append(problems, fmt.Sprintf("%s messages in the dead-letter queue", n))
+	if n := q.Attributes["ApproximateNumberOfMessages"]; n != "1" {
+		problems = append(problems, fmt.Sprintf("%s messages in the dead-letter queue, want 1 (sandbox-b's failed update)", n))
 	}
 	return problems, len(d.org.Accounts), nil
 }

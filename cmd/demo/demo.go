@@ -18,8 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 )
 
@@ -34,21 +36,28 @@ const (
 var (
 	c1Key = cloudonetest.Key{ID: "demokey0001", Secret: "demo-secret-3b9f2c71e4", Region: "us-1", Account: "700000000001"}
 	v1Tok = "demo-v1-token-6d1a8e52"
+	// The key the secret is rotated to in step 4.
+	c1Key2 = cloudonetest.Key{ID: "demokey0002", Secret: "demo-secret-rotated-8a4e", Region: "us-1", Account: "700000000001"}
 )
 
 // The Organization: who is who, and what makes each account interesting.
 const (
-	acPayments  = "payments"  // an existing multi-region trail to its own bucket; later deleted
+	acPayments  = "payments"  // an existing multi-region trail to its own bucket in us-east-1; later deleted
 	acIdentity  = "identity"  // an existing trail to its own bucket; later stopped
 	acAnalytics = "analytics" // a stack named CloudOne that is not ours
-	acWeb       = "web"       // ordinary
+	acWeb       = "web"       // a trail whose bucket is in another region: not usable
 	acSandboxA  = "sandbox-a" // excluded by ONBOARDER_EXCLUDE_ACCOUNTS
-	acSandboxB  = "sandbox-b" // ordinary
+	acSandboxB  = "sandbox-b" // ordinary; its update fails after the key rotation
 	ouWorkloads = "Workloads" //
 	ouSandbox   = "Sandbox"   //
 	trailOrg    = "org-audit" // payments' trail
 	trailAudit  = "audit"     // identity's trail
+	trailEU     = "eu-logs"   // web's trail
 	foreignTag  = "platform-team"
+	// sandbox-b's failed update, as Trend's stack reports a custom resource refused by Cloud One.
+	failedID     = "WorkloadSecurityConnector"
+	failedType   = "Custom::WorkloadSecurityConnector"
+	failedReason = "Received response status [FAILED] from custom resource. Message returned: Workload Security answered HTTP 403: the API key lacks the Full Access role"
 )
 
 // demo is one run.
@@ -117,7 +126,7 @@ func (d *demo) run(logFile io.Writer) int {
 	fmt.Fprintln(d.out, "      (the first run on a machine builds the emulator and the handlers: a few minutes)")
 	cliErr := make(chan error, 1)
 	go func() { cliErr <- d.buildCLI() }()
-	h, err := localenv.StartHarness(d.ctx, []cloudonetest.Key{c1Key}, logFile)
+	h, err := localenv.StartHarness(d.ctx, []cloudonetest.Key{c1Key, c1Key2}, logFile)
 	if err != nil {
 		<-cliErr
 		return d.fail("start the local environment: %v", err)
@@ -144,6 +153,8 @@ func (d *demo) run(logFile io.Writer) int {
 			"DeleteTrail through the SDK, then its CloudTrail event on the onboarder bus", d.deleteTrail},
 		{"A person stops logging on the trail " + trailAudit + " in " + acIdentity + ", which the stack forwards",
 			"StopLogging through the SDK, then its CloudTrail event on the onboarder bus", d.stopTrail},
+		{"The Cloud One API key is rotated; in " + acSandboxB + " Cloud One refuses the new key, and the update rolls back",
+			"PutSecretValue, then a manual request for every account; the CloudFormation layer fails " + acSandboxB + "'s " + failedID, d.rotate},
 		{"Replay of the archives: the same events once more; nothing may change",
 			"StartReplay of both archives to their buses, until COMPLETED", func() error { return d.replay(archiveStart) }},
 	}
@@ -214,16 +225,23 @@ func (d *demo) seed() error {
 	pay, idn := org.Account(acPayments), org.Account(acIdentity)
 	d.trails = map[string]string{}
 	if d.trails[acPayments], err = m.SeedTrail(ctx, localenv.Trail{Account: pay.ID, Name: trailOrg, Bucket: "payments-audit-" + pay.ID,
-		HomeRegion: homeRegion, MultiRegion: true, Logging: true}); err != nil {
+		HomeRegion: homeRegion, BucketRegion: stackRegion, MultiRegion: true, Logging: true}); err != nil {
 		return err
 	}
 	if d.trails[acIdentity], err = m.SeedTrail(ctx, localenv.Trail{Account: idn.ID, Name: trailAudit, Bucket: "identity-audit-" + idn.ID,
 		HomeRegion: stackRegion, Logging: true}); err != nil {
 		return err
 	}
+	web := org.Account(acWeb)
+	if _, err = m.SeedTrail(ctx, localenv.Trail{Account: web.ID, Name: trailEU, Bucket: "web-logs-" + web.ID,
+		HomeRegion: homeRegion, MultiRegion: true, Logging: true}); err != nil {
+		return err
+	}
 
 	opts := d.h.Options(homeRegion, localenv.SecretValue{CloudOneAPIKey: c1Key.APIKey(), VisionOneServiceToken: v1Tok})
-	opts.Env = map[string]string{"ONBOARDER_EXCLUDE_ACCOUNTS": org.Account(acSandboxA).ID}
+	// The rotation of step 4 is seen by the next request (the Lambdas trust a read secret a
+	// minute by default).
+	opts.Env = map[string]string{"ONBOARDER_EXCLUDE_ACCOUNTS": org.Account(acSandboxA).ID, "ONBOARDER_SECRET_CACHE_TTL": "0s"}
 	env, err := localenv.Setup(ctx, m, d.h.Recorder, opts)
 	if err != nil {
 		return fmt.Errorf("set up the central resources and the Lambdas: %w", err)
@@ -274,15 +292,18 @@ func (d *demo) foreignStack(account string) error {
 
 func (d *demo) printOrg() {
 	notes := map[string]string{
-		acPayments:  "multi-region trail " + trailOrg + " (home " + homeRegion + ") logging to its own bucket",
+		acPayments:  "multi-region trail " + trailOrg + " (home " + homeRegion + ") logging to its own bucket in " + stackRegion,
 		acIdentity:  "trail " + trailAudit + " (home " + stackRegion + ") logging to its own bucket",
 		acAnalytics: "a stack named " + stackName + " made by another team (not ours)",
-		acWeb:       "nothing yet",
+		acWeb:       "multi-region trail " + trailEU + " logging to its own bucket in " + homeRegion + " (not the stacks' region)",
 		acSandboxA:  "excluded: ONBOARDER_EXCLUDE_ACCOUNTS",
 		acSandboxB:  "nothing yet",
 	}
 	fmt.Fprintf(d.out, "\nOrganization (management account %s, Control Tower home %s; Cloud One us-1, so stacks go to %s)\n",
 		localenv.ManagementAccount, homeRegion, stackRegion)
+	timing, _ := d.h.Faults.StackTimingNow()
+	fmt.Fprintf(d.out, "The local AWS behaves like AWS where it matters: each Lambda runs with its own role of deploy/template.yaml behind an\n"+
+		"IAM gate (member accounts: the roles of deploy/member.yaml), and every stack operation runs for %s before it settles.\n", timing.Create)
 	for _, a := range d.org.Accounts {
 		fmt.Fprintf(d.out, "   %s  %-10s %-10s %s\n", a.ID, a.Name, a.OUName, notes[a.Name])
 	}
@@ -331,6 +352,26 @@ func (d *demo) deleteTrail() error {
 		return fmt.Errorf("delete trail %s: %w", trailOrg, err)
 	}
 	if _, err := d.env.Put(d.ctx, localenv.TrailCall(a.ID, homeRegion, "DeleteTrail", d.trails[acPayments])); err != nil {
+		return err
+	}
+	return d.drain()
+}
+
+// rotate puts a new key in the secret; sandbox-b's update will fail at the resource that
+// calls Cloud One, as Trend's stack does when Cloud One refuses a key.
+func (d *demo) rotate() error {
+	b := d.org.Account(acSandboxB)
+	d.h.Faults.FailStacks(faultproxy.StackFailure{Account: b.ID, Operation: "UPDATE", LogicalID: failedID, ResourceType: failedType, Reason: failedReason})
+	sm := secretsmanager.NewFromConfig(d.h.Moto.Config(d.ctx, homeRegion))
+	if _, err := sm.PutSecretValue(d.ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(d.env.SecretARN),
+		SecretString: aws.String(localenv.SecretValue{CloudOneAPIKey: c1Key2.APIKey(), VisionOneServiceToken: v1Tok}.JSON())}); err != nil {
+		return fmt.Errorf("rotate the secret: %w", err)
+	}
+	var ids []string
+	for _, a := range d.org.Accounts {
+		ids = append(ids, a.ID)
+	}
+	if _, err := d.env.Put(d.ctx, localenv.Manual(ids...)); err != nil {
 		return err
 	}
 	return d.drain()
@@ -402,11 +443,17 @@ func (d *demo) status() error {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_CONFIG_FILE=/dev/null",
 		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "NO_COLOR=1", "TERM=dumb"}
 	for k, v := range d.env.FunctionEnv("reconcile") {
-		if strings.HasPrefix(k, "AWS_LAMBDA_") {
+		switch {
+		case strings.HasPrefix(k, "AWS_LAMBDA_") || k == "AWS_SESSION_TOKEN":
 			continue
-		}
-		if k == "AWS_ENDPOINT_URL" {
-			v = d.h.Moto.URL
+		case k == "AWS_ENDPOINT_URL":
+			// Through the fault proxy, for the CloudFormation layer's stack statuses; the
+			// operator's own credentials (below), which the IAM gate does not restrict.
+			v = d.h.Faults.URL
+		case k == "AWS_ACCESS_KEY_ID":
+			v = localenv.AccessKeyID
+		case k == "AWS_SECRET_ACCESS_KEY":
+			v = localenv.SecretAccessKey
 		}
 		env = append(env, k+"="+v)
 	}

@@ -45,6 +45,32 @@ type entry struct {
 	time    string
 	handler string
 	fields  map[string]any
+	waits   int // a "wait" line stands for this many looks at the same operation
+}
+
+// collapseWaits keeps one line for an account's looks at a stack operation in progress: the
+// worker comes back to it again and again while CloudFormation works, which says nothing new.
+func collapseWaits(es []entry) []entry {
+	var out []entry
+	lastWait := map[string]int{} // account -> index in out of its wait line, while they repeat
+	for _, e := range es {
+		acct := e.str("account")
+		if e.handler == "reconcile" && e.str("action") == "wait" {
+			if i, ok := lastWait[acct]; ok {
+				out[i].waits++
+				continue
+			}
+			e.waits = 1
+			lastWait[acct] = len(out)
+			out = append(out, e)
+			continue
+		}
+		if e.handler == "reconcile" {
+			delete(lastWait, acct)
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 func (e entry) str(k string) string {
@@ -82,7 +108,10 @@ func (t *timeline) entries(m marks) []entry {
 			if msg != "event" && msg != "reconcile" {
 				continue
 			}
-			ts, _ := f["time"].(string)
+			ts, _ := f["timestamp"].(string) // the Lambdas' JSON logs
+			if ts == "" {
+				ts, _ = f["time"].(string)
+			}
 			out = append(out, entry{time: ts, handler: h, fields: f})
 		}
 	}
@@ -101,7 +130,7 @@ func (t *timeline) entries(m marks) []entry {
 //
 //	FUNCTION        ACCOUNT       NAME       DECISION       WHY
 func (t *timeline) print(w io.Writer, m marks) {
-	es := t.entries(m)
+	es := collapseWaits(t.entries(m))
 	if len(es) == 0 {
 		fmt.Fprintln(w, "   (no decision logged)")
 	}
@@ -128,6 +157,9 @@ func (t *timeline) print(w io.Writer, m marks) {
 			}
 			if b, a := e.str("status_before"), e.str("status_after"); a != "" && a != b {
 				why += "; now " + a
+			}
+			if n := e.waits; n > 1 {
+				why += fmt.Sprintf(" (%d looks, %s apart or more: no worker waits)", n, e.str("retry_after_s")+"s")
 			}
 		} else {
 			what = e.str("decision")

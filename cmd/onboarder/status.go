@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -40,7 +41,11 @@ type statusRow struct {
 	Managed     bool   `json:"managed"`
 	LastUpdate  string `json:"lastUpdate,omitempty"` // RFC3339
 	LastAction  string `json:"lastAction,omitempty"` // the ledger's action, or "stack" when from the stack
-	Error       string `json:"error,omitempty"`
+	// Class and Reason: the ledger's last failure (needs-person, permanent, transient), with
+	// its reason (for the onboarder's own write that rolled back: the resource that failed).
+	Class  string `json:"class,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -63,6 +68,9 @@ func (a *app) statusCmd() *cobra.Command {
   LAST UPDATE          the last change the onboarder made, or its last failure, and when
                        (the ledger, ONBOARDER_LEDGER_TABLE); without a ledger, the stack's
                        last update or creation time
+Below the table, the accounts whose last reconcile failed, with the reason (a stack write of
+the onboarder's that rolled back names the resource that failed, and waits for a person:
+fix the cause, then onboarder reconcile --account ID --retry-failed).
 Member accounts are read through the execution role, --concurrency at a time.
 With --json it prints a JSON array of objects, one per account.
 
@@ -225,8 +233,26 @@ func renderStatus(a *app, rows []statusRow) error {
 			return err
 		}
 	}
-	return t.Render()
+	if err := t.Render(); err != nil {
+		return err
+	}
+	var failing []statusRow
+	for _, r := range rows {
+		if r.Class != "" {
+			failing = append(failing, r)
+		}
+	}
+	if len(failing) > 0 {
+		fmt.Fprintf(a.stdout, "\nLast reconcile failed (%d):\n", len(failing))
+		for _, r := range failing {
+			fmt.Fprintf(a.stdout, "  %s %s [%s]: %s\n", r.Account, r.Name, r.Class, scrubText(r.Reason))
+		}
+	}
+	return nil
 }
+
+// scrubText keeps a reason to one line.
+func scrubText(s string) string { return oneLine(errors.New(s)) }
 
 func dash(s string) string {
 	if s == "" {
@@ -263,6 +289,9 @@ func (e *env) statusOf(ctx context.Context, as *crossaccount.Assumer, t target, 
 	}
 	if en, ok := entries[t.ID]; ok {
 		row.LastUpdate, row.LastAction = en.UpdatedAt.UTC().Format(time.RFC3339), en.Action
+		if en.Class != "" && en.Class != "none" {
+			row.Class, row.Reason = en.Class, en.Reason
+		}
 	}
 	mcfg, err := as.Config(ctx, t.ID, e.region)
 	if err != nil {

@@ -139,6 +139,9 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 	}
 	ch.CreateNewTrail = true
 	ch.Why = "no suitable trail: the stack makes its own"
+	if len(ch.Skipped) > 0 {
+		ch.Why = "no suitable trail (" + strings.Join(ch.Skipped, "; ") + "): the stack makes its own"
+	}
 	return ch, nil
 }
 
