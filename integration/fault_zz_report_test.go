@@ -101,25 +101,36 @@ moto in server mode stands in for AWS, the four real Lambda binaries run under t
 interface emulator, and an httptest server of the project (` + "`internal/cloudone/cloudonetest`" + `)
 stands in for the Cloud One accounts API. Events travel through the EventBridge rules of
 ` + "`deploy/template.yaml`" + ` (with SQS targets), the intake Lambda, the FIFO reconcile queue and
-its redrive policy to the real DLQ on moto (4 receives, 5 in the stack-state run; 2 s
-visibility), and the reconcile Lambda (10 instances, batches of 2, 120 s timeout).
+its redrive policy to the real DLQ on moto (30 receives: the last resort; the worker itself
+dead-letters after 4 transient failures in a row, ` + "`ONBOARDER_MAX_FAILURES`" + `), and the
+reconcile Lambda (10 instances, batches of 2, 120 s timeout; a request comes back 1 s after a write,
+then after half the operation's age, at most 5 s).
+
+The local AWS behaves like AWS where it decides the outcome (` + "`internal/faultproxy`" + `, in front
+of moto): each Lambda runs with the credentials of its own role of ` + "`deploy/template.yaml`" + `
+behind an IAM gate, the member accounts have the roles of ` + "`deploy/member.yaml`" + `, and a call
+a role does not allow fails the run; every stack operation stays in progress for 2 s, and can fail
+and roll back, with the failed resource in its events.
 
 - **Faults on the wire.** Every AWS call of the Lambdas goes through a call recorder and then
-  ` + "`internal/faultproxy`" + `, a loopback reverse proxy in front of moto. Its rules pick calls by
-  service, action, account and region, with a probability, a count or a time window, and answer
-  them as the service's protocol would: throttling and 500/503 errors as query XML
-  (CloudFormation, STS, IAM), JSON with ` + "`x-amzn-ErrorType`" + ` (SQS, DynamoDB, Secrets Manager,
-  Organizations) or S3 XML (` + "`SlowDown`" + `); a connection reset is a TCP RST before any
-  response; a truncated body is half the response under the full ` + "`Content-Length`" + `, then a
-  closed connection; latency waits before forwarding. The faults hit every service the intakes and
-  the worker call: STS, Organizations, SQS, DynamoDB, Secrets Manager, CloudFormation, CloudTrail,
-  S3. Only the harness's own calls (seeding, the event pump, the checks) go to moto directly.
-- **CloudFormation states moto never produces.** moto's stacks settle at once. The proxy rewrites
-  ` + "`<StackStatus>`" + ` in DescribeStacks responses of one account's stack (for a number of responses,
-  or for a time window, "held then released"), so that the worker sees ROLLBACK_COMPLETE,
-  UPDATE_IN_PROGRESS, DELETE_FAILED and the rest, and acts on moto for real. moto 5.2.1 does not
-  implement ContinueUpdateRollback: that one call is recorded and then answered with success by a
-  shim in front of the reconcile Lambda's endpoint.
+  ` + "`internal/faultproxy`" + `. Its rules pick calls by service, action, account, region and
+  resource, with a probability, a count or a time window, and answer them as the service's protocol
+  would: throttling and 500/503 errors as query XML (CloudFormation, STS, IAM), JSON with
+  ` + "`x-amzn-ErrorType`" + ` (SQS, DynamoDB, Secrets Manager, Organizations) or S3 XML
+  (` + "`SlowDown`" + `); a connection reset is a TCP RST before any response; a truncated body is half
+  the response under the full ` + "`Content-Length`" + `, then a closed connection; latency waits
+  before forwarding; a lost answer forwards the call, then resets the connection. The faults hit
+  every service the intakes and the worker call. Only the harness's own calls (seeding, the event
+  pump, the checks) go to moto directly.
+- **CloudFormation.** The proxy's CloudFormation layer holds every stack operation in progress and
+  fails the ones it is told to: a create goes CREATE_FAILED, ROLLBACK_IN_PROGRESS, ROLLBACK_COMPLETE;
+  an update UPDATE_ROLLBACK_IN_PROGRESS, UPDATE_ROLLBACK_COMPLETE with the old parameters; the stack
+  events name the failed resource and carry the operation's ClientRequestToken. It answers a write
+  during an operation with CloudFormation's ValidationError, a repeated token as the same operation,
+  and ContinueUpdateRollback (which moto 5.2.1 lacks). States that another party's operation left
+  (ROLLBACK_FAILED, DELETE_FAILED, an update in progress) are put on a stack directly.
+- **IAM.** An SCP on one account denies a write; AssumeRole into a new account is denied until its
+  role is usable.
 - **Cloud One.** The stand-in answers every request with 401, 403, 429 or 503, or holds it without
   an answer until the client gives up. ` + "`ONBOARDER_CLOUDONE_REGION`" + ` is not set, so every
   reconcile looks the key up.
@@ -128,13 +139,15 @@ visibility), and the reconcile Lambda (10 instances, batches of 2, 120 s timeout
 
 Each scenario starts from an empty moto, seeds an Organization with 20 member accounts and puts
 one Control Tower ` + "`CreateManagedAccount`" + ` event per account on the default bus (for the
-stack states: the 20 accounts are onboarded first, then a manual request through the sweep
-reconciles them all, with one account's stack in the rewritten state). Then the queues are drained,
-the faults are removed and every request is accounted for: **in sync** means the account's stack
-exists in us-east-1 (Cloud One us-1), settled, tagged as the onboarder's, with the contract's
-parameters and the secret's key and token, read through the AWS SDK from moto, not through
-product code; **in the DLQ** means its request is in the reconcile DLQ and the worker logged a
-reason for it; anything else is **lost**. Every run's Lambda output is searched for the API key
+CloudFormation rows: the 20 accounts, each with a forwarding trail, are onboarded first, then a
+manual request through the sweep reconciles them all, with one scenario per account and the other
+accounts as the control). Then the queues are drained, the faults are removed and every request is
+accounted for: **in sync** means the account's stack exists in us-east-1 (Cloud One us-1), settled
+(with the layer's status), tagged as the onboarder's, with the contract's parameters and the
+secret's key and token, read through the AWS SDK from moto, not through product code; **in the
+DLQ** means its request is in the reconcile DLQ and the worker logged a reason for it; anything else
+is **lost**. "Stack write calls" counts the onboarder's CloudFormation write calls in the account
+during the scenario (refused ones included). Every run's Lambda output is searched for the API key
 and the token (and the whole test run's output once more at the end): neither may appear.
 `
 
@@ -143,10 +156,14 @@ const reliabilityOutro = `
 
 - "injected" counts the faulty answers the proxy gave (or, for Cloud One, the requests the
   stand-in refused or held); a throttled call that the SDK retried is counted once per attempt.
-- Transient faults (throttling, 5xx, resets, truncation, latency, Cloud One 429/503/timeouts, a
-  stack in progress) are retried by the SDK's standard retryer (10 attempts, back-off up to 20 s,
-  ` + "`io.ErrUnexpectedEOF`" + ` retryable) and then by the queue; permanent ones (Cloud One 401/403,
-  a broken secret) and "needs a person" (DELETE_FAILED) are not retried: the worker moves the
-  message to the DLQ at once, with its class and reason as message attributes and in its log line
-  (a message the worker cannot move, the queue's redrive policy moves after 4 receives).
+- Transient faults (throttling, 5xx, resets, truncation, latency, Cloud One 429/503/timeouts) are
+  retried by the SDK's standard retryer (10 attempts, back-off up to 20 s, ` + "`io.ErrUnexpectedEOF`" + `
+  retryable), then by the worker, which counts them and dead-letters a request after 4 in a row. A
+  stack operation in progress, or a write refused because one started, is not a failure: the request
+  comes back later. Permanent failures (Cloud One 401/403, a broken secret, AccessDenied inside the
+  member account) and "needs a person" (DELETE_FAILED, the onboarder's own write rolled back) are
+  not retried: the worker moves the message to the DLQ at once, with its class and reason as message
+  attributes and in its log line (a message the worker cannot move, the queue's redrive moves after
+  30 receives).
+- A rolled-back request is written once: its one stack write call is in the last column.
 `
