@@ -295,7 +295,8 @@ func (f ServerError) status() int {
 // Call is one request as the proxy saw it, with the faults injected into it.
 type Call struct {
 	Service, Action, Account, Region string
-	Faults                           []string // kinds, in rule order
+	Faults                           []string  // kinds, in rule order
+	At                               time.Time // when the request arrived
 
 	resource string // the resource the request names, for rules (not recorded)
 }
@@ -455,6 +456,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, form, query, akid := p.classify(r, body)
+	c.At = time.Now()
 	_, c.resource = actionOf(r, c, form, body)
 	if d := p.authorize(r, c, akid, form, body); d != nil {
 		c.Faults = []string{"access-denied"}
@@ -636,6 +638,12 @@ func writeError(w http.ResponseWriter, r *http.Request, c Call, query bool, f Fa
 			typ = "com.amazonaws.sqs#RequestThrottled"
 		case code == "Throttling" && c.Service == "dynamodb":
 			typ = "com.amazonaws.dynamodb.v20120810#ThrottlingException"
+		case code == "Throttling" && c.Service == "organizations":
+			// Organizations throttles with TooManyRequestsException (HTTP 400), most often
+			// worded as below (aws/aws-sdk-js#2135, org-formation/org-formation-cli#280); the
+			// SDK's standard retryer counts the code as throttling (aws/retry/standard.go).
+			typ = "TooManyRequestsException"
+			msg = "AWS Organizations can't complete your request because another request is already in progress. Try again later."
 		case code == "Throttling":
 			typ = "ThrottlingException"
 		}

@@ -170,6 +170,9 @@ func TestThrottleIsRetriedAsThrottle(t *testing.T) {
 			if s := p.Stats(); s.Faults["throttle"] != 3 {
 				t.Errorf("stats: %+v", s)
 			}
+			if c.service == "organizations" && apiErr.ErrorCode() != "TooManyRequestsException" {
+				t.Errorf("organizations throttles with TooManyRequestsException, got %q", apiErr.ErrorCode())
+			}
 			t.Logf("%s: %s (%T)", c.service, apiErr.ErrorCode(), apiErr)
 
 			// Two throttles, then success within 3 attempts.

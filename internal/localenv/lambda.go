@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -245,6 +246,8 @@ type Pool struct {
 	Name      string
 	instances []*Lambda
 	free      chan *Lambda
+	calls     atomic.Int64 // invocations
+	busy      atomic.Int64 // nanoseconds spent in invocations (what Lambda bills as duration)
 }
 
 // StartPool starts n instances with the same options.
@@ -274,7 +277,15 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error, error
 		return nil, nil, ctx.Err()
 	}
 	defer func() { p.free <- l }()
+	t := time.Now()
+	defer func() { p.calls.Add(1); p.busy.Add(int64(time.Since(t))) }()
 	return l.Invoke(ctx, payload)
+}
+
+// Usage is the pool's invocations so far and the time they took, summed: the duration
+// Lambda would bill (the caller's round trip, so a little more than the function's own).
+func (p *Pool) Usage() (invocations int, busy time.Duration) {
+	return int(p.calls.Load()), time.Duration(p.busy.Load())
 }
 
 // Logs returns the output of every instance, instance after instance.
