@@ -16,7 +16,7 @@ func TestBenchRuns(t *testing.T) {
 	if _, err := exec.LookPath("moto_server"); err != nil {
 		t.Fatalf("the bench runs against moto and needs moto_server on PATH (pip install 'moto[server]'): %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	var log bytes.Buffer
 	o := defaultOptions()

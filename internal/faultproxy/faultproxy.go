@@ -295,8 +295,7 @@ func (f ServerError) status() int {
 // Call is one request as the proxy saw it, with the faults injected into it.
 type Call struct {
 	Service, Action, Account, Region string
-	Faults                           []string  // kinds, in rule order
-	At                               time.Time // when the request arrived
+	Faults                           []string // kinds, in rule order
 
 	resource string // the resource the request names, for rules (not recorded)
 }
@@ -456,7 +455,6 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, form, query, akid := p.classify(r, body)
-	c.At = time.Now()
 	_, c.resource = actionOf(r, c, form, body)
 	if d := p.authorize(r, c, akid, form, body); d != nil {
 		c.Faults = []string{"access-denied"}
