@@ -1,9 +1,12 @@
-// Command bench measures the onboarder's performance budget (issue 7) on this machine and
-// writes docs/PERFORMANCE.md: cold start, memory, size, AWS calls per decision, the sweep at
-// scale against its floor, the sweep under throttling and the event parsers' speed.
+// Command bench measures the onboarder's performance budget (issues 7 and 12) on this machine
+// and writes docs/PERFORMANCE.md: cold start, memory, size, AWS calls per decision, the sweep
+// at scale against its floor, the sweep under throttling, the event parsers' speed, a wave of
+// new accounts whose stack creates take minutes (beside the waiting design it replaced), the
+// repairs made during it, and the sweep of a 10,000-account Organization.
 //
 //	go run ./cmd/bench -out docs/PERFORMANCE.md            # the full run (make bench)
-//	go run ./cmd/bench -accounts 20 -cold-starts 3 -out /tmp/p.md   # a quick look
+//	go run ./cmd/bench -accounts 20 -cold-starts 3 -onboard-accounts 20 -stack-time 20s \
+//	    -waiting-accounts 4 -org-accounts 500 -out /tmp/p.md   # a quick look
 //
 // It needs moto_server on PATH, like the end-to-end suite. Every figure that has a floor is
 // measured beside it in the same run and reported as a ratio; repeated figures are medians.
@@ -37,8 +40,19 @@ type options struct {
 	ThrottleProb float64       // share of calls throttled
 	MemoryShare  int           // reconcile requests of the 1,000-account sweep the reconcile Lambda processes
 	BenchTime    string        // -benchtime of the parser benchmarks
-	Skip         map[string]bool
-	Log          io.Writer
+	// The onboarding wave (issue 12).
+	OnboardAccounts int           // new accounts in the wave
+	StackTime       time.Duration // how long each stack create runs (T)
+	Repairs         int           // forwarding trails stopped during the wave
+	WaitingAccounts int           // accounts onboarded the waiting way beside the wave
+	WaitingConc     int           // concurrent invocations of the waiting design
+	WaitingBatch    int           // requests per invocation of the waiting design
+	// The sweep of a large Organization.
+	OrgAccounts int     // member accounts
+	OrgOUs      int     // included OUs they are spread over
+	OrgThrottle float64 // share of Organizations calls throttled
+	Skip        map[string]bool
+	Log         io.Writer
 }
 
 func defaultOptions() options {
@@ -46,6 +60,8 @@ func defaultOptions() options {
 		Out: "docs/PERFORMANCE.md", Accounts: 1000, ColdStarts: 15, Repeats: 2, RepeatsC1: 1, ParallelC1: true, TunedMoto: true,
 		Latency: 50 * time.Millisecond, Concurrency: []int{1, 8, 32}, ThrottleConc: 32, ThrottleProb: 0.2,
 		MemoryShare: 100, BenchTime: "1s", Skip: map[string]bool{}, Log: os.Stderr,
+		OnboardAccounts: 1000, StackTime: 120 * time.Second, Repairs: 3, WaitingAccounts: 25, WaitingConc: 5, WaitingBatch: 5,
+		OrgAccounts: 10000, OrgOUs: 10, OrgThrottle: 0.05,
 	}
 }
 
@@ -65,8 +81,17 @@ func main() {
 	fs.Float64Var(&o.ThrottleProb, "throttle", o.ThrottleProb, "share of calls throttled in the throttled sweep")
 	fs.IntVar(&o.MemoryShare, "memory-share", o.MemoryShare, "reconcile requests of the sweep that the reconcile Lambda processes for the memory figure")
 	fs.StringVar(&o.BenchTime, "benchtime", o.BenchTime, "-benchtime of the parser benchmarks")
+	fs.IntVar(&o.OnboardAccounts, "onboard-accounts", o.OnboardAccounts, "new accounts in the onboarding wave")
+	fs.DurationVar(&o.StackTime, "stack-time", o.StackTime, "how long each stack create runs in the onboarding wave (T)")
+	fs.IntVar(&o.Repairs, "repairs", o.Repairs, "forwarding trails stopped during the wave (repair latency)")
+	fs.IntVar(&o.WaitingAccounts, "waiting-accounts", o.WaitingAccounts, "accounts onboarded the waiting way (the design before issue 12) beside the wave")
+	fs.IntVar(&o.WaitingConc, "waiting-concurrency", o.WaitingConc, "concurrent invocations of the waiting design (its MaximumConcurrency)")
+	fs.IntVar(&o.WaitingBatch, "waiting-batch", o.WaitingBatch, "requests per invocation of the waiting design (its BatchSize)")
+	fs.IntVar(&o.OrgAccounts, "org-accounts", o.OrgAccounts, "member accounts of the large Organization the sweep lists")
+	fs.IntVar(&o.OrgOUs, "org-ous", o.OrgOUs, "included OUs the large Organization's accounts are spread over")
+	fs.Float64Var(&o.OrgThrottle, "org-throttle", o.OrgThrottle, "share of Organizations calls throttled in the sweep of the large Organization")
 	cpuprofile := fs.String("cpuprofile", "", "write this process's CPU profile to the file (the product's and the floor's work in the sweep sections run here)")
-	skip := fs.String("skip", "", "sections to leave out, comma separated: size,coldstart,parse,calls,memory,sweep,throttle")
+	skip := fs.String("skip", "", "sections to leave out, comma separated: size,coldstart,parse,calls,memory,sweep,throttle,onboard,org")
 	_ = fs.Parse(os.Args[1:])
 	var err error
 	if o.Concurrency, err = parseInts(*conc); err != nil {
@@ -143,7 +168,7 @@ func run(ctx context.Context, o options) error {
 	section("parse", func() (err error) { rep.Parse, err = measureParse(ctx, root, o.BenchTime); return })
 	section("coldstart", func() (err error) { rep.Cold, err = measureColdStarts(ctx, root, o.ColdStarts, logf); return })
 
-	needWorld := !(o.Skip["calls"] && o.Skip["memory"] && o.Skip["sweep"] && o.Skip["throttle"])
+	needWorld := !(o.Skip["calls"] && o.Skip["memory"] && o.Skip["sweep"] && o.Skip["throttle"] && o.Skip["onboard"] && o.Skip["org"])
 	if needWorld {
 		var w *world
 		section("harness", func() (err error) { w, err = startWorld(ctx, o.TunedMoto, logf); return })
@@ -162,6 +187,8 @@ func run(ctx context.Context, o options) error {
 				section("sweep", func() (err error) { rep.Sweep, err = w.measureSweep(ctx, o, accounts, logf); return })
 				section("throttle", func() (err error) { rep.Throttle, err = w.measureThrottle(ctx, o, accounts); return })
 			}
+			section("onboard", func() (err error) { rep.Onboard, err = w.measureOnboarding(ctx, o); return })
+			section("org", func() (err error) { rep.Org, err = w.measureOrgSweep(ctx, o); return })
 		}
 	}
 	rep.Duration = time.Since(start)

@@ -24,7 +24,18 @@ type report struct {
 	SweepAccounts int
 	Sweep         []sweepPoint
 	Throttle      *throttleResult
+	Onboard       *onboardResult
+	Org           *orgResult
 	Failures      []string
+}
+
+// memRows are every memory figure of the run.
+func (r *report) memRows() []memRow {
+	mem := append(append([]memRow{}, r.MemNew...), r.MemSweep...)
+	if r.Org != nil && r.Org.Memory.Name != "" {
+		mem = append(mem, r.Org.Memory)
+	}
+	return mem
 }
 
 type goal struct{ Item, Goal, Figure, Verdict, Why string }
@@ -65,6 +76,8 @@ func (r *report) markdown() string {
 	p("- **Machine:** %s\n", r.Machine)
 	p("- **Sizes of this run:** %d accounts, %d cold starts per handler, %d runs per sweep concurrency (%d at concurrency 1), %s latency per AWS call, concurrencies %v, throttling %.0f%% at concurrency %d, memory share %d requests, benchtime %s.\n",
 		o.Accounts, o.ColdStarts, o.Repeats, o.RepeatsC1, o.Latency, o.Concurrency, o.ThrottleProb*100, o.ThrottleConc, o.MemoryShare, o.BenchTime)
+	p("- **Sizes of the issue-12 sections:** a wave of %d new accounts with stack creates of %s, %d repairs during it, the waiting design on %d accounts (%d invocations × batches of %d); a sweep of %d accounts in %d included OUs with %.0f%% of Organizations calls throttled.\n",
+		o.OnboardAccounts, o.StackTime, o.Repairs, o.WaitingAccounts, o.WaitingConc, o.WaitingBatch, o.OrgAccounts, o.OrgOUs, o.OrgThrottle*100)
 	moto := "moto in server mode (`moto_server`, as the tests run it)"
 	if o.TunedMoto {
 		moto = "moto in server mode, started through `internal/localenv/moto_tuned.py` (moto's own server; the account of an access key is remembered instead of found by scanning every account's keys on each request, which at 1,000 accounts was most of moto's time per call and so of the floor's; request lines not logged; the same answers)"
@@ -98,7 +111,7 @@ func (r *report) markdown() string {
 
 	p("## 2. Memory\n\n")
 	p("Peak resident memory: `VmHWM` from `/proc/<pid>/status` of each bootstrap process (the emulator's child), read after the scenario, before the process ends. The handlers are built as the local environment builds them (`CGO_ENABLED=0 go build`). Goal: at most 40 MiB each, so that the 128 MB function size is safe.\n\n")
-	if mem := append(append([]memRow{}, r.MemNew...), r.MemSweep...); len(mem) > 0 {
+	if mem := r.memRows(); len(mem) > 0 {
 		p("| handler | scenario | peak (VmHWM) | processes | ≤ 40 MiB |\n|---|---|---|---|---|\n")
 		for _, m := range mem {
 			p("| %s | %s | %s | %d | %s |\n", m.Name, m.Scenario, mib(m.Peak), m.Processes, verdict(m.Peak > 0 && m.Peak <= memLimit))
@@ -138,7 +151,7 @@ func (r *report) markdown() string {
 
 	p("## 5. Sweep at scale\n\n")
 	if r.Seed.Accounts > 0 {
-		p("%d member accounts made with Organizations CreateAccount (moto makes the ids), each with the execution role and a logging trail homed in us-east-1, seeded in %s; then onboarded (one pass of the Reconciler at concurrency %d, no latency; every account created) in %s; each sweep run below counts the accounts it changed. The sweep runs go over the Organization's accounts, for each of which the sweep Lambda enqueued one request (section 2).\n\n",
+		p("%d member accounts made with Organizations CreateAccount (moto makes the ids), each with the execution role and a logging trail homed in us-east-1, seeded in %s; then onboarded (the Reconciler at concurrency %d until every account was in sync, as set-up: no latency, no start-rate limit, stack operations settling at the next look) in %s; each sweep run below counts the accounts it changed. The sweep runs go over the Organization's accounts, for each of which the sweep Lambda enqueued one request (section 2).\n\n",
 			r.Seed.Accounts, r.Seed.Seed.Round(time.Second), r.Seed.Onboard32, r.Seed.Onboard.Round(time.Second))
 	}
 	p("Every AWS call waits a fixed %s in the proxy. **Product:** the reconcile path as `onboarder reconcile --all --concurrency N` runs it: a new `reconcile.Reconciler` (product wiring, `internal/awsconf` retryer) reconciling every account with N workers. **Floor:** a bare SDK client making only what the in-sync decision needs per account, AssumeRole, DescribeStacks, DescribeTrails, GetTrailStatus, through the same proxy at the same concurrency. **Credentials are cold on both sides**: each run is a new process-like start, so the product assumes the role once per account (as a sweep's first pass in a fresh Lambda does; a warm Lambda's later passes skip it), and so does the floor. The product also reads the ledger once per run (a DynamoDB Scan, as the sweep Lambda does) so that it rewrites only the entries that changed (none, in sync), and reads the secret at the start and whenever its cache expires (ONBOARDER_SECRET_CACHE_TTL, a minute by default); these are in its figure and not in the floor's. The first sweep after onboarding writes nothing either: a ledger entry keeps the last change, and an in-sync decision does not rewrite it. At concurrency 1, where the time is the latency's and moto is nearly idle, the two run at the same time (`-parallel-c1`, default on); at higher concurrencies they run one after the other, alternating which goes first. Calls are counted by the SDK middleware (`metrics.CountCalls`) of each side.\n\n", o.Latency)
@@ -189,6 +202,8 @@ func (r *report) markdown() string {
 		}
 		p("\n")
 	}
+	r.onboardMarkdown(p)
+	r.orgMarkdown(p)
 	return b.String()
 }
 
@@ -244,7 +259,7 @@ func (r *report) goals() []goal {
 		}
 		gs = append(gs, goal{"1. cold start", "init ≤ 3 × floor", fmt.Sprintf("worst %s at %.2f × floor", name, worst), verdict(worst <= 3), why})
 	}
-	if mem := append(append([]memRow{}, r.MemNew...), r.MemSweep...); len(mem) > 0 {
+	if mem := r.memRows(); len(mem) > 0 {
 		var worst memRow
 		for _, m := range mem {
 			if m.Name != floorName && m.Peak > worst.Peak {
@@ -309,6 +324,8 @@ func (r *report) goals() []goal {
 	if len(r.Parse) > 0 {
 		gs = append(gs, goal{"7. parse speed", "reported (no goal)", fmt.Sprintf("%d benchmarks", len(r.Parse)), "—", "see section 7"})
 	}
+	gs = append(gs, r.onboardGoals()...)
+	gs = append(gs, r.orgGoals()...)
 	return gs
 }
 

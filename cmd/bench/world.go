@@ -70,11 +70,14 @@ func (w *world) reset(ctx context.Context) error {
 }
 
 // setup creates the central resources and starts the Lambdas.
-func (w *world) setup(ctx context.Context, reconcilers int, visibility int32) error {
+func (w *world) setup(ctx context.Context, reconcilers int, visibility int32, mods ...func(*localenv.Options)) error {
 	opts := w.h.Options(homeRegion, localenv.SecretValue{CloudOneAPIKey: benchKey.APIKey(), VisionOneServiceToken: "bench-token-5a6b7c"})
 	opts.ReconcileConcurrency = reconcilers
 	opts.VisibilityTimeout = visibility
 	opts.Tees = nil // the harness log would keep every line of every run
+	for _, m := range mods {
+		m(&opts)
+	}
 	env, err := localenv.Setup(ctx, w.h.Moto, w.h.Recorder, opts)
 	if err != nil {
 		return err
@@ -117,11 +120,15 @@ func (w *world) productConfig() (config.Config, error) {
 }
 
 // reconciler is a new Reconciler, as the reconcile Lambda or onboarder reconcile wires it:
-// cold (no cached credentials, no cached secret).
-func (w *world) reconciler(ctx context.Context, c *metrics.Counter) (*reconcile.Reconciler, error) {
+// cold (no cached credentials, no cached secret), with the reconcile Lambda's configuration
+// as mods change it.
+func (w *world) reconciler(ctx context.Context, c *metrics.Counter, mods ...func(*config.Config)) (*reconcile.Reconciler, error) {
 	pcfg, err := w.productConfig()
 	if err != nil {
 		return nil, err
+	}
+	for _, m := range mods {
+		m(&pcfg)
 	}
 	cfg, err := w.awsConfig(ctx, c)
 	if err != nil {
@@ -157,6 +164,54 @@ func reconcileAll(ctx context.Context, r *reconcile.Reconciler, accounts []strin
 		}
 	})
 	return failed, changed
+}
+
+// unpaced turns the start-rate limit off.
+func unpaced(c *config.Config) { c.MaxStartsPerMinute = 0 }
+
+// quick is the configuration of the bench's own set-up work: no start-rate limit, the
+// shortest look delays (settleAll looks sooner still).
+func quick(c *config.Config) {
+	c.MaxStartsPerMinute, c.CheckMinDelay, c.CheckMaxDelay = 0, time.Second, time.Second
+}
+
+// settle reconciles one account until its decision needs no later look (the worker would
+// then delete the request), waiting the delays the product asks for as the queue would, or
+// at most upTo when upTo > 0 (set-up, where the stack operations settle at once).
+func settle(ctx context.Context, r *reconcile.Reconciler, req queue.Request, upTo time.Duration) (reconcile.Result, int, error) {
+	for passes := 1; ; passes++ {
+		res := r.Reconcile(ctx, req)
+		if res.RetryAfter <= 0 || res.GiveUp {
+			return res, passes, nil
+		}
+		wait := res.RetryAfter
+		if upTo > 0 {
+			wait = min(wait, upTo)
+		}
+		select {
+		case <-ctx.Done():
+			return res, passes, fmt.Errorf("account %s: %w after %d passes (last: %s %s)", req.Account, ctx.Err(), passes, res.Action, res.Reason)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// settleAll settles the accounts n at a time and returns the ones that did not end in sync.
+func settleAll(ctx context.Context, r *reconcile.Reconciler, accounts []string, n int) []reconcile.Result {
+	var mu sync.Mutex
+	var bad []reconcile.Result
+	forEach(len(accounts), n, func(i int) {
+		res, _, err := settle(ctx, r, request(accounts[i], "bench"), 50*time.Millisecond)
+		if err != nil || res.Class != fault.None || (res.Action != reconcile.ActionNone && !res.Changed()) {
+			if err != nil {
+				res.Error = err.Error()
+			}
+			mu.Lock()
+			bad = append(bad, res)
+			mu.Unlock()
+		}
+	})
+	return bad
 }
 
 func forEach(count, n int, fn func(i int)) {

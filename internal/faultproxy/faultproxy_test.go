@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -487,5 +488,32 @@ func TestForwardsFaithfully(t *testing.T) {
 	want := "s3:CreateBucket s3:PutObject s3:GetObject sqs:CreateQueue"
 	if strings.Join(actions, " ") != want {
 		t.Errorf("actions %v, want %s", actions, want)
+	}
+}
+
+// A stand-in served for one service answers instead of moto, behind the rules.
+func TestServeStandIn(t *testing.T) {
+	p := start(t)
+	served := 0
+	p.Serve("organizations", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served++
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = io.WriteString(w, `{"Roots":[{"Id":"r-standin","Name":"Root"}]}`)
+	}))
+	p.Add(faultproxy.Rule{Service: "organizations", Fault: faultproxy.Throttle{}, Times: 1})
+	out, err := organizations.NewFromConfig(cfg(p.URL, 3, nil)).ListRoots(context.Background(), &organizations.ListRootsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Roots) != 1 || aws.ToString(out.Roots[0].Id) != "r-standin" || served != 1 {
+		t.Errorf("roots %+v, stand-in served %d times, want its one root once (after the throttle)", out.Roots, served)
+	}
+	if s := p.Stats(); s.Requests != 2 || s.Faults["throttle"] != 1 {
+		t.Errorf("stats %+v, want 2 requests, 1 throttled", s)
+	}
+	p.Serve("organizations", nil)
+	_, _ = organizations.NewFromConfig(cfg(p.URL, 1, nil)).ListRoots(context.Background(), &organizations.ListRootsInput{})
+	if served != 1 {
+		t.Error("the stand-in still answers after Serve(nil)")
 	}
 }

@@ -248,6 +248,7 @@ type Pool struct {
 	free      chan *Lambda
 	calls     atomic.Int64 // invocations
 	busy      atomic.Int64 // nanoseconds spent in invocations (what Lambda bills as duration)
+	longest   atomic.Int64 // nanoseconds of the longest invocation
 }
 
 // StartPool starts n instances with the same options.
@@ -278,14 +279,21 @@ func (p *Pool) Invoke(ctx context.Context, payload []byte) ([]byte, error, error
 	}
 	defer func() { p.free <- l }()
 	t := time.Now()
-	defer func() { p.calls.Add(1); p.busy.Add(int64(time.Since(t))) }()
+	defer func() {
+		d := int64(time.Since(t))
+		p.calls.Add(1)
+		p.busy.Add(d)
+		for m := p.longest.Load(); d > m && !p.longest.CompareAndSwap(m, d); m = p.longest.Load() {
+		}
+	}()
 	return l.Invoke(ctx, payload)
 }
 
-// Usage is the pool's invocations so far and the time they took, summed: the duration
-// Lambda would bill (the caller's round trip, so a little more than the function's own).
-func (p *Pool) Usage() (invocations int, busy time.Duration) {
-	return int(p.calls.Load()), time.Duration(p.busy.Load())
+// Usage is the pool's invocations so far, the time they took summed (the duration Lambda
+// would bill: the caller's round trip, so a little more than the function's own) and the
+// longest of them.
+func (p *Pool) Usage() (invocations int, busy, longest time.Duration) {
+	return int(p.calls.Load()), time.Duration(p.busy.Load()), time.Duration(p.longest.Load())
 }
 
 // Logs returns the output of every instance, instance after instance.

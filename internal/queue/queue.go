@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -96,11 +97,13 @@ type Sender struct {
 	QueueURL string
 }
 
-// Send enqueues the requests in batches of ten. It returns an error naming every request
-// that SQS did not take; the caller fails the event so that the platform retries it (the
-// deduplication id makes the retry of the ones that were taken harmless).
+// Send enqueues the requests in batches of ten, up to sendParallel batches at a time (a
+// sweep's page of 20 accounts is two batches: sent together, they cost one round trip). It
+// returns an error naming every request that SQS did not take; the caller fails the event so
+// that the platform retries it (the deduplication id makes the retry of the ones that were
+// taken harmless).
 func (s *Sender) Send(ctx context.Context, reqs []Request) error {
-	var errs []error
+	var batches [][]sqstypes.SendMessageBatchRequestEntry
 	for start := 0; start < len(reqs); start += 10 {
 		end := min(start+10, len(reqs))
 		entries := make([]sqstypes.SendMessageBatchRequestEntry, 0, end-start)
@@ -117,17 +120,37 @@ func (s *Sender) Send(ctx context.Context, reqs []Request) error {
 				MessageDeduplicationId: aws.String(r.DeduplicationID()),
 			})
 		}
-		out, err := s.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.QueueURL), Entries: entries})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("enqueue %d reconcile requests: %w", len(entries), err))
-			continue
-		}
-		for _, f := range out.Failed {
-			var idx int
-			fmt.Sscan(aws.ToString(f.Id), &idx)
-			errs = append(errs, fault.Transientf("enqueue reconcile request for %s: %s: %s",
-				reqs[start+idx].Account, aws.ToString(f.Code), aws.ToString(f.Message)))
-		}
+		batches = append(batches, entries)
 	}
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, sendParallel)
+	)
+	for b, entries := range batches {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out, err := s.SQS.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.QueueURL), Entries: entries})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("enqueue %d reconcile requests: %w", len(entries), err))
+				return
+			}
+			for _, f := range out.Failed {
+				var idx int
+				fmt.Sscan(aws.ToString(f.Id), &idx)
+				errs = append(errs, fault.Transientf("enqueue reconcile request for %s: %s: %s",
+					reqs[b*10+idx].Account, aws.ToString(f.Code), aws.ToString(f.Message)))
+			}
+		}()
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// sendParallel is how many batches Send has in flight at once.
+const sendParallel = 4

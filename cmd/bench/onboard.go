@@ -1,0 +1,359 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+)
+
+// The deployment's settings the onboarding runs with (deploy/template.yaml): the reconcile
+// event source's MaximumConcurrency default and the functions' memory.
+const (
+	templateConcurrency = 5
+	templateVisibility  = 720 // seconds, the reconcile queue's VisibilityTimeout
+	functionMemoryGB    = 128.0 / 1024
+)
+
+// onboardResult is a wave of new accounts onboarded through the real pipeline, with the
+// repairs made during it and the waiting design measured beside it.
+type onboardResult struct {
+	Accounts    int
+	Concurrency int
+	Rate        int // ONBOARDER_MAX_STARTS_PER_MINUTE
+	StackTime   time.Duration
+	Latency     time.Duration
+	Seed        time.Duration
+
+	Wall     time.Duration // first event put .. the queue idle, every account settled
+	Ideal    time.Duration // T + accounts / rate
+	InSync   int
+	Failed   int
+	FirstErr string
+	DLQ      int
+
+	Starts       int           // CreateStack calls
+	FirstStart   time.Duration // after the first event
+	LastStart    time.Duration
+	MaxPerMinute int // most CreateStack calls in any 60 s
+
+	Invocations map[string]int           // by handler, during the wave
+	Busy        map[string]time.Duration // billed duration by handler, during the wave
+	Passes      int                      // reconcile requests handed to the reconcile Lambda
+
+	Repairs []repairRun
+	Waiting *waitingResult
+}
+
+// GBs is the Lambda GB-seconds the wave cost: every handler's billed duration at 128 MB.
+func (o *onboardResult) GBs() float64 {
+	var d time.Duration
+	for _, b := range o.Busy {
+		d += b
+	}
+	return d.Seconds() * functionMemoryGB
+}
+
+type repairRun struct {
+	Account string
+	At      time.Duration // after the wave's first event
+	Latency time.Duration // the StopLogging event put .. StartLogging
+	Err     string
+}
+
+// waitingResult is the design before issue 12, driven with today's Reconciler: C invocations
+// at a time, each handling a batch of B requests one after the other and staying in the
+// invocation until each account's stack operation has ended (no start-rate limit).
+type waitingResult struct {
+	Accounts, Concurrency, Batch int
+	Wall                         time.Duration
+	Busy                         time.Duration // the invocations' durations, summed (what Lambda bills)
+	PerAccount                   time.Duration // mean time one account held an invocation
+	Failed                       int
+	FirstErr                     string
+}
+
+// model is the waiting design's wall time for n accounts: rounds of C invocations, each of B
+// accounts one after the other.
+func (w *waitingResult) model(n int) time.Duration {
+	per := w.Concurrency * w.Batch
+	rounds := (n + per - 1) / per
+	return time.Duration(rounds*w.Batch) * w.PerAccount
+}
+
+// measureOnboarding onboards o.OnboardAccounts new accounts announced by Control Tower at
+// once, through the Lambdas and the queue, with stack creates that take o.StackTime and the
+// deployment's default settings; during the wave it stops the forwarding trail of already
+// onboarded accounts and times the repairs; beside the wave it drives the waiting design.
+func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResult, error) {
+	res := &onboardResult{Accounts: o.OnboardAccounts, Concurrency: templateConcurrency, Rate: config.DefaultMaxStartsPerMinute,
+		StackTime: o.StackTime, Latency: o.Latency}
+	res.Ideal = o.StackTime + time.Duration(float64(o.OnboardAccounts)/float64(res.Rate)*float64(time.Minute))
+	if err := w.reset(ctx); err != nil {
+		return res, err
+	}
+	t := time.Now()
+	names := func(prefix string, n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s-%04d", prefix, i+1)
+		}
+		return out
+	}
+	org, err := w.h.Moto.SeedOrganization(ctx, homeRegion, localenv.OU{Name: "Wave", Accounts: names("wave", o.OnboardAccounts)},
+		localenv.OU{Name: "Live", Accounts: names("live", o.Repairs)}, localenv.OU{Name: "Waiting", Accounts: names("wait", o.WaitingAccounts)})
+	if err != nil {
+		return res, err
+	}
+	w.org = org
+	var wave, live, waiting []localenv.Account
+	for _, a := range org.Accounts {
+		switch a.OUName {
+		case "Wave":
+			wave = append(wave, a)
+		case "Live":
+			live = append(live, a)
+		default:
+			waiting = append(waiting, a)
+		}
+	}
+	trails := map[string]string{}
+	for _, a := range live {
+		arn, err := w.h.Moto.SeedTrail(ctx, localenv.Trail{Account: a.ID, Name: "audit", Bucket: "audit-logs-" + a.ID, HomeRegion: stackRegion, Logging: true})
+		if err != nil {
+			return res, err
+		}
+		trails[a.ID] = arn
+	}
+	err = w.setup(ctx, templateConcurrency, templateVisibility, func(opts *localenv.Options) {
+		opts.Env = map[string]string{ // the product's defaults, not the tests' quick ones
+			"ONBOARDER_CHECK_MIN_DELAY":       config.DefaultCheckMinDelay.String(),
+			"ONBOARDER_CHECK_MAX_DELAY":       config.DefaultCheckMaxDelay.String(),
+			"ONBOARDER_MAX_STARTS_PER_MINUTE": strconv.Itoa(config.DefaultMaxStartsPerMinute),
+		}
+	})
+	if err != nil {
+		return res, err
+	}
+	// The live accounts are onboarded before the wave, as set-up: at once, unpaced.
+	w.h.Faults.EnableStacks(faultproxy.StackTiming{})
+	setupR, err := w.reconciler(ctx, nil, quick)
+	if err != nil {
+		return res, err
+	}
+	if bad := settleAll(ctx, setupR, accountIDs(live), 4); len(bad) > 0 {
+		return res, fmt.Errorf("onboard the live accounts: %s %s %s", bad[0].Account, bad[0].Action, bad[0].Error)
+	}
+	res.Seed = time.Since(t)
+	w.logf("onboard: %d + %d + %d accounts seeded in %s", len(wave), len(live), len(waiting), res.Seed.Round(time.Second))
+
+	w.h.Faults.EnableStacks(faultproxy.Uniform(o.StackTime))
+	w.h.Faults.Clear()
+	w.h.Faults.Add(faultproxy.Rule{Fault: faultproxy.Latency{Fixed: o.Latency}})
+	defer w.h.Faults.Clear()
+	usage0 := w.usage()
+	mark := w.h.Recorder.Mark()
+	var events []localenv.Entry
+	for _, a := range wave {
+		events = append(events, localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", homeRegion))
+	}
+	t0 := time.Now()
+	if _, err := w.env.Put(ctx, events...); err != nil {
+		return res, err
+	}
+	w.logf("onboard: %d Control Tower events put; ideal %s", len(events), res.Ideal.Round(time.Second))
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); res.Repairs = w.repairs(ctx, live, trails, t0, res.Ideal, mark) }()
+	go func() { defer wg.Done(); res.Waiting = w.waitingDesign(ctx, o, accountIDs(waiting)) }()
+	dctx, cancel := context.WithTimeout(ctx, 3*res.Ideal+10*time.Minute)
+	st, derr := w.env.Drain(dctx)
+	cancel()
+	res.Wall = time.Since(t0)
+	w.logf("onboard: the queue is idle after %s (%.2f × ideal)", res.Wall.Round(time.Second), ratio(res.Wall, res.Ideal))
+	wg.Wait()
+
+	usage1 := w.usage()
+	res.Invocations, res.Busy = map[string]int{}, map[string]time.Duration{}
+	for h, u := range usage1 {
+		res.Invocations[h] = u.n - usage0[h].n
+		res.Busy[h] = u.busy - usage0[h].busy
+	}
+	res.Passes = st.Delivered["reconcile"]
+	var creates []time.Duration
+	for _, c := range w.h.Recorder.Since(mark, localenv.WithAction("CreateStack")) {
+		creates = append(creates, c.Time.Sub(t0))
+	}
+	sort.Slice(creates, func(i, j int) bool { return creates[i] < creates[j] })
+	res.Starts = len(creates)
+	if len(creates) > 0 {
+		res.FirstStart, res.LastStart = creates[0], creates[len(creates)-1]
+	}
+	for i, j := 0, 0; i < len(creates); i++ {
+		for creates[i]-creates[j] >= time.Minute {
+			j++
+		}
+		res.MaxPerMinute = max(res.MaxPerMinute, i-j+1)
+	}
+	for _, a := range wave {
+		v, ok := w.h.Faults.Stack(a.ID, stackRegion, stackName)
+		if ok && v.Status == "CREATE_COMPLETE" {
+			res.InSync++
+			continue
+		}
+		res.Failed++
+		if res.FirstErr == "" {
+			res.FirstErr = fmt.Sprintf("%s: stack %q (%v)", a.Name, v.Status, ok)
+		}
+	}
+	attrs, err := w.env.Pump.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(w.env.DLQURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err == nil {
+		res.DLQ, _ = strconv.Atoi(attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	}
+	var errs []error
+	if derr != nil {
+		errs = append(errs, derr)
+	}
+	if len(st.FunctionErrors) > 0 {
+		errs = append(errs, fmt.Errorf("%d function errors, first: %v", len(st.FunctionErrors), st.FunctionErrors[0]))
+	}
+	for _, r := range res.Repairs {
+		if r.Err != "" {
+			errs = append(errs, fmt.Errorf("repair of %s: %s", r.Account, r.Err))
+		}
+	}
+	return res, errors.Join(errs...)
+}
+
+type usage struct {
+	n    int
+	busy time.Duration
+}
+
+func (w *world) usage() map[string]usage {
+	out := map[string]usage{}
+	for h, p := range w.env.Lambdas {
+		n, b, _ := p.Usage()
+		out[h] = usage{n, b}
+	}
+	return out
+}
+
+func accountIDs(as []localenv.Account) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
+// repairs stops each live account's forwarding trail at an even share of the ideal wave
+// time, as a person would, puts the CloudTrail event, and times the onboarder's StartLogging.
+func (w *world) repairs(ctx context.Context, live []localenv.Account, trails map[string]string, t0 time.Time, ideal time.Duration, mark int) []repairRun {
+	var out []repairRun
+	for i, a := range live {
+		at := ideal * time.Duration(i+1) / time.Duration(len(live)+1)
+		select {
+		case <-ctx.Done():
+			return out
+		case <-time.After(time.Until(t0.Add(at))):
+		}
+		r := repairRun{Account: a.Name, At: time.Since(t0)}
+		cfg, err := w.h.Moto.AccountConfig(ctx, a.ID, stackRegion, localenv.ExecutionRole)
+		if err == nil {
+			_, err = cloudtrail.NewFromConfig(cfg).StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("audit")})
+		}
+		if err == nil {
+			_, err = w.env.Put(ctx, localenv.TrailCall(a.ID, stackRegion, "StopLogging", trails[a.ID]))
+		}
+		if err != nil {
+			r.Err = err.Error()
+			out = append(out, r)
+			continue
+		}
+		put := time.Now()
+		for deadline := put.Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			var done *time.Time
+			for _, c := range w.h.Recorder.Since(mark, localenv.InAccount(a.ID), localenv.WithAction("StartLogging")) {
+				if c.Time.After(put) {
+					done = &c.Time
+					break
+				}
+			}
+			if done != nil {
+				r.Latency = done.Sub(put)
+				break
+			}
+			if time.Now().After(deadline) {
+				r.Err = "no StartLogging within 5 minutes"
+				break
+			}
+		}
+		w.logf("onboard: repair of %s at +%s took %s %s", a.Name, r.At.Round(time.Second), r.Latency.Round(time.Millisecond), r.Err)
+		out = append(out, r)
+	}
+	return out
+}
+
+// waitingDesign drives today's Reconciler the way the reconcile Lambda worked before issue
+// 12: Concurrency invocations at a time, each given a batch and reconciling its requests one
+// after the other, each until its stack operation ended (waiting inside the invocation, as
+// the SDK's waiter did; here the waits are the Reconciler's own check delays), without a
+// start-rate limit.
+func (w *world) waitingDesign(ctx context.Context, o options, accounts []string) *waitingResult {
+	res := &waitingResult{Accounts: len(accounts), Concurrency: o.WaitingConc, Batch: o.WaitingBatch}
+	if len(accounts) == 0 {
+		return nil
+	}
+	r, err := w.reconciler(ctx, nil, unpaced)
+	if err != nil {
+		res.Failed, res.FirstErr = len(accounts), err.Error()
+		return res
+	}
+	var batches [][]string
+	for i := 0; i < len(accounts); i += res.Batch {
+		batches = append(batches, accounts[i:min(i+res.Batch, len(accounts))])
+	}
+	var mu sync.Mutex
+	t := time.Now()
+	forEach(len(batches), res.Concurrency, func(i int) {
+		start := time.Now()
+		for _, a := range batches[i] {
+			last, _, err := settle(ctx, r, queue.Request{Version: queue.Version, Account: a, Trigger: "account-vending", EventID: "bench-wait-" + a, Reason: "bench"}, 0)
+			if err == nil && last.Class != fault.None {
+				err = errors.New(last.Error)
+			}
+			if err != nil {
+				mu.Lock()
+				res.Failed++
+				if res.FirstErr == "" {
+					res.FirstErr = err.Error()
+				}
+				mu.Unlock()
+			}
+		}
+		mu.Lock()
+		res.Busy += time.Since(start)
+		mu.Unlock()
+	})
+	res.Wall = time.Since(t)
+	res.PerAccount = res.Busy / time.Duration(len(accounts))
+	w.logf("onboard: the waiting design onboarded %d accounts in %s (%d failed)", len(accounts), res.Wall.Round(time.Second), res.Failed)
+	return res
+}
