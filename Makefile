@@ -66,7 +66,7 @@ deploy: package
 demo:
 	go run ./cmd/demo
 
-## bench: performance figures into docs/PERFORMANCE.md (about 12 minutes on 2 cores; see cmd/bench -h)
+## bench: performance figures into docs/PERFORMANCE.md (about an hour on 2 cores: the wave of new accounts is 36 minutes by design; see cmd/bench -h)
 bench:
 	go run ./cmd/bench -out docs/PERFORMANCE.md
 

@@ -117,7 +117,7 @@ func (w *world) measureCalls(ctx context.Context, memory bool) ([]callRow, []mem
 		return nil, nil, err
 	}
 	if err := measure(callRow{Decision: "new account (no stack, no trail), cold credentials: the pass that starts the create", Minimum: 3,
-		Why: "DescribeStacks (absent) + DescribeTrails (no suitable trail) + CreateStack, and the pass returns: the request comes back to look. In the management account: AssumeRole, the secret, the ledger entry (read, then written) and the start slot (one DynamoDB UpdateItem)",
+		Why:  "DescribeStacks (absent) + DescribeTrails (no suitable trail) + CreateStack, and the pass returns: the request comes back to look. In the management account: AssumeRole, the secret, the ledger entry (read, then written) and the start slot (one DynamoDB UpdateItem)",
 		Goal: "within one call of the minimum"},
 		func() (string, error) { return reconcileOnce(fresh, newA.ID) }); err != nil {
 		return nil, nil, err
