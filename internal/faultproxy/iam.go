@@ -350,8 +350,48 @@ func actionOf(r *http.Request, c Call, form url.Values, body []byte) (string, st
 		return "events:" + api, ""
 	case "s3":
 		return s3IAM(r, api)
+	case "lambda":
+		return lambdaIAM(r, arn)
+	case "logs":
+		if g := str("logGroupName"); g != "" {
+			return "logs:" + api, arn("logs", "log-group:"+g+":*")
+		}
+		return "logs:" + api, ""
 	}
 	return svc + ":" + api, ""
+}
+
+// lambdaIAM names the IAM action and resource of a Lambda REST call on a function
+// (https://docs.aws.amazon.com/lambda/latest/api/API_Operations.html: the path is
+// /2015-03-31/functions/NAME[/configuration|/code|/invocations]).
+func lambdaIAM(r *http.Request, arn func(service, resource string) string) (string, string) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) < 2 || parts[1] != "functions" {
+		return "lambda:" + r.Method + " " + r.URL.Path, ""
+	}
+	if len(parts) == 2 {
+		if r.Method == http.MethodGet {
+			return "lambda:ListFunctions", "*"
+		}
+		return "lambda:CreateFunction", ""
+	}
+	name := parts[2]
+	if !strings.HasPrefix(name, "arn:") {
+		name = arn("lambda", "function:"+name)
+	}
+	sub := ""
+	if len(parts) > 3 {
+		sub = parts[3]
+	}
+	action := map[string]string{
+		"GET ": "GetFunction", "DELETE ": "DeleteFunction",
+		"GET configuration": "GetFunctionConfiguration", "PUT configuration": "UpdateFunctionConfiguration",
+		"PUT code": "UpdateFunctionCode", "POST invocations": "InvokeFunction",
+	}[r.Method+" "+sub]
+	if action == "" {
+		action = r.Method + " " + sub
+	}
+	return "lambda:" + action, name
 }
 
 // s3IAM names the IAM action and resource of a path-style S3 request

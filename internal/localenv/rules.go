@@ -103,7 +103,7 @@ func loadTemplate(file string, vals TemplateValues) (*tmpl, *yaml.Node, error) {
 	if len(doc.Content) == 0 {
 		return nil, nil, fmt.Errorf("%s: empty", file)
 	}
-	t := &tmpl{vals: vals, params: map[string]string{}}
+	t := &tmpl{vals: vals, params: map[string]string{}, lists: map[string]bool{}}
 	root := doc.Content[0]
 	for k, v := range vals.Params {
 		t.params[k] = v
@@ -111,6 +111,9 @@ func loadTemplate(file string, vals TemplateValues) (*tmpl, *yaml.Node, error) {
 	if ps := get(root, "Parameters"); ps != nil {
 		for i := 0; i+1 < len(ps.Content); i += 2 {
 			name := ps.Content[i].Value
+			if typ := get(ps.Content[i+1], "Type"); typ != nil && typ.Value == "CommaDelimitedList" {
+				t.lists[name] = true
+			}
 			if _, set := t.params[name]; !set {
 				if d := get(ps.Content[i+1], "Default"); d != nil {
 					t.params[name] = d.Value
@@ -124,6 +127,25 @@ func loadTemplate(file string, vals TemplateValues) (*tmpl, *yaml.Node, error) {
 		return nil, nil, fmt.Errorf("%s: no Resources", file)
 	}
 	return t, res, nil
+}
+
+// ResourceProperties reads one resource of a template and returns its Properties with the
+// intrinsics resolved for vals (Ref, Sub with or without variables, Join, Split, If,
+// Condition, GetAtt from vals.Attrs), as CloudFormation would hand them to the resource.
+func ResourceProperties(file, logicalID string, vals TemplateValues) (map[string]any, error) {
+	t, res, err := loadTemplate(file, vals)
+	if err != nil {
+		return nil, err
+	}
+	r := get(res, logicalID)
+	if r == nil {
+		return nil, fmt.Errorf("%s: no resource %s", file, logicalID)
+	}
+	props, _ := t.value(get(r, "Properties")).(map[string]any)
+	if props == nil {
+		return nil, fmt.Errorf("%s: resource %s has no Properties", file, logicalID)
+	}
+	return props, nil
 }
 
 // refTarget returns the logical id named by !GetAtt X.Arn, !Ref X or their long forms.
@@ -156,7 +178,9 @@ func refTarget(n *yaml.Node) string {
 type tmpl struct {
 	vals       TemplateValues
 	params     map[string]string
+	lists      map[string]bool // CommaDelimitedList parameters: !Ref gives a list
 	conditions *yaml.Node
+	locals     map[string]any // the variables of the !Sub being resolved
 }
 
 func get(n *yaml.Node, key string) *yaml.Node {
@@ -184,7 +208,17 @@ func (t *tmpl) ref(name string) any {
 	case "AWS::NoValue":
 		return noValue{}
 	}
+	if v, ok := t.locals[name]; ok {
+		return v
+	}
 	if v, ok := t.params[name]; ok {
+		if t.lists[name] {
+			var out []any
+			for _, e := range strings.Split(v, ",") {
+				out = append(out, strings.TrimSpace(e))
+			}
+			return out
+		}
 		return v
 	}
 	if v, ok := t.vals.Refs[name]; ok {
@@ -220,8 +254,22 @@ func (t *tmpl) value(n *yaml.Node) any {
 		s := n.Value
 		if n.Kind == yaml.SequenceNode && len(n.Content) > 0 {
 			s = n.Content[0].Value
+			if len(n.Content) == 2 { // !Sub [string, {Var: value}]
+				vars, _ := t.value(n.Content[1]).(map[string]any)
+				saved := t.locals
+				t.locals = vars
+				defer func() { t.locals = saved }()
+			}
 		}
 		return t.sub(s)
+	case "!Split":
+		if n.Kind == yaml.SequenceNode && len(n.Content) == 2 {
+			var out []any
+			for _, e := range strings.Split(fmt.Sprint(t.value(n.Content[1])), n.Content[0].Value) {
+				out = append(out, e)
+			}
+			return out
+		}
 	case "!Condition":
 		return t.condition(n.Value)
 	case "!GetAtt":
@@ -236,8 +284,9 @@ func (t *tmpl) value(n *yaml.Node) any {
 	case "!Join":
 		if n.Kind == yaml.SequenceNode && len(n.Content) == 2 {
 			var parts []string
-			for _, c := range n.Content[1].Content {
-				parts = append(parts, fmt.Sprint(t.value(c)))
+			items, _ := t.value(n.Content[1]).([]any) // a list, or a list parameter
+			for _, v := range items {
+				parts = append(parts, fmt.Sprint(v))
 			}
 			return strings.Join(parts, n.Content[0].Value)
 		}
@@ -266,8 +315,9 @@ func (t *tmpl) value(n *yaml.Node) any {
 			switch n.Content[0].Value {
 			case "Ref":
 				return t.ref(n.Content[1].Value)
-			case "Fn::Sub":
-				return t.sub(n.Content[1].Value)
+			case "Fn::Sub", "Fn::Split", "Fn::Join":
+				return t.value(&yaml.Node{Tag: "!" + strings.TrimPrefix(n.Content[0].Value, "Fn::"), Kind: n.Content[1].Kind,
+					Value: n.Content[1].Value, Content: n.Content[1].Content})
 			case "Fn::GetAtt":
 				return t.getAtt(n.Content[1])
 			case "Fn::If":
