@@ -60,6 +60,7 @@ type Config struct {
 	AccountsURL        string        // ONBOARDER_CLOUDONE_ACCOUNTS_URL
 	TrailMode          TrailMode     // ONBOARDER_TRAIL_MODE
 	ExecutionRoleName  string        // ONBOARDER_EXECUTION_ROLE_NAME
+	FallbackRoleName   string        // ONBOARDER_FALLBACK_ROLE_NAME: assumed when the execution role is denied after a new account's grace; "": none
 	CFNRoleName        string        // ONBOARDER_CLOUDFORMATION_ROLE_NAME: service role passed to CloudFormation; empty: none
 	DryRun             bool          // ONBOARDER_DRY_RUN
 	AdoptExisting      bool          // ONBOARDER_ADOPT_EXISTING
@@ -165,6 +166,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		c.TrailMode = TrailMode(strings.ToLower(mode))
 	}
 	str("ONBOARDER_EXECUTION_ROLE_NAME", &c.ExecutionRoleName)
+	str("ONBOARDER_FALLBACK_ROLE_NAME", &c.FallbackRoleName)
 	str("ONBOARDER_CLOUDFORMATION_ROLE_NAME", &c.CFNRoleName)
 	boolean("ONBOARDER_DRY_RUN", &c.DryRun)
 	boolean("ONBOARDER_ADOPT_EXISTING", &c.AdoptExisting)
@@ -264,6 +266,12 @@ func (c Config) validateNames() []error {
 	if !stackNameRE.MatchString(c.StackName) {
 		bad("ONBOARDER_STACK_NAME", c.StackName, "must be 1 to 8 characters, a letter first, then letters, digits or hyphens (nested resource names of the onboarding template hit a 64-character limit)")
 	}
+	if c.FallbackRoleName != "" && !roleNameRE.MatchString(c.FallbackRoleName) {
+		bad("ONBOARDER_FALLBACK_ROLE_NAME", c.FallbackRoleName, "must be an IAM role name (1 to 64 of letters, digits and +=,.@_-) or empty")
+	}
+	if c.FallbackRoleName != "" && c.FallbackRoleName == c.ExecutionRoleName {
+		bad("ONBOARDER_FALLBACK_ROLE_NAME", c.FallbackRoleName, "is the execution role itself (ONBOARDER_EXECUTION_ROLE_NAME): leave it empty")
+	}
 	if !roleNameRE.MatchString(c.ExecutionRoleName) {
 		bad("ONBOARDER_EXECUTION_ROLE_NAME", c.ExecutionRoleName, "must be an IAM role name (1 to 64 of letters, digits and +=,.@_-)")
 	}
@@ -330,6 +338,17 @@ func (c Config) ExecutionRoleARN(partition, account string) string {
 		partition = "aws"
 	}
 	return "arn:" + partition + ":iam::" + account + ":role/" + c.ExecutionRoleName
+}
+
+// FallbackRoleARN is the role assumed when the execution role is denied, or "".
+func (c Config) FallbackRoleARN(partition, account string) string {
+	if c.FallbackRoleName == "" {
+		return ""
+	}
+	if partition == "" {
+		partition = "aws"
+	}
+	return "arn:" + partition + ":iam::" + account + ":role/" + c.FallbackRoleName
 }
 
 // CFNRoleARN is the CloudFormation service role passed in the member account, or "".

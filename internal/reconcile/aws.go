@@ -39,6 +39,13 @@ func New(cfg config.Config, awsCfg aws.Config) (*Reconciler, error) {
 		}},
 		Log: slog.Default(),
 	}
+	if cfg.FallbackRoleName != "" {
+		r.Fallback = &AWSMembers{Assumer: &crossaccount.Assumer{
+			Base:        awsCfg,
+			RoleARN:     func(account string) string { return cfg.FallbackRoleARN("aws", account) },
+			SessionName: cfg.SessionName,
+		}}
+	}
 	if cfg.LedgerTable != "" {
 		db := dynamodb.NewFromConfig(awsCfg)
 		r.Ledger = &ledger.Table{DB: db, Name: cfg.LedgerTable}

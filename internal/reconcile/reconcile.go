@@ -56,7 +56,8 @@ type Member struct {
 	Trails         trail.Clients
 }
 
-// Members opens member accounts (crossaccount.Assumer behind AWSMembers).
+// Members opens member accounts (crossaccount.Assumer behind AWSMembers): Reconciler.Members
+// with the execution role, Reconciler.Fallback with ONBOARDER_FALLBACK_ROLE_NAME.
 type Members interface {
 	Member(ctx context.Context, account, region string) (Member, error)
 }
@@ -79,8 +80,9 @@ type Reconciler struct {
 	Secrets  Secrets
 	CloudOne KeyDescriber
 	Members  Members
-	Ledger   Ledger // nil: no ledger (no failure count, no start slots kept)
-	Starts   Starts // nil: stack starts are not paced
+	Fallback Members // nil: no fallback role (ONBOARDER_FALLBACK_ROLE_NAME)
+	Ledger   Ledger  // nil: no ledger (no failure count, no start slots kept)
+	Starts   Starts  // nil: stack starts are not paced
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -96,6 +98,7 @@ type pass struct {
 	entry     *ledger.Entry // the account's ledger entry, read at most once
 	entryRead bool
 	slot      time.Time // the start slot this pass holds (scheduled or used)
+	fallback  bool      // the account was opened with the fallback role
 }
 
 // Reconcile takes one step for one account and says what it did. It never panics and never
@@ -134,7 +137,9 @@ func (p *pass) run(ctx context.Context) error {
 	p.where = r.Cfg.StackName + " in " + req.Account + "/" + region
 	m, err := r.Members.Member(ctx, req.Account, region)
 	if err != nil {
-		return p.assumeFailed(err)
+		if m, err = p.fallBack(ctx, region, err); err != nil {
+			return err
+		}
 	}
 	obs, err := p.observe(ctx, m)
 	if err != nil {
@@ -161,6 +166,27 @@ func (p *pass) assumeFailed(err error) error {
 	}
 	return fault.Permanentf("assume %s: access denied: check that the role exists in account %s (the member StackSet of deploy/member.yaml makes it), that it trusts the reconcile role of the onboarder, and that no SCP denies sts:AssumeRole: %w",
 		denied.Role, p.req.Account, denied.Err)
+}
+
+// fallBack opens the account with the fallback role (ONBOARDER_FALLBACK_ROLE_NAME) when the
+// execution role is denied for good: after a new account's grace, during which the request
+// waits for the member StackSet to make the role, or at once for an account of long standing.
+// Without a fallback, or when the fallback is denied too, the pass fails as assumeFailed says.
+func (p *pass) fallBack(ctx context.Context, region string, err error) (Member, error) {
+	var denied *crossaccount.DeniedError
+	isDenied := errors.As(err, &denied)
+	err = p.assumeFailed(err)
+	if p.r.Fallback == nil || !isDenied || fault.ClassOf(err) != fault.Permanent {
+		return Member{}, err
+	}
+	m, ferr := p.r.Fallback.Member(ctx, p.req.Account, region)
+	if ferr != nil {
+		return Member{}, fault.As(fault.ClassOf(err), fmt.Errorf("%w; the fallback role %s could not be assumed either: %v",
+			err, p.r.Cfg.FallbackRoleName, ferr))
+	}
+	p.fallback = true
+	p.res.Via = fmt.Sprintf("the fallback role %s: %s could not be assumed", p.r.Cfg.FallbackRoleName, denied.Role)
+	return m, nil
 }
 
 // observe reads what the decision needs, and nothing more: the stack; the stack's latest
@@ -328,7 +354,9 @@ func (p *pass) write(ctx context.Context, m Member, o Observation, plan Plan) er
 	r, res := p.r, p.res
 	name := r.Cfg.StackName
 	var roleARN *string // the CloudFormation service role, when configured
-	if arn := r.Cfg.CFNRoleARN("aws", p.req.Account); arn != "" {
+	if arn := r.Cfg.CFNRoleARN("aws", p.req.Account); arn != "" && !p.fallback {
+		// With the fallback role the account has no member roles yet: the stack is written
+		// with the caller's permissions (a stack that has a service role keeps it).
 		roleARN = aws.String(arn)
 	}
 	caps := []cfntypes.Capability{cfntypes.CapabilityCapabilityNamedIam, cfntypes.CapabilityCapabilityAutoExpand}

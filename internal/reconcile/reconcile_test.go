@@ -523,6 +523,56 @@ func TestAssumeRoleDenied(t *testing.T) {
 	expect(t, res, ActionFail, fault.Permanent)
 }
 
+// With ONBOARDER_FALLBACK_ROLE_NAME, an execution role that is denied for good (past a new
+// account's grace, or for an account of long standing) gives way to the fallback role: the
+// stack is written without the CloudFormation service role (the member roles are not there),
+// and the result says which role was used. Within the grace, the request still waits.
+func TestFallbackRole(t *testing.T) {
+	denied := fault.As(fault.Permanent, &crossaccount.DeniedError{Role: "arn:aws:iam::" + acct + ":role/CloudOneOnboarderExecution", Err: apiErr("AccessDenied", "not authorized")})
+	e := newEnv(t, func(c *config.Config) {
+		c.ExecutionRoleName, c.CFNRoleName, c.FallbackRoleName = "CloudOneOnboarderExecution", "CloudOneOnboarderCloudFormation", "AWSControlTowerExecution"
+	})
+	member := e.r.Members.(*fakeMembers).m
+	fallback := &fakeMembers{m: member}
+	e.r.Members, e.r.Fallback = &fakeMembers{err: denied}, fallback
+
+	res := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "controltower:CreateManagedAccount", EventID: "e1", AccountSince: time.Now().Add(-5 * time.Minute)})
+	expect(t, res, ActionFail, fault.Transient)
+	if fallback.n != 0 || res.Via != "" {
+		t.Fatalf("within the grace the fallback was used (%d times, via %q)", fallback.n, res.Via)
+	}
+
+	res = e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "controltower:CreateManagedAccount", EventID: "e1", AccountSince: time.Now().Add(-2 * time.Hour)})
+	expect(t, res, ActionCreate, fault.None)
+	if !strings.Contains(res.Via, "AWSControlTowerExecution") || !strings.Contains(res.Via, "CloudOneOnboarderExecution") {
+		t.Errorf("via %q, want both roles named", res.Via)
+	}
+	if e.cfn.lastCreate == nil || e.cfn.lastCreate.RoleARN != nil {
+		t.Errorf("the create through the fallback role passed the service role %v", e.cfn.lastCreate.RoleARN)
+	}
+
+	fallback.err = fault.As(fault.Permanent, &crossaccount.DeniedError{Role: "arn:aws:iam::" + acct + ":role/AWSControlTowerExecution", Err: apiErr("AccessDenied", "not authorized")})
+	res = e.run()
+	expect(t, res, ActionFail, fault.Permanent)
+	if !strings.Contains(res.Error, "CloudOneOnboarderExecution") || !strings.Contains(res.Error, "fallback role AWSControlTowerExecution") {
+		t.Errorf("both denied: %q", res.Error)
+	}
+}
+
+// The execution role itself is never its own fallback.
+func TestFallbackRoleConfig(t *testing.T) {
+	c := config.Default()
+	c.SecretARN = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:onboarder-AbCdEf"
+	c.FallbackRoleName = c.ExecutionRoleName
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "ONBOARDER_FALLBACK_ROLE_NAME") {
+		t.Fatalf("fallback = execution role: %v", err)
+	}
+	c.FallbackRoleName = "bad role"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "ONBOARDER_FALLBACK_ROLE_NAME") {
+		t.Fatalf("bad name: %v", err)
+	}
+}
+
 // AccessDenied inside the member account (an SCP, a missing permission) is permanent and
 // names the action; LimitExceededException needs a person.
 func TestMemberErrorsClasses(t *testing.T) {

@@ -57,6 +57,8 @@ type Result struct {
 	Class        fault.Class   `json:"class"`
 	Error        string        `json:"error,omitempty"`
 	Err          error         `json:"-"`
+	// Via names the fallback role when the pass could not use the execution role.
+	Via string `json:"via,omitempty"`
 	// Row is the row of the state table the decision came from.
 	Row string `json:"row,omitempty"`
 	// Failed is the resource that made the onboarder's own write fail (needs-person).

@@ -304,6 +304,9 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 	if res.Failed != nil {
 		attrs = append(attrs, "failed_resource", res.Failed)
 	}
+	if res.Via != "" {
+		attrs = append(attrs, "via", res.Via)
+	}
 	if res.Trail != nil {
 		attrs = append(attrs, "trail", res.Trail)
 	}
