@@ -117,7 +117,8 @@ func stripCommentsAll(s string) string {
 
 // values that [AWS only] commands (the central stack's outputs) would give the later ones.
 var awsOnlyValues = map[string]string{
-	"BUS_ARN": "arn:aws:events:us-east-1:123456789012:event-bus/cloudone-onboarder",
+	"BUS_ARN":            "arn:aws:events:us-east-1:123456789012:event-bus/cloudone-onboarder",
+	"RECONCILE_ROLE_ARN": "arn:aws:iam::123456789012:role/cloudone-onboarder/reconcile/cloudone-onboarder-ReconcileRole-1A2B3C",
 }
 
 var putEventsRE = regexp.MustCompile(`(?s)aws events put-events --entries '(\[.*?\])'`)

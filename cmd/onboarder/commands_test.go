@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -25,21 +27,26 @@ func TestValidate(t *testing.T) {
 	r := f.runExit(exitOK, "validate")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	checks := lines[:len(lines)-1]
-	if len(checks) != 7 {
-		t.Fatalf("want 7 check lines, got %d:\n%s", len(checks), r.stdout)
+	if len(checks) != 9 {
+		t.Fatalf("want 9 check lines, got %d:\n%s", len(checks), r.stdout)
 	}
 	for _, l := range checks {
 		if !strings.HasPrefix(l, "OK    ") {
 			t.Errorf("check not OK: %s", l)
 		}
 	}
-	for _, want := range []string{"region us-1, AWS region us-east-1", "declares the six parameters", "role/AWSControlTowerExecution assumed in "} {
+	for _, want := range []string{"region us-1, AWS region us-east-1", "declares the six parameters", "role/AWSControlTowerExecution assumed in ",
+		"cloudone-onboarder-guardrail-CloudOne (" + f.guardrail + ") is over every one of the 3 in-scope accounts (attached to " + f.root + ")",
+		"StackSet cloudone-onboarder-member covers us-east-1"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, r.stdout)
 		}
 	}
 
-	// The configured Cloud One region wins, and the line says so.
+	// The configured Cloud One region wins, and the line says so (the member StackSet has
+	// that region too).
+	must(t, "create stack instances", err2(cloudformation.NewFromConfig(f.aws).CreateStackInstances(f.ctx, &cloudformation.CreateStackInstancesInput{
+		StackSetName: aws.String("cloudone-onboarder-member"), Accounts: []string{f.members[0]}, Regions: []string{"eu-central-1"}})))
 	f.env["ONBOARDER_CLOUDONE_REGION"] = "de-1"
 	r = f.runExit(exitOK, "validate", "--account", f.members[1])
 	if !strings.Contains(r.stdout, "ONBOARDER_CLOUDONE_REGION=de-1 is set and wins: stacks go to eu-central-1") ||
@@ -47,6 +54,37 @@ func TestValidate(t *testing.T) {
 		t.Errorf("configured region does not win:\n%s", r.stdout)
 	}
 	delete(f.env, "ONBOARDER_CLOUDONE_REGION")
+}
+
+// A guardrail that is missing or not over every account is a warning; a member StackSet that
+// misses the stacks' region, or a forwarding trail's, is a failure.
+func TestValidateGuardrailAndRegions(t *testing.T) {
+	f := newFixture(t)
+	orgs := organizations.NewFromConfig(f.aws)
+	must(t, "detach", err2(orgs.DetachPolicy(f.ctx, &organizations.DetachPolicyInput{PolicyId: aws.String(f.guardrail), TargetId: aws.String(f.root)})))
+	must(t, "attach to the OU", err2(orgs.AttachPolicy(f.ctx, &organizations.AttachPolicyInput{PolicyId: aws.String(f.guardrail), TargetId: aws.String(f.ou)})))
+	r := f.runExit(exitOK, "validate")
+	// The in-scope accounts are all in the OU: attached there, it covers them.
+	if !strings.Contains(r.stdout, "OK    guardrail") || !strings.Contains(r.stdout, "(attached to "+f.ou+")") {
+		t.Errorf("guardrail on the OU:\n%s", r.stdout)
+	}
+	must(t, "detach", err2(orgs.DetachPolicy(f.ctx, &organizations.DetachPolicyInput{PolicyId: aws.String(f.guardrail), TargetId: aws.String(f.ou)})))
+	r = f.runExit(exitOK, "validate")
+	if !strings.Contains(r.stdout, "WARN  guardrail") || !strings.Contains(r.stdout, "not over 3 of the 3 in-scope accounts") ||
+		!strings.Contains(r.stdout, "1 with a warning") {
+		t.Errorf("a detached guardrail is not a warning:\n%s", r.stdout)
+	}
+
+	f.env["ONBOARDER_CLOUDONE_REGION"] = "de-1" // stacks in eu-central-1, where the StackSet has no instance
+	r = f.runExit(exitFailure, "validate")
+	if !strings.Contains(r.stdout, "FAIL  regions") || !strings.Contains(r.stdout, "not in eu-central-1 (the onboarding stacks)") {
+		t.Errorf("a StackSet missing the stacks' region:\n%s", r.stdout)
+	}
+	delete(f.env, "ONBOARDER_CLOUDONE_REGION")
+	r = f.runExit(exitFailure, "validate", "--member-stackset", "nope")
+	if !strings.Contains(r.stdout, "no StackSet nope") {
+		t.Errorf("a missing StackSet:\n%s", r.stdout)
+	}
 }
 
 func TestValidateFailures(t *testing.T) {

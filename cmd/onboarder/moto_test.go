@@ -106,6 +106,8 @@ type fixture struct {
 	terminal  bool
 	trailName string
 	trailBkt  string
+	root      string // the Organization's root
+	guardrail string // the guardrail SCP's id
 }
 
 func randHex(n int) string {
@@ -147,6 +149,22 @@ func newFixture(t *testing.T) *fixture {
 		f.members = append(f.members, id)
 		must(t, "move account", err2(orgs.MoveAccount(ctx, &organizations.MoveAccountInput{AccountId: aws.String(id), SourceParentId: roots.Roots[0].Id, DestinationParentId: ou.OrganizationalUnit.Id})))
 	}
+
+	// The guardrail SCP over the root, with SCPs enabled.
+	must(t, "enable SCPs", err2(orgs.EnablePolicyType(ctx, &organizations.EnablePolicyTypeInput{RootId: roots.Roots[0].Id, PolicyType: orgtypes.PolicyTypeServiceControlPolicy})))
+	pol, err := orgs.CreatePolicy(ctx, &organizations.CreatePolicyInput{Name: aws.String(GuardrailName("CloudOne")), Type: orgtypes.PolicyTypeServiceControlPolicy,
+		Description: aws.String("guardrail"), Content: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"lambda:GetFunction","Resource":"arn:aws:lambda:*:*:function:CloudOne-*"}]}`)})
+	must(t, "create guardrail", err)
+	f.guardrail = aws.ToString(pol.Policy.PolicySummary.Id)
+	f.root = aws.ToString(roots.Roots[0].Id)
+	must(t, "attach guardrail", err2(orgs.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: pol.Policy.PolicySummary.Id, TargetId: roots.Roots[0].Id})))
+
+	// The member StackSet, with an instance in the stacks' region (us-1 -> us-east-1).
+	cfn := cloudformation.NewFromConfig(awsCfg)
+	must(t, "create stack set", err2(cfn.CreateStackSet(ctx, &cloudformation.CreateStackSetInput{StackSetName: aws.String("cloudone-onboarder-member"),
+		TemplateBody: aws.String(`{"Resources":{"Handle":{"Type":"AWS::CloudFormation::WaitConditionHandle"}}}`)})))
+	must(t, "create stack instances", err2(cfn.CreateStackInstances(ctx, &cloudformation.CreateStackInstancesInput{StackSetName: aws.String("cloudone-onboarder-member"),
+		Accounts: []string{f.members[0]}, Regions: []string{"us-east-1"}})))
 
 	// Secret.
 	sec, err := secretsmanager.NewFromConfig(awsCfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{

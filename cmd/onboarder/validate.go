@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -16,6 +17,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
@@ -28,7 +30,7 @@ var templateParams = []string{
 }
 
 func (a *app) validateCmd() *cobra.Command {
-	var account string
+	var account, stackSet string
 	cmd := &cobra.Command{
 		Use:   "validate [--account ID]",
 		Short: "Preflight: check everything a deployment needs, one line per check",
@@ -42,10 +44,14 @@ func (a *app) validateCmd() *cobra.Command {
                   the mapped region) and declares the six parameters of the contract
   organization    the organization's accounts can be listed; how many are in scope
   execution role  ONBOARDER_EXECUTION_ROLE_NAME can be assumed in --account (default: the
-                  first in-scope account)
+                  first in-scope account), and ONBOARDER_FALLBACK_ROLE_NAME when it is set
+  guardrail       the guardrail SCP of deploy/guardrail.yaml is over every in-scope account
+                  (a WARN, not a failure, when it is missing or partial)
+  regions         the member StackSet (--member-stackset) has instances in the stacks' region
+                  and in the home region of every forwarding trail the ledger knows
 No secret value is ever printed.
 
-Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
+Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 usage error.`,
 		Example: "  onboarder validate\n  onboarder validate --account 012345678901",
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
@@ -54,10 +60,11 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage error.`,
 					return usageErrorf("--account %q: must be a 12-digit AWS account id", account)
 				}
 			}
-			return a.validate(cmd.Context(), account)
+			return a.validate(cmd.Context(), account, stackSet)
 		}),
 	}
 	cmd.Flags().StringVar(&account, "account", "", "account `ID` in which to assume the execution role")
+	cmd.Flags().StringVar(&stackSet, "member-stackset", "cloudone-onboarder-member", "`NAME` of the member StackSet of deploy/member.yaml")
 	return cmd
 }
 
@@ -66,11 +73,18 @@ type checks struct {
 	a      *app
 	total  int
 	failed int
+	warned int
 }
 
 func (c *checks) ok(name, format string, args ...any) {
 	c.total++
 	fmt.Fprintf(c.a.stdout, "OK    %-15s %s\n", name, fmt.Sprintf(format, args...))
+}
+
+func (c *checks) warn(name, format string, args ...any) {
+	c.total++
+	c.warned++
+	fmt.Fprintf(c.a.stdout, "WARN  %-15s %s\n", name, fmt.Sprintf(format, args...))
 }
 
 func (c *checks) fail(name string, err error) {
@@ -83,7 +97,7 @@ var errNotChecked = errors.New("not checked")
 
 func notChecked(why string) error { return fmt.Errorf("%w: %s", errNotChecked, why) }
 
-func (a *app) validate(ctx context.Context, account string) error {
+func (a *app) validate(ctx context.Context, account, stackSet string) error {
 	c := &checks{a: a}
 
 	// configuration
@@ -172,13 +186,18 @@ func (a *app) validate(ctx context.Context, account string) error {
 
 	// organization
 	var first string
+	var in []target
+	var sc *scope
+	orgErr := awsErr
 	if awsErr != nil {
 		c.fail("organization", awsErr)
 	} else {
-		sc := newScope(organizations.NewFromConfig(awsCfg), cfg)
-		in, out, err := sc.accounts(ctx, nil, true)
-		if err != nil {
+		sc = newScope(organizations.NewFromConfig(awsCfg), cfg)
+		var out []outOfScope
+		in, out, orgErr = sc.accounts(ctx, nil, true)
+		if err := orgErr; err != nil {
 			c.fail("organization", err)
+			orgErr = notChecked("the organization could not be listed")
 		} else {
 			mgmt, _ := sc.ManagementAccount(ctx) // cached by accounts
 			c.ok("organization", "management account %s, %d accounts, %d in scope", mgmt, len(in)+len(out), len(in))
@@ -216,11 +235,57 @@ func (a *app) validate(ctx context.Context, account string) error {
 		default:
 			c.ok("execution role", "%s assumed in %s (%s)", cfg.ExecutionRoleARN("aws", chosen), chosen, region)
 		}
+		if cfg.FallbackRoleName != "" {
+			fs := &crossaccount.Assumer{Base: awsCfg, RoleARN: func(acc string) string { return cfg.FallbackRoleARN("aws", acc) }, SessionName: cfg.SessionName}
+			if _, err := fs.Config(ctx, chosen, region); err != nil {
+				c.fail("fallback role", err)
+			} else {
+				c.ok("fallback role", "%s assumed in %s", cfg.FallbackRoleARN("aws", chosen), chosen)
+			}
+		}
+	}
+
+	// guardrail
+	if orgErr != nil {
+		c.fail("guardrail", orgErr)
+	} else if ok, warn, err := checkGuardrail(ctx, organizations.NewFromConfig(awsCfg), sc, cfg, in); err != nil {
+		c.fail("guardrail", err)
+	} else if warn != "" {
+		c.warn("guardrail", "%s", warn)
+	} else {
+		c.ok("guardrail", "%s", ok)
+	}
+
+	// regions
+	switch {
+	case awsErr != nil:
+		c.fail("regions", awsErr)
+	case region == "":
+		c.fail("regions", notChecked("no AWS region for the stacks (the Cloud One region is unknown)"))
+	default:
+		var entries map[string]ledger.Entry
+		var err error
+		if cfg.LedgerTable != "" {
+			entries, err = (&ledger.Table{DB: dynamodb.NewFromConfig(awsCfg), Name: cfg.LedgerTable}).All(ctx)
+		}
+		if err != nil {
+			c.fail("regions", fmt.Errorf("read the ledger %s: %w", cfg.LedgerTable, err))
+			break
+		}
+		if msg, err := checkRegions(ctx, cloudformation.NewFromConfig(awsCfg), stackSet, region, entries); err != nil {
+			c.fail("regions", err)
+		} else {
+			c.ok("regions", "%s", msg)
+		}
 	}
 
 	if c.failed > 0 {
 		fmt.Fprintf(a.stdout, "%d of %d checks failed\n", c.failed, c.total)
 		return exitWith(exitFailure)
+	}
+	if c.warned > 0 {
+		fmt.Fprintf(a.stdout, "all %d checks passed, %d with a warning\n", c.total, c.warned)
+		return nil
 	}
 	fmt.Fprintf(a.stdout, "all %d checks passed\n", c.total)
 	return nil
