@@ -334,32 +334,28 @@ func ValidateAccountID(id string) error {
 
 // ExecutionRoleARN is the role assumed in a member account.
 func (c Config) ExecutionRoleARN(partition, account string) string {
-	if partition == "" {
-		partition = "aws"
-	}
-	return "arn:" + partition + ":iam::" + account + ":role/" + c.ExecutionRoleName
+	return roleARN(partition, account, c.ExecutionRoleName)
 }
 
 // FallbackRoleARN is the role assumed when the execution role is denied, or "".
 func (c Config) FallbackRoleARN(partition, account string) string {
-	if c.FallbackRoleName == "" {
-		return ""
-	}
-	if partition == "" {
-		partition = "aws"
-	}
-	return "arn:" + partition + ":iam::" + account + ":role/" + c.FallbackRoleName
+	return roleARN(partition, account, c.FallbackRoleName)
 }
 
 // CFNRoleARN is the CloudFormation service role passed in the member account, or "".
 func (c Config) CFNRoleARN(partition, account string) string {
-	if c.CFNRoleName == "" {
+	return roleARN(partition, account, c.CFNRoleName)
+}
+
+// roleARN is the ARN of a role in an account ("" for no name; partition "" is "aws").
+func roleARN(partition, account, name string) string {
+	if name == "" {
 		return ""
 	}
 	if partition == "" {
 		partition = "aws"
 	}
-	return "arn:" + partition + ":iam::" + account + ":role/" + c.CFNRoleName
+	return "arn:" + partition + ":iam::" + account + ":role/" + name
 }
 
 // Excluded reports whether the account is on the deny-list.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,26 @@ func waitStatus(t *testing.T, c *cloudformation.Client, name, want string) *cfnt
 	}
 }
 
+// passedThrough checks that the stack's own events (the stack-level ones, oldest first) end
+// with these statuses: the in-between states are read from the history, not caught live,
+// which a loaded machine can miss.
+func passedThrough(t *testing.T, c *cloudformation.Client, name string, want ...string) {
+	t.Helper()
+	out, err := c.DescribeStackEvents(context.Background(), &cloudformation.DescribeStackEventsInput{StackName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := len(out.StackEvents) - 1; i >= 0; i-- { // newest first in the answer
+		if e := out.StackEvents[i]; aws.ToString(e.LogicalResourceId) == name {
+			got = append(got, string(e.ResourceStatus))
+		}
+	}
+	if len(got) < len(want) || !slices.Equal(got[len(got)-len(want):], want) {
+		t.Errorf("stack %s went through %v, want it to end with %v", name, got, want)
+	}
+}
+
 func apiCode(err error) (string, string) {
 	var ae smithy.APIError
 	if errors.As(err, &ae) {
@@ -107,7 +128,8 @@ func events(t *testing.T, c *cloudformation.Client, name string) []cfntypes.Stac
 
 func TestStackOperationsTakeTime(t *testing.T) {
 	ctx := context.Background()
-	_, c, url := layer(t, faultproxy.Uniform(300*time.Millisecond))
+	// Long enough for the checks made while the create runs, on a loaded machine.
+	_, c, url := layer(t, faultproxy.Uniform(1500*time.Millisecond))
 	in := &cloudformation.CreateStackInput{StackName: aws.String("Slow"), TemplateURL: aws.String(url), ClientRequestToken: aws.String("tok-create-1"),
 		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String("Secret"), ParameterValue: aws.String("s3cr3t")}},
 		Tags:       []cfntypes.Tag{{Key: aws.String("owner"), Value: aws.String("me")}}}
@@ -182,8 +204,8 @@ func TestFailedCreateRollsBack(t *testing.T) {
 		Tags:       []cfntypes.Tag{{Key: aws.String("managed"), Value: aws.String("true")}}}); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, c, "Bad", "ROLLBACK_IN_PROGRESS")
 	s := waitStatus(t, c, "Bad", "ROLLBACK_COMPLETE")
+	passedThrough(t, c, "Bad", "CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE")
 	if len(s.Tags) != 1 || params(s)["Secret"] != "****" {
 		t.Errorf("a rolled-back stack keeps its tags and masked parameters: %+v %v", s.Tags, params(s))
 	}
@@ -229,8 +251,8 @@ func TestFailedUpdateKeepsOldParameters(t *testing.T) {
 	if _, err := c.UpdateStack(ctx, &cloudformation.UpdateStackInput{StackName: aws.String("Upd"), TemplateURL: aws.String(url), Parameters: mk("broken"), ClientRequestToken: aws.String("u-1")}); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, c, "Upd", "UPDATE_ROLLBACK_IN_PROGRESS")
 	s := waitStatus(t, c, "Upd", "UPDATE_ROLLBACK_COMPLETE")
+	passedThrough(t, c, "Upd", "UPDATE_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_COMPLETE")
 	if params(s)["Mode"] != "a" {
 		t.Errorf("after the rollback the old parameters are back: %v", params(s))
 	}
