@@ -34,7 +34,7 @@ func checkGuardrail(ctx context.Context, api guardrailAPI, sc *scope, cfg config
 	name := GuardrailName(cfg.StackName)
 	roots, err := api.ListRoots(ctx, &organizations.ListRootsInput{})
 	if err != nil {
-		return "", "", fmt.Errorf("Organizations ListRoots: %w", err)
+		return "", "", fmt.Errorf("organizations:ListRoots: %w", err)
 	}
 	enabled := false
 	for _, r := range roots.Roots {
@@ -49,7 +49,7 @@ func checkGuardrail(ctx context.Context, api guardrailAPI, sc *scope, cfg config
 	for p.HasMorePages() && id == "" {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return "", "", fmt.Errorf("Organizations ListPolicies: %w", err)
+			return "", "", fmt.Errorf("organizations:ListPolicies: %w", err)
 		}
 		for _, pol := range page.Policies {
 			if aws.ToString(pol.Name) == name {
@@ -68,7 +68,7 @@ func checkGuardrail(ctx context.Context, api guardrailAPI, sc *scope, cfg config
 	for tp.HasMorePages() {
 		page, err := tp.NextPage(ctx)
 		if err != nil {
-			return "", "", fmt.Errorf("Organizations ListTargetsForPolicy %s: %w", id, err)
+			return "", "", fmt.Errorf("organizations:ListTargetsForPolicy %s: %w", id, err)
 		}
 		for _, t := range page.Targets {
 			targets[aws.ToString(t.TargetId)] = true

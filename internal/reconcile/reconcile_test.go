@@ -156,15 +156,6 @@ func expectWrites(t *testing.T, e *env, want ...string) {
 	}
 }
 
-// ours marks the latest operation on the stack as the onboarder's write of op for the env's
-// desired state (bucket), with a resource that failed.
-func (e *env) ours(op stack.Op, bucket, failed string) {
-	tok := stack.Token(op, e.desired(bucket).Fingerprint(), "an-earlier-request")
-	e.cfn.tokens = append(e.cfn.tokens, tok)
-	e.cfn.event(string(e.cfn.stack.StackStatus)+"_STARTED", "User Initiated", tok)
-	e.cfn.settle(e.cfn.stack.StackStatus, failed)
-}
-
 // A new account: create, come back while CloudFormation works, done when it settles.
 func TestAbsentCreatesThenComesBack(t *testing.T) {
 	e := newEnv(t)
