@@ -217,6 +217,15 @@ func request(ev *event.Event, d decision, region string) queue.Request {
 // failed send is returned (the platform retries the event; the deduplication id makes the
 // requests SQS already took harmless).
 func (b *base) finish(ctx context.Context, ev *event.Event, ds []decision, region string) error {
+	if err := b.send(ctx, ev, ds, region); err != nil {
+		return b.fail(ctx, ev, err)
+	}
+	return nil
+}
+
+// send is finish without the failure's log line, for a caller that handles it (the sweep
+// continues from the page instead).
+func (b *base) send(ctx context.Context, ev *event.Event, ds []decision, region string) error {
 	var reqs []queue.Request
 	for _, d := range ds {
 		if d.enqueue {
@@ -225,10 +234,10 @@ func (b *base) finish(ctx context.Context, ev *event.Event, ds []decision, regio
 	}
 	if len(reqs) > 0 {
 		if b.Queue == nil {
-			return b.fail(ctx, ev, errors.New("no queue configured"))
+			return errors.New("no queue configured")
 		}
 		if err := b.Queue.Send(ctx, reqs); err != nil {
-			return b.fail(ctx, ev, fmt.Errorf("enqueue %d reconcile requests: %w", len(reqs), err))
+			return fmt.Errorf("enqueue %d reconcile requests: %w", len(reqs), err)
 		}
 		b.Metrics.Enqueued(len(reqs))
 	}

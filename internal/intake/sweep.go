@@ -199,23 +199,27 @@ func (h *Sweep) walk(ctx context.Context, ev *event.Event) error {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.margin() {
 			return h.continueLater(ctx, ev, c, "the invocation ends soon")
 		}
-		page, next, err := h.page(ctx, &c)
-		if err != nil {
+		// A page that fails after the SDK's retries (listing, deciding or enqueueing it) is
+		// tried again by a continuation from the same cursor, up to three in a row: pages
+		// already enqueued are not sent again, and one sent twice is deduplicated by SQS.
+		stopped := func(what string, err error) error {
 			if fault.ClassOf(err) == fault.Transient && c.Attempt < 3 && h.Bus != nil {
 				c.Attempt++
-				return h.continueLater(ctx, ev, c, "listing failed: "+err.Error())
+				return h.continueLater(ctx, ev, c, what+" failed: "+err.Error())
 			}
 			return h.fail(ctx, ev, err)
 		}
-		c.Attempt = 0
+		start := c // the cursor of this page, before page() adds child OUs to it
+		page, next, err := h.page(ctx, &c)
+		if err != nil {
+			return stopped("listing", err)
+		}
 		var ds []decision
 		for _, a := range page {
 			d, err := h.decideAccount(ctx, ev, a, c.Parent == "")
 			if err != nil {
-				if fault.ClassOf(err) == fault.Transient && h.Bus != nil {
-					return h.continueLater(ctx, ev, c, "deciding failed: "+err.Error())
-				}
-				return h.fail(ctx, ev, err)
+				c = start
+				return stopped("deciding", err)
 			}
 			ds = append(ds, d)
 		}
@@ -225,9 +229,11 @@ func (h *Sweep) walk(ctx context.Context, ev *event.Event) error {
 		if c.Trigger == "sweep" {
 			wev.Kind = event.KindSchedule
 		}
-		if err := h.finish(ctx, &wev, ds, ""); err != nil {
-			return err
+		if err := h.send(ctx, &wev, ds, ""); err != nil {
+			c = start
+			return stopped("enqueueing", err)
 		}
+		c.Attempt = 0
 		accounts += len(ds)
 		c.Enqueued += enqueued(ds)
 		c.Pages++

@@ -15,6 +15,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
@@ -495,5 +496,40 @@ func TestSweepCarriesLedgerDigests(t *testing.T) {
 				t.Fatal("no request for the account with a ledger entry")
 			}
 		})
+	}
+}
+
+// A page whose requests cannot be enqueued (SQS failing after the SDK's retries) is tried
+// again by a continuation from that page, not by the platform's retry of the whole event.
+func TestSweepEnqueueFailureContinuesFromThePage(t *testing.T) {
+	e := newEnv()
+	org(e, 12)
+	cfg := baseConfig()
+	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
+	bus := &FakeBus{}
+	h.Bus, h.BusName = bus, "b"
+	sends := 0
+	e.sqs.SendMessageBatchFn = func(context.Context, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+		if sends++; sends == 1 {
+			return nil, errors.New("ServiceUnavailable")
+		}
+		return &sqs.SendMessageBatchOutput{}, nil
+	}
+	raw := golden(t, "scheduled-events.json")
+	if err := h.Handle(context.Background(), raw); err != nil {
+		t.Fatalf("the sweep failed instead of continuing: %v", err)
+	}
+	if len(bus.Events) != 1 {
+		t.Fatalf("%d continuations, want 1", len(bus.Events))
+	}
+	if err := h.Handle(context.Background(), asEvent(t, bus.Events[0], "cont-1")); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range e.sqs.Requests(t) {
+		seen[r.Account] = true
+	}
+	if len(bus.Events) != 1 || len(seen) < 12 {
+		t.Fatalf("%d continuations, %d accounts enqueued", len(bus.Events), len(seen))
 	}
 }

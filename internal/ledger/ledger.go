@@ -38,6 +38,10 @@ type Entry struct {
 	// Failed is the resource that made the onboarder's own write fail, when that is the
 	// reason a person is needed.
 	Failed string `dynamodbav:"failed,omitempty" json:"failed,omitempty"`
+	// ReportedBy is the id of the request that first reported the needs-person state Reason
+	// says (dead-lettered it): later requests that find the same state are not reported
+	// again, but that request, received again, is (its report did not get out).
+	ReportedBy string `dynamodbav:"reportedBy,omitempty" json:"reportedBy,omitempty"`
 	// StartSlot is the start slot a request holds while it waits for it (the start-rate limit).
 	StartSlot time.Time `dynamodbav:"startSlot,omitempty" json:"startSlot,omitzero"`
 	// Failures counts transient failures in a row, since FailingSince.

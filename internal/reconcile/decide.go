@@ -17,8 +17,10 @@ type Observation struct {
 	Desired *stack.Desired // nil when the decision needs none (in progress, not ours, ...)
 	Trail   *trail.Choice
 	// Adopt: ONBOARDER_ADOPT_EXISTING; RetryFailed: an operator asked to write again after
-	// the onboarder's own write for this desired state failed.
+	// the onboarder's own write for this desired state failed, once: a write of that request
+	// that fails too needs a person again.
 	Adopt, RetryFailed bool
+	Request            string // the request's id (queue.Request.ID), which its tokens derive from
 }
 
 // Plan is the decision: at most one stack step, and whether to start the forwarding trail
@@ -49,6 +51,7 @@ const (
 	RowOwnContinueAgain Row = "UPDATE_ROLLBACK_FAILED after the onboarder's own ContinueUpdateRollback"
 	RowDeleteFailed     Row = "DELETE_FAILED"
 	RowReview           Row = "REVIEW_IN_PROGRESS"
+	RowHalted           Row = "UPDATE_FAILED, IMPORT_ROLLBACK_FAILED (stopped without a rollback)"
 )
 
 // Decide is the state table as a pure function: the observation in, the next step out. It
@@ -69,19 +72,22 @@ func Decide(o Observation) (Plan, Row) {
 		return Plan{Step: ActionWait, Why: "stack " + o.Where + " is " + status + ": come back when it settles"}, RowInProgress
 	case stack.StateReview:
 		return Plan{Step: ActionNeedsPerson, Why: "stack " + o.Where + " is REVIEW_IN_PROGRESS: a change set awaits execution or deletion by a person"}, RowReview
+	case stack.StateHalted:
+		return Plan{Step: ActionNeedsPerson, Failed: failed(o.LastOp),
+			Why: "stack " + o.Where + " is " + status + because(o.LastOp, s.Reason) + ": an operation stopped there without rolling back (rollback disabled); a person must roll it back (aws cloudformation rollback-stack) or finish it; the onboarder takes over once it is *_COMPLETE"}, RowHalted
 	case stack.StateDeleteFailed:
 		p := Plan{Step: ActionNeedsPerson, Failed: failed(o.LastOp),
 			Why: "stack " + o.Where + " is DELETE_FAILED" + because(o.LastOp, s.Reason) + ": a person must remove what blocks the deletion, then delete the stack; the onboarder creates it again afterwards"}
 		return p, RowDeleteFailed
 	case stack.StateFailed:
-		if o.LastOp.For(stack.OpCreate, fingerprint(o.Desired)) && !o.RetryFailed {
+		if o.ownFailed(o.LastOp, stack.OpCreate) {
 			return Plan{Step: ActionNeedsPerson, Failed: failed(o.LastOp),
 				Why: "the onboarder's create of stack " + o.Where + " failed and rolled back (" + status + ")" + because(o.LastOp, s.Reason) +
 					"; no new write for this desired state: fix the cause, then run onboarder reconcile --account " + account(o.Where) + " --retry-failed"}, RowOwnCreateFailed
 		}
 		return Plan{Step: ActionDelete, Why: "stack " + o.Where + " is " + status + because(o.LastOp, s.Reason) + ": delete it, then create it again"}, RowFailedCreate
 	case stack.StateRollbackBad:
-		if o.LastOp.For(stack.OpContinueRollback, fingerprint(o.Desired)) && !o.RetryFailed {
+		if o.ownFailed(o.LastOp, stack.OpContinueRollback) {
 			return Plan{Step: ActionNeedsPerson, Failed: failed(o.LastOp),
 				Why: "stack " + o.Where + " is UPDATE_ROLLBACK_FAILED again after the onboarder continued its rollback" + because(o.LastOp, s.Reason) +
 					": a person must fix the resource (or continue the rollback skipping it)"}, RowOwnContinueAgain
@@ -99,10 +105,10 @@ func Decide(o Observation) (Plan, Row) {
 		}
 		return p, RowInSync
 	}
-	if status == "UPDATE_ROLLBACK_COMPLETE" && o.LastOp.For(stack.OpUpdate, fingerprint(o.Desired)) && !o.RetryFailed {
-		return Plan{Step: ActionNeedsPerson, Failed: failed(o.LastOp), StartLogging: stopped(o.Trail),
+	if upd := o.ownUpdate(); status == "UPDATE_ROLLBACK_COMPLETE" && o.ownFailed(upd, stack.OpUpdate) {
+		return Plan{Step: ActionNeedsPerson, Failed: failed(upd), StartLogging: stopped(o.Trail),
 			Why: "the onboarder's update of stack " + o.Where + " failed and rolled back (UPDATE_ROLLBACK_COMPLETE, the old parameters are back)" +
-				because(o.LastOp, s.Reason) + "; no new write for this desired state: fix the cause, then run onboarder reconcile --account " +
+				because(upd, s.Reason) + "; no new write for this desired state: fix the cause, then run onboarder reconcile --account " +
 				account(o.Where) + " --retry-failed"}, RowOwnUpdateFailed
 	}
 	why := "stack " + o.Where + " differs: " + describeChanges(diff)
@@ -110,6 +116,31 @@ func Decide(o Observation) (Plan, Row) {
 		why = "adopting stack " + o.Where + " (ONBOARDER_ADOPT_EXISTING): " + describeChanges(diff)
 	}
 	return Plan{Step: ActionUpdate, Why: why, Changes: diff, StartLogging: stopped(o.Trail)}, RowDiffers
+}
+
+// ownFailed reports whether op, a failed operation, was the onboarder's op of the desired
+// state, and so must not be written again: unless an operator asked to retry, and this is
+// not already that retry's own write.
+func (o Observation) ownFailed(op *stack.Operation, kind stack.Op) bool {
+	fp := fingerprint(o.Desired)
+	if !op.For(kind, fp) {
+		return false
+	}
+	return !o.RetryFailed || op.By(kind, fp, o.Request)
+}
+
+// ownUpdate is the onboarder's update that a stack in UPDATE_ROLLBACK_COMPLETE rolled back:
+// the latest operation, or the one before it when the latest was the onboarder's
+// ContinueUpdateRollback finishing that update's failed rollback. Nil when neither.
+func (o Observation) ownUpdate() *stack.Operation {
+	fp := fingerprint(o.Desired)
+	switch op := o.LastOp; {
+	case op.For(stack.OpUpdate, fp):
+		return op
+	case op.For(stack.OpContinueRollback, fp) && op.Previous.For(stack.OpUpdate, fp):
+		return op.Previous
+	}
+	return nil
 }
 
 func stopped(t *trail.Choice) bool { return t != nil && t.Stopped }

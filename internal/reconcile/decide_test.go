@@ -35,6 +35,7 @@ func TestDecideTable(t *testing.T) {
 		return &stack.Operation{Token: stack.Token(op, d.Fingerprint(), "r"), Ours: true, Op: op, Fingerprint: d.Fingerprint()[:16],
 			Failed: &stack.Failure{LogicalID: "CloudOneIntegration", Type: "AWS::CloudFormation::CustomResource", Status: "CREATE_FAILED", Reason: "Cloud One said no"}}
 	}
+	after := func(op, prev *stack.Operation) *stack.Operation { c := *op; c.Previous = prev; return &c }
 	theirs := &stack.Operation{Token: "Console-1", Failed: &stack.Failure{LogicalID: "X", Type: "AWS::IAM::Role", Status: "CREATE_FAILED", Reason: "denied"}}
 	stopped := &trail.Choice{Stopped: true, TrailName: "audit", Why: "trail audit forwards to the stack but was stopped"}
 	cases := []struct {
@@ -53,7 +54,8 @@ func TestDecideTable(t *testing.T) {
 		{"update cleanup in progress", Observation{Stack: observed("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", want, true)}, ActionWait, RowInProgress, false, ""},
 		{"rollback in progress", Observation{Stack: observed("ROLLBACK_IN_PROGRESS", want, true)}, ActionWait, RowInProgress, false, ""},
 		{"delete in progress", Observation{Stack: observed("DELETE_IN_PROGRESS", want, true)}, ActionWait, RowInProgress, false, ""},
-		{"update failed, on its way to a rollback", Observation{Stack: observed("UPDATE_FAILED", want, true)}, ActionWait, RowInProgress, false, ""},
+		{"update failed with rollback disabled", Observation{Stack: observed("UPDATE_FAILED", want, true), LastOp: theirs}, ActionNeedsPerson, RowHalted, false, "rollback-stack"},
+		{"import rollback failed", Observation{Stack: observed("IMPORT_ROLLBACK_FAILED", want, true)}, ActionNeedsPerson, RowHalted, false, "without rolling back"},
 		{"in sync", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want}, ActionNone, RowInSync, false, "in sync"},
 		{"in sync, update rolled back by someone", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &want}, ActionNone, RowInSync, false, ""},
 		{"in sync, trail stopped", Observation{Stack: observed("UPDATE_COMPLETE", want, true), Desired: &want, Trail: stopped}, ActionStartLogging, RowInSync, true, "start logging"},
@@ -63,12 +65,16 @@ func TestDecideTable(t *testing.T) {
 		{"our update for an older state rolled back", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: ours(stack.OpUpdate, want)}, ActionUpdate, RowDiffers, false, ""},
 		{"our update for this state rolled back", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: ours(stack.OpUpdate, other)}, ActionNeedsPerson, RowOwnUpdateFailed, false, "CloudOneIntegration (AWS::CloudFormation::CustomResource) CREATE_FAILED: Cloud One said no"},
 		{"our update rolled back, operator retries", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: ours(stack.OpUpdate, other), RetryFailed: true}, ActionUpdate, RowDiffers, false, ""},
+		{"our update rolled back again, the operator's retry", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: ours(stack.OpUpdate, other), RetryFailed: true, Request: "r"}, ActionNeedsPerson, RowOwnUpdateFailed, false, "Cloud One said no"},
+		{"our update's failed rollback continued", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: after(ours(stack.OpContinueRollback, other), ours(stack.OpUpdate, other))}, ActionNeedsPerson, RowOwnUpdateFailed, false, "Cloud One said no"},
+		{"someone's failed rollback continued", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: after(ours(stack.OpContinueRollback, other), theirs)}, ActionUpdate, RowDiffers, false, ""},
 		{"someone's create rolled back", Observation{Stack: observed("ROLLBACK_COMPLETE", want, true), Desired: &want, LastOp: theirs}, ActionDelete, RowFailedCreate, false, "delete it, then create it"},
 		{"rollback failed", Observation{Stack: observed("ROLLBACK_FAILED", want, true), Desired: &want}, ActionDelete, RowFailedCreate, false, ""},
 		{"create failed", Observation{Stack: observed("CREATE_FAILED", want, true), Desired: &want}, ActionDelete, RowFailedCreate, false, ""},
 		{"our create for an older state rolled back", Observation{Stack: observed("ROLLBACK_COMPLETE", want, true), Desired: &other, LastOp: ours(stack.OpCreate, want)}, ActionDelete, RowFailedCreate, false, ""},
 		{"our create for this state rolled back", Observation{Stack: observed("ROLLBACK_COMPLETE", want, true), Desired: &want, LastOp: ours(stack.OpCreate, want)}, ActionNeedsPerson, RowOwnCreateFailed, false, "--retry-failed"},
 		{"our create rolled back, operator retries", Observation{Stack: observed("ROLLBACK_COMPLETE", want, true), Desired: &want, LastOp: ours(stack.OpCreate, want), RetryFailed: true}, ActionDelete, RowFailedCreate, false, ""},
+		{"our create rolled back again, the operator's retry", Observation{Stack: observed("ROLLBACK_COMPLETE", want, true), Desired: &want, LastOp: ours(stack.OpCreate, want), RetryFailed: true, Request: "r"}, ActionNeedsPerson, RowOwnCreateFailed, false, "Cloud One said no"},
 		{"update rollback failed", Observation{Stack: observed("UPDATE_ROLLBACK_FAILED", want, true), Desired: &want, LastOp: theirs}, ActionContinueRollback, RowRollbackFailed, false, "continue the rollback"},
 		{"update rollback failed again after ours", Observation{Stack: observed("UPDATE_ROLLBACK_FAILED", want, true), Desired: &want, LastOp: ours(stack.OpContinueRollback, want)}, ActionNeedsPerson, RowOwnContinueAgain, false, ""},
 		{"delete failed", Observation{Stack: observed("DELETE_FAILED", want, true), LastOp: theirs}, ActionNeedsPerson, RowDeleteFailed, false, "X (AWS::IAM::Role)"},
@@ -101,10 +107,10 @@ func TestDecideTable(t *testing.T) {
 // Every row of the table is reached by some observation.
 func TestDecideCoversEveryRow(t *testing.T) {
 	rows := []Row{RowAbsent, RowNotOurs, RowInProgress, RowInSync, RowDiffers, RowOwnUpdateFailed, RowFailedCreate, RowOwnCreateFailed,
-		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview}
+		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted}
 	seen := map[Row]bool{}
 	want := desiredFor("")
-	for _, st := range []string{"", "CREATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "REVIEW_IN_PROGRESS"} {
+	for _, st := range []string{"", "CREATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "REVIEW_IN_PROGRESS", "UPDATE_FAILED"} {
 		for _, managed := range []bool{true, false} {
 			for _, own := range []bool{true, false} {
 				for _, op := range []stack.Op{stack.OpCreate, stack.OpUpdate, stack.OpContinueRollback} {

@@ -99,6 +99,9 @@ type pass struct {
 	entryRead bool
 	slot      time.Time // the start slot this pass holds (scheduled or used)
 	fallback  bool      // the account was opened with the fallback role
+	// roleWait: the execution role was denied within a new account's grace; the pass waits
+	// for it (not a failure that counts: the grace bounds the wait).
+	roleWait bool
 }
 
 // Reconcile takes one step for one account and says what it did. It never panics and never
@@ -161,6 +164,7 @@ func (p *pass) assumeFailed(err error) error {
 	}
 	since, grace := p.req.AccountSince, p.r.Cfg.AssumeRoleGrace
 	if !since.IsZero() && p.r.now().Sub(since) < grace {
+		p.roleWait = true
 		return fault.Transientf("assume %s: access denied %s after the account joined (within the %s grace of a new account); retrying: %w",
 			denied.Role, p.r.now().Sub(since).Round(time.Second), grace, denied.Err)
 	}
@@ -194,7 +198,7 @@ func (p *pass) fallBack(ctx context.Context, region string, err error) (Member, 
 // the stack may be written.
 func (p *pass) observe(ctx context.Context, m Member) (Observation, error) {
 	r, res := p.r, p.res
-	o := Observation{Where: p.where, Adopt: r.Cfg.AdoptExisting, RetryFailed: p.req.RetryFailed}
+	o := Observation{Where: p.where, Adopt: r.Cfg.AdoptExisting, RetryFailed: p.req.RetryFailed, Request: p.req.ID()}
 	s, err := stack.Describe(ctx, m.CloudFormation, r.Cfg.StackName)
 	if err != nil {
 		return o, fmt.Errorf("describe stack %s: %w", p.where, p.memberErr("cloudformation:DescribeStacks", err))
@@ -208,11 +212,11 @@ func (p *pass) observe(ctx context.Context, m Member) (Observation, error) {
 	switch state {
 	case stack.StateInProgress, stack.StateReview:
 		return o, nil
-	case stack.StateFailed, stack.StateRollbackBad, stack.StateDeleteFailed:
+	case stack.StateFailed, stack.StateRollbackBad, stack.StateDeleteFailed, stack.StateHalted:
 		if o.LastOp, err = stack.LastOperation(ctx, m.CloudFormation, s.ID); err != nil {
 			return o, fmt.Errorf("describe events of stack %s: %w", p.where, p.memberErr("cloudformation:DescribeStackEvents", err))
 		}
-		if state == stack.StateDeleteFailed {
+		if state == stack.StateDeleteFailed || state == stack.StateHalted {
 			return o, nil
 		}
 	}
@@ -274,8 +278,12 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed) (*stack
 // naming the action); the rest keeps its class.
 func (p *pass) memberErr(action string, err error) error {
 	if fault.IsCode(err, "AccessDenied", "AccessDeniedException") {
+		role := p.r.Cfg.ExecutionRoleName
+		if p.fallback {
+			role = p.r.Cfg.FallbackRoleName
+		}
 		return fault.Permanentf("%s in %s/%s was denied (an SCP, or a missing permission of role %s): %w",
-			action, p.req.Account, p.res.Region, p.r.Cfg.ExecutionRoleName, err)
+			action, p.req.Account, p.res.Region, role, err)
 	}
 	return err
 }
@@ -497,16 +505,41 @@ func (p *pass) fail(err error) {
 // class: no API answer can carry the key or the token into a log.
 func scrub(err error, creds secret.Credentials) error {
 	msg := err.Error()
-	clean := msg
-	for _, v := range []secret.Value{creds.APIKey, creds.ServiceToken} {
-		if s := v.Reveal(); len(s) >= 4 {
-			clean = strings.ReplaceAll(clean, s, "[redacted]")
-		}
-	}
+	clean := scrubText(msg, creds)
 	if clean == msg {
 		return err
 	}
 	return fault.As(fault.ClassOf(err), errors.New(clean))
+}
+
+// scrubText removes the secret values from a text.
+func scrubText(text string, creds secret.Credentials) string {
+	for _, v := range []secret.Value{creds.APIKey, creds.ServiceToken} {
+		if s := v.Reveal(); len(s) >= 4 {
+			text = strings.ReplaceAll(text, s, "[redacted]")
+		}
+	}
+	return text
+}
+
+// scrubResult removes the secret values from every text of the result that an API answer
+// may have filled (a stack's status reason, a failed resource's reason, which Trend's custom
+// resources write and which may quote their input), before it reaches the ledger or a log.
+func (p *pass) scrubResult() {
+	res, c := p.res, p.creds
+	if res.Err != nil {
+		res.Err = scrub(res.Err, c)
+		res.Error = res.Err.Error()
+	}
+	res.Reason = scrubText(res.Reason, c)
+	if f := res.Failed; f != nil {
+		scrubbed := *f
+		scrubbed.Reason = scrubText(f.Reason, c)
+		res.Failed = &scrubbed
+	}
+	for i := range res.Steps {
+		res.Steps[i].Detail = scrubText(res.Steps[i].Detail, c)
+	}
 }
 
 // finish counts failures, writes the ledger (not in a dry run) and stamps the reason.
@@ -515,16 +548,24 @@ func (p *pass) finish(ctx context.Context) {
 	if res.Reason == "" {
 		res.Reason = string(res.Action)
 	}
+	p.scrubResult()
 	if r.Ledger != nil && !res.DryRun && res.Region != "" {
 		p.writeLedger(ctx)
+	}
+	if res.Class == fault.Transient && p.roleWait {
+		// Waiting for a new account's execution role: look again as for an operation under
+		// way (half the account's age), and once more when the grace ends, when the role is
+		// there, or the fallback role is used, or the request fails for good.
+		since := p.req.AccountSince
+		res.RetryAfter = r.checkDelay(since)
+		if rest := since.Add(r.Cfg.AssumeRoleGrace).Sub(r.now()); rest > 0 && rest < res.RetryAfter {
+			res.RetryAfter = rest + time.Second
+		}
 	}
 	if res.Class == fault.Transient && res.RetryAfter == 0 {
 		res.RetryAfter = r.backoff(res.Failures)
 	}
-	if res.Err != nil {
-		res.Err = scrub(res.Err, p.creds)
-		res.Error = res.Err.Error()
-	}
+	p.scrubResult() // writeLedger may have failed the pass
 }
 
 // backoff is the delay before the next attempt after n transient failures in a row.
@@ -560,7 +601,13 @@ func (p *pass) writeLedger(ctx context.Context) {
 	if !(res.Changed() && res.Class == fault.None && res.Trail != nil) {
 		prev = p.ledgerEntryIfNeeded(ctx)
 	}
-	if res.Class == fault.Transient {
+	if res.Class == fault.Transient && p.roleWait {
+		// Waiting for a new account's role is bounded by the grace, not by the failure count.
+		if prev != nil {
+			e.Failures, e.FailingSince = prev.Failures, prev.FailingSince
+		}
+		res.Failures = e.Failures
+	} else if res.Class == fault.Transient {
 		// Transient failures are counted here, not by the queue's receive count, which every
 		// "come back later" spends too; after MaxFailures in a row the worker gives up.
 		e.Failures, e.FailingSince = 1, now
@@ -581,10 +628,16 @@ func (p *pass) writeLedger(ctx context.Context) {
 			e.Action, e.Reason, e.UpdatedAt = string(res.Action), res.Reason, now
 		}
 	}
-	if res.Class == fault.NeedsPerson && prev != nil && prev.Class == e.Class && prev.Reason == e.Reason {
-		// The same needs-person state as already recorded (and dead-lettered): reported once.
-		res.AlreadyReported = true
-		e.UpdatedAt = prev.UpdatedAt
+	if res.Class == fault.NeedsPerson {
+		e.ReportedBy = p.req.ID()
+		if prev != nil && prev.Class == e.Class && prev.Reason == e.Reason {
+			// The same needs-person state as already recorded. Reported by another request:
+			// once is enough. Reported by this one: its report did not get out (the DLQ send
+			// failed, or there is no ONBOARDER_DLQ_URL and the queue's redrive must move it),
+			// so it is reported again.
+			e.UpdatedAt, e.ReportedBy = prev.UpdatedAt, prev.ReportedBy
+			res.AlreadyReported = prev.ReportedBy != p.req.ID()
+		}
 	}
 	if !res.Changed() && prev != nil && prev.Digest() == e.Digest() {
 		return // the entry already says this

@@ -347,9 +347,40 @@ func TestOwnCreateRolledBackNeedsPerson(t *testing.T) {
 	e2.cfn.settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
 	e2.r.Secrets = &fakeSecrets{creds: secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken), VersionID: "v2"}}
 	expect(t, e2.run(), ActionDelete, fault.None)
-	// An operator asks again for the same state.
-	res = e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "operator", EventID: "e10", RetryFailed: true})
+	// An operator asks again for the same state: one more try, delete then create. When
+	// that create fails too, the retrying request (it comes back to look) needs a person
+	// again instead of deleting and creating for ever.
+	retry := queue.Request{Version: 1, Account: acct, Trigger: "operator", EventID: "e10", RetryFailed: true}
+	res = e.runReq(retry)
 	expect(t, res, ActionDelete, fault.None)
+	e.cfn.settle(cfntypes.StackStatusDeleteComplete, "")
+	expect(t, e.runReq(retry), ActionCreate, fault.None)
+	e.cfn.settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
+	res = e.runReq(retry)
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	expectWrites(t, e, "CreateStack", "DeleteStack", "CreateStack")
+	if res.AlreadyReported {
+		t.Fatal("the retry's own failure must be reported")
+	}
+}
+
+// A needs-person state is reported once across requests, but the request that reported it,
+// received again (its DLQ send failed, or there is no DLQ URL), reports it again: it is
+// never deleted before it reached the DLQ.
+func TestNeedsPersonReportedUntilItGetsOut(t *testing.T) {
+	e := newEnv(t)
+	e.seedStack(cfntypes.StackStatusDeleteFailed, "")
+	first := queue.Request{Version: 1, Account: acct, Trigger: "sweep", EventID: "e1"}
+	for i := range 2 {
+		res := e.runReq(first)
+		expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+		if res.AlreadyReported {
+			t.Fatalf("receive %d of the reporting request: reported already", i+1)
+		}
+	}
+	if res := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "sweep", EventID: "e2"}); !res.AlreadyReported {
+		t.Fatal("another request for the same state must not report it again")
+	}
 }
 
 // Row: the onboarder's own update rolled back (UPDATE_ROLLBACK_COMPLETE, old parameters) ->
@@ -392,6 +423,28 @@ func TestUpdateRollbackFailedContinues(t *testing.T) {
 	res = e.run()
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	expectWrites(t, e, "ContinueUpdateRollback")
+}
+
+// The onboarder's own update fails and so does its rollback: the rollback is continued, and
+// once it completes the failed update is not written again (the latest operation is then the
+// ContinueUpdateRollback; the update before it is the onboarder's, for this desired state).
+func TestOwnUpdateWhoseRollbackFailedIsNotWrittenAgain(t *testing.T) {
+	e := newEnv(t)
+	e.seedStack(cfntypes.StackStatusCreateComplete, "")
+	e.r.Cfg.QSS3KeyPrefix = "mirror/"
+	expect(t, e.run(), ActionUpdate, fault.None)
+	old := e.desired("")
+	old.Params[stack.ParamQSS3KeyPrefix] = ""
+	e.cfn.stack.Parameters, e.cfn.stack.Tags = masked(old.Parameters()), old.Tags(nil)
+	e.cfn.settle(cfntypes.StackStatusUpdateRollbackFailed, "VisionOneEnrollment")
+	expect(t, e.run(), ActionContinueRollback, fault.None)
+	e.cfn.settle(cfntypes.StackStatusUpdateRollbackComplete, "")
+	res := e.run()
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	expectWrites(t, e, "UpdateStack", "ContinueUpdateRollback")
+	if res.Failed == nil || res.Failed.LogicalID != "VisionOneEnrollment" {
+		t.Fatalf("failed %+v: want the update's failed resource", res.Failed)
+	}
 }
 
 // Row: *_IN_PROGRESS -> come back later, after a delay that grows with the operation's age.
@@ -512,6 +565,31 @@ func TestAssumeRoleDenied(t *testing.T) {
 	}
 	res = e.run() // no joining time known
 	expect(t, res, ActionFail, fault.Permanent)
+
+	// Waiting for a new account's role spends no failure budget: with ONBOARDER_MAX_FAILURES=2
+	// it waits the whole grace, looking again as the account ages, last at the grace's end.
+	e = newEnv(t, func(c *config.Config) { c.MaxFailures = 2 })
+	e.r.Members = &fakeMembers{err: denied}
+	now := time.Now()
+	e.r.Now = func() time.Time { return now }
+	joined := now.Add(-4 * time.Minute)
+	var waits []time.Duration
+	for i := range 4 {
+		res := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "controltower:CreateManagedAccount", EventID: "e3", AccountSince: joined})
+		expect(t, res, ActionFail, fault.Transient)
+		if res.GiveUp || res.Failures != 0 {
+			t.Fatalf("pass %d: gave up %v after %d failures within the grace", i+1, res.GiveUp, res.Failures)
+		}
+		waits = append(waits, res.RetryAfter)
+		now = now.Add(res.RetryAfter)
+	}
+	if waits[0] != 2*time.Minute || waits[1] != 3*time.Minute {
+		t.Fatalf("waits %v: want half the account's age (2m, then 3m)", waits)
+	}
+	now = joined.Add(e.r.Cfg.AssumeRoleGrace - 10*time.Second)
+	if res := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "sweep", EventID: "e3", AccountSince: joined}); res.RetryAfter != 11*time.Second {
+		t.Fatalf("near the grace's end: back after %s, want when it ends", res.RetryAfter)
+	}
 }
 
 // With ONBOARDER_FALLBACK_ROLE_NAME, an execution role that is denied for good (past a new
@@ -861,6 +939,26 @@ func TestSecretsNeverLeak(t *testing.T) {
 				t.Fatalf("case %d: failure not reported", i)
 			}
 		}
+	}
+	// A custom resource that failed quoting its input (the key): the needs-person reason,
+	// the failed resource, the ledger and the log carry none of it.
+	e := newEnv(t)
+	expect(t, e.run(), ActionCreate, fault.None)
+	e.cfn.events = append(e.cfn.events, cfntypes.StackEvent{StackId: e.cfn.stack.StackId, StackName: e.cfn.stack.StackName,
+		LogicalResourceId: aws.String("CloudOneIntegration"), ResourceType: aws.String("AWS::CloudFormation::CustomResource"),
+		ResourceStatus: cfntypes.ResourceStatusCreateFailed, ClientRequestToken: aws.String(e.cfn.lastToken()),
+		ResourceStatusReason: aws.String(`Received response status [FAILED]: {"ApiKey": "` + apiKey + `", "Token": "` + apiToken + `"}`)})
+	e.cfn.stack.StackStatusReason = aws.String("The following resource(s) failed to create: key " + apiKey)
+	e.cfn.settle(cfntypes.StackStatusRollbackComplete, "")
+	res := e.run()
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	if res.Failed == nil || res.Failed.LogicalID != "CloudOneIntegration" || !strings.Contains(res.Reason, "[redacted]") {
+		t.Fatalf("failed %+v, reason %q", res.Failed, res.Reason)
+	}
+	js, _ := json.Marshal(res)
+	led, _ := json.Marshal(e.ledger.entries)
+	if all := string(js) + res.Reason + fmtAll(res) + string(led) + e.logs.String(); strings.Contains(all, apiKey) || strings.Contains(all, apiToken) {
+		t.Fatalf("a secret leaked through a failed resource's reason: %s", all)
 	}
 }
 

@@ -70,6 +70,9 @@ type Operation struct {
 	Op          Op       `json:"op,omitempty"`
 	Fingerprint string   `json:"fingerprint,omitempty"` // the first 16 characters of the desired state's fingerprint
 	Failed      *Failure `json:"failed,omitempty"`      // the first resource that failed in it, if any
+	// Previous is the operation before it, as far as the events read go back (nil: none
+	// seen): after a ContinueUpdateRollback, the update whose rollback it finished.
+	Previous *Operation `json:"previous,omitempty"`
 }
 
 // For reports whether the operation was the onboarder's op writing the desired state with
@@ -83,6 +86,12 @@ func (o *Operation) For(op Op, fingerprint string) bool {
 		fp = fp[:16]
 	}
 	return o.Fingerprint == fp
+}
+
+// By reports whether the operation is op of the desired state with this fingerprint written
+// by the request with this id: the same step of the same request.
+func (o *Operation) By(op Op, fingerprint, requestID string) bool {
+	return o != nil && o.Token == Token(op, fingerprint, requestID)
 }
 
 func parseToken(tok string) (ours bool, op Op, fp string) {
@@ -113,15 +122,34 @@ func LastOperation(ctx context.Context, api EventsAPI, stackID string) (*Operati
 	if err != nil || len(evs) == 0 {
 		return nil, err
 	}
-	op := &Operation{Token: aws.ToString(evs[0].ClientRequestToken)}
-	op.Ours, op.Op, op.Fingerprint = parseToken(op.Token)
-	op.Failed = firstFailure(evs, op.Token)
+	op := operation(ctx, api, evs, aws.ToString(evs[0].ClientRequestToken))
+	for _, e := range evs { // newest first: the first other token is the operation before
+		if tok := aws.ToString(e.ClientRequestToken); tok != op.Token {
+			op.Previous = operation(ctx, api, evs, tok)
+			break
+		}
+	}
+	return op, nil
+}
+
+// operation is the operation with token tok among the events, with its first failure.
+func operation(ctx context.Context, api EventsAPI, evs []cfntypes.StackEvent, tok string) *Operation {
+	op := &Operation{Token: tok}
+	op.Ours, op.Op, op.Fingerprint = parseToken(tok)
+	op.Failed = firstFailure(evs, tok)
 	if f := op.Failed; f != nil && f.Type == "AWS::CloudFormation::Stack" {
 		for _, e := range evs {
 			if aws.ToString(e.LogicalResourceId) == f.LogicalID && strings.HasPrefix(aws.ToString(e.PhysicalResourceId), "arn:") {
 				nested, err := events(ctx, api, aws.ToString(e.PhysicalResourceId))
 				if err == nil {
-					if inner := firstFailure(nested, ""); inner != nil {
+					// The failure of this operation inside the nested stack (its events carry
+					// the token of the operation that caused them, when it had one), else
+					// the nested stack's oldest failure.
+					inner := firstFailure(nested, tok)
+					if inner == nil {
+						inner = firstFailure(nested, "")
+					}
+					if inner != nil {
 						inner.Stack = f.LogicalID
 						op.Failed = inner
 					}
@@ -130,7 +158,7 @@ func LastOperation(ctx context.Context, api EventsAPI, stackID string) (*Operati
 			}
 		}
 	}
-	return op, nil
+	return op
 }
 
 func events(ctx context.Context, api EventsAPI, stackID string) ([]cfntypes.StackEvent, error) {

@@ -183,6 +183,7 @@ const (
 	StateInProgress                // *_IN_PROGRESS: come back later
 	StateDeleteFailed              // DELETE_FAILED: a person must act
 	StateReview                    // REVIEW_IN_PROGRESS: a change set nobody executed; a person must act
+	StateHalted                    // UPDATE_FAILED, IMPORT_ROLLBACK_FAILED: stopped without rolling back; a person must act
 )
 
 // Classify maps an observed stack to its row of the state table.
@@ -200,12 +201,19 @@ func Classify(o Observed) State {
 		return StateDeleteFailed
 	case s == "REVIEW_IN_PROGRESS":
 		return StateReview
+	case s == "UPDATE_FAILED" || s == "IMPORT_ROLLBACK_FAILED":
+		// UPDATE_FAILED is where an update made with rollback disabled (UpdateStack
+		// DisableRollback, which the onboarder never sets) stops; IMPORT_ROLLBACK_FAILED is an
+		// import whose rollback failed. Neither moves on by itself: RollbackStack "rolls back
+		// the specified stack to the last known stable state from CREATE_FAILED or
+		// UPDATE_FAILED" (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_RollbackStack.html).
+		return StateHalted
 	case strings.HasSuffix(s, "_IN_PROGRESS"):
 		return StateInProgress
 	case strings.HasSuffix(s, "_COMPLETE"):
 		return StateComplete
 	}
-	// UPDATE_FAILED and IMPORT_ROLLBACK_FAILED are transitional on the way to a rollback
-	// state: wait for it.
+	// A status this code does not know (CloudFormation adds some now and then): look again
+	// later rather than write.
 	return StateInProgress
 }

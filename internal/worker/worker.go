@@ -4,7 +4,9 @@
 // A batch of the FIFO queue holds messages of one or more message groups (accounts). The
 // groups run in parallel; the messages of one group are one account's requests in order, and
 // since a reconcile looks at the account as it is, they are merged into one pass: the first
-// message carries it, the later ones are absorbed (deleted) once the pass has run.
+// message carries it, the later ones share its fate: deleted (absorbed) when it is done,
+// back to the queue with it when it comes back, to be merged again then (the carrier's body
+// alone does not say what they asked, an operator's --retry-failed for one).
 //
 // Nothing waits for CloudFormation inside an invocation. A pass that started a stack
 // operation, or saw one under way, or waits for its start slot, returns its message as a
@@ -180,10 +182,25 @@ func (w *Worker) group(ctx context.Context, ms []events.SQSMessage) []string {
 		return failed
 	}
 	req := merge(reqs)
-	if !w.reconcile(ctx, *carrier, req, len(absorbed)) {
+	if rc := carrier.Attributes["ApproximateReceiveCount"]; rc != "" && rc != "1" {
+		// The digest describes the entry when the request was made; the request's own
+		// earlier passes may have changed the entry since (a failure counted, a slot).
+		req.LedgerDigest = ""
+	}
+	done, back := w.reconcile(ctx, *carrier, req, len(absorbed))
+	if !done {
 		fail(*carrier)
 	}
 	for _, m := range absorbed {
+		if !done {
+			w.log().InfoContext(ctx, "message", "message_id", m.MessageId, "group", group, "account", req.Account,
+				"outcome", OutcomeLater, "reason", "merged into the pass of message "+carrier.MessageId+" of the same account; comes back with it")
+			if back > 0 {
+				w.later(ctx, m, back)
+			}
+			fail(m)
+			continue
+		}
 		w.log().InfoContext(ctx, "message", "message_id", m.MessageId, "group", group, "account", req.Account,
 			"outcome", OutcomeAbsorbed, "reason", "merged into the pass of message "+carrier.MessageId+" of the same account")
 	}
@@ -235,8 +252,9 @@ func (w *Worker) badMessage(ctx context.Context, m events.SQSMessage, req queue.
 	}
 }
 
-// reconcile runs one pass; it reports whether the message is done (deleted).
-func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.Request, absorbed int) bool {
+// reconcile runs one pass; it reports whether the message is done (deleted), and if not,
+// when it comes back (0: after the queue's visibility timeout).
+func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.Request, absorbed int) (done bool, back time.Duration) {
 	start := time.Now()
 	res := w.call(ctx, req)
 	class := res.Class
@@ -319,16 +337,16 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 	w.Metrics.Duration(action, time.Since(start))
 	switch outcome {
 	case OutcomeDLQ:
-		return w.deadLetter(ctx, m, class, reason)
+		return w.deadLetter(ctx, m, class, reason), 0
 	case OutcomeLater, OutcomeRetry:
 		d := res.RetryAfter
 		if d <= 0 {
 			d = 30 * time.Second // a pass that asked for nothing (a panic): not at once
 		}
 		w.later(ctx, m, d)
-		return false
+		return false, d
 	}
-	return true
+	return true, 0
 }
 
 // later sets when a message that goes back to the queue is delivered again. If that fails,

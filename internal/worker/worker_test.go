@@ -131,7 +131,7 @@ func TestWorkerBatch(t *testing.T) {
 		msg("m1", a, "ok-1"),
 		msg("m2", b, "busy"),   // comes back in 45 s
 		msg("m3", a, "ok-2"),   // merged into m1's pass
-		msg("m4", b, "ok-1"),   // merged into m2's pass
+		msg("m4", b, "ok-1"),   // merged into m2's pass: comes back with it
 		msg("m5", c, "broken"), // needs a person: the DLQ
 		bad,                    // permanent decode error: the DLQ
 		msg("m7", d, "ok-1"),   // its group's pass, after the bad message
@@ -142,7 +142,7 @@ func TestWorkerBatch(t *testing.T) {
 		msg("m12", "666666666666", "flaky"),
 	}}
 	resp := run(t, w, batch)
-	if got, want := failed(resp), "m2,m11,m12"; got != want {
+	if got, want := failed(resp), "m2,m4,m11,m12"; got != want {
 		t.Errorf("failures %s, want %s (the ones that come back)", got, want)
 	}
 	var processed []string
@@ -158,8 +158,8 @@ func TestWorkerBatch(t *testing.T) {
 			t.Errorf("merged request %+v", r)
 		}
 	}
-	if v := q.Visibility; v["rh-m2"] != 45 || v["rh-m12"] != 120 || v["rh-m11"] != 30 {
-		t.Errorf("visibility %v: m2 in 45 s, m12 after its back-off, m11 (a panic) not at once", v)
+	if v := q.Visibility; v["rh-m2"] != 45 || v["rh-m4"] != 45 || v["rh-m12"] != 120 || v["rh-m11"] != 30 {
+		t.Errorf("visibility %v: m2 and m4 (merged into its pass) in 45 s, m12 after its back-off, m11 (a panic) not at once", v)
 	}
 	if len(q.Sent) != 3 {
 		t.Errorf("dead-lettered %d, want 3 (m5, m6, m10)", len(q.Sent))
@@ -179,7 +179,7 @@ func TestWorkerBatch(t *testing.T) {
 	if len(byMsg) != len(batch.Records) {
 		t.Errorf("%d messages logged of %d", len(byMsg), len(batch.Records))
 	}
-	for id, want := range map[string]string{"m1": "INFO done none", "m2": "INFO later none", "m3": "INFO absorbed <nil>",
+	for id, want := range map[string]string{"m1": "INFO done none", "m2": "INFO later none", "m3": "INFO absorbed <nil>", "m4": "INFO later <nil>",
 		"m5": "ERROR dlq needs-person", "m6": "ERROR dlq permanent", "m10": "ERROR dlq permanent", "m11": "WARN retry transient", "m12": "WARN retry transient"} {
 		m := byMsg[id]
 		if got := fmt.Sprint(m["level"], " ", m["outcome"], " ", m["class"]); got != want {
@@ -273,5 +273,22 @@ func TestDeadLetterAtOnce(t *testing.T) {
 	resp = run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m-a2", a, "e3")}})
 	if got := failed(resp); got != "m-a2" {
 		t.Fatalf("with the DLQ unreachable, failures %q, want m-a2 (SQS redrive)", got)
+	}
+}
+
+// The ledger digest a request carries describes the entry when the request was made: a
+// message received again (after its own earlier passes changed the entry) goes without it.
+func TestDigestOnlyOnFirstReceive(t *testing.T) {
+	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
+		return reconcile.Result{Account: req.Account, Action: reconcile.ActionNone, Class: fault.None}
+	}}
+	w := &worker.Worker{Reconciler: rec}
+	for _, rc := range []string{"1", "3"} {
+		body, _ := json.Marshal(queue.Request{Version: queue.Version, Account: "012345678901", Trigger: "sweep", EventID: "s1", LedgerDigest: "d1"})
+		run(t, w, events.SQSEvent{Records: []events.SQSMessage{{MessageId: "m" + rc, Body: string(body),
+			Attributes: map[string]string{"MessageGroupId": "012345678901", "ApproximateReceiveCount": rc}}}})
+	}
+	if got := rec.Requests[0].LedgerDigest + "," + rec.Requests[1].LedgerDigest; got != "d1," {
+		t.Fatalf("digests %q: want it on the first receive only", got)
 	}
 }
