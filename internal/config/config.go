@@ -250,6 +250,12 @@ func (c Config) validatePacing() []error {
 	if c.CheckMaxDelay < c.CheckMinDelay || c.CheckMaxDelay > 12*time.Hour {
 		errs = append(errs, fmt.Errorf("ONBOARDER_CHECK_MAX_DELAY=%s: must be between ONBOARDER_CHECK_MIN_DELAY (%s) and 12h (the longest SQS visibility timeout)", c.CheckMaxDelay, c.CheckMinDelay))
 	}
+	if c.MaxFailures < 1 || c.MaxFailures > 100 {
+		errs = append(errs, fmt.Errorf("ONBOARDER_MAX_FAILURES=%d: must be between 1 and 100 (the queue's MaxReceiveCount is the last resort behind it)", c.MaxFailures))
+	}
+	if c.AssumeRoleGrace < 0 || c.AssumeRoleGrace > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("ONBOARDER_ASSUME_ROLE_GRACE=%s: must be between 0s (no grace) and 24h", c.AssumeRoleGrace))
+	}
 	if c.MaxStartsPerMinute > 6000 {
 		errs = append(errs, fmt.Errorf("ONBOARDER_MAX_STARTS_PER_MINUTE=%d: must be at most 6000 (0 turns the limit off)", c.MaxStartsPerMinute))
 	}

@@ -71,8 +71,10 @@ func TestMalformedValues(t *testing.T) {
 	c := Default()
 	c.SecretARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:x"
 	c.CheckMinDelay, c.CheckMaxDelay, c.InstallAccount = 500*time.Millisecond, 24*time.Hour, "12"
+	c.MaxFailures, c.AssumeRoleGrace = 0, -time.Minute
 	err = c.Validate()
-	for _, want := range []string{"ONBOARDER_CHECK_MIN_DELAY=500ms", "ONBOARDER_CHECK_MAX_DELAY=24h0m0s", `ONBOARDER_INSTALL_ACCOUNT="12"`} {
+	for _, want := range []string{"ONBOARDER_CHECK_MIN_DELAY=500ms", "ONBOARDER_CHECK_MAX_DELAY=24h0m0s", `ONBOARDER_INSTALL_ACCOUNT="12"`,
+		"ONBOARDER_MAX_FAILURES=0", "ONBOARDER_ASSUME_ROLE_GRACE=-1m0s"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err %v lacks %s", err, want)
 		}
