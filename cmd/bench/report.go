@@ -120,7 +120,7 @@ func (r *report) markdown() string {
 	}
 
 	p("## 3. Size\n\n")
-	p("Each bootstrap built for linux/arm64 with `CGO_ENABLED=0 -tags lambda.norpc -trimpath -ldflags='-s -w'` (as `make build`), zipped alone as `bootstrap` by " + zipTool + " (as `make package`: `zip -q -X -9`). MB = 10⁶ bytes; the goal reads 4 MB as 4,000,000 bytes, the stricter reading.\n\n")
+	p("Each bootstrap built for linux/arm64 with `CGO_ENABLED=0 -tags lambda.norpc -trimpath -ldflags='-s -w'` (as `make build`), zipped alone as `bootstrap` by %s (as `make package`: `zip -q -X -9`). MB = 10⁶ bytes; the goal reads 4 MB as 4,000,000 bytes, the stricter reading.\n\n", zipTool)
 	if len(r.Size) > 0 {
 		var fl sizeRow
 		for _, s := range r.Size {
