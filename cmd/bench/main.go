@@ -22,6 +22,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -140,7 +141,10 @@ func parseInts(s string) ([]int, error) {
 func run(ctx context.Context, o options) error {
 	start := time.Now()
 	rep := &report{Opts: o, Started: start, Machine: machine()}
+	var logMu sync.Mutex // sections log from several goroutines (the wave and the waiting design)
 	logf := func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
 		fmt.Fprintf(o.Log, "bench [%s] %s\n", time.Since(start).Round(time.Second), fmt.Sprintf(format, args...))
 	}
 	root, err := moduleRoot()
