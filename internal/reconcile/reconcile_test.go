@@ -383,18 +383,26 @@ func TestNeedsPersonReportedUntilItGetsOut(t *testing.T) {
 	}
 }
 
-// Row: the onboarder's own update rolled back (UPDATE_ROLLBACK_COMPLETE, old parameters) ->
-// needs a person; someone else's rolled-back update is written over.
-func TestOwnUpdateRolledBackNeedsPerson(t *testing.T) {
+// ownUpdateFails has the onboarder update an in-sync stack (a new key prefix), then ends that
+// update in status (a rollback state) with VisionOneEnrollment failed and the old parameters
+// and tags back, as CloudFormation's rollback leaves them.
+func ownUpdateFails(t *testing.T, status cfntypes.StackStatus) *env {
+	t.Helper()
 	e := newEnv(t)
 	e.seedStack(cfntypes.StackStatusCreateComplete, "")
 	e.r.Cfg.QSS3KeyPrefix = "mirror/"
 	expect(t, e.run(), ActionUpdate, fault.None)
-	// The rollback puts the old parameters and tags back.
 	old := e.desired("")
 	old.Params[stack.ParamQSS3KeyPrefix] = ""
 	e.cfn.stack.Parameters, e.cfn.stack.Tags = masked(old.Parameters()), old.Tags(nil)
-	e.cfn.settle(cfntypes.StackStatusUpdateRollbackComplete, "VisionOneEnrollment")
+	e.cfn.settle(status, "VisionOneEnrollment")
+	return e
+}
+
+// Row: the onboarder's own update rolled back (UPDATE_ROLLBACK_COMPLETE, old parameters) ->
+// needs a person; someone else's rolled-back update is written over.
+func TestOwnUpdateRolledBackNeedsPerson(t *testing.T) {
+	e := ownUpdateFails(t, cfntypes.StackStatusUpdateRollbackComplete)
 	res := e.run()
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	expectWrites(t, e, "UpdateStack")
@@ -429,14 +437,7 @@ func TestUpdateRollbackFailedContinues(t *testing.T) {
 // once it completes the failed update is not written again (the latest operation is then the
 // ContinueUpdateRollback; the update before it is the onboarder's, for this desired state).
 func TestOwnUpdateWhoseRollbackFailedIsNotWrittenAgain(t *testing.T) {
-	e := newEnv(t)
-	e.seedStack(cfntypes.StackStatusCreateComplete, "")
-	e.r.Cfg.QSS3KeyPrefix = "mirror/"
-	expect(t, e.run(), ActionUpdate, fault.None)
-	old := e.desired("")
-	old.Params[stack.ParamQSS3KeyPrefix] = ""
-	e.cfn.stack.Parameters, e.cfn.stack.Tags = masked(old.Parameters()), old.Tags(nil)
-	e.cfn.settle(cfntypes.StackStatusUpdateRollbackFailed, "VisionOneEnrollment")
+	e := ownUpdateFails(t, cfntypes.StackStatusUpdateRollbackFailed)
 	expect(t, e.run(), ActionContinueRollback, fault.None)
 	e.cfn.settle(cfntypes.StackStatusUpdateRollbackComplete, "")
 	res := e.run()
