@@ -68,6 +68,7 @@ func (p *Pump) Drain(ctx context.Context) (Stats, error) {
 		defer cancel()
 	}
 	total := newStats()
+	quiet := 0 // idle reads in a row, with nothing received between them
 	for {
 		got := 0
 		for h, url := range p.IntakeQueues {
@@ -85,20 +86,31 @@ func (p *Pump) Drain(ctx context.Context) (Stats, error) {
 		}
 		got += n
 		if got > 0 {
+			quiet = 0
 			continue
 		}
 		idle, err := p.idle(ctx)
 		if err != nil {
 			return total, err
 		}
+		wait := 200 * time.Millisecond // messages are in flight (a request waits to come back)
 		if idle {
-			return total, nil
+			quiet++
+			if quiet == 2 {
+				return total, nil
+			}
+			// One idle read is not enough: moto counts ApproximateNumberOfMessages before
+			// ApproximateNumberOfMessagesNotVisible (BASE_ATTRIBUTES in moto/sqs/models.py), so
+			// a message whose visibility ends between the two is in neither; on AWS both are
+			// approximate too. A second read after a receive finds it.
+			wait = 50 * time.Millisecond
+		} else {
+			quiet = 0
 		}
-		// Messages are in flight (a failure waits for its visibility timeout): poll again soon.
 		select {
 		case <-ctx.Done():
 			return total, fmt.Errorf("pump: queues not idle: %w", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -277,12 +289,15 @@ func (p *Pump) idle(ctx context.Context) (bool, error) {
 	for _, u := range urls {
 		out, err := p.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(u),
 			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages,
-				sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible}})
+				sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+				sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed}})
 		if err != nil {
 			return false, fmt.Errorf("queue attributes of %s: %w", u, err)
 		}
-		if out.Attributes["ApproximateNumberOfMessages"] != "0" || out.Attributes["ApproximateNumberOfMessagesNotVisible"] != "0" {
-			return false, nil
+		for _, a := range []string{"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"} {
+			if v := out.Attributes[a]; v != "0" && v != "" {
+				return false, nil
+			}
 		}
 	}
 	return true, nil
