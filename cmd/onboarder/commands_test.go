@@ -172,6 +172,11 @@ func TestStatus(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, dev.LastUpdate); err != nil {
 		t.Errorf("lastUpdate %q: %v", dev.LastUpdate, err)
 	}
+	// The stack's own trail (dev's) is counted below the table with what it costs.
+	r = f.runExit(exitOK, "status")
+	if !strings.Contains(r.stdout, "Cost: 1 of 3 accounts forward through the stack's own trail") || !strings.Contains(r.stdout, "$2.00 per 100,000 events") {
+		t.Errorf("status lacks the own-trail cost note:\n%s", r.stdout)
+	}
 
 	// A stopped forwarding trail shows, for the named account only.
 	_, err = cloudtrail.NewFromConfig(f.member(f.members[1])).StopLogging(f.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(f.trailName)})

@@ -63,7 +63,8 @@ func (a *app) statusCmd() *cobra.Command {
   TRAIL, BUCKET        the stack's trail mode: "new" (CreateNewTrail True, the stack's own
                        trail) or "existing" and the bucket it forwards (ExistingCloudtrailBucketName)
   FORWARDING           "logging" when a trail writes to that bucket and logs, "STOPPED",
-                       "NO TRAIL", or "own trail"
+                       "NO TRAIL", or "own trail" (counted below the table: in a Control Tower
+                       landing zone that trail is a second, billed copy of management events)
   MANAGED              "yes" when the stack carries the cloudone-onboarder:managed tag
   LAST UPDATE          the last change the onboarder made, or its last failure, and when
                        (the ledger, ONBOARDER_LEDGER_TABLE); without a ledger, the stack's
@@ -235,6 +236,20 @@ func renderStatus(a *app, rows []statusRow) error {
 	}
 	if err := t.Render(); err != nil {
 		return err
+	}
+	own := 0
+	for _, r := range rows {
+		if r.TrailMode == "new" {
+			own++
+		}
+	}
+	if own > 0 {
+		// CloudTrail delivers the first copy of management events free and bills each further
+		// copy (https://aws.amazon.com/cloudtrail/pricing/); in a Control Tower landing zone the
+		// organization trail is the first copy.
+		fmt.Fprintf(a.stdout, "\nCost: %d of %d accounts forward through the stack's own trail (CreateNewTrail True): a second,\n"+
+			"billed copy of their management events where the organization trail already records them,\n"+
+			"$2.00 per 100,000 events (CloudTrail pricing). See docs/DEPLOY.md, section 10.\n", own, len(rows))
 	}
 	var failing []statusRow
 	for _, r := range rows {
