@@ -761,6 +761,20 @@ func TestTrailEligibility(t *testing.T) {
 			t.Errorf("skipped %q lacks %q", all, want)
 		}
 	}
+	if strings.Contains(res.Trail.Why, "only the organization trail") {
+		t.Errorf("the account has trails of its own, yet: %s", res.Trail.Why)
+	}
+
+	// A Control Tower account: only the organization trail. The stack's own trail is a second,
+	// billed copy of management events, and the reason says so.
+	e = newEnv(t)
+	e.trails.trails = []cttypes.Trail{org}
+	e.trails.logging[aws.ToString(org.TrailARN)] = true
+	res = e.run()
+	expect(t, res, ActionCreate, fault.None)
+	if want := "own trail: the account has only the organization trail (org-trail: a trail of another account (organization trail)): the stack makes its own, a second, billed copy"; !strings.HasPrefix(res.Trail.Why, want) {
+		t.Errorf("why %q, want it to begin %q", res.Trail.Why, want)
+	}
 
 	// Advanced selectors with the Management category qualify.
 	e = newEnv(t)

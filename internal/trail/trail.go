@@ -139,10 +139,28 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 	}
 	ch.CreateNewTrail = true
 	ch.Why = "no suitable trail: the stack makes its own"
-	if len(ch.Skipped) > 0 {
+	switch {
+	case orgTrailsOnly(out.TrailList, in.Account):
+		// A Control Tower landing zone: CloudTrail bills every copy of management events after
+		// the first (https://aws.amazon.com/cloudtrail/pricing/), and the organization trail is
+		// the first.
+		ch.Why = "own trail: the account has only the organization trail (" + strings.Join(ch.Skipped, "; ") +
+			"): the stack makes its own, a second, billed copy of the account's management events (docs/DEPLOY.md, section 10)"
+	case len(ch.Skipped) > 0:
 		ch.Why = "no suitable trail (" + strings.Join(ch.Skipped, "; ") + "): the stack makes its own"
 	}
 	return ch, nil
+}
+
+// orgTrailsOnly reports whether every trail the account sees belongs to another account (an
+// organization trail), and there is at least one.
+func orgTrailsOnly(list []cttypes.Trail, account string) bool {
+	for _, t := range list {
+		if arnAccount(aws.ToString(t.TrailARN)) == account {
+			return false
+		}
+	}
+	return len(list) > 0
 }
 
 // trail is a DescribeTrails entry reduced to what matters.
