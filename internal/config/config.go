@@ -49,35 +49,45 @@ const (
 	TrailNew      TrailMode = "new"      // always a new trail made by the stack
 )
 
+// OffboardPolicy says what happens to the onboarding stack of an account that leaves the
+// scope: closed, removed from the Organization, moved out of the included OUs, excluded.
+type OffboardPolicy string
+
+const (
+	OffboardReport OffboardPolicy = "report" // say what is left, in the account and in Cloud One; change nothing
+	OffboardDelete OffboardPolicy = "delete" // delete the onboarder's own stack (never a foreign one) where the account can still be opened
+)
+
 // Config is every setting of the product. Lambdas read the fields they need.
 type Config struct {
-	SecretARN          string        // ONBOARDER_SECRET_ARN
-	StackName          string        // ONBOARDER_STACK_NAME
-	TemplateURL        string        // ONBOARDER_TEMPLATE_URL
-	QSS3BucketName     string        // ONBOARDER_QSS3_BUCKET_NAME
-	QSS3KeyPrefix      string        // ONBOARDER_QSS3_KEY_PREFIX
-	CloudOneRegion     string        // ONBOARDER_CLOUDONE_REGION; empty: resolved from the API key
-	AccountsURL        string        // ONBOARDER_CLOUDONE_ACCOUNTS_URL
-	TrailMode          TrailMode     // ONBOARDER_TRAIL_MODE
-	ExecutionRoleName  string        // ONBOARDER_EXECUTION_ROLE_NAME
-	FallbackRoleName   string        // ONBOARDER_FALLBACK_ROLE_NAME: assumed when the execution role is denied after a new account's grace; "": none
-	CFNRoleName        string        // ONBOARDER_CLOUDFORMATION_ROLE_NAME: service role passed to CloudFormation; empty: none
-	DryRun             bool          // ONBOARDER_DRY_RUN
-	AdoptExisting      bool          // ONBOARDER_ADOPT_EXISTING
-	QueueURL           string        // ONBOARDER_QUEUE_URL (intake Lambdas, operator --enqueue)
-	DeadLetterURL      string        // ONBOARDER_DLQ_URL: the worker moves permanent failures there at once; empty: SQS redrive
-	LedgerTable        string        // ONBOARDER_LEDGER_TABLE (DynamoDB table of the last decision per account)
-	IncludeOUs         []string      // ONBOARDER_INCLUDE_OUS, comma separated OU ids; empty: all
-	ExcludeAccounts    []string      // ONBOARDER_EXCLUDE_ACCOUNTS, comma separated account ids
-	SessionName        string        // role session name used in member accounts (member.yaml's trust requires it)
-	SecretCacheTTL     time.Duration // ONBOARDER_SECRET_CACHE_TTL, how long a read secret is trusted
-	CheckMinDelay      time.Duration // ONBOARDER_CHECK_MIN_DELAY, the first look after a stack write
-	CheckMaxDelay      time.Duration // ONBOARDER_CHECK_MAX_DELAY, the longest wait between looks at an operation
-	MaxFailures        int           // ONBOARDER_MAX_FAILURES, transient failures in a row before the DLQ
-	MaxStartsPerMinute int           // ONBOARDER_MAX_STARTS_PER_MINUTE, stack operations started per minute across the Organization; 0: unlimited
-	AssumeRoleGrace    time.Duration // ONBOARDER_ASSUME_ROLE_GRACE, how long after an account joined AccessDenied on AssumeRole is retried
-	InstallAccount     string        // ONBOARDER_INSTALL_ACCOUNT, the account the onboarder runs in: manual requests come only from it
-	EventBus           string        // ONBOARDER_EVENT_BUS, the onboarder\'s bus (the sweep puts its continuation there)
+	SecretARN          string         // ONBOARDER_SECRET_ARN
+	StackName          string         // ONBOARDER_STACK_NAME
+	TemplateURL        string         // ONBOARDER_TEMPLATE_URL
+	QSS3BucketName     string         // ONBOARDER_QSS3_BUCKET_NAME
+	QSS3KeyPrefix      string         // ONBOARDER_QSS3_KEY_PREFIX
+	CloudOneRegion     string         // ONBOARDER_CLOUDONE_REGION; empty: resolved from the API key
+	AccountsURL        string         // ONBOARDER_CLOUDONE_ACCOUNTS_URL
+	TrailMode          TrailMode      // ONBOARDER_TRAIL_MODE
+	ExecutionRoleName  string         // ONBOARDER_EXECUTION_ROLE_NAME
+	FallbackRoleName   string         // ONBOARDER_FALLBACK_ROLE_NAME: assumed when the execution role is denied after a new account's grace; "": none
+	CFNRoleName        string         // ONBOARDER_CLOUDFORMATION_ROLE_NAME: service role passed to CloudFormation; empty: none
+	DryRun             bool           // ONBOARDER_DRY_RUN
+	AdoptExisting      bool           // ONBOARDER_ADOPT_EXISTING
+	Offboard           OffboardPolicy // ONBOARDER_OFFBOARD: report (default) or delete
+	QueueURL           string         // ONBOARDER_QUEUE_URL (intake Lambdas, operator --enqueue)
+	DeadLetterURL      string         // ONBOARDER_DLQ_URL: the worker moves permanent failures there at once; empty: SQS redrive
+	LedgerTable        string         // ONBOARDER_LEDGER_TABLE (DynamoDB table of the last decision per account)
+	IncludeOUs         []string       // ONBOARDER_INCLUDE_OUS, comma separated OU ids; empty: all
+	ExcludeAccounts    []string       // ONBOARDER_EXCLUDE_ACCOUNTS, comma separated account ids
+	SessionName        string         // role session name used in member accounts (member.yaml's trust requires it)
+	SecretCacheTTL     time.Duration  // ONBOARDER_SECRET_CACHE_TTL, how long a read secret is trusted
+	CheckMinDelay      time.Duration  // ONBOARDER_CHECK_MIN_DELAY, the first look after a stack write
+	CheckMaxDelay      time.Duration  // ONBOARDER_CHECK_MAX_DELAY, the longest wait between looks at an operation
+	MaxFailures        int            // ONBOARDER_MAX_FAILURES, transient failures in a row before the DLQ
+	MaxStartsPerMinute int            // ONBOARDER_MAX_STARTS_PER_MINUTE, stack operations started per minute across the Organization; 0: unlimited
+	AssumeRoleGrace    time.Duration  // ONBOARDER_ASSUME_ROLE_GRACE, how long after an account joined AccessDenied on AssumeRole is retried
+	InstallAccount     string         // ONBOARDER_INSTALL_ACCOUNT, the account the onboarder runs in: manual requests come only from it
+	EventBus           string         // ONBOARDER_EVENT_BUS, the onboarder\'s bus (the sweep puts its continuation there)
 }
 
 // Default returns the configuration with every default filled in.
@@ -88,6 +98,7 @@ func Default() Config {
 		QSS3BucketName:     DefaultQSS3BucketName,
 		AccountsURL:        DefaultAccountsURL,
 		TrailMode:          TrailAuto,
+		Offboard:           OffboardReport,
 		ExecutionRoleName:  DefaultExecutionRoleName,
 		SessionName:        DefaultSessionName,
 		SecretCacheTTL:     DefaultSecretCacheTTL,
@@ -170,6 +181,11 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	str("ONBOARDER_CLOUDFORMATION_ROLE_NAME", &c.CFNRoleName)
 	boolean("ONBOARDER_DRY_RUN", &c.DryRun)
 	boolean("ONBOARDER_ADOPT_EXISTING", &c.AdoptExisting)
+	var offboard string
+	str("ONBOARDER_OFFBOARD", &offboard)
+	if offboard != "" {
+		c.Offboard = OffboardPolicy(strings.ToLower(offboard))
+	}
 	str("ONBOARDER_QUEUE_URL", &c.QueueURL)
 	str("ONBOARDER_DLQ_URL", &c.DeadLetterURL)
 	str("ONBOARDER_LEDGER_TABLE", &c.LedgerTable)
@@ -233,12 +249,21 @@ func (c Config) Validate() error {
 	default:
 		bad("ONBOARDER_TRAIL_MODE", string(c.TrailMode), "must be auto, existing or new")
 	}
+	errs = append(errs, c.validateOffboard()...)
 	if c.CFNRoleName != "" && !roleNameRE.MatchString(c.CFNRoleName) {
 		bad("ONBOARDER_CLOUDFORMATION_ROLE_NAME", c.CFNRoleName, "must be empty or an IAM role name (1 to 64 of letters, digits and +=,.@_-)")
 	}
 	errs = append(errs, c.validateScope()...)
 	errs = append(errs, c.validatePacing()...)
 	return errors.Join(errs...)
+}
+
+func (c Config) validateOffboard() []error {
+	switch c.Offboard {
+	case OffboardReport, OffboardDelete:
+		return nil
+	}
+	return []error{fmt.Errorf("ONBOARDER_OFFBOARD=%q: must be report or delete", string(c.Offboard))}
 }
 
 // validatePacing checks the worker's delays and limits.
@@ -317,6 +342,7 @@ func (c Config) ValidateIntake(trailguard bool) error {
 		bad("ONBOARDER_QUEUE_URL", c.QueueURL, "must be a FIFO queue (name ending in .fifo)")
 	}
 	errs = append(errs, c.validateScope()...)
+	errs = append(errs, c.validateOffboard()...)
 	if trailguard {
 		if c.LedgerTable == "" {
 			errs = append(errs, errors.New("ONBOARDER_LEDGER_TABLE is required: the DynamoDB table of the last decision per account"))

@@ -19,7 +19,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.StackName != "CloudOne" || c.TrailMode != TrailAuto || c.ExecutionRoleName != "AWSControlTowerExecution" ||
-		c.QSS3BucketName != "cloudone-community" || c.QSS3KeyPrefix != "" || c.TemplateURL != DefaultTemplateURL || c.DryRun || c.AdoptExisting {
+		c.QSS3BucketName != "cloudone-community" || c.QSS3KeyPrefix != "" || c.TemplateURL != DefaultTemplateURL || c.DryRun || c.AdoptExisting ||
+		c.Offboard != OffboardReport {
 		t.Fatalf("defaults %+v", c)
 	}
 }
@@ -32,6 +33,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		"ONBOARDER_QSS3_KEY_PREFIX":  "prefix",
 		"ONBOARDER_CLOUDONE_REGION":  "us-2",
 		"ONBOARDER_TRAIL_MODE":       "sometimes",
+		"ONBOARDER_OFFBOARD":         "erase",
 		"ONBOARDER_EXCLUDE_ACCOUNTS": "12345678901,012345678901",
 		"ONBOARDER_INCLUDE_OUS":      "ou-abcd-12345678,sales",
 	}))
@@ -49,6 +51,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		`ONBOARDER_QSS3_KEY_PREFIX="prefix": must end with /`,
 		`ONBOARDER_CLOUDONE_REGION="us-2": must be one of au-1, ca-1, de-1, gb-1, in-1, jp-1, sg-1, us-1`,
 		`ONBOARDER_TRAIL_MODE="sometimes"`,
+		`ONBOARDER_OFFBOARD="erase": must be report or delete`,
 		`ONBOARDER_EXCLUDE_ACCOUNTS="12345678901"`,
 		`ONBOARDER_INCLUDE_OUS="sales"`,
 	} {

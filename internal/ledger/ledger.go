@@ -47,7 +47,51 @@ type Entry struct {
 	// Failures counts transient failures in a row, since FailingSince.
 	Failures     int       `dynamodbav:"failures,omitempty" json:"failures,omitempty"`
 	FailingSince time.Time `dynamodbav:"failingSince,omitempty" json:"failingSince,omitzero"`
-	UpdatedAt    time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
+	// Offboard is set once the account left the scope (closed, removed, moved out, excluded,
+	// gone): why, as a queue.Offboard* code. The entry then records the offboarding: its
+	// Action says what the onboarder did (offboarded: reported; delete: deleting its stack).
+	Offboard string `dynamodbav:"offboard,omitempty" json:"offboard,omitempty"`
+	// Left is what the offboarding left behind, in the account and in Cloud One, for a
+	// person to remove by hand.
+	Left      string    `dynamodbav:"left,omitempty" json:"left,omitempty"`
+	UpdatedAt time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
+}
+
+// StatusUnreachable is the stack status an entry records when the account could not be opened
+// any more (closed, suspended): the onboarder cannot see its stack.
+const StatusUnreachable = "UNREACHABLE"
+
+// hasStack reports whether the entry saw a stack in the account.
+func (e Entry) hasStack() bool {
+	switch e.StackStatus {
+	case "", "ABSENT", "DELETE_COMPLETE", StatusUnreachable:
+		return false
+	}
+	return true
+}
+
+// Onboarded reports whether the entry says the onboarder's stack is in the account and the
+// account was not offboarded: an account that leaves the scope then needs offboarding.
+func (e Entry) Onboarded() bool { return e.Managed && e.Offboard == "" && e.hasStack() }
+
+// StackLeft reports whether the account was offboarded with the onboarder's stack left in
+// place (ONBOARDER_OFFBOARD=report; the action "offboarded" of reconcile.ActionOffboarded):
+// with the delete policy set later, it is offboarded again.
+func (e Entry) StackLeft() bool {
+	return e.Managed && e.Offboard != "" && e.Action == "offboarded" && e.hasStack()
+}
+
+// Summary is what a sweep needs of an entry: its digest, and whether the account needs
+// offboarding when it is found out of scope.
+type Summary struct {
+	Digest    string
+	Onboarded bool // Entry.Onboarded
+	StackLeft bool // Entry.StackLeft
+}
+
+// Summarize returns the summary of the entry.
+func (e Entry) Summarize() Summary {
+	return Summary{Digest: e.Digest(), Onboarded: e.Onboarded(), StackLeft: e.StackLeft()}
 }
 
 // Trail names the forwarding trail for people: its ARN, "new" when the stack makes its own
@@ -148,6 +192,14 @@ func (t *Table) All(ctx context.Context) (map[string]Entry, error) {
 func (t *Table) Digests(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
 	err := t.scan(ctx, func(e Entry) { out[e.Account] = e.Digest() })
+	return out, err
+}
+
+// Summaries returns the summary of every account's entry, keyed by account: what the sweep
+// reads once per invocation.
+func (t *Table) Summaries(ctx context.Context) (map[string]Summary, error) {
+	out := map[string]Summary{}
+	err := t.scan(ctx, func(e Entry) { out[e.Account] = e.Summarize() })
 	return out, err
 }
 

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +44,24 @@ type Request struct {
 	// RetryFailed asks to write again although the onboarder's own write for this desired
 	// state failed (an operator fixed the cause: onboarder reconcile --retry-failed).
 	RetryFailed bool `json:"retryFailed,omitempty"`
+	// Offboard, when set, asks the worker to offboard the account: it left the scope, and the
+	// code says how (one of the Offboard* codes); Reason says more. ONBOARDER_OFFBOARD says
+	// what the worker does then.
+	Offboard string `json:"offboard,omitempty"`
 }
+
+// Why an account is offboarded: Request.Offboard. The codes are the intakes' reasons.
+const (
+	OffboardClosed    = "account-closed"              // Organizations CloseAccount
+	OffboardRemoved   = "account-removed"             // Organizations RemoveAccountFromOrganization
+	OffboardMovedOut  = "ou-not-included"             // MoveAccount out of ONBOARDER_INCLUDE_OUS, or found there by the sweep
+	OffboardNotActive = "account-not-active"          // the sweep found it SUSPENDED or PENDING_CLOSURE
+	OffboardExcluded  = "excluded-account"            // the sweep found it in ONBOARDER_EXCLUDE_ACCOUNTS
+	OffboardMissing   = "account-not-in-organization" // the sweep did not find it in the Organization
+)
+
+// OffboardCodes lists the codes a request may carry.
+var OffboardCodes = []string{OffboardClosed, OffboardRemoved, OffboardMovedOut, OffboardNotActive, OffboardExcluded, OffboardMissing}
 
 // ID identifies the request (its event, replay and account): the stack writes it makes carry
 // tokens derived from it, so that a retry of the same request is the same operation.
@@ -61,6 +80,9 @@ func (r Request) Validate() error {
 	}
 	if r.Trigger == "" {
 		errs = append(errs, errors.New("trigger: required"))
+	}
+	if r.Offboard != "" && !slices.Contains(OffboardCodes, r.Offboard) {
+		errs = append(errs, fmt.Errorf("offboard=%q: must be one of %s", clip(r.Offboard, 40), strings.Join(OffboardCodes, ", ")))
 	}
 	return errors.Join(errs...)
 }
@@ -154,3 +176,11 @@ func (s *Sender) Send(ctx context.Context, reqs []Request) error {
 
 // sendParallel is how many batches Send has in flight at once.
 const sendParallel = 4
+
+// clip shortens a value for an error message.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

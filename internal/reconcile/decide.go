@@ -3,6 +3,7 @@ package reconcile
 import (
 	"strings"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
@@ -21,6 +22,14 @@ type Observation struct {
 	// that fails too needs a person again.
 	Adopt, RetryFailed bool
 	Request            string // the request's id (queue.Request.ID), which its tokens derive from
+	// Offboard is set when the account left the scope (a queue.Offboard* code): the decision
+	// is then the offboarding's, under Policy (ONBOARDER_OFFBOARD). OffboardWhy says how it
+	// left, Unreachable why the account could not be opened (the stack is then not observed),
+	// and WasOurs whether the ledger recorded the onboarder's stack there.
+	Offboard, OffboardWhy string
+	Policy                config.OffboardPolicy
+	Unreachable           string
+	WasOurs               bool
 }
 
 // Plan is the decision: at most one stack step, and whether to start the forwarding trail
@@ -32,6 +41,8 @@ type Plan struct {
 	Changes      []Change
 	// Failed is the resource that made the onboarder's own write fail, for needs-person.
 	Failed *stack.Failure
+	// Left is what an offboarding leaves behind, in the account and in Cloud One.
+	Left string
 }
 
 // Row names the row of the state table (ARCHITECTURE.md, "Reconcile: observed stack -> next
@@ -52,11 +63,23 @@ const (
 	RowDeleteFailed     Row = "DELETE_FAILED"
 	RowReview           Row = "REVIEW_IN_PROGRESS"
 	RowHalted           Row = "UPDATE_FAILED, IMPORT_ROLLBACK_FAILED (stopped without a rollback)"
+
+	// Offboarding: the account left the scope.
+	RowOffboardUnreachable  Row = "offboarding: the account cannot be opened (closed, suspended)"
+	RowOffboardGone         Row = "offboarding: absent / DELETE_COMPLETE"
+	RowOffboardNotOurs      Row = "offboarding: exists, not created by the onboarder"
+	RowOffboardReport       Row = "offboarding, ONBOARDER_OFFBOARD=report: the onboarder's stack exists"
+	RowOffboardInProgress   Row = "offboarding, ONBOARDER_OFFBOARD=delete: *_IN_PROGRESS"
+	RowOffboardDeleteFailed Row = "offboarding, ONBOARDER_OFFBOARD=delete: DELETE_FAILED"
+	RowOffboardDelete       Row = "offboarding, ONBOARDER_OFFBOARD=delete: the onboarder's stack exists, settled"
 )
 
 // Decide is the state table as a pure function: the observation in, the next step out. It
 // calls nothing and changes nothing; the code that acts on a plan holds no decisions.
 func Decide(o Observation) (Plan, Row) {
+	if o.Offboard != "" {
+		return decideOffboard(o)
+	}
 	s := o.Stack
 	status := string(s.Status)
 	switch {
@@ -116,6 +139,71 @@ func Decide(o Observation) (Plan, Row) {
 		why = "adopting stack " + o.Where + " (ONBOARDER_ADOPT_EXISTING): " + describeChanges(diff)
 	}
 	return Plan{Step: ActionUpdate, Why: why, Changes: diff, StartLogging: stopped(o.Trail)}, RowDiffers
+}
+
+// decideOffboard is the state table of an account that left the scope: the onboarder's own
+// stack is deleted under ONBOARDER_OFFBOARD=delete (so that Trend's custom resources remove
+// the Cloud One cloud account and the Workload Security connector), reported otherwise; a
+// stack that is not the onboarder's is never deleted, whatever the policy or the adoption.
+func decideOffboard(o Observation) (Plan, Row) {
+	s, acct := o.Stack, account(o.Where)
+	why := "offboarding account " + acct + " (" + o.Offboard + ")"
+	if o.OffboardWhy != "" {
+		why = "offboarding account " + acct + " (" + o.OffboardWhy + ")"
+	}
+	switch {
+	case o.Unreachable != "":
+		return Plan{Step: ActionOffboarded, Left: leftIn(acct, o.WasOurs, true),
+			Why: why + ": the account cannot be opened any more (" + o.Unreachable + "): nothing was deleted"}, RowOffboardUnreachable
+	case !s.Exists:
+		return Plan{Step: ActionOffboarded, Left: leftAfterDelete(acct, o.WasOurs),
+			Why: why + ": stack " + o.Where + " is absent: nothing to delete"}, RowOffboardGone
+	case !s.Managed():
+		return Plan{Step: ActionLeaveAlone, Left: "stack " + o.Where + " (not the onboarder's): whoever made it decides",
+			Why: why + ": stack " + o.Where + " exists (" + string(s.Status) + ") and was not created by the onboarder (no " + stack.TagManaged + " tag): left alone, never deleted"}, RowOffboardNotOurs
+	case o.Policy != config.OffboardDelete:
+		return Plan{Step: ActionOffboarded, Left: leftIn(acct, true, false),
+			Why: why + ": stack " + o.Where + " (" + string(s.Status) + ") is left in place (ONBOARDER_OFFBOARD=report): delete it by hand, or set ONBOARDER_OFFBOARD=delete and the onboarder deletes it"}, RowOffboardReport
+	}
+	switch stack.Classify(s) {
+	case stack.StateInProgress:
+		return Plan{Step: ActionWait, Why: why + ": stack " + o.Where + " is " + string(s.Status) + ": come back when it settles, then delete it"}, RowOffboardInProgress
+	case stack.StateDeleteFailed:
+		return Plan{Step: ActionNeedsPerson, Failed: failed(o.LastOp), Left: leftIn(acct, true, false),
+			Why: why + ": stack " + o.Where + " is DELETE_FAILED" + because(o.LastOp, s.Reason) +
+				": a person must remove what blocks the deletion and delete the stack, then remove what is left in Cloud One"}, RowOffboardDeleteFailed
+	}
+	return Plan{Step: ActionDelete,
+		Why: why + ": delete stack " + o.Where + " (" + string(s.Status) + "), so that Trend's custom resources remove the Cloud One cloud account and the Workload Security connector"}, RowOffboardDelete
+}
+
+// leftIn says what stays, in the account and in Cloud One, when the onboarder's stack is not
+// deleted: everything the stack made, and what Trend's stack registered in Cloud One.
+func leftIn(acct string, ours, unreachable bool) string {
+	if !ours {
+		if unreachable {
+			return "unknown: the ledger has no record that the onboarder made a stack in " + acct + "; check Cloud One for AWS account " + acct
+		}
+		return ""
+	}
+	where := "in the account: the onboarding stack and what it made (its trail, bucket and forwarder functions); "
+	if unreachable {
+		where = "in the account, until AWS deletes it: the onboarding stack and what it made; "
+	}
+	return where + "in Cloud One: the cloud account of AWS account " + acct + ", its Workload Security connector, its CloudTrail registration and its Vision One enrollment: remove them there by hand"
+}
+
+// leftAfterDelete says what stays in Cloud One once the stack is deleted. Trend's v1 template
+// removes the cloud account and the Workload Security connector on delete, without checking
+// Cloud One's answers, and leaves the CloudTrail registration and the Vision One enrollment
+// (aws-ia/cfn-abi-trend-cloudone@39352c3, the custom resources of
+// templates/trend-cloudone-onboard/: their Delete handlers).
+func leftAfterDelete(acct string, ours bool) string {
+	if !ours {
+		return ""
+	}
+	return "in Cloud One: the CloudTrail registration and the Vision One enrollment of AWS account " + acct +
+		" (Trend's v1 template does not remove them on delete), and, if the stack was deleted with a revoked key, its cloud account and Workload Security connector: check there and remove them by hand"
 }
 
 // ownFailed reports whether op, a failed operation, was the onboarder's op of the desired

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
@@ -79,6 +80,15 @@ func TestDecideTable(t *testing.T) {
 		{"update rollback failed again after ours", Observation{Stack: observed("UPDATE_ROLLBACK_FAILED", want, true), Desired: &want, LastOp: ours(stack.OpContinueRollback, want)}, ActionNeedsPerson, RowOwnContinueAgain, false, ""},
 		{"delete failed", Observation{Stack: observed("DELETE_FAILED", want, true), LastOp: theirs}, ActionNeedsPerson, RowDeleteFailed, false, "X (AWS::IAM::Role)"},
 		{"review in progress", Observation{Stack: observed("REVIEW_IN_PROGRESS", want, true)}, ActionNeedsPerson, RowReview, false, "change set"},
+		// offboarding: the account left the scope
+		{"offboard, closed account", Observation{Offboard: "account-closed", Unreachable: "sts:AssumeRole of R was denied", WasOurs: true, Policy: config.OffboardDelete}, ActionOffboarded, RowOffboardUnreachable, false, "cannot be opened"},
+		{"offboard, absent", Observation{Offboard: "ou-not-included", Policy: config.OffboardDelete, WasOurs: true}, ActionOffboarded, RowOffboardGone, false, "nothing to delete"},
+		{"offboard, not ours", Observation{Offboard: "ou-not-included", Stack: observed("CREATE_COMPLETE", want, false), Policy: config.OffboardDelete, Adopt: true}, ActionLeaveAlone, RowOffboardNotOurs, false, "never deleted"},
+		{"offboard, report", Observation{Offboard: "excluded-account", Stack: observed("CREATE_COMPLETE", want, true), Policy: config.OffboardReport}, ActionOffboarded, RowOffboardReport, false, "ONBOARDER_OFFBOARD=delete"},
+		{"offboard, delete", Observation{Offboard: "excluded-account", OffboardWhy: "excluded-account: the sweep found it", Stack: observed("UPDATE_COMPLETE", want, true), Policy: config.OffboardDelete}, ActionDelete, RowOffboardDelete, false, "the sweep found it"},
+		{"offboard, delete a failed stack", Observation{Offboard: "account-removed", Stack: observed("ROLLBACK_COMPLETE", want, true), Policy: config.OffboardDelete}, ActionDelete, RowOffboardDelete, false, "Workload Security connector"},
+		{"offboard, in progress", Observation{Offboard: "account-removed", Stack: observed("DELETE_IN_PROGRESS", want, true), Policy: config.OffboardDelete}, ActionWait, RowOffboardInProgress, false, "then delete it"},
+		{"offboard, delete failed", Observation{Offboard: "account-removed", Stack: observed("DELETE_FAILED", want, true), LastOp: theirs, Policy: config.OffboardDelete}, ActionNeedsPerson, RowOffboardDeleteFailed, false, "X (AWS::IAM::Role)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,8 +117,29 @@ func TestDecideTable(t *testing.T) {
 // Every row of the table is reached by some observation.
 func TestDecideCoversEveryRow(t *testing.T) {
 	rows := []Row{RowAbsent, RowNotOurs, RowInProgress, RowInSync, RowDiffers, RowOwnUpdateFailed, RowFailedCreate, RowOwnCreateFailed,
-		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted}
+		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted,
+		RowOffboardUnreachable, RowOffboardGone, RowOffboardNotOurs, RowOffboardReport, RowOffboardInProgress, RowOffboardDeleteFailed, RowOffboardDelete}
 	seen := map[Row]bool{}
+	for _, st := range []string{"", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_FAILED", "ROLLBACK_COMPLETE"} {
+		for _, managed := range []bool{true, false} {
+			for _, policy := range []config.OffboardPolicy{config.OffboardReport, config.OffboardDelete} {
+				for _, unreachable := range []string{"", "denied"} {
+					o := Observation{Where: "w", Offboard: "account-closed", Policy: policy, Unreachable: unreachable}
+					if st != "" && unreachable == "" {
+						o.Stack = stack.Observed{Exists: true, Status: cfntypes.StackStatus(st), Tags: map[string]string{}}
+						if managed {
+							o.Stack.Tags[stack.TagManaged] = "true"
+						}
+					}
+					p, row := Decide(o)
+					seen[row] = true
+					if p.Step == ActionDelete && (!managed || policy != config.OffboardDelete) {
+						t.Errorf("offboarding deleted a stack (managed %v, policy %s): %s", managed, policy, p.Why)
+					}
+				}
+			}
+		}
+	}
 	want := desiredFor("")
 	for _, st := range []string{"", "CREATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "CREATE_IN_PROGRESS", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "DELETE_FAILED", "REVIEW_IN_PROGRESS", "UPDATE_FAILED"} {
 		for _, managed := range []bool{true, false} {

@@ -138,6 +138,9 @@ func (p *pass) run(ctx context.Context) error {
 	}
 	res.Region = region
 	p.where = r.Cfg.StackName + " in " + req.Account + "/" + region
+	if req.Offboard != "" {
+		return p.offboard(ctx, region)
+	}
 	m, err := r.Members.Member(ctx, req.Account, region)
 	if err != nil {
 		if m, err = p.fallBack(ctx, region, err); err != nil {
@@ -151,6 +154,64 @@ func (p *pass) run(ctx context.Context) error {
 	plan, row := Decide(obs)
 	res.Row = string(row)
 	return p.act(ctx, m, obs, plan)
+}
+
+// offboard takes one step of the offboarding of an account that left the scope. An account
+// that cannot be opened any more (closed, suspended: AssumeRole is denied, with the fallback
+// role too) is not an error: it is reported, with what the ledger says was left there.
+func (p *pass) offboard(ctx context.Context, region string) error {
+	r, req, res := p.r, p.req, p.res
+	res.Offboard = req.Offboard
+	prev := p.ledgerEntry(ctx)
+	o := Observation{Where: p.where, Offboard: req.Offboard, OffboardWhy: offboardWhy(req.Reason), Policy: r.Cfg.Offboard,
+		Request: req.ID(), WasOurs: prev != nil && prev.Managed}
+	m, err := r.Members.Member(ctx, req.Account, region)
+	if err != nil {
+		m, err = p.fallBack(ctx, region, err)
+	}
+	switch {
+	case err != nil && fault.ClassOf(err) == fault.Permanent:
+		o.Unreachable = unreachable(err)
+		res.StatusBefore, res.StatusAfter, res.Managed = ledger.StatusUnreachable, ledger.StatusUnreachable, o.WasOurs
+	case err != nil:
+		return err
+	default:
+		s, err := stack.Describe(ctx, m.CloudFormation, r.Cfg.StackName)
+		if fault.IsCode(err, "AccessDenied", "AccessDeniedException") {
+			// Credentials assumed before the account was closed are refused after it.
+			o.Unreachable = "cloudformation:DescribeStacks was denied"
+			res.StatusBefore, res.StatusAfter, res.Managed = ledger.StatusUnreachable, ledger.StatusUnreachable, o.WasOurs
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("describe stack %s: %w", p.where, p.memberErr("cloudformation:DescribeStacks", err))
+		}
+		o.Stack = s
+		res.StatusBefore, res.StatusAfter, res.Managed = statusOf(s), statusOf(s), s.Managed()
+		if s.Managed() && stack.Classify(s) == stack.StateDeleteFailed {
+			if o.LastOp, err = stack.LastOperation(ctx, m.CloudFormation, s.ID); err != nil {
+				return fmt.Errorf("describe events of stack %s: %w", p.where, p.memberErr("cloudformation:DescribeStackEvents", err))
+			}
+		}
+	}
+	plan, row := Decide(o)
+	res.Row = string(row)
+	return p.act(ctx, m, o, plan)
+}
+
+// offboardWhy is the first reason of a request (merged requests join theirs with "; ").
+func offboardWhy(reason string) string {
+	first, _, _ := strings.Cut(reason, "; ")
+	return first
+}
+
+// unreachable says briefly why an account could not be opened.
+func unreachable(err error) string {
+	var denied *crossaccount.DeniedError
+	if errors.As(err, &denied) {
+		return "sts:AssumeRole of " + denied.Role + " was denied"
+	}
+	return err.Error()
 }
 
 // assumeFailed classifies a failure to assume the execution role. AccessDenied is IAM's
@@ -292,7 +353,7 @@ func (p *pass) memberErr(action string, err error) error {
 // and the answers of CloudFormation that mean "not now".
 func (p *pass) act(ctx context.Context, m Member, o Observation, plan Plan) error {
 	r, res := p.r, p.res
-	res.Action, res.Reason, res.Changes, res.Failed = plan.Step, plan.Why, plan.Changes, plan.Failed
+	res.Action, res.Reason, res.Changes, res.Failed, res.Left = plan.Step, plan.Why, plan.Changes, plan.Failed, plan.Left
 	if plan.StartLogging {
 		t := *o.Trail
 		if r.Cfg.DryRun {
@@ -306,7 +367,7 @@ func (p *pass) act(ctx context.Context, m Member, o Observation, plan Plan) erro
 		}
 	}
 	switch plan.Step {
-	case ActionNone, ActionLeaveAlone, ActionStartLogging:
+	case ActionNone, ActionLeaveAlone, ActionStartLogging, ActionOffboarded:
 		return nil
 	case ActionWait:
 		res.RetryAfter = r.checkDelay(o.Stack.Started())
@@ -589,6 +650,9 @@ func (p *pass) writeLedger(ctx context.Context) {
 	if res.Action == ActionDelete {
 		e.Managed = true
 	}
+	if p.req.Offboard != "" {
+		e.Offboard, e.Left = p.req.Offboard, res.Left
+	}
 	if t := res.Trail; t != nil {
 		e.CreateNewTrail, e.TrailARN, e.TrailName, e.TrailHomeRegion, e.Bucket = t.CreateNewTrail, t.TrailARN, t.TrailName, t.HomeRegion, t.Bucket
 	}
@@ -621,7 +685,7 @@ func (p *pass) writeLedger(ctx context.Context) {
 		// A pass that did not resolve the trail (a stack in progress) keeps what is known.
 		e.CreateNewTrail, e.TrailARN, e.TrailName, e.TrailHomeRegion, e.Bucket = prev.CreateNewTrail, prev.TrailARN, prev.TrailName, prev.TrailHomeRegion, prev.Bucket
 	}
-	if !res.Changed() && res.Class == fault.None && prev != nil && prev.Class == string(fault.None) {
+	if !res.Changed() && res.Class == fault.None && prev != nil && prev.Class == string(fault.None) && p.req.Offboard == "" && prev.Offboard == "" {
 		// Nothing was changed: the entry keeps saying what the onboarder last changed, and when.
 		e.Action, e.Reason, e.UpdatedAt = prev.Action, prev.Reason, prev.UpdatedAt
 		if res.Action == ActionScheduled {

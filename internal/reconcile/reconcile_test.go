@@ -1092,3 +1092,88 @@ func TestLedgerReadWhenNoDigest(t *testing.T) {
 		t.Fatalf("ledger unreadable: %d writes, want 3: %+v", len(e.ledger.entries), res)
 	}
 }
+
+// Offboarding, pass by pass: under ONBOARDER_OFFBOARD=delete the onboarder's stack is deleted
+// (paced, with a token) and the ledger records the account as offboarded with what is left in
+// Cloud One; under report nothing is written; a foreign stack is never deleted; an account
+// that cannot be opened is reported from the ledger; a dry run deletes nothing.
+func TestOffboarding(t *testing.T) {
+	req := queue.Request{Version: 1, Account: acct, Trigger: "organizations:CloseAccount", EventID: "e9",
+		Offboard: queue.OffboardRemoved, Reason: "account-removed: Organizations RemoveAccountFromOrganization"}
+	last := func(e *env) ledger.Entry {
+		t.Helper()
+		if len(e.ledger.entries) == 0 {
+			t.Fatal("no ledger entry written")
+		}
+		return e.ledger.entries[len(e.ledger.entries)-1]
+	}
+	t.Run("delete", func(t *testing.T) {
+		e := newEnv(t, func(c *config.Config) { c.Offboard = config.OffboardDelete })
+		e.seedStack("UPDATE_COMPLETE", "b")
+		res := e.runReq(req)
+		if res.Action != ActionDelete || e.cfn.lastDelete == nil || aws.ToString(e.cfn.lastDelete.ClientRequestToken) == "" || res.RetryAfter == 0 {
+			t.Fatalf("first pass %+v", res)
+		}
+		if en := last(e); en.Offboard != queue.OffboardRemoved || en.Action != "delete" || !en.Managed {
+			t.Errorf("ledger after the delete started: %+v", en)
+		}
+		res = e.runReq(req) // still deleting
+		if res.Action != ActionWait || res.Row != string(RowOffboardInProgress) {
+			t.Errorf("second pass %s (%s)", res.Action, res.Row)
+		}
+		e.cfn.settle(cfntypes.StackStatusDeleteComplete, "")
+		res = e.runReq(req)
+		if res.Action != ActionOffboarded || res.Row != string(RowOffboardGone) || res.RetryAfter != 0 {
+			t.Fatalf("last pass %+v", res)
+		}
+		en := last(e)
+		if en.Offboard != queue.OffboardRemoved || en.Action != string(ActionOffboarded) || !strings.Contains(en.Left, "Vision One enrollment") ||
+			!strings.Contains(en.Reason, "RemoveAccountFromOrganization") {
+			t.Errorf("ledger when done: %+v", en)
+		}
+		if en.Onboarded() || en.StackLeft() {
+			t.Errorf("a deleted account still counts as onboarded or left: %+v", en)
+		}
+	})
+	t.Run("report", func(t *testing.T) {
+		e := newEnv(t)
+		e.seedStack("CREATE_COMPLETE", "b")
+		res := e.runReq(req)
+		if res.Action != ActionOffboarded || len(e.calls.writes()) > 0 || !strings.Contains(res.Left, "cloud account of AWS account "+acct) {
+			t.Fatalf("report pass %+v, writes %v", res, e.calls.writes())
+		}
+		if en := last(e); !en.StackLeft() || en.Onboarded() {
+			t.Errorf("a reported account: %+v", en)
+		}
+	})
+	t.Run("not ours", func(t *testing.T) {
+		e := newEnv(t, func(c *config.Config) { c.Offboard, c.AdoptExisting = config.OffboardDelete, true })
+		e.seedStack("CREATE_COMPLETE", "b")
+		e.cfn.stack.Tags = nil
+		res := e.runReq(req)
+		if res.Action != ActionLeaveAlone || len(e.calls.writes()) > 0 {
+			t.Fatalf("a foreign stack: %+v, writes %v", res, e.calls.writes())
+		}
+	})
+	t.Run("unreachable", func(t *testing.T) {
+		e := newEnv(t, func(c *config.Config) { c.Offboard = config.OffboardDelete })
+		e.ledger.entries = []ledger.Entry{{Account: acct, Region: "us-east-1", StackName: "CloudOne", StackStatus: "CREATE_COMPLETE", Managed: true, Action: "create", Class: "none"}}
+		e.r.Members = &fakeMembers{err: fault.As(fault.Permanent, &crossaccount.DeniedError{Role: "arn:aws:iam::" + acct + ":role/AWSControlTowerExecution", Err: apiErr("AccessDenied", "not authorized")})}
+		res := e.runReq(req)
+		if res.Action != ActionOffboarded || res.Row != string(RowOffboardUnreachable) || res.Class != fault.None {
+			t.Fatalf("an account that cannot be opened: %+v", res)
+		}
+		en := last(e)
+		if en.StackStatus != ledger.StatusUnreachable || !en.Managed || !strings.Contains(en.Left, "remove them there by hand") || en.StackLeft() {
+			t.Errorf("ledger: %+v", en)
+		}
+	})
+	t.Run("dry run", func(t *testing.T) {
+		e := newEnv(t, func(c *config.Config) { c.Offboard, c.DryRun = config.OffboardDelete, true })
+		e.seedStack("CREATE_COMPLETE", "b")
+		res := e.runReq(req)
+		if res.Action != ActionDelete || len(e.calls.writes()) > 0 || len(e.ledger.entries) > 0 || len(res.Steps) != 1 || !strings.Contains(res.Steps[0].Detail, "dry run: would") {
+			t.Fatalf("dry run %+v, writes %v", res, e.calls.writes())
+		}
+	})
+}

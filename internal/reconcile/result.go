@@ -23,6 +23,7 @@ const (
 	ActionLeaveAlone       Action = "leave-alone"              // a stack that is not ours: reported, untouched
 	ActionNeedsPerson      Action = "needs-person"             // DELETE_FAILED, own write rolled back, no usable trail, ...
 	ActionFail             Action = "fail"                     // the reconcile could not decide
+	ActionOffboarded       Action = "offboarded"               // the account left the scope: recorded, with what is left behind
 )
 
 // Step is one action taken (or planned) during a reconcile, with its outcome.
@@ -73,6 +74,10 @@ type Result struct {
 	// AlreadyReported: the ledger already recorded this same needs-person state, so the
 	// request that found it again is not dead-lettered a second time.
 	AlreadyReported bool `json:"alreadyReported,omitempty"`
+	// Offboard is set when the pass offboarded the account (a queue.Offboard* code); Left
+	// says what stays behind, in the account and in Cloud One, for a person to remove.
+	Offboard string `json:"offboard,omitempty"`
+	Left     string `json:"left,omitempty"`
 }
 
 // Changed reports whether the reconcile changed something in the account (a stack written,

@@ -226,6 +226,8 @@ func merge(reqs []queue.Request) queue.Request {
 		}
 	}
 	out.Reason = strings.Join(reasons, "; ")
+	// The account's requests are in order: the last one says whether it is in scope now.
+	out.Offboard = reqs[len(reqs)-1].Offboard
 	return out
 }
 
@@ -327,6 +329,14 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 	}
 	if res.Trail != nil {
 		attrs = append(attrs, "trail", res.Trail)
+	}
+	if res.Offboard != "" {
+		attrs = append(attrs, "offboard", res.Offboard)
+	}
+	if res.Left != "" {
+		// What an offboarding left behind is for a person to remove: a warning.
+		attrs = append(attrs, "left", res.Left)
+		level = max(level, slog.LevelWarn)
 	}
 	w.log().Log(ctx, level, "reconcile", attrs...)
 	action := string(res.Action)
