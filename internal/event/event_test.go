@@ -43,6 +43,7 @@ func TestGolden(t *testing.T) {
 		manual                                       []string
 		invalid                                      int
 		all                                          bool
+		moveFrom, moveTo                             string // organizations account calls
 	}
 	const member = "012345678901"
 	cases := map[string]want{
@@ -76,6 +77,10 @@ func TestGolden(t *testing.T) {
 		"scheduled-events.json":                                {outcome: "ok", kind: "schedule", name: "Scheduled Event", region: "us-east-1"},
 		"scheduled-scheduler.json":                             {outcome: "ok", kind: "schedule", name: "Scheduled Event", region: "us-east-1"},
 		"unknown-ec2-run-instances.json":                       {outcome: "skip"},
+		"organizations-close-account.json":                     {outcome: "ok", kind: "organizations-account-call", name: "CloseAccount", account: member, region: "us-east-1"},
+		"organizations-remove-account.json":                    {outcome: "ok", kind: "organizations-account-call", name: "RemoveAccountFromOrganization", account: member, region: "us-east-1"},
+		"organizations-move-account.json":                      {outcome: "ok", kind: "organizations-account-call", name: "MoveAccount", account: member, region: "us-east-1", moveFrom: "ou-ab12-k2l3m4n5", moveTo: "ou-ab12-sb0x7q9z"},
+		"organizations-move-account-failed.json":               {outcome: "ok", kind: "organizations-account-call", name: "MoveAccount", account: "", region: "us-east-1", errorCode: "AccessDeniedException"},
 	}
 	files, _ := filepath.Glob("testdata/*.json")
 	if len(files) != len(cases) {
@@ -115,6 +120,13 @@ func TestGolden(t *testing.T) {
 				}
 			} else if w.resName != "" {
 				t.Error("no call")
+			}
+			if c := ev.AccountCall; c != nil {
+				if c.Source != w.moveFrom || c.Destination != w.moveTo || c.ErrorCode != w.errorCode {
+					t.Errorf("account call %+v", c)
+				}
+			} else if w.kind == string(event.KindAccountCall) {
+				t.Error("no account call")
 			}
 			if m := ev.Manual; m != nil {
 				if strings.Join(m.Accounts, ",") != strings.Join(w.manual, ",") || len(m.Invalid) != w.invalid || m.All != w.all {
@@ -204,6 +216,18 @@ func TestBadEvents(t *testing.T) {
 		{name: "eventSource mismatch", file: "cloudtrail-stop-logging.json", f: func(m map[string]any) { detail(m)["eventSource"] = "s3.amazonaws.com" },
 			outcome: "skip"},
 		{name: "unknown trail call", file: "cloudtrail-stop-logging.json", f: func(m map[string]any) { detail(m)["eventName"] = "AddTags" },
+			outcome: "skip"},
+		{name: "closed account id missing", file: "organizations-close-account.json", f: func(m map[string]any) { detail(m)["requestParameters"] = map[string]any{} },
+			outcome: "permanent", errHas: "detail.requestParameters.accountId: required"},
+		{name: "closed account parameters missing", file: "organizations-close-account.json", f: func(m map[string]any) { detail(m)["requestParameters"] = nil },
+			outcome: "permanent", errHas: "detail.requestParameters: required"},
+		{name: "moved to a bad parent", file: "organizations-move-account.json", f: func(m map[string]any) {
+			detail(m)["requestParameters"].(map[string]any)["destinationParentId"] = "Sandbox"
+		}, outcome: "permanent", errHas: `detail.requestParameters.destinationParentId="Sandbox": required, an OU or root id`},
+		{name: "moved without a source", file: "organizations-move-account.json", f: func(m map[string]any) {
+			delete(detail(m)["requestParameters"].(map[string]any), "sourceParentId")
+		}, outcome: "permanent", errHas: "detail.requestParameters.sourceParentId"},
+		{name: "organizations eventSource mismatch", file: "organizations-close-account.json", f: func(m map[string]any) { detail(m)["eventSource"] = "account.amazonaws.com" },
 			outcome: "skip"},
 		{name: "id missing", file: "scheduled-events.json", f: func(m map[string]any) { delete(m, "id") },
 			outcome: "permanent", errHas: "id: required"},

@@ -137,6 +137,10 @@ func FuzzParseOrganizations(f *testing.F) {
 	fuzzParser(f, "organizations-*.json", keysOf("aws.organizations", event.DetailServiceEvent, "CreateAccountResult"))
 }
 
+func FuzzParseAccountCall(f *testing.F) {
+	fuzzParser(f, "organizations-*.json", keysOf("aws.organizations", event.DetailAPICall, event.AccountEvents...))
+}
+
 func FuzzParseTrailCall(f *testing.F) {
 	fuzzParser(f, "cloudtrail-*.json", keysOf("aws.cloudtrail", event.DetailAPICall, event.TrailEvents...))
 }

@@ -83,7 +83,9 @@ type Continuation struct {
 	Token    string   `json:"token,omitempty"`   // the NextToken of the page to read
 	Pages    int      `json:"pages"`             // pages read so far
 	Enqueued int      `json:"enqueued"`          // requests enqueued so far
-	Attempt  int      `json:"attempt,omitempty"` // failed tries of this page in a row
+	// Offboarded counts the offboarding requests among them.
+	Offboarded int `json:"offboarded,omitempty"`
+	Attempt    int `json:"attempt,omitempty"` // failed tries of this page in a row
 }
 
 var ouOrRootRE = regexp.MustCompile(`^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$`)
@@ -112,7 +114,7 @@ func (c *Continuation) validate() error {
 	if len(c.Token) > 4096 {
 		bad("detail.continuation.token: at most 4096 characters")
 	}
-	if c.Pages < 0 || c.Enqueued < 0 || c.Attempt < 0 {
+	if c.Pages < 0 || c.Enqueued < 0 || c.Attempt < 0 || c.Offboarded < 0 {
 		bad("detail.continuation: pages, enqueued and attempt must not be negative")
 	}
 	return errors.Join(errs...)
@@ -246,6 +248,86 @@ func parseCreateAccountResult(ev *Event) error {
 		ev.Region = d.AWSRegion
 	}
 	ev.Kind, ev.Lifecycle = KindAccountCreated, l
+	return nil
+}
+
+// AccountCall is a CloudTrail-recorded Organizations call on a member account: CloseAccount,
+// RemoveAccountFromOrganization or MoveAccount (the account is Event.Account).
+type AccountCall struct {
+	ErrorCode    string // set when the call failed: it changed nothing
+	ErrorMessage string
+	Source       string // MoveAccount: requestParameters.sourceParentId (an OU or root id)
+	Destination  string // MoveAccount: requestParameters.destinationParentId
+}
+
+// Failed reports whether the call failed (and so changed nothing).
+func (c *AccountCall) Failed() bool { return c.ErrorCode != "" }
+
+// parseAccountCall reads an Organizations call on an account. The account is the one the
+// call names (requestParameters.accountId), not the caller's: the calls are made from the
+// management account.
+func parseAccountCall(ev *Event) error {
+	var d struct {
+		EventSource       string          `json:"eventSource"`
+		AWSRegion         json.RawMessage `json:"awsRegion"`
+		ErrorCode         json.RawMessage `json:"errorCode"`
+		ErrorMessage      json.RawMessage `json:"errorMessage"`
+		RequestParameters *struct {
+			AccountID           json.RawMessage `json:"accountId"`
+			SourceParentID      json.RawMessage `json:"sourceParentId"`
+			DestinationParentID json.RawMessage `json:"destinationParentId"`
+		} `json:"requestParameters"`
+	}
+	if err := json.Unmarshal(ev.Detail, &d); err != nil {
+		return permanentJSON("detail", err)
+	}
+	if d.EventSource != "organizations.amazonaws.com" {
+		return fault.Skipf("detail.eventSource %q does not match source %s", truncate(d.EventSource, 64), ev.Source)
+	}
+	c := &AccountCall{}
+	var err error
+	if c.ErrorCode, err = str("detail.errorCode", d.ErrorCode); err != nil {
+		return err
+	}
+	c.ErrorMessage, _ = str("detail.errorMessage", d.ErrorMessage)
+	region, err := str("detail.awsRegion", d.AWSRegion)
+	if err != nil {
+		return err
+	}
+	if region != "" {
+		ev.Region = region
+	}
+	rp := d.RequestParameters
+	if rp == nil {
+		if c.Failed() { // a call refused before it was read may record no parameters
+			ev.Kind, ev.AccountCall = KindAccountCall, c
+			return nil
+		}
+		return fault.Permanentf("detail.requestParameters: required")
+	}
+	if ev.Account, err = accountField("detail.requestParameters.accountId", rp.AccountID, !c.Failed()); err != nil && !c.Failed() {
+		return err
+	}
+	if ev.Name == "MoveAccount" && !c.Failed() {
+		for _, f := range []struct {
+			path string
+			raw  json.RawMessage
+			dst  *string
+		}{
+			{"detail.requestParameters.sourceParentId", rp.SourceParentID, &c.Source},
+			{"detail.requestParameters.destinationParentId", rp.DestinationParentID, &c.Destination},
+		} {
+			v, err := str(f.path, f.raw)
+			if err != nil {
+				return err
+			}
+			if !ouOrRootRE.MatchString(v) {
+				return fault.Permanentf("%s=%q: required, an OU or root id", f.path, truncate(v, 40))
+			}
+			*f.dst = v
+		}
+	}
+	ev.Kind, ev.AccountCall = KindAccountCall, c
 	return nil
 }
 

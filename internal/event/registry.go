@@ -14,6 +14,7 @@ type Kind string
 const (
 	KindManagedAccount Kind = "controltower-managed-account" // Control Tower Create/UpdateManagedAccount
 	KindAccountCreated Kind = "organizations-create-account" // Organizations CreateAccountResult
+	KindAccountCall    Kind = "organizations-account-call"   // Organizations CloseAccount, RemoveAccountFromOrganization, MoveAccount
 	KindTrailCall      Kind = "cloudtrail-call"              // CloudTrail API call on a trail
 	KindStackCall      Kind = "cloudformation-call"          // CloudFormation API call on a stack
 	KindManual         Kind = "manual-request"               // onboarder.manual Reconcile Request
@@ -29,8 +30,8 @@ const (
 	SourceManual       = "onboarder.manual"
 )
 
-// Event is a parsed, validated event. Exactly one of Lifecycle, Call and Manual is set for
-// the kinds that have one; a schedule has none.
+// Event is a parsed, validated event. Exactly one of Lifecycle, Call, AccountCall and Manual
+// is set for the kinds that have one; a schedule has none.
 type Event struct {
 	Envelope
 	Kind      Kind
@@ -39,7 +40,9 @@ type Event struct {
 	Region    string     // the region of the call or of the event
 	Lifecycle *Lifecycle // KindManagedAccount, KindAccountCreated
 	Call      *Call      // KindTrailCall, KindStackCall
-	Manual    *Manual    // KindManual
+	// AccountCall is an Organizations call that closes, removes or moves the account.
+	AccountCall *AccountCall // KindAccountCall
+	Manual      *Manual      // KindManual
 }
 
 // Trigger names the event in a queue.Request: "cloudtrail:StopLogging", "manual", "sweep".
@@ -184,6 +187,10 @@ var TrailEvents = []string{"CreateTrail", "DeleteTrail", "UpdateTrail", "StopLog
 // StackEvents are the CloudFormation calls on stacks the trail guard watches.
 var StackEvents = []string{"DeleteStack", "UpdateStack"}
 
+// AccountEvents are the Organizations calls that take an account out of the Organization or
+// move it between OUs: account vending offboards (or, moved into scope, onboards) on them.
+var AccountEvents = []string{"CloseAccount", "RemoveAccountFromOrganization", "MoveAccount"}
+
 func newDefault() *Registry {
 	r := NewRegistry()
 	r.Register(Key{"aws.controltower", DetailServiceEvent, "CreateManagedAccount"}, parseManagedAccount("createManagedAccountStatus"))
@@ -194,6 +201,9 @@ func newDefault() *Registry {
 	}
 	for _, n := range StackEvents {
 		r.Register(Key{"aws.cloudformation", DetailAPICall, n}, parseCall(KindStackCall, "cloudformation.amazonaws.com"))
+	}
+	for _, n := range AccountEvents {
+		r.Register(Key{"aws.organizations", DetailAPICall, n}, parseAccountCall)
 	}
 	r.Register(Key{SourceManual, DetailManual, ""}, parseManual)
 	r.Register(Key{"aws.events", DetailScheduled, ""}, parseSchedule)

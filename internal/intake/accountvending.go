@@ -9,10 +9,13 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
-// AccountVending turns account lifecycle events (Control Tower Create/UpdateManagedAccount,
-// Organizations CreateAccountResult) into one reconcile request for the new account.
+// AccountVending turns account lifecycle events into one reconcile request for the account:
+// Control Tower Create/UpdateManagedAccount and Organizations CreateAccountResult onboard a
+// new account; Organizations CloseAccount, RemoveAccountFromOrganization and a MoveAccount out
+// of ONBOARDER_INCLUDE_OUS offboard one (a MoveAccount into them onboards it).
 type AccountVending struct {
 	base
 	Orgs Organizations // ListParents, only when ONBOARDER_INCLUDE_OUS is set
@@ -33,11 +36,15 @@ func (h *AccountVending) Invoke(ctx context.Context, payload []byte) ([]byte, er
 // Handle handles one event.
 func (h *AccountVending) Handle(ctx context.Context, raw json.RawMessage) error {
 	defer h.Metrics.Flush()
-	ev, ok, err := h.start(ctx, raw, event.KindManagedAccount, event.KindAccountCreated)
+	ev, ok, err := h.start(ctx, raw, event.KindManagedAccount, event.KindAccountCreated, event.KindAccountCall)
 	if !ok {
 		return err
 	}
-	d, err := h.decide(ctx, ev)
+	decide := h.decide
+	if ev.Kind == event.KindAccountCall {
+		decide = h.decideCall
+	}
+	d, err := decide(ctx, ev)
 	if err != nil {
 		return h.fail(ctx, ev, err)
 	}
@@ -72,4 +79,45 @@ func (h *AccountVending) decide(ctx context.Context, ev *event.Event) (decision,
 	// The account is new (or newly enrolled): its roles may take minutes to be usable.
 	d.since = ev.Time.Time
 	return d, nil
+}
+
+// decideCall decides on an Organizations call that closes, removes or moves an account. The
+// worker offboards under ONBOARDER_OFFBOARD; whether there is anything to offboard is its
+// question (the ledger and the account say), not the intake's.
+func (h *AccountVending) decideCall(ctx context.Context, ev *event.Event) (decision, error) {
+	c := ev.AccountCall
+	switch {
+	case c.Failed():
+		return skip(ev.Account, ReasonFailedCall, "%s failed (%s): it changed nothing", ev.Name, c.ErrorCode), nil
+	case h.Config.Excluded(ev.Account):
+		return skip(ev.Account, ReasonExcluded, "account is in ONBOARDER_EXCLUDE_ACCOUNTS"), nil
+	}
+	switch ev.Name {
+	case "CloseAccount":
+		return offboard(ev.Account, ReasonAccountClosed, "Organizations CloseAccount: the account is closing (PENDING_CLOSURE, then SUSPENDED)"), nil
+	case "RemoveAccountFromOrganization":
+		return offboard(ev.Account, ReasonAccountRemoved, "Organizations RemoveAccountFromOrganization: the account left the Organization"), nil
+	}
+	// MoveAccount
+	if len(h.Config.IncludeOUs) == 0 {
+		return skip(ev.Account, ReasonMovedWithinScope, "moved from %s to %s: every OU is in scope (ONBOARDER_INCLUDE_OUS is empty)", c.Source, c.Destination), nil
+	}
+	s := &org.Scope{API: h.Orgs, Cfg: h.Config}
+	from, _, err := s.Included(ctx, ev.Account, c.Source)
+	if err != nil {
+		return decision{}, err
+	}
+	to, _, err := s.Included(ctx, ev.Account, c.Destination)
+	if err != nil {
+		return decision{}, err
+	}
+	switch {
+	case from && to:
+		return skip(ev.Account, ReasonMovedWithinScope, "moved from %s to %s: both are under ONBOARDER_INCLUDE_OUS", c.Source, c.Destination), nil
+	case !to && !from:
+		return skip(ev.Account, ReasonOUNotInScope, "moved from %s to %s: neither is under ONBOARDER_INCLUDE_OUS", c.Source, c.Destination), nil
+	case to:
+		return enqueue(ev.Account, ReasonMovedIntoScope, "moved from %s into %s, under ONBOARDER_INCLUDE_OUS", c.Source, c.Destination), nil
+	}
+	return offboard(ev.Account, queue.OffboardMovedOut, "moved from %s to %s, which is not under ONBOARDER_INCLUDE_OUS", c.Source, c.Destination), nil
 }

@@ -24,6 +24,7 @@ func TestAccountVending(t *testing.T) {
 		account, trigger string
 		replay, level    string
 		listParents      int
+		offboard         string
 	}{
 		{name: "control tower create, leading zero", file: "controltower-create-managed-account.json", decision: "enqueue", reason: intake.ReasonManagedAccountReady, account: member, trigger: "controltower:CreateManagedAccount"},
 		{name: "control tower update", file: "controltower-update-managed-account.json", decision: "enqueue", reason: intake.ReasonManagedAccountReady, account: "123456789012", trigger: "controltower:UpdateManagedAccount"},
@@ -45,6 +46,20 @@ func TestAccountVending(t *testing.T) {
 			tree: map[string]string{"004455667788": "r-ab12"}, decision: "skip", reason: intake.ReasonOUNotInScope, account: "004455667788", listParents: 1},
 		{name: "ListParents fails", file: "organizations-create-account-result.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-other000"} },
 			parentsErr: errors.New("TooManyRequestsException"), wantErr: true},
+		// offboarding
+		{name: "closed", file: "organizations-close-account.json", decision: "enqueue", reason: intake.ReasonAccountClosed, account: member, trigger: "organizations:CloseAccount", offboard: "account-closed"},
+		{name: "removed", file: "organizations-remove-account.json", decision: "enqueue", reason: intake.ReasonAccountRemoved, account: member, trigger: "organizations:RemoveAccountFromOrganization", offboard: "account-removed"},
+		{name: "closed, excluded", file: "organizations-close-account.json", cfg: func(c *config.Config) { c.ExcludeAccounts = []string{member} }, decision: "skip", reason: intake.ReasonExcluded, account: member},
+		{name: "moved, every OU in scope", file: "organizations-move-account.json", decision: "skip", reason: intake.ReasonMovedWithinScope, account: member},
+		{name: "moved out of the included OUs", file: "organizations-move-account.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-k2l3m4n5"} },
+			tree: map[string]string{"ou-ab12-sb0x7q9z": "r-ab12"}, decision: "enqueue", reason: "ou-not-included", account: member, trigger: "organizations:MoveAccount", listParents: 1, offboard: "ou-not-included"},
+		{name: "moved into the included OUs", file: "organizations-move-account.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-sb0x7q9z"} },
+			tree: map[string]string{"ou-ab12-k2l3m4n5": "r-ab12"}, decision: "enqueue", reason: intake.ReasonMovedIntoScope, account: member, trigger: "organizations:MoveAccount", listParents: 1},
+		{name: "moved within the included OUs", file: "organizations-move-account.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"r-ab12"} },
+			tree: map[string]string{"ou-ab12-k2l3m4n5": "r-ab12", "ou-ab12-sb0x7q9z": "r-ab12"}, decision: "skip", reason: intake.ReasonMovedWithinScope, account: member, listParents: 2},
+		{name: "moved between OUs out of scope", file: "organizations-move-account.json", cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-other000"} },
+			tree: map[string]string{"ou-ab12-k2l3m4n5": "r-ab12", "ou-ab12-sb0x7q9z": "r-ab12"}, decision: "skip", reason: intake.ReasonOUNotInScope, account: member, listParents: 2},
+		{name: "move failed", file: "organizations-move-account-failed.json", decision: "skip", reason: intake.ReasonFailedCall},
 		{name: "trail event", file: "cloudtrail-stop-logging.json", decision: "skip", reason: intake.ReasonNotHandled, account: member},
 		{name: "short account id", raw: mutate(t, "controltower-create-managed-account.json", func(m map[string]any) {
 			detail(m)["serviceEventDetails"].(map[string]any)["createManagedAccountStatus"].(map[string]any)["account"].(map[string]any)["accountId"] = "12345678901"
@@ -96,7 +111,8 @@ func TestAccountVending(t *testing.T) {
 				}
 				return
 			}
-			if len(reqs) != 1 || reqs[0].Account != c.account || reqs[0].Trigger != c.trigger || reqs[0].ReplayName != c.replay || reqs[0].EventID != d["event_id"] {
+			if len(reqs) != 1 || reqs[0].Account != c.account || reqs[0].Trigger != c.trigger || reqs[0].ReplayName != c.replay || reqs[0].EventID != d["event_id"] ||
+				reqs[0].Offboard != c.offboard {
 				t.Errorf("requests %+v", reqs)
 			}
 		})

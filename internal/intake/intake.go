@@ -49,10 +49,10 @@ type Ledger interface {
 }
 
 var (
-	_ Enqueuer      = (*queue.Sender)(nil)
-	_ Ledger        = (*ledger.Table)(nil)
-	_ LedgerDigests = (*ledger.Table)(nil)
-	_ Organizations = (*organizations.Client)(nil)
+	_ Enqueuer        = (*queue.Sender)(nil)
+	_ Ledger          = (*ledger.Table)(nil)
+	_ LedgerSummaries = (*ledger.Table)(nil)
+	_ Organizations   = (*organizations.Client)(nil)
 )
 
 // Decisions.
@@ -77,6 +77,11 @@ const (
 	ReasonLifecycleNotDone    = "lifecycle-not-succeeded" // IN_PROGRESS or any other state
 	ReasonAccountCreated      = "account-created"         // enqueue
 	ReasonManagedAccountReady = "managed-account-ready"   // enqueue (Create/UpdateManagedAccount)
+	ReasonMovedIntoScope      = "moved-into-scope"        // enqueue (MoveAccount into ONBOARDER_INCLUDE_OUS)
+	ReasonMovedWithinScope    = "moved-within-scope"      // skip (MoveAccount that keeps the account in scope)
+	// offboarding (enqueue, with queue.Request.Offboard): the queue.Offboard* codes
+	ReasonAccountClosed  = queue.OffboardClosed
+	ReasonAccountRemoved = queue.OffboardRemoved
 	// trailguard
 	ReasonFailedCall         = "failed-call"
 	ReasonOwnChange          = "own-change"
@@ -110,6 +115,8 @@ type decision struct {
 	level   slog.Level
 	digest  string    // the digest of the account's ledger entry, when the sweep read it
 	since   time.Time // when the account joined the Organization (or was vended), when known
+	// offboard is set on a request to offboard the account (a queue.Offboard* code)
+	offboard string
 }
 
 func skip(account, reason, format string, args ...any) decision {
@@ -118,6 +125,14 @@ func skip(account, reason, format string, args ...any) decision {
 
 func enqueue(account, reason, format string, args ...any) decision {
 	return decision{account: account, enqueue: true, reason: reason, detail: fmt.Sprintf(format, args...), level: slog.LevelInfo}
+}
+
+// offboard enqueues a request to offboard the account, which left the scope: code is a
+// queue.Offboard* code, also the decision's reason.
+func offboard(account, code, format string, args ...any) decision {
+	d := enqueue(account, code, format, args...)
+	d.offboard = code
+	return d
 }
 
 // base is what every intake shares.
@@ -210,6 +225,7 @@ func request(ev *event.Event, d decision, region string) queue.Request {
 
 		LedgerDigest: d.digest,
 		AccountSince: d.since,
+		Offboard:     d.offboard,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,8 +17,10 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
 // Bus puts the sweep's continuation on the onboarder's bus (*eventbridge.Client).
@@ -25,13 +28,21 @@ type Bus interface {
 	PutEvents(ctx context.Context, in *eventbridge.PutEventsInput, optFns ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error)
 }
 
-// LedgerDigests reads the digest of every account's ledger entry (*ledger.Table).
-type LedgerDigests interface {
-	Digests(ctx context.Context) (map[string]string, error)
+// LedgerSummaries reads the summary of every account's ledger entry (*ledger.Table): its
+// digest, and whether an account found out of scope needs offboarding.
+type LedgerSummaries interface {
+	Summaries(ctx context.Context) (map[string]ledger.Summary, error)
 }
 
 // Sweep handles the daily schedule and manual requests: it enqueues one request per active,
 // in-scope member account (all of them, or the ones a manual request names).
+//
+// It also finds the accounts that left the scope while the ledger says the onboarder's stack
+// is there (an event lost, or a setting changed): SUSPENDED or PENDING_CLOSURE, newly in
+// ONBOARDER_EXCLUDE_ACCOUNTS, moved out of ONBOARDER_INCLUDE_OUS, or gone from the
+// Organization. Those get an offboarding request. The walk sees the first three as it lists
+// the accounts; the accounts of the ledger it did not see are asked for one by one at its
+// end (DescribeAccount: gone, or where they are now).
 //
 // It walks the Organization page by page and enqueues each page as it is read, so that an
 // Organization of any size costs memory for one page, and a failure loses nothing read
@@ -45,8 +56,9 @@ type Sweep struct {
 	Orgs  Organizations
 	scope *org.Scope // caches the management account for the life of the process
 	// Ledger, when set, is read once per invocation so that each request carries the digest
-	// of its account's entry, and the worker skips rewriting the entries that did not change.
-	Ledger LedgerDigests
+	// of its account's entry, and the worker skips rewriting the entries that did not change;
+	// it also says which accounts out of scope need offboarding.
+	Ledger LedgerSummaries
 	// Bus and BusName receive the continuation; unset, a sweep that runs out of time fails
 	// (and is retried from the start by Lambda).
 	Bus     Bus
@@ -87,15 +99,16 @@ func (h *Sweep) Handle(ctx context.Context, raw json.RawMessage) error {
 	}
 	h.scope.Forget() // parents are looked up afresh each run: accounts move between OUs
 	if ev.Kind == event.KindManual && !ev.Manual.All {
-		ds, err := h.named(ctx, ev)
+		sums := h.summaries(ctx, ev)
+		ds, err := h.named(ctx, ev, sums)
 		if err != nil {
 			return h.fail(ctx, ev, err)
 		}
-		h.stamp(ctx, ev, ds, h.digests(ctx, ev))
+		h.stamp(ctx, ev, ds, sums)
 		if err := h.finish(ctx, ev, ds, ""); err != nil {
 			return err
 		}
-		h.done(ctx, ev, sweepID(ev), len(ds), enqueued(ds), 0)
+		h.done(ctx, ev, sweepID(ev), len(ds), enqueued(ds), 0, offboarded(ds))
 		return nil
 	}
 	return h.walk(ctx, ev)
@@ -111,9 +124,68 @@ func enqueued(ds []decision) int {
 	return n
 }
 
-func (h *Sweep) done(ctx context.Context, ev *event.Event, id string, accounts, n, pages int) {
+func offboarded(ds []decision) int {
+	n := 0
+	for _, d := range ds {
+		if d.offboard != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *Sweep) done(ctx context.Context, ev *event.Event, id string, accounts, n, pages, offboards int) {
 	h.log().InfoContext(ctx, "sweep done", "function", h.function, "event_id", ev.ID, "sweep_id", id, "replay", ev.ReplayName,
-		"trigger", ev.Trigger(), "accounts", accounts, "enqueued", n, "pages", pages)
+		"trigger", ev.Trigger(), "accounts", accounts, "enqueued", n, "pages", pages, "offboarded", offboards)
+}
+
+// unseen offboards the accounts whose ledger entry needs offboarding once they are out of
+// scope and that the walk did not see in this invocation: each is asked for
+// (DescribeAccount), and offboarded when it is gone from the Organization or out of scope. A
+// walk that ran in one invocation (the usual case) asks only for those; one that continued
+// across invocations asks again for the accounts earlier invocations saw, until the
+// invocation nears its end (the next sweep asks again). It returns how many it enqueued.
+func (h *Sweep) unseen(ctx context.Context, ev *event.Event, sums map[string]ledger.Summary, seen map[string]bool) (int, error) {
+	var ids []string
+	for id, s := range sums {
+		if !seen[id] && h.needsOffboarding(s) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	var ds []decision
+	for i, id := range ids {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.margin() {
+			h.log().WarnContext(ctx, "sweep: the check of the accounts the walk did not see stops here; the next sweep goes on",
+				"function", h.function, "event_id", ev.ID, "checked", i, "of", len(ids))
+			break
+		}
+		out, err := h.Orgs.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(id)})
+		if fault.IsCode(err, "AccountNotFoundException") {
+			ds = append(ds, offboard(id, queue.OffboardMissing, "the sweep did not find the account in the Organization (removed, or closed more than 90 days ago)"))
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("describe account %s, which the ledger has and the walk did not see: %w", id, err)
+		}
+		a := types.Account{Id: aws.String(id)}
+		if out.Account != nil {
+			a = *out.Account
+			a.Id = aws.String(id)
+		}
+		code, detail, err := h.scope.Check(ctx, a)
+		if err != nil {
+			return 0, err
+		}
+		if oc := offboardCode(code); oc != "" {
+			ds = append(ds, offboard(id, oc, "the sweep found the account out of scope: %s", detail))
+		}
+	}
+	h.stamp(ctx, ev, ds, sums)
+	if err := h.send(ctx, ev, ds, ""); err != nil {
+		return 0, err
+	}
+	return len(ds), nil
 }
 
 // sweepID is the event id every request of a sweep carries: the first event's, also in the
@@ -126,28 +198,49 @@ func sweepID(ev *event.Event) string {
 	return ev.ID
 }
 
-// digests reads the ledger's digests once per invocation. A ledger that cannot be read
-// costs only the saving: the worker then writes every entry.
-func (h *Sweep) digests(ctx context.Context, ev *event.Event) map[string]string {
+// summaries reads the ledger's summaries once per invocation. A ledger that cannot be read
+// costs the saving (the worker then writes every entry) and this run's offboarding findings
+// (the next sweep makes them).
+func (h *Sweep) summaries(ctx context.Context, ev *event.Event) map[string]ledger.Summary {
 	if h.Ledger == nil {
 		return nil
 	}
-	ds, err := h.Ledger.Digests(ctx)
+	ss, err := h.Ledger.Summaries(ctx)
 	if err != nil {
-		h.log().WarnContext(ctx, "ledger not read: the worker will rewrite every entry", "function", h.function,
-			"event_id", ev.ID, "error", err.Error())
+		h.log().WarnContext(ctx, "ledger not read: the worker will rewrite every entry, and no account is offboarded by this run",
+			"function", h.function, "event_id", ev.ID, "error", err.Error())
 		return nil
 	}
-	return ds
+	return ss
 }
 
 // stamp gives each enqueued decision the digest of its account's ledger entry.
-func (h *Sweep) stamp(_ context.Context, _ *event.Event, ds []decision, digests map[string]string) {
+func (h *Sweep) stamp(_ context.Context, _ *event.Event, ds []decision, sums map[string]ledger.Summary) {
 	for i := range ds {
-		if d, ok := digests[ds[i].account]; ok && ds[i].enqueue {
-			ds[i].digest = d
+		if s, ok := sums[ds[i].account]; ok && ds[i].enqueue {
+			ds[i].digest = s.Digest
 		}
 	}
+}
+
+// needsOffboarding reports whether an account found out of scope has something to offboard:
+// the ledger says the onboarder's stack is there, or, under ONBOARDER_OFFBOARD=delete, that an
+// earlier offboarding reported it and left it.
+func (h *Sweep) needsOffboarding(s ledger.Summary) bool {
+	return s.Onboarded || (h.Config.Offboard == config.OffboardDelete && s.StackLeft)
+}
+
+// offboardCode maps a scope code to the offboarding code of an account found out of scope.
+func offboardCode(scope string) string {
+	switch scope {
+	case org.NotActive:
+		return queue.OffboardNotActive
+	case org.Excluded:
+		return queue.OffboardExcluded
+	case org.OutsideOUs:
+		return queue.OffboardMovedOut
+	}
+	return "" // the management account is never onboarded, so never offboarded
 }
 
 func (h *Sweep) reason(ev *event.Event) (string, string) {
@@ -193,7 +286,8 @@ func (h *Sweep) margin() time.Duration {
 // walk lists the Organization page by page from the cursor and enqueues each page.
 func (h *Sweep) walk(ctx context.Context, ev *event.Event) error {
 	c := h.startCursor(ev)
-	digests := h.digests(ctx, ev)
+	sums := h.summaries(ctx, ev)
+	seen := map[string]bool{}
 	accounts := 0
 	for {
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < h.margin() {
@@ -216,14 +310,15 @@ func (h *Sweep) walk(ctx context.Context, ev *event.Event) error {
 		}
 		var ds []decision
 		for _, a := range page {
-			d, err := h.decideAccount(ctx, ev, a, c.Parent == "")
+			d, err := h.decideAccount(ctx, ev, a, c.Parent == "", sums)
 			if err != nil {
 				c = start
 				return stopped("deciding", err)
 			}
+			seen[aws.ToString(a.Id)] = true
 			ds = append(ds, d)
 		}
-		h.stamp(ctx, ev, ds, digests)
+		h.stamp(ctx, ev, ds, sums)
 		wev := *ev
 		wev.ID = c.SweepID // the requests of every invocation of one sweep share its event id and trigger
 		if c.Trigger == "sweep" {
@@ -237,8 +332,15 @@ func (h *Sweep) walk(ctx context.Context, ev *event.Event) error {
 		accounts += len(ds)
 		c.Enqueued += enqueued(ds)
 		c.Pages++
+		c.Offboarded += offboarded(ds)
 		if !h.advance(&c, next) {
-			h.done(ctx, ev, c.SweepID, accounts, c.Enqueued, c.Pages)
+			n, err := h.unseen(ctx, &wev, sums, seen)
+			c.Enqueued += n
+			c.Offboarded += n
+			if err != nil {
+				return h.fail(ctx, ev, err)
+			}
+			h.done(ctx, ev, c.SweepID, accounts, c.Enqueued, c.Pages, c.Offboarded)
 			return nil
 		}
 	}
@@ -318,7 +420,7 @@ func (h *Sweep) continueLater(ctx context.Context, ev *event.Event, c cursor, wh
 
 // named decides for the accounts a manual request names; bad ids are reported by name and
 // the others still go.
-func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) {
+func (h *Sweep) named(ctx context.Context, ev *event.Event, sums map[string]ledger.Summary) ([]decision, error) {
 	var ds []decision
 	for _, bad := range ev.Manual.Invalid {
 		d := skip("", ReasonBadAccountID, "%s=%s: %s", bad.Field, bad.Value, bad.Err)
@@ -328,6 +430,10 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) 
 	for _, id := range ev.Manual.Accounts {
 		out, err := h.Orgs.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(id)})
 		if fault.IsCode(err, "AccountNotFoundException") {
+			if h.needsOffboarding(sums[id]) {
+				ds = append(ds, offboard(id, queue.OffboardMissing, "account %s is not a member of the organization", id))
+				continue
+			}
 			d := skip(id, ReasonNotInOrg, "account %s is not a member of the organization", id)
 			d.level = slog.LevelError
 			ds = append(ds, d)
@@ -341,7 +447,7 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) 
 			a = *out.Account
 			a.Id = aws.String(id)
 		}
-		d, err := h.decideAccount(ctx, ev, a, true)
+		d, err := h.decideAccount(ctx, ev, a, true, sums)
 		if err != nil {
 			return nil, err
 		}
@@ -351,8 +457,9 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event) ([]decision, error) 
 }
 
 // decideAccount applies the scope rules; checkOU is false for accounts the walk of the
-// included OUs found (in scope by construction).
-func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Account, checkOU bool) (decision, error) {
+// included OUs found (in scope by construction). An account out of scope whose ledger entry
+// needs offboarding is offboarded.
+func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Account, checkOU bool, sums map[string]ledger.Summary) (decision, error) {
 	id := aws.ToString(a.Id)
 	if config.ValidateAccountID(id) != nil {
 		d := skip("", ReasonBadAccountID, "Organizations returned account id %q", id)
@@ -370,6 +477,9 @@ func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Acco
 		return decision{}, err
 	}
 	if code != "" {
+		if oc := offboardCode(code); oc != "" && h.needsOffboarding(sums[id]) {
+			return offboard(id, oc, "the sweep found the account out of scope: %s", detail), nil
+		}
 		return skip(id, code, "%s", detail), nil
 	}
 	r, why := h.reason(ev)

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	smithy "github.com/aws/smithy-go"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 )
@@ -436,21 +437,21 @@ func TestSweepErrors(t *testing.T) {
 	}
 }
 
-// FakeLedgerScanner answers Digests from Entries.
+// FakeLedgerScanner answers Summaries from Entries.
 type FakeLedgerScanner struct {
 	Entries map[string]ledger.Entry
 	Err     error
 	Calls   int
 }
 
-func (f *FakeLedgerScanner) Digests(context.Context) (map[string]string, error) {
+func (f *FakeLedgerScanner) Summaries(context.Context) (map[string]ledger.Summary, error) {
 	f.Calls++
 	if f.Err != nil {
 		return nil, f.Err
 	}
-	out := map[string]string{}
+	out := map[string]ledger.Summary{}
 	for a, e := range f.Entries {
-		out[a] = e.Digest()
+		out[a] = e.Summarize()
 	}
 	return out, nil
 }
@@ -531,5 +532,78 @@ func TestSweepEnqueueFailureContinuesFromThePage(t *testing.T) {
 	}
 	if len(bus.Events) != 1 || len(seen) < 12 {
 		t.Fatalf("%d continuations, %d accounts enqueued", len(bus.Events), len(seen))
+	}
+}
+
+// The sweep offboards the accounts that left the scope while the ledger says the onboarder's
+// stack is there: found in the walk (SUSPENDED, newly excluded) or, not seen by it, asked for
+// one by one (gone from the Organization, moved out of the included OUs). An account the
+// ledger has no stack of, or whose offboarding already reported its stack (unless the policy
+// is now delete), is not offboarded again.
+func TestSweepOffboardingFindings(t *testing.T) {
+	onboarded := func(a string) ledger.Entry {
+		return ledger.Entry{Account: a, Region: "us-east-1", StackStatus: "CREATE_COMPLETE", Managed: true, Action: "create", Class: "none"}
+	}
+	reported := func(a string) ledger.Entry {
+		e := onboarded(a)
+		e.Offboard, e.Action = "account-not-in-organization", "offboarded"
+		return e
+	}
+	foreign := onboarded("500000000001")
+	foreign.Managed = false
+	entries := map[string]ledger.Entry{
+		"123456789012": onboarded("123456789012"), // SUSPENDED
+		"004455667788": onboarded("004455667788"), // excluded now
+		"777777777777": onboarded("777777777777"), // gone
+		"210987654321": onboarded("210987654321"), // in another OU
+		"888888888888": reported("888888888888"),  // gone, already reported with its stack left
+		"500000000001": foreign,                   // a stack that is not the onboarder's
+	}
+	for _, tc := range []struct {
+		name   string
+		ous    []string
+		policy config.OffboardPolicy
+		want   map[string]string // account -> offboard code ("" : no offboarding request)
+	}{
+		{"every OU", nil, config.OffboardReport, map[string]string{
+			"123456789012": "account-not-active", "004455667788": "excluded-account", "777777777777": "account-not-in-organization",
+			"888888888888": "", "500000000001": "", member: "", "210987654321": ""}},
+		{"included OUs, delete", []string{"ou-ab12-k2l3m4n5"}, config.OffboardDelete, map[string]string{
+			"123456789012": "account-not-active", "004455667788": "excluded-account", "777777777777": "account-not-in-organization",
+			"210987654321": "ou-not-included", "888888888888": "account-not-in-organization", "500000000001": "", member: ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv()
+			org(e, 3)
+			cfg := baseConfig()
+			cfg.ExcludeAccounts, cfg.IncludeOUs, cfg.Offboard = []string{"004455667788"}, tc.ous, tc.policy
+			h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
+			h.Ledger = &FakeLedgerScanner{Entries: entries}
+			if err := invoke(t, h.Handle, golden(t, "scheduled-events.json")); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, r := range e.sqs.Requests(t) {
+				if _, dup := got[r.Account]; dup {
+					t.Errorf("%s enqueued twice", r.Account)
+				}
+				got[r.Account] = r.Offboard
+				if r.Offboard != "" && !strings.Contains(r.Reason, r.Offboard) {
+					t.Errorf("%s: reason %q does not name %s", r.Account, r.Reason, r.Offboard)
+				}
+			}
+			for a, want := range tc.want {
+				code, enq := got[a]
+				switch {
+				case want != "" && code != want:
+					t.Errorf("%s: offboard %q (enqueued %v), want %q", a, code, enq, want)
+				case want == "" && code != "":
+					t.Errorf("%s: offboarded (%s), want not", a, code)
+				}
+			}
+			if got[member] != "" || !func() bool { _, ok := got[member]; return ok }() {
+				t.Errorf("the member in scope was not enqueued to reconcile: %v", got)
+			}
+		})
 	}
 }
