@@ -89,7 +89,20 @@ type iamGate struct {
 	roles    map[string]*Role             // by role ARN
 	creds    map[string]principal         // access key id -> principal
 	scps     map[string][]policy.Document // account -> SCPs (deny lists; FullAWSAccess is implied)
+	closed   map[string]string            // account -> its state after CloseAccount (SUSPENDED)
 	denials  []Denial
+}
+
+// CloseAccount makes the gate treat an account as AWS does once Organizations closed it: no
+// role in it can be assumed any more, and sessions assumed before are refused. moto closes the account in Organizations (SUSPENDED at
+// once: moto/organizations/models.py, FakeAccount.close) but its STS still hands out
+// credentials into it. On AWS a closed account is suspended for the 90 days of the
+// post-closure period and only its root user can sign in, to reopen it ("Closing a member
+// account in your organization", AWS Organizations User Guide).
+func (p *Proxy) CloseAccount(account string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.iam.closed[account] = "SUSPENDED"
 }
 
 // EnforceIAM turns the gate on.
@@ -152,11 +165,11 @@ func (p *Proxy) ResetDenials() {
 func (p *Proxy) ForgetIAM() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.iam.roles, p.iam.creds = map[string]*Role{}, map[string]principal{}
+	p.iam.roles, p.iam.creds, p.iam.closed = map[string]*Role{}, map[string]principal{}, map[string]string{}
 }
 
 func newIAMGate() iamGate {
-	return iamGate{roles: map[string]*Role{}, creds: map[string]principal{}, scps: map[string][]policy.Document{}}
+	return iamGate{roles: map[string]*Role{}, creds: map[string]principal{}, scps: map[string][]policy.Document{}, closed: map[string]string{}}
 }
 
 // check is one authorization the gate makes for a call.
@@ -196,6 +209,12 @@ func (p *Proxy) authorize(r *http.Request, c Call, akid string, form url.Values,
 	if c.Service == "sts" && c.Action == "GetCallerIdentity" {
 		return nil // always allowed, whatever the policies say
 	}
+	p.mu.Lock()
+	state := p.iam.closed[who.account]
+	p.mu.Unlock()
+	if state != "" {
+		return deny(c.Service+":"+c.Action, "", "the account "+who.account+" is closed ("+state+")")
+	}
 	if role == nil {
 		return deny(c.Service+":"+c.Action, "", "the caller's role "+who.roleARN+" is not known to the IAM gate")
 	}
@@ -218,7 +237,14 @@ func (p *Proxy) authorize(r *http.Request, c Call, akid string, form url.Values,
 		target := form.Get("RoleArn")
 		p.mu.Lock()
 		tr := p.iam.roles[target]
+		state := ""
+		if m := roleArnRE.FindStringSubmatch(target); m != nil {
+			state = p.iam.closed[m[1]]
+		}
 		p.mu.Unlock()
+		if state != "" {
+			return deny("sts:AssumeRole", target, "the account is closed ("+state+"): no role in it can be assumed")
+		}
 		if tr == nil || tr.Trust == nil {
 			return deny("sts:AssumeRole", target, "the role does not exist")
 		}

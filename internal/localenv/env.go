@@ -217,6 +217,12 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 		}
 	}
 	e.Pump = &Pump{SQS: q, Intake: map[string]Invoker{}, IntakeQueues: e.IntakeQueues, ReconcileQueueURL: e.QueueURL, Region: e.Region}
+	e.wirePump()
+	return e, nil
+}
+
+// wirePump points the pump at the running Lambdas.
+func (e *Env) wirePump() {
 	for h, p := range e.Lambdas {
 		if h == "reconcile" {
 			e.Pump.Reconcile = p
@@ -227,7 +233,18 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 	if p, ok := e.Lambdas["reconcile"]; ok {
 		e.Pump.ReconcileConcurrency = p.Size()
 	}
-	return e, nil
+}
+
+// Restart stops the Lambdas and starts them again with these function variables, as a
+// stack update that changes a setting does.
+func (e *Env) Restart(ctx context.Context, env map[string]string) error {
+	e.Close()
+	e.Opts.Env = env
+	if err := e.StartLambdas(ctx); err != nil {
+		return err
+	}
+	e.wirePump()
+	return nil
 }
 
 // FunctionEnv is the environment of one handler, as the deployment template configures it.

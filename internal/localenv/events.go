@@ -151,6 +151,24 @@ func OrganizationsCreateAccountResult(a Account, state string) Entry {
 	}})
 }
 
+// OrganizationsAccountCall is the CloudTrail-recorded Organizations call on a member account
+// (CloseAccount, RemoveAccountFromOrganization), made by a person in the management account;
+// Organizations records its calls in us-east-1 and EventBridge delivers them on the default
+// bus there. MoveAccountCall is the same for MoveAccount.
+func OrganizationsAccountCall(eventName, account string) Entry {
+	e := APICall(ManagementAccount, "us-east-1", "organizations.amazonaws.com", eventName, Person(ManagementAccount), map[string]any{"accountId": account}, "")
+	e.DefaultBus = true
+	return e
+}
+
+// MoveAccountCall is Organizations MoveAccount of account from one parent (OU or root) to another.
+func MoveAccountCall(account, from, to string) Entry {
+	e := APICall(ManagementAccount, "us-east-1", "organizations.amazonaws.com", "MoveAccount", Person(ManagementAccount),
+		map[string]any{"accountId": account, "sourceParentId": from, "destinationParentId": to}, "")
+	e.DefaultBus = true
+	return e
+}
+
 // serviceEvent is an "AWS Service Event via CloudTrail" on the default bus: the envelope that
 // Control Tower and Organizations lifecycle events share, around their serviceEventDetails.
 func serviceEvent(source, eventSource, eventName, region string, now time.Time, details map[string]any) Entry {
