@@ -13,7 +13,9 @@ import (
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
 // OrganizationsAPI is the part of the Organizations client the command uses.
@@ -25,10 +27,13 @@ type OrganizationsAPI interface {
 	ListParents(ctx context.Context, in *organizations.ListParentsInput, optFns ...func(*organizations.Options)) (*organizations.ListParentsOutput, error)
 }
 
-// target is an account the command works on.
+// target is an account the command works on. Offboard is set for an account that left the
+// scope and whose ledger entry needs offboarding (a queue.Offboard* code, Why says more).
 type target struct {
-	ID   string
-	Name string
+	ID       string
+	Name     string
+	Offboard string
+	Why      string
 }
 
 // outOfScope is an account the command does not work on, and why. Failed marks a named
@@ -38,6 +43,7 @@ type outOfScope struct {
 	Name   string `json:"name,omitempty"`
 	Why    string `json:"why"`
 	Failed bool   `json:"failed,omitempty"`
+	Code   string `json:"-"` // the scope reason code (org.NotActive, ...), or queue.OffboardMissing
 }
 
 // scope applies the scope rules of the Lambdas (org.Scope: ACTIVE accounts, not the
@@ -77,7 +83,7 @@ func (s *scope) accounts(ctx context.Context, ids []string, all bool) ([]target,
 		for _, id := range ids {
 			d, err := s.api.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(id)})
 			if fault.IsCode(err, "AccountNotFoundException") {
-				out = append(out, outOfScope{ID: id, Why: "not a member of the organization", Failed: true})
+				out = append(out, outOfScope{ID: id, Why: "not a member of the organization", Failed: true, Code: queue.OffboardMissing})
 				continue
 			}
 			if err != nil {
@@ -93,12 +99,12 @@ func (s *scope) accounts(ctx context.Context, ids []string, all bool) ([]target,
 	var in []target
 	for _, a := range list {
 		id, name := aws.ToString(a.Id), aws.ToString(a.Name)
-		_, why, err := s.Check(ctx, a)
+		code, why, err := s.Check(ctx, a)
 		if err != nil {
 			return nil, nil, err
 		}
 		if why != "" {
-			out = append(out, outOfScope{ID: id, Name: name, Why: why})
+			out = append(out, outOfScope{ID: id, Name: name, Why: why, Code: code})
 			continue
 		}
 		in = append(in, target{ID: id, Name: name})
@@ -171,4 +177,48 @@ func forEach(ctx context.Context, count, n int, fn func(ctx context.Context, i i
 		}()
 	}
 	wg.Wait()
+}
+
+// offboardings are the accounts out of scope (skipped) or, with all, gone from the
+// organization, whose ledger entry needs offboarding, as the sweep finds them. A named account
+// that is gone is not a failure then: it is offboarded. Without a ledger there are none.
+func offboardings(ctx context.Context, l summaries, cfg config.Config, all bool, targets []target, skipped []outOfScope) ([]target, error) {
+	if l == nil {
+		return nil, nil
+	}
+	sums, err := l.Summaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	deleting := cfg.Offboard == config.OffboardDelete
+	known := map[string]bool{}
+	for _, t := range targets {
+		known[t.ID] = true
+	}
+	var out []target
+	for i, s := range skipped {
+		known[s.ID] = true
+		if oc := queue.OffboardCode(s.Code); oc != "" && sums[s.ID].NeedsOffboarding(deleting) {
+			out = append(out, target{ID: s.ID, Name: s.Name, Offboard: oc, Why: s.Why})
+			skipped[i].Failed = false
+		}
+	}
+	if all {
+		var gone []string
+		for id, s := range sums {
+			if !known[id] && s.NeedsOffboarding(deleting) {
+				gone = append(gone, id)
+			}
+		}
+		sort.Strings(gone)
+		for _, id := range gone {
+			out = append(out, target{ID: id, Offboard: queue.OffboardMissing, Why: "not a member of the organization"})
+		}
+	}
+	return out, nil
+}
+
+// summaries reads the ledger's summaries (*ledger.Table).
+type summaries interface {
+	Summaries(ctx context.Context) (map[string]ledger.Summary, error)
 }

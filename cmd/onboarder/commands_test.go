@@ -201,7 +201,7 @@ func TestStatus(t *testing.T) {
 // writeCall reports whether an AWS operation changes something.
 func writeCall(op string) bool {
 	_, name, _ := strings.Cut(op, ":")
-	for _, p := range []string{"Describe", "List", "Get", "AssumeRole"} {
+	for _, p := range []string{"Describe", "List", "Get", "AssumeRole", "Scan"} {
 		if strings.HasPrefix(name, p) {
 			return false
 		}
@@ -478,5 +478,73 @@ func TestNoSecretInOutput(t *testing.T) {
 		if strings.Contains(out, s) {
 			t.Fatalf("secret %q in the output", s)
 		}
+	}
+}
+
+// An onboarded account that leaves the scope (here: newly excluded) is offboarded by the
+// commands as by the sweep: plan says what would be deleted and deletes nothing; reconcile
+// deletes the onboarder's own stack under ONBOARDER_OFFBOARD=delete; status lists the account
+// as offboarded, with what it left in Cloud One.
+func TestOffboardCommands(t *testing.T) {
+	f := newFixture(t)
+	_, err := dynamodb.NewFromConfig(f.aws).CreateTable(f.ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String("onboarder-ledger"),
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("account"), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("account"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	})
+	must(t, "create ledger table", err)
+	f.env["ONBOARDER_LEDGER_TABLE"] = "onboarder-ledger"
+	f.runExit(exitOK, "reconcile", "--all")
+	dev := f.members[0]
+	f.env["ONBOARDER_EXCLUDE_ACCOUNTS"] = f.members[3] + "," + dev
+
+	// report (the default): plan and reconcile say what stays; nothing is deleted.
+	r := f.runExit(exitDrift, "plan", "--all")
+	if !strings.Contains(r.stdout, dev+" (dev): offboarded: offboarding account "+dev+" (excluded-account") || !strings.Contains(r.stdout, "ONBOARDER_OFFBOARD=report") {
+		t.Errorf("plan under report:\n%s", r.stdout)
+	}
+	f.env["ONBOARDER_OFFBOARD"] = "delete"
+	before := f.allStacks()
+	f.calls.take()
+	r = f.runExit(exitDrift, "plan", "--all")
+	if !strings.Contains(r.stdout, dev+" (dev): delete: offboarding account "+dev) || !strings.Contains(r.stdout, "delete stack CloudOne in "+dev) {
+		t.Errorf("plan under delete:\n%s", r.stdout)
+	}
+	for _, c := range f.calls.take() {
+		if writeCall(c) {
+			t.Errorf("plan made a write call: %s", c)
+		}
+	}
+	if after := f.allStacks(); !mapsEqual(before, after) {
+		t.Errorf("plan changed moto's state")
+	}
+
+	r = f.runExit(exitOK, "reconcile", "--all")
+	if s := f.stacks(dev)["CloudOne"]; s != "" && !strings.HasPrefix(s, "DELETE_COMPLETE") {
+		t.Errorf("the stack of the excluded account is %q, want deleted:\n%s", s, r.stdout)
+	}
+	if s := f.stacks(f.members[2])["CloudOne"]; !strings.HasPrefix(s, "CREATE_COMPLETE") {
+		t.Errorf("the foreign stack is %q", s)
+	}
+	r = f.runExit(exitOK, "status")
+	if !strings.Contains(r.stdout, "Offboarded, out of scope (1):") || !strings.Contains(r.stdout, dev+" excluded-account") ||
+		!strings.Contains(r.stdout, "left: in Cloud One: the CloudTrail registration and the Vision One enrollment of AWS account "+dev) {
+		t.Errorf("status does not list the offboarded account:\n%s", r.stdout)
+	}
+	rows := decodeJSON[[]statusRow](t, f.runExit(exitOK, "status", "--json").stdout)
+	found := false
+	for _, row := range rows {
+		if row.Account == dev {
+			found = row.Offboard == "excluded-account" && row.StackStatus == "ABSENT" && row.Left != ""
+		}
+	}
+	if !found {
+		t.Errorf("status --json has no offboarded row for %s: %+v", dev, rows)
+	}
+	// Done once: a plan now finds nothing to offboard.
+	r = f.runExit(exitOK, "plan", "--all")
+	if strings.Contains(r.stdout, dev) {
+		t.Errorf("plan offboards again:\n%s", r.stdout)
 	}
 }

@@ -69,6 +69,10 @@ changes nothing (no stack, trail or ledger write).
 Actions: none (in sync), create, update, delete (a failed create, then create), 
 continue-update-rollback, start-logging, wait (a stack operation is in progress), leave-alone
 (a stack that is not the onboarder's), needs-person, fail.
+Accounts that left the scope (closed, suspended, removed, moved out of ONBOARDER_INCLUDE_OUS,
+excluded) while the ledger says the onboarder's stack is there are planned too, as the
+sweep finds them: delete (ONBOARDER_OFFBOARD=delete: the onboarder's own stack) or offboarded
+(the stack and what stays in Cloud One are reported), with what is left behind.
 
 Exit codes: 0 every account is in sync (or left alone), 3 at least one account would change,
 1 an account failed (this wins over 3), 2 usage error.`,
@@ -172,6 +176,9 @@ func (a *app) runReconciles(ctx context.Context, e *env, dryRun bool, targets []
 			Reason:       "onboarder " + map[bool]string{true: "plan", false: "reconcile"}[dryRun],
 			LedgerDigest: digests[t.ID], RetryFailed: retryFailed,
 		}
+		if t.Offboard != "" {
+			req.Offboard, req.Reason, req.RetryFailed = t.Offboard, t.Offboard+": "+t.Why, false
+		}
 		res := r.Reconcile(ctx, req)
 		var steps []reconcile.Step
 		var changed reconcile.Result // the pass that changed something, when one did
@@ -216,7 +223,11 @@ func (a *app) plan(ctx context.Context, ids []string, asJSON bool, n int) error 
 	if err != nil {
 		return err
 	}
-	results, err := a.runReconciles(ctx, e, true, targets, n, nil, 0, false)
+	off, err := offboardings(ctx, e.ledger(), e.cfg, len(ids) == 0, targets, skipped)
+	if err != nil {
+		return err
+	}
+	results, err := a.runReconciles(ctx, e, true, append(targets, off...), n, nil, 0, false)
 	if err != nil {
 		return err
 	}
@@ -262,6 +273,11 @@ func (a *app) reconcile(ctx context.Context, ids []string, o reconcileOpts) erro
 	if err != nil {
 		return err
 	}
+	off, err := offboardings(ctx, e.ledger(), e.cfg, len(ids) == 0, targets, skipped)
+	if err != nil {
+		return err
+	}
+	targets = append(targets, off...)
 	failed := reportSkipped(a.stderr, skipped)
 	p := a.newProgress(len(targets), "reconcile")
 	follow := o.timeout

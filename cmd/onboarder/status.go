@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -46,6 +48,11 @@ type statusRow struct {
 	Class  string `json:"class,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Offboard is set for an account that left the scope and was offboarded (the ledger's
+	// record: why, a queue.Offboard* code), with what it left behind, in the account and in
+	// Cloud One. Such a row comes from the ledger only.
+	Offboard string `json:"offboard,omitempty"`
+	Left     string `json:"left,omitempty"`
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -71,7 +78,9 @@ func (a *app) statusCmd() *cobra.Command {
                        last update or creation time
 Below the table, the accounts whose last reconcile failed, with the reason (a stack write of
 the onboarder's that rolled back names the resource that failed, and waits for a person:
-fix the cause, then onboarder reconcile --account ID --retry-failed).
+fix the cause, then onboarder reconcile --account ID --retry-failed); then the accounts
+offboarded after they left the scope (closed, removed, moved out, excluded: the ledger's
+record, ONBOARDER_OFFBOARD), with what they left in the account and in Cloud One.
 Member accounts are read through the execution role, --concurrency at a time.
 With --json it prints a JSON array of objects, one per account.
 
@@ -101,6 +110,14 @@ type env struct {
 	scope  *scope
 	region string // the AWS region of the stacks
 	creds  secret.Credentials
+}
+
+// ledger is the ledger table, or nil when ONBOARDER_LEDGER_TABLE is not set.
+func (e *env) ledger() summaries {
+	if e.cfg.LedgerTable == "" {
+		return nil
+	}
+	return &ledger.Table{DB: dynamodb.NewFromConfig(e.awsCfg), Name: e.cfg.LedgerTable}
 }
 
 // setup reads and checks the configuration, loads AWS, and resolves the stacks' region
@@ -160,6 +177,7 @@ func (a *app) status(ctx context.Context, ids []string, asJSON bool, concurrency
 	forEach(ctx, len(targets), concurrency, func(ctx context.Context, i int) {
 		rows[i] = e.statusOf(ctx, as, targets[i], entries)
 	})
+	rows = append(rows, offboardedRows(entries, targets, ids)...)
 
 	failed := ledgerErr != nil
 	for _, r := range rows {
@@ -204,7 +222,35 @@ func (a *app) status(ctx context.Context, ids []string, asJSON bool, concurrency
 	return nil
 }
 
-func renderStatus(a *app, rows []statusRow) error {
+// offboardedRows are the ledger's offboarded accounts that are not in scope now (among ids,
+// when given), sorted by account.
+func offboardedRows(entries map[string]ledger.Entry, targets []target, ids []string) []statusRow {
+	in := map[string]bool{}
+	for _, t := range targets {
+		in[t.ID] = true
+	}
+	var out []statusRow
+	for id, en := range entries {
+		if en.Offboard == "" || in[id] || (len(ids) > 0 && !slices.Contains(ids, id)) {
+			continue
+		}
+		out = append(out, statusRow{Account: id, Region: en.Region, StackStatus: en.StackStatus, Managed: en.Managed,
+			LastUpdate: en.UpdatedAt.UTC().Format(time.RFC3339), LastAction: en.Action, Offboard: en.Offboard, Left: en.Left,
+			Class: map[bool]string{true: en.Class}[en.Class != "" && en.Class != "none"], Reason: en.Reason})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Account < out[j].Account })
+	return out
+}
+
+func renderStatus(a *app, all []statusRow) error {
+	var rows, offboarded []statusRow
+	for _, r := range all {
+		if r.Offboard != "" {
+			offboarded = append(offboarded, r)
+		} else {
+			rows = append(rows, r)
+		}
+	}
 	t := tablewriter.NewWriter(a.stdout)
 	t.Header("Account", "Name", "OU", "Stack", "Trail", "Bucket", "Forwarding", "Managed", "Last update")
 	for _, r := range rows {
@@ -261,6 +307,26 @@ func renderStatus(a *app, rows []statusRow) error {
 		fmt.Fprintf(a.stdout, "\nLast reconcile failed (%d):\n", len(failing))
 		for _, r := range failing {
 			fmt.Fprintf(a.stdout, "  %s %s [%s]: %s\n", r.Account, r.Name, r.Class, scrubText(r.Reason))
+		}
+	}
+	if len(offboarded) > 0 {
+		fmt.Fprintf(a.stdout, "\nOffboarded, out of scope (%d):\n", len(offboarded))
+		for _, r := range offboarded {
+			last := r.LastUpdate
+			if t, err := time.Parse(time.RFC3339, last); err == nil {
+				last = t.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			class := ""
+			if r.Class != "" {
+				class = " [" + r.Class + "]"
+			}
+			fmt.Fprintf(a.stdout, "  %s %s (%s), %s%s: stack %s\n", r.Account, r.Offboard, last, r.LastAction, class, dash(r.StackStatus))
+			if r.Class != "" {
+				fmt.Fprintf(a.stdout, "    %s\n", scrubText(r.Reason))
+			}
+			if r.Left != "" {
+				fmt.Fprintf(a.stdout, "    left: %s\n", scrubText(r.Left))
+			}
 		}
 	}
 	return nil

@@ -177,7 +177,7 @@ func (h *Sweep) unseen(ctx context.Context, ev *event.Event, sums map[string]led
 		if err != nil {
 			return 0, err
 		}
-		if oc := offboardCode(code); oc != "" {
+		if oc := queue.OffboardCode(code); oc != "" {
 			ds = append(ds, offboard(id, oc, "the sweep found the account out of scope: %s", detail))
 		}
 	}
@@ -223,24 +223,9 @@ func (h *Sweep) stamp(_ context.Context, _ *event.Event, ds []decision, sums map
 	}
 }
 
-// needsOffboarding reports whether an account found out of scope has something to offboard:
-// the ledger says the onboarder's stack is there, or, under ONBOARDER_OFFBOARD=delete, that an
-// earlier offboarding reported it and left it.
+// needsOffboarding reports whether an account found out of scope has something to offboard.
 func (h *Sweep) needsOffboarding(s ledger.Summary) bool {
-	return s.Onboarded || (h.Config.Offboard == config.OffboardDelete && s.StackLeft)
-}
-
-// offboardCode maps a scope code to the offboarding code of an account found out of scope.
-func offboardCode(scope string) string {
-	switch scope {
-	case org.NotActive:
-		return queue.OffboardNotActive
-	case org.Excluded:
-		return queue.OffboardExcluded
-	case org.OutsideOUs:
-		return queue.OffboardMovedOut
-	}
-	return "" // the management account is never onboarded, so never offboarded
+	return s.NeedsOffboarding(h.Config.Offboard == config.OffboardDelete)
 }
 
 func (h *Sweep) reason(ev *event.Event) (string, string) {
@@ -477,7 +462,7 @@ func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Acco
 		return decision{}, err
 	}
 	if code != "" {
-		if oc := offboardCode(code); oc != "" && h.needsOffboarding(sums[id]) {
+		if oc := queue.OffboardCode(code); oc != "" && h.needsOffboarding(sums[id]) {
 			return offboard(id, oc, "the sweep found the account out of scope: %s", detail), nil
 		}
 		return skip(id, code, "%s", detail), nil

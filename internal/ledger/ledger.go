@@ -89,6 +89,13 @@ type Summary struct {
 	StackLeft bool // Entry.StackLeft
 }
 
+// NeedsOffboarding reports whether an account found out of scope has something to offboard:
+// the onboarder's stack is there, or, when offboarding deletes (ONBOARDER_OFFBOARD=delete), an
+// earlier offboarding reported it and left it.
+func (s Summary) NeedsOffboarding(deleting bool) bool {
+	return s.Onboarded || (deleting && s.StackLeft)
+}
+
 // Summarize returns the summary of the entry.
 func (e Entry) Summarize() Summary {
 	return Summary{Digest: e.Digest(), Onboarded: e.Onboarded(), StackLeft: e.StackLeft()}

@@ -63,6 +63,17 @@ const (
 // OffboardCodes lists the codes a request may carry.
 var OffboardCodes = []string{OffboardClosed, OffboardRemoved, OffboardMovedOut, OffboardNotActive, OffboardExcluded, OffboardMissing}
 
+// OffboardCode is the offboarding code of an account found out of scope for the scope reason
+// code (org.NotActive, org.Excluded, org.OutsideOUs: the codes are the same), or "" when the
+// reason is not one that offboards (the management account is never onboarded).
+func OffboardCode(scope string) string {
+	switch scope {
+	case OffboardNotActive, OffboardExcluded, OffboardMovedOut, OffboardMissing:
+		return scope
+	}
+	return ""
+}
+
 // ID identifies the request (its event, replay and account): the stack writes it makes carry
 // tokens derived from it, so that a retry of the same request is the same operation.
 func (r Request) ID() string {
