@@ -23,13 +23,14 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 )
 
 func TestE2EOffboarding(t *testing.T) {
 	w0 := seedWorldWith(t, "us-east-1",
-		localenv.OU{Name: "Workloads", Accounts: []string{"close-ev", "remove-ev", "move-ev", "close-sw", "remove-sw", "move-sw", "exclude-sw", "stays"}},
+		localenv.OU{Name: "Workloads", Accounts: []string{"close-ev", "remove-ev", "move-ev", "close-sw", "remove-sw", "move-sw", "exclude-sw", "stays", "delete-fails"}},
 		localenv.OU{Name: "Sandbox", Accounts: []string{"move-in"}},
 	)
 	wk, sb := w0.org.OUs["Workloads"], w0.org.OUs["Sandbox"]
@@ -41,7 +42,7 @@ func TestE2EOffboarding(t *testing.T) {
 	// Onboard the Workloads accounts.
 	w.put(localenv.Manual())
 	w.drain()
-	for _, n := range []string{"close-ev", "remove-ev", "move-ev", "close-sw", "remove-sw", "move-sw", "exclude-sw", "stays"} {
+	for _, n := range []string{"close-ev", "remove-ev", "move-ev", "close-sw", "remove-sw", "move-sw", "exclude-sw", "stays", "delete-fails"} {
 		checkOnboarded(t, w, acct(n), "True", "")
 	}
 	if w.stack(acct("move-in").ID, stackRegion, stackName) != nil {
@@ -53,7 +54,12 @@ func TestE2EOffboarding(t *testing.T) {
 	w.removeAccount(orgs, acct("remove-ev"))
 	w.moveAccount(orgs, acct("move-ev"), wk, sb)
 	w.moveAccount(orgs, acct("move-in"), sb, wk)
+	// A deletion that fails (a custom resource of Trend's template that fails on delete): the
+	// CloudFormation layer plays it, as moto cannot.
+	w.removeAccount(orgs, acct("delete-fails"))
+	suite.Faults.FailStacks(faultproxy.StackFailure{Account: acct("delete-fails").ID, Operation: "DELETE"})
 	mark := suite.rec.Mark()
+	w.put(localenv.OrganizationsAccountCall("RemoveAccountFromOrganization", acct("delete-fails").ID))
 	w.put(localenv.OrganizationsAccountCall("CloseAccount", acct("close-ev").ID),
 		localenv.OrganizationsAccountCall("RemoveAccountFromOrganization", acct("remove-ev").ID),
 		localenv.MoveAccountCall(acct("move-ev").ID, wk, sb),
@@ -63,6 +69,13 @@ func TestE2EOffboarding(t *testing.T) {
 	w.checkDeleted(acct("remove-ev"), "account-removed")
 	w.checkDeleted(acct("move-ev"), "ou-not-included")
 	checkOnboarded(t, w, acct("move-in"), "True", "")
+	if e := w.ledgerEntry(acct("delete-fails").ID); e.Class != "needs-person" || e.Offboard != "account-removed" || !strings.Contains(e.Failed, "CloudOneIntegration") ||
+		!strings.Contains(e.Reason, "DELETE_FAILED") {
+		t.Errorf("a deletion that failed: ledger %+v, want needs-person naming the resource", e)
+	}
+	if d := w.dlqDepth(); d != "1" {
+		t.Errorf("DLQ depth %s, want 1 (the failed deletion)", d)
+	}
 
 	// The sweep, for the same changes made without an event reaching the onboarder.
 	w.closeAccount(orgs, acct("close-sw"))

@@ -173,8 +173,15 @@ func decideOffboard(o Observation) (Plan, Row) {
 			Why: why + ": stack " + o.Where + " is DELETE_FAILED" + because(o.LastOp, s.Reason) +
 				": a person must remove what blocks the deletion and delete the stack, then remove what is left in Cloud One"}, RowOffboardDeleteFailed
 	}
-	return Plan{Step: ActionDelete,
-		Why: why + ": delete stack " + o.Where + " (" + string(s.Status) + "), so that Trend's custom resources remove the Cloud One cloud account and the Workload Security connector"}, RowOffboardDelete
+	why += ": delete stack " + o.Where + " (" + string(s.Status) + "), so that Trend's custom resources remove the Cloud One cloud account and the Workload Security connector"
+	if s.Params[stack.ParamCreateNew] == "True" {
+		// Trend's CloudTrail stack (trendmicro/cloudone-community@8ae34fe,
+		// Common/Cloud-Account/aws-tf-connectors-automation/cloudtrail.yaml) has, when it makes
+		// the trail, a custom resource CleanupBucketOnDelete that deletes every object of the
+		// trail bucket on Delete, so that the bucket can go.
+		why += "; the stack's own trail goes with it, and its bucket with the logs delivered so far (Trend's CloudTrail stack empties the bucket on delete: archive them first where they must be kept)"
+	}
+	return Plan{Step: ActionDelete, Why: why}, RowOffboardDelete
 }
 
 // leftIn says what stays, in the account and in Cloud One, when the onboarder's stack is not
@@ -186,7 +193,7 @@ func leftIn(acct string, ours, unreachable bool) string {
 		}
 		return ""
 	}
-	where := "in the account: the onboarding stack and what it made (its trail, bucket and forwarder functions); "
+	where := "in the account: the onboarding stack and what it made (its forwarder functions, and its own trail and bucket where CreateNewTrail is True); "
 	if unreachable {
 		where = "in the account, until AWS deletes it: the onboarding stack and what it made; "
 	}
