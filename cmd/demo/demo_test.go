@@ -83,11 +83,11 @@ func TestDemo(t *testing.T) {
 	table := out[strings.Index(out, "$ onboarder status"):strings.Index(out, "Last reconcile failed")]
 	for _, w := range []string{
 		// LAST UPDATE is the last change: the replay changed nothing and rewrote nothing.
-		`payments +│ Workloads │ UPDATE_COMPLETE +│ new .* UTC update +│`,
-		`identity +│ Workloads │ UPDATE_COMPLETE +│ existing │ identity-audit-\d{12} +│ logging \(audit\) .* UTC update +│`,
-		`web +│ Workloads │ UPDATE_COMPLETE +│ new .* UTC update +│`,
-		`sandbox-b +│ Sandbox +│ UPDATE_ROLLBACK_COMPLETE │ new .* UTC needs-person +│`,
-		`analytics +│ Workloads │ CREATE_COMPLETE +│ .* │ no .* UTC leave-alone +│`,
+		`payments +│ Workloads │ UPDATE_COMPLETE +│ …[^│]*onboarding-template\.yaml │ new .* UTC update +│`,
+		`identity +│ Workloads │ UPDATE_COMPLETE +│ [^│]+ │ existing │ identity-audit-\d{12} +│ logging \(audit\) .* UTC update +│`,
+		`web +│ Workloads │ UPDATE_COMPLETE +│ [^│]+ │ new .* UTC update +│`,
+		`sandbox-b +│ Sandbox +│ UPDATE_ROLLBACK_COMPLETE │ [^│]+ │ new .* UTC needs-person +│`,
+		`analytics +│ Workloads │ CREATE_COMPLETE +│ - +│ .* │ no .* UTC leave-alone +│`,
 	} {
 		if !regexp.MustCompile(w).MatchString(table) {
 			t.Errorf("no row matching %q in the status table:\n%s", w, table)

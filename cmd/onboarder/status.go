@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +42,7 @@ type statusRow struct {
 	Forwarding  string `json:"forwarding,omitempty"` // logging, stopped, no-trail, own-trail
 	TrailName   string `json:"trailName,omitempty"`  // the trail writing to the bucket
 	Managed     bool   `json:"managed"`
+	Template    string `json:"template,omitempty"`   // the template the onboarder last wrote the stack with (its tag)
 	LastUpdate  string `json:"lastUpdate,omitempty"` // RFC3339
 	LastAction  string `json:"lastAction,omitempty"` // the ledger's action, or "stack" when from the stack
 	// Class and Reason: the ledger's last failure (needs-person, permanent, transient), with
@@ -72,6 +74,8 @@ func (a *app) statusCmd() *cobra.Command {
   FORWARDING           "logging" when a trail writes to that bucket and logs, "STOPPED",
                        "NO TRAIL", or "own trail" (counted below the table: in a Control Tower
                        landing zone that trail is a second, billed copy of management events)
+  TEMPLATE             the template the onboarder last wrote the stack with (the end of its
+                       URL; --json has it whole), during a rollout the old or the new version
   MANAGED              "yes" when the stack carries the cloudone-onboarder:managed tag
   LAST UPDATE          the last change the onboarder made, or its last failure, and when
                        (the ledger, ONBOARDER_LEDGER_TABLE); without a ledger, the stack's
@@ -252,7 +256,7 @@ func renderStatus(a *app, all []statusRow) error {
 		}
 	}
 	t := tablewriter.NewWriter(a.stdout)
-	t.Header("Account", "Name", "OU", "Stack", "Trail", "Bucket", "Forwarding", "Managed", "Last update")
+	t.Header("Account", "Name", "OU", "Stack", "Template", "Trail", "Bucket", "Forwarding", "Managed", "Last update")
 	for _, r := range rows {
 		managed := "no"
 		switch {
@@ -276,7 +280,7 @@ func renderStatus(a *app, all []statusRow) error {
 		if r.TrailName != "" {
 			fwd += " (" + r.TrailName + ")"
 		}
-		if err := t.Append(r.Account, r.Name, r.OUName, stackCol, dash(r.TrailMode), dash(r.Bucket), dash(fwd), managed, dash(last)); err != nil {
+		if err := t.Append(r.Account, r.Name, r.OUName, stackCol, dash(templateLabel(r.Template)), dash(r.TrailMode), dash(r.Bucket), dash(fwd), managed, dash(last)); err != nil {
 			return err
 		}
 	}
@@ -330,6 +334,21 @@ func renderStatus(a *app, all []statusRow) error {
 		}
 	}
 	return nil
+}
+
+// templateLabel shortens a template URL for the table: its path, at most 32 characters (the
+// end, where the version and the file name are).
+func templateLabel(url string) string {
+	if i := strings.Index(url, "://"); i >= 0 {
+		url = url[i+3:]
+		if j := strings.Index(url, "/"); j >= 0 {
+			url = url[j+1:]
+		}
+	}
+	if r := []rune(url); len(r) > 32 {
+		return "…" + string(r[len(r)-31:])
+	}
+	return url
 }
 
 // scrubText keeps a reason to one line.
@@ -387,7 +406,7 @@ func (e *env) statusOf(ctx context.Context, as *crossaccount.Assumer, t target, 
 		row.StackStatus = "ABSENT"
 		return row
 	}
-	row.StackStatus, row.Managed = string(obs.Status), obs.Managed()
+	row.StackStatus, row.Managed, row.Template = string(obs.Status), obs.Managed(), obs.Tags[stack.TagTemplate]
 	if row.LastUpdate == "" && rec.out != nil && len(rec.out.Stacks) > 0 {
 		s := rec.out.Stacks[0]
 		when := s.LastUpdatedTime

@@ -33,7 +33,17 @@ const (
 	TagManaged       = "cloudone-onboarder:managed"        // "true"
 	TagFingerprint   = "cloudone-onboarder:fingerprint"    // hash of the desired state, no secret in it
 	TagSecretVersion = "cloudone-onboarder:secret-version" // the secret's version id (not secret)
+	TagTemplate      = "cloudone-onboarder:template"       // the template the stack was last written with (TemplateLabel)
 )
+
+// TemplateLabel is the value of TagTemplate: the template URL, or, when it is longer than a
+// tag value may be (256 characters), its end after the first "…".
+func TemplateLabel(url string) string {
+	if r := []rune(url); len(r) > 256 {
+		return "…" + string(r[len(r)-255:])
+	}
+	return url
+}
 
 // Masked is what a secret parameter shows, here as in DescribeStacks (NoEcho).
 const Masked = "****"
@@ -89,6 +99,7 @@ func (d Desired) Tags(existing map[string]string) []cfntypes.Tag {
 	all[TagManaged] = "true"
 	all[TagFingerprint] = d.Fingerprint()
 	all[TagSecretVersion] = d.Creds.VersionID
+	all[TagTemplate] = TemplateLabel(d.TemplateURL)
 	keys := make([]string, 0, len(all))
 	for k := range all {
 		keys = append(keys, k)
