@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -11,12 +12,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/starts"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
@@ -52,8 +56,27 @@ func New(cfg config.Config, awsCfg aws.Config) (*Reconciler, error) {
 		if cfg.MaxStartsPerMinute > 0 {
 			r.Starts = &starts.Limiter{DB: db, Table: cfg.LedgerTable, PerMinute: cfg.MaxStartsPerMinute}
 		}
+		r.Rollouts = &rollout.Store{DB: db, Table: cfg.LedgerTable}
+		if cfg.QueueURL != "" {
+			r.Release = SQSRelease(&queue.Sender{SQS: sqs.NewFromConfig(awsCfg), QueueURL: cfg.QueueURL})
+		}
 	}
 	return r, nil
+}
+
+// SQSRelease enqueues the accounts of a wave (0-based) of a rollout: one reconcile request
+// each, with an event id of the rollout, the wave and why (a release that two passes make is
+// deduplicated; a resume, another why, is not).
+func SQSRelease(q *queue.Sender) func(ctx context.Context, r *rollout.Rollout, wave int, why string, accounts []string) error {
+	return func(ctx context.Context, r *rollout.Rollout, wave int, why string, accounts []string) error {
+		reqs := make([]queue.Request, 0, len(accounts))
+		for _, a := range accounts {
+			reqs = append(reqs, queue.Request{Version: queue.Version, Account: a, Trigger: "rollout",
+				EventID: fmt.Sprintf("%s-wave-%d-%s", r.ID, wave, why),
+				Reason:  fmt.Sprintf("rollout %s: wave %d of %d %s (template %s)", r.ID, wave+1, len(r.Waves), why, r.To)})
+		}
+		return q.Send(ctx, reqs)
+	}
 }
 
 // AWSMembers opens member accounts through the execution role.

@@ -25,6 +25,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
@@ -74,6 +75,13 @@ type Starts interface {
 	Take(ctx context.Context) (time.Time, error)
 }
 
+// Rollouts is the rollout of a new template version in waves (*rollout.Store).
+type Rollouts interface {
+	Get(ctx context.Context) (*rollout.Rollout, error)
+	Record(ctx context.Context, id string, wave int, account string, failed bool, why string) (*rollout.Rollout, error)
+	Advance(ctx context.Context, r *rollout.Rollout) ([]string, error)
+}
+
 // Reconciler reconciles accounts. Its fields are its dependencies; New wires the real ones.
 type Reconciler struct {
 	Cfg      config.Config
@@ -83,6 +91,10 @@ type Reconciler struct {
 	Fallback Members // nil: no fallback role (ONBOARDER_FALLBACK_ROLE_NAME)
 	Ledger   Ledger  // nil: no ledger (no failure count, no start slots kept)
 	Starts   Starts  // nil: stack starts are not paced
+	// Rollouts, when set, chooses each account's template (a rollout in waves) and records
+	// the passes of the accounts of the current wave; Release enqueues a wave it released.
+	Rollouts Rollouts
+	Release  func(ctx context.Context, r *rollout.Rollout, wave int, why string, accounts []string) error
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -102,6 +114,10 @@ type pass struct {
 	// roleWait: the execution role was denied within a new account's grace; the pass waits
 	// for it (not a failure that counts: the grace bounds the wait).
 	roleWait bool
+	// ro is the rollout read for this pass (nil: none), template the template the desired
+	// state used ("" : none was built).
+	ro       *rollout.Rollout
+	template string
 }
 
 // Reconcile takes one step for one account and says what it did. It never panics and never
@@ -321,9 +337,13 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed) (*stack
 	if ch.CreateNewTrail {
 		createNew, bucket = "True", ""
 	}
+	tmpl, err := p.templateURL(ctx)
+	if err != nil {
+		return nil, &ch, err
+	}
 	return &stack.Desired{
 		Name:        r.Cfg.StackName,
-		TemplateURL: r.Cfg.TemplateURL,
+		TemplateURL: tmpl,
 		Params: map[string]string{
 			stack.ParamCreateNew:     createNew,
 			stack.ParamBucket:        bucket,
@@ -332,6 +352,61 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed) (*stack
 		},
 		Creds: p.creds,
 	}, &ch, nil
+}
+
+// templateURL is the template of the account's desired stack: the one in force, or, during a
+// rollout, the version the account's wave has reached. A rollout that cannot be read fails
+// the pass (transient): a version must not reach an account before its wave.
+func (p *pass) templateURL(ctx context.Context) (string, error) {
+	r := p.r
+	if r.Rollouts != nil && p.ro == nil {
+		ro, err := r.Rollouts.Get(ctx)
+		if err != nil {
+			return "", fault.Transientf("%v", err)
+		}
+		p.ro = ro
+	}
+	p.template = p.ro.TemplateFor(p.req.Account, r.Cfg.TemplateURL)
+	return p.template, nil
+}
+
+// recordRollout records the end of a pass of an account of a rollout's current wave (settled,
+// or failed with the reason), and releases the next wave when this pass completed the wave.
+// A pass that comes back later, or that built its stack from the old version (it read the
+// rollout before its wave was released), records nothing.
+func (p *pass) recordRollout(ctx context.Context) {
+	r, res, ro := p.r, p.res, p.ro
+	if ro == nil || r.Rollouts == nil || res.DryRun || (ro.State != rollout.Running && ro.State != rollout.Paused) {
+		return
+	}
+	wave := ro.WaveOf(p.req.Account)
+	if wave != ro.Wave || (p.template != "" && p.template != ro.To) {
+		return
+	}
+	var failed bool
+	switch {
+	case res.Class == fault.None && res.RetryAfter == 0:
+	case res.Class == fault.NeedsPerson || res.Class == fault.Permanent || res.GiveUp:
+		failed = true
+	default:
+		return // not done yet
+	}
+	why := res.Reason
+	if res.Failed != nil {
+		why = res.Failed.String()
+	}
+	now, err := r.Rollouts.Record(ctx, ro.ID, wave, p.req.Account, failed, why)
+	if err == nil && now != nil {
+		var next []string
+		if next, err = r.Rollouts.Advance(ctx, now); err == nil && len(next) > 0 && r.Release != nil {
+			if err = r.Release(ctx, now, now.Wave+1, "released", next); err == nil {
+				r.logger().InfoContext(ctx, "rollout wave released", "rollout", now.ID, "wave", now.Wave+2, "of", len(now.Waves), "accounts", len(next), "template", now.To)
+			}
+		}
+	}
+	if err != nil {
+		r.logger().ErrorContext(ctx, "rollout not recorded: the next sweep records this account again", "rollout", ro.ID, "account", p.req.Account, "error", err.Error())
+	}
 }
 
 // memberErr classifies an error of a call in the member account: AccessDenied there is an
@@ -627,6 +702,7 @@ func (p *pass) finish(ctx context.Context) {
 		res.RetryAfter = r.backoff(res.Failures)
 	}
 	p.scrubResult() // writeLedger may have failed the pass
+	p.recordRollout(ctx)
 }
 
 // backoff is the delay before the next attempt after n transient failures in a row.
