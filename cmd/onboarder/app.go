@@ -144,7 +144,7 @@ func (a *app) execute(ctx context.Context, args []string) int {
 func (a *app) root() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "onboarder",
-		Short: "Operate the Cloud One onboarder: check, inspect, plan, reconcile, replay",
+		Short: "Operate the Cloud One onboarder: check, inspect, plan, reconcile, replay, roll out",
 		Long: `onboarder keeps every in-scope account of the AWS Organization onboarded to Trend Cloud One.
 This command is the operator's side of it. It reads the same environment variables as the
 Lambdas (ONBOARDER_SECRET_ARN, ONBOARDER_TEMPLATE_URL, ONBOARDER_INCLUDE_OUS, ...) and the
@@ -157,7 +157,7 @@ account's credentials.
 	}
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log every decision of the reconciler to stderr")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErrorf("%v", err) })
-	root.AddCommand(a.validateCmd(), a.statusCmd(), a.planCmd(), a.reconcileCmd(), a.replayCmd())
+	root.AddCommand(a.validateCmd(), a.statusCmd(), a.planCmd(), a.reconcileCmd(), a.replayCmd(), a.rolloutCmd())
 	return root
 }
 

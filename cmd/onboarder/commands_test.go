@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -546,5 +549,94 @@ func TestOffboardCommands(t *testing.T) {
 	r = f.runExit(exitOK, "plan", "--all")
 	if strings.Contains(r.stdout, dev) {
 		t.Errorf("plan offboards again:\n%s", r.stdout)
+	}
+}
+
+// A rollout on moto, driven by the operator: start (the canary enqueued), the canary's
+// reconcile writes the new version and releases the next wave (enqueued), an account of a wave
+// not released keeps the old version, pause and resume, status as text and JSON.
+func TestRollout(t *testing.T) {
+	f := newFixture(t)
+	_, err := dynamodb.NewFromConfig(f.aws).CreateTable(f.ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String("onboarder-ledger"),
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("account"), KeyType: ddbtypes.KeyTypeHash}},
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("account"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	})
+	must(t, "create ledger table", err)
+	q := sqs.NewFromConfig(f.aws)
+	qo, err := q.CreateQueue(f.ctx, &sqs.CreateQueueInput{QueueName: aws.String("reconcile.fifo"), Attributes: map[string]string{"FifoQueue": "true"}})
+	must(t, "create queue", err)
+	f.env["ONBOARDER_LEDGER_TABLE"], f.env["ONBOARDER_QUEUE_URL"] = "onboarder-ledger", aws.ToString(qo.QueueUrl)
+	f.runExit(exitOK, "reconcile", "--all")
+	// The new version: the template with another description, at another key.
+	body, err := os.ReadFile("testdata/onboard.template.yaml")
+	must(t, "read template", err)
+	body = bytes.Replace(body, []byte("Description: Stand-in"), []byte("Description: Version 2 of the stand-in"), 1)
+	_, err = s3.NewFromConfig(f.aws, func(o *s3.Options) { o.UsePathStyle = true }).PutObject(f.ctx, &s3.PutObjectInput{
+		Bucket: aws.String("onboarder-templates"), Key: aws.String("v2/onboard.template.yaml"), Body: bytes.NewReader(body)})
+	must(t, "upload v2", err)
+	v2 := f.templateURL("v2/onboard.template.yaml")
+	dev, logging := f.members[0], f.members[1]
+	received := func() map[string]queue.Request {
+		got := map[string]queue.Request{}
+		for range 3 {
+			msgs, err := q.ReceiveMessage(f.ctx, &sqs.ReceiveMessageInput{QueueUrl: qo.QueueUrl, MaxNumberOfMessages: 10})
+			must(t, "receive", err)
+			for _, m := range msgs.Messages {
+				req, err := queue.Decode(aws.ToString(m.Body))
+				must(t, "decode", err)
+				got[req.Account] = req
+				_, err = q.DeleteMessage(f.ctx, &sqs.DeleteMessageInput{QueueUrl: qo.QueueUrl, ReceiptHandle: m.ReceiptHandle})
+				must(t, "delete", err)
+			}
+		}
+		return got
+	}
+
+	f.runExit(exitUsage, "rollout", "start", "--template-url", v2)
+	r := f.runExit(exitOK, "rollout", "start", "--template-url", v2, "--canary", dev, "--batch", "1")
+	if !strings.Contains(r.stdout, "wave 1: 1 accounts (canary, enqueued)") || !strings.Contains(r.stdout, "wave 3: 1 accounts") {
+		t.Errorf("start:\n%s", r.stdout)
+	}
+	if got := received(); len(got) != 1 || got[dev].Trigger != "rollout" {
+		t.Errorf("the canary was not enqueued alone: %v", got)
+	}
+	f.runExit(exitFailure, "rollout", "start", "--template-url", v2+"x", "--canary", dev) // one at a time
+
+	// An account of a wave not released keeps the old version.
+	r = f.runExit(exitOK, "plan", "--account", logging)
+	if !strings.Contains(r.stdout, "in sync") {
+		t.Errorf("plan of an account whose wave is not released:\n%s", r.stdout)
+	}
+	// The canary's pass writes v2 and releases wave 2.
+	r = f.runExit(exitOK, "reconcile", "--account", dev)
+	if !strings.Contains(r.stdout, "update") {
+		t.Errorf("the canary was not updated:\n%s", r.stdout)
+	}
+	r = f.runExit(exitOK, "rollout", "status")
+	if !strings.Contains(r.stdout, "RUNNING, wave 2 of 3") || !strings.Contains(r.stdout, "wave 1: 1 accounts: settled") {
+		t.Errorf("status after the canary:\n%s", r.stdout)
+	}
+	if got := received(); len(got) != 1 {
+		t.Errorf("wave 2 was not enqueued: %v", got)
+	}
+	st := decodeJSON[[]statusRow](t, f.runExit(exitOK, "status", "--json", "--account", dev).stdout)
+	if len(st) != 1 || st[0].Template != v2 {
+		t.Errorf("status TEMPLATE of the canary: %+v", st)
+	}
+
+	r = f.runExit(exitOK, "rollout", "pause")
+	if !strings.Contains(r.stdout, "paused at wave 2 of 3") {
+		t.Errorf("pause: %s", r.stdout)
+	}
+	f.runExit(exitFailure, "rollout", "pause")
+	r = f.runExit(exitOK, "rollout", "resume")
+	if !strings.Contains(r.stdout, "resumed at wave 2 of 3") {
+		t.Errorf("resume: %s", r.stdout)
+	}
+	js := decodeJSON[map[string]any](t, f.runExit(exitOK, "rollout", "status", "--json").stdout)
+	if js["State"] != "running" || js["To"] != v2 {
+		t.Errorf("status --json: %v", js)
 	}
 }

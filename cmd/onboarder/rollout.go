@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/spf13/cobra"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
+)
+
+func (a *app) rolloutCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rollout start|status|pause|resume",
+		Short: "Roll a new version of the onboarding template out in waves: canary first, halt on failures",
+		Long: `rollout moves the in-scope accounts from the template in force (ONBOARDER_TEMPLATE_URL, or
+the last rollout's) to a new one in waves, as StackSets' failure tolerance and maximum
+concurrency do for stack instances: the canary wave first (--canary accounts, or every
+in-scope account under --canary-ou), then batches of --batch accounts (or --batch-percent of
+them). The worker releases a wave when every account of the one before has settled (its stack
+written with the new version and complete, or left alone), and halts the rollout when more
+accounts of a wave failed than --failure-tolerance allows (the onboarder's own update rolled
+back: the failed resource is named). Until its wave is released an account keeps the old
+version, whatever the trigger (the sweep, a repair); an account that joins during the
+rollout gets the new version once the canary wave passed.
+
+It needs the ledger (ONBOARDER_LEDGER_TABLE: the rollout is one item of it) and the queue
+(ONBOARDER_QUEUE_URL: start and resume enqueue the wave's accounts).
+
+  start   --template-url URL (--canary ID,... | --canary-ou OU) [--batch N | --batch-percent P] [--failure-tolerance N]
+  status  where the rollout stands: its waves, the current wave's settled and failed accounts
+  pause   stop releasing waves (the current wave's stacks go on)
+  resume  [--template-url FIXED]: go on after a pause or a halt, with a fixed version if given;
+          the current wave's accounts that did not settle are enqueued again
+
+Exit codes: 0 done, 1 a failure (or, for status, a halted rollout), 2 usage error.`,
+		Example: "  onboarder rollout start --template-url https://bucket.s3.amazonaws.com/trend/v2/main.template.yaml --canary 012345678901 --batch-percent 10\n" +
+			"  onboarder rollout status\n  onboarder rollout resume --template-url https://bucket.s3.amazonaws.com/trend/v2.1/main.template.yaml",
+	}
+	var (
+		to, canaryOU     string
+		canary           []string
+		batch, tolerance int
+		percent          float64
+		asJSON           bool
+		resumeTo         string
+	)
+	start := &cobra.Command{Use: "start", Short: "Start a rollout of a new template version",
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			switch {
+			case to == "":
+				return usageErrorf("--template-url: required, the new version's URL")
+			case !strings.HasPrefix(to, "https://") && !strings.HasPrefix(to, "http://"):
+				return usageErrorf("--template-url=%q: must be an http(s) URL", to)
+			case len(canary) == 0 && canaryOU == "":
+				return usageErrorf("name the canary wave: --canary ID (repeatable) or --canary-ou OU")
+			case batch < 0, tolerance < 0, percent < 0 || percent > 100:
+				return usageErrorf("--batch and --failure-tolerance must not be negative; --batch-percent is 0 to 100")
+			case batch > 0 && percent > 0:
+				return usageErrorf("--batch and --batch-percent exclude each other")
+			}
+			ids, err := accountIDs(canary, nil)
+			if err != nil {
+				return err
+			}
+			return a.rolloutStart(cmd.Context(), to, ids, canaryOU, batch, percent, tolerance)
+		})}
+	start.Flags().StringVar(&to, "template-url", "", "`URL` of the new template version")
+	start.Flags().StringSliceVar(&canary, "canary", nil, "canary account `ID` (repeatable, or comma separated)")
+	start.Flags().StringVar(&canaryOU, "canary-ou", "", "every in-scope account under this `OU` is in the canary wave")
+	start.Flags().IntVar(&batch, "batch", 0, "accounts per wave after the canary (0: the rest in one wave)")
+	start.Flags().Float64Var(&percent, "batch-percent", 0, "accounts per wave after the canary, as a percentage of the in-scope accounts")
+	start.Flags().IntVar(&tolerance, "failure-tolerance", 0, "accounts of a wave that may fail without halting the rollout")
+	status := &cobra.Command{Use: "status", Short: "Show where the rollout stands",
+		RunE: runE(func(cmd *cobra.Command, args []string) error { return a.rolloutStatus(cmd.Context(), asJSON) })}
+	status.Flags().BoolVar(&asJSON, "json", false, "print the rollout as JSON")
+	pause := &cobra.Command{Use: "pause", Short: "Stop releasing waves",
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			return a.rolloutSetState(cmd.Context(), rollout.Paused, "")
+		})}
+	resume := &cobra.Command{Use: "resume", Short: "Go on after a pause or a halt",
+		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			if resumeTo != "" && !strings.HasPrefix(resumeTo, "https://") && !strings.HasPrefix(resumeTo, "http://") {
+				return usageErrorf("--template-url=%q: must be an http(s) URL", resumeTo)
+			}
+			return a.rolloutSetState(cmd.Context(), rollout.Running, resumeTo)
+		})}
+	resume.Flags().StringVar(&resumeTo, "template-url", "", "`URL` of a fixed version to go on with")
+	cmd.AddCommand(start, status, pause, resume)
+	return cmd
+}
+
+// rolloutEnv is what the rollout commands use: the store and the queue.
+func (a *app) rolloutEnv(ctx context.Context, needQueue bool) (*env, *rollout.Store, *queue.Sender, error) {
+	e, err := a.setup(ctx, false)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if e.cfg.LedgerTable == "" {
+		return nil, nil, nil, fmt.Errorf("ONBOARDER_LEDGER_TABLE is not set: the rollout is kept in the ledger table")
+	}
+	if needQueue && e.cfg.QueueURL == "" {
+		return nil, nil, nil, fmt.Errorf("ONBOARDER_QUEUE_URL is not set: the wave's accounts are enqueued on the reconcile queue")
+	}
+	store := &rollout.Store{DB: dynamodb.NewFromConfig(e.awsCfg), Table: e.cfg.LedgerTable}
+	var q *queue.Sender
+	if e.cfg.QueueURL != "" {
+		q = &queue.Sender{SQS: sqs.NewFromConfig(e.awsCfg), QueueURL: e.cfg.QueueURL}
+	}
+	return e, store, q, nil
+}
+
+func (a *app) rolloutStart(ctx context.Context, to string, canary []string, canaryOU string, batch int, percent float64, tolerance int) error {
+	e, store, q, err := a.rolloutEnv(ctx, true)
+	if err != nil {
+		return err
+	}
+	prev, err := store.Get(ctx)
+	if err != nil {
+		return err
+	}
+	from := e.cfg.TemplateURL
+	switch {
+	case prev != nil && prev.State == rollout.Done:
+		from = prev.To
+	case prev != nil:
+		from = prev.From // a halted rollout: its accounts kept (or rolled back to) the old version
+	}
+	if from == to {
+		return fmt.Errorf("--template-url is the template in force (%s): nothing to roll out", to)
+	}
+	targets, _, err := e.targets(ctx, nil)
+	if err != nil {
+		return err
+	}
+	accounts := make([]string, 0, len(targets))
+	for _, t := range targets {
+		accounts = append(accounts, t.ID)
+	}
+	if canaryOU != "" {
+		under := &org.Scope{API: e.scope.api, Cfg: config.Config{IncludeOUs: []string{canaryOU}}}
+		for _, id := range accounts {
+			in, _, err := under.Included(ctx, id, "")
+			if err != nil {
+				return err
+			}
+			if in {
+				canary = append(canary, id)
+			}
+		}
+	}
+	if percent > 0 {
+		batch = max(1, int(math.Ceil(percent*float64(len(accounts))/100)))
+	}
+	waves, err := rollout.Plan(accounts, canary, batch)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	r := rollout.Rollout{ID: "rollout-" + newEventID(), From: from, To: to, Waves: waves, Tolerance: tolerance,
+		Reason: fmt.Sprintf("started by the operator: wave 1 of %d (the canary) released", len(waves))}
+	if err := store.Start(ctx, r); err != nil {
+		return err
+	}
+	if err := reconcile.SQSRelease(q)(ctx, &r, 0, "released", waves[0]); err != nil {
+		return fmt.Errorf("rollout %s started, but its canary wave was not enqueued (the next sweep reconciles it): %w", r.ID, err)
+	}
+	fmt.Fprintf(a.stdout, "rollout %s started: %s -> %s\n", r.ID, from, to)
+	for i, w := range waves {
+		fmt.Fprintf(a.stdout, "  wave %d: %d accounts%s\n", i+1, len(w), map[bool]string{true: " (canary, enqueued)"}[i == 0])
+	}
+	fmt.Fprintf(a.stdout, "failure tolerance: %d per wave; follow it with onboarder rollout status\n", tolerance)
+	return nil
+}
+
+func (a *app) rolloutStatus(ctx context.Context, asJSON bool) error {
+	_, store, _, err := a.rolloutEnv(ctx, false)
+	if err != nil {
+		return err
+	}
+	r, err := store.Get(ctx)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		fmt.Fprintln(a.stdout, "no rollout")
+		return nil
+	}
+	if asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(a.stdout, "rollout %s: %s, wave %d of %d\n  from %s\n  to   %s\n  %s\n", r.ID, strings.ToUpper(string(r.State)),
+			min(r.Wave+1, len(r.Waves)), len(r.Waves), r.From, r.To, scrubText(r.Reason))
+		for i, w := range r.Waves {
+			line := fmt.Sprintf("  wave %d: %d accounts", i+1, len(w))
+			switch {
+			case i < r.Wave || r.State == rollout.Done:
+				line += ": settled"
+			case i == r.Wave:
+				settled, failed, pending := 0, 0, []string{}
+				for _, acc := range w {
+					if _, f := r.Failed[acc]; f {
+						failed++
+					} else if contains(r.Settled, acc) {
+						settled++
+					} else {
+						pending = append(pending, acc)
+					}
+				}
+				line += fmt.Sprintf(": %d settled, %d failed, %d under way", settled, failed, len(pending))
+			default:
+				line += ": not released"
+			}
+			fmt.Fprintln(a.stdout, line)
+		}
+		for acc, why := range r.Failed {
+			fmt.Fprintf(a.stdout, "  failed: %s: %s\n", acc, scrubText(why))
+		}
+	}
+	if r.State == rollout.Halted {
+		return exitWith(exitFailure)
+	}
+	return nil
+}
+
+func (a *app) rolloutSetState(ctx context.Context, state rollout.State, to string) error {
+	_, store, q, err := a.rolloutEnv(ctx, state == rollout.Running)
+	if err != nil {
+		return err
+	}
+	r, again, err := store.SetState(ctx, state, to)
+	if err != nil {
+		return err
+	}
+	if state == rollout.Paused {
+		fmt.Fprintf(a.stdout, "rollout %s paused at wave %d of %d: no further wave is released\n", r.ID, r.Wave+1, len(r.Waves))
+		return nil
+	}
+	// The current wave's accounts that did not settle go again (with the fixed version); a wave
+	// that already settled is moved on.
+	if len(again) > 0 {
+		if err := reconcile.SQSRelease(q)(ctx, r, r.Wave, "resumed-"+newEventID(), again); err != nil {
+			return fmt.Errorf("rollout %s resumed, but its wave's accounts were not enqueued again: %w", r.ID, err)
+		}
+	}
+	now, err := store.Get(ctx)
+	if err != nil {
+		return err
+	}
+	next, err := store.Advance(ctx, now)
+	if err != nil {
+		return err
+	}
+	if len(next) > 0 {
+		if err := reconcile.SQSRelease(q)(ctx, now, now.Wave+1, "released", next); err != nil {
+			return fmt.Errorf("rollout %s resumed and released wave %d, but its accounts were not enqueued (the next sweep reconciles them): %w", r.ID, now.Wave+2, err)
+		}
+	}
+	fmt.Fprintf(a.stdout, "rollout %s resumed at wave %d of %d (%s): %d accounts enqueued again\n", r.ID, r.Wave+1, len(r.Waves), r.To, len(again))
+	return nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
