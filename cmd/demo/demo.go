@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,8 +66,6 @@ type demo struct {
 	env     *localenv.Env
 	org     *localenv.Org
 	tl      *timeline
-	tmp     string
-	cli     string // the onboarder binary
 	trails  map[string]string
 	started time.Time
 	// member-account writes during the replay (the harness's recorder): there should be none
@@ -102,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = os.RemoveAll(tmp)
 		return 1
 	}
-	d := &demo{ctx: ctx, out: stdout, tmp: tmp, started: time.Now()}
+	d := &demo{ctx: ctx, out: stdout, started: time.Now()}
 	code := d.run(logFile)
 	_ = logFile.Close()
 	interrupted := code != 0 && ctx.Err() != nil
@@ -124,18 +120,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func (d *demo) run(logFile io.Writer) int {
 	fmt.Fprintln(d.out, "demo: starting moto, the Cloud One stand-in and the four Lambdas under the emulator")
 	fmt.Fprintln(d.out, "      (the first run on a machine builds the emulator and the handlers: a few minutes)")
-	cliErr := make(chan error, 1)
-	go func() { cliErr <- d.buildCLI() }()
 	h, err := localenv.StartHarness(d.ctx, []cloudonetest.Key{c1Key, c1Key2}, logFile)
 	if err != nil {
-		<-cliErr
 		return d.fail("start the local environment: %v", err)
 	}
 	d.h = h
 	defer h.Stop()
-	if err := <-cliErr; err != nil {
-		return d.fail("build cmd/onboarder: %v", err)
-	}
 	if err := d.seed(); err != nil {
 		return d.fail("seed: %v", err)
 	}
@@ -193,21 +183,6 @@ func (d *demo) fail(format string, args ...any) int {
 	}
 	fmt.Fprintf(d.out, "demo: FAILED: %s\n", mask(fmt.Sprintf(format, args...)))
 	return 1
-}
-
-// buildCLI builds cmd/onboarder once, to run the real `onboarder status`.
-func (d *demo) buildCLI() error {
-	root, err := localenv.ModuleRoot()
-	if err != nil {
-		return err
-	}
-	d.cli = filepath.Join(d.tmp, "onboarder")
-	cmd := exec.CommandContext(d.ctx, "go", "build", "-o", d.cli, "./cmd/onboarder")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%w\n%s", err, b)
-	}
-	return nil
 }
 
 // seed makes the Organization, the trails, the foreign stack, the central resources, the
@@ -440,33 +415,15 @@ func (d *demo) replay(from time.Time) error {
 
 // status runs the real `onboarder status` against moto, with the Lambdas' configuration.
 func (d *demo) status() error {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "AWS_CONFIG_FILE=/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "NO_COLOR=1", "TERM=dumb"}
-	for k, v := range d.env.FunctionEnv("reconcile") {
-		switch {
-		case strings.HasPrefix(k, "AWS_LAMBDA_") || k == "AWS_SESSION_TOKEN":
-			continue
-		case k == "AWS_ENDPOINT_URL":
-			// Through the fault proxy, for the CloudFormation layer's stack statuses; the
-			// operator's own credentials (below), which the IAM gate does not restrict.
-			v = d.h.Faults.URL
-		case k == "AWS_ACCESS_KEY_ID":
-			v = localenv.AccessKeyID
-		case k == "AWS_SECRET_ACCESS_KEY":
-			v = localenv.SecretAccessKey
-		}
-		env = append(env, k+"="+v)
-	}
 	ctx, cancel := context.WithTimeout(d.ctx, time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, d.cli, "status")
-	cmd.Env = env
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	d.out.Write([]byte(mask(string(out))))
+	out, stderr, code, err := d.env.RunOperator(ctx, d.h.Operator, "status")
+	d.out.Write([]byte(mask(out)))
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit code %d", code)
+	}
 	if err != nil {
-		return fmt.Errorf("%w: %s", err, mask(stderr.String()))
+		return fmt.Errorf("%w: %s", err, mask(stderr))
 	}
 	return nil
 }

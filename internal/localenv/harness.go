@@ -2,6 +2,7 @@ package localenv
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ type Harness struct {
 	Faults   *faultproxy.Proxy // between the recorder and moto: latency, throttling, errors, stack states on demand
 	RIE      string
 	Binaries map[string]string
+	Operator string // the operator command (cmd/onboarder), for Env.RunOperator
 	CloudOne *cloudonetest.Server
 	Logs     *Log // every line moto and every Lambda started with Options writes
 	dir      string
@@ -59,7 +61,14 @@ func StartHarnessWith(ctx context.Context, mo MotoOptions, keys []cloudonetest.K
 	if h.dir, err = os.MkdirTemp("", "onboarder-lambdas-"); err != nil {
 		return h, err
 	}
-	if h.Binaries, err = BuildHandlers(ctx, h.Root, h.dir); err != nil {
+	operr := make(chan error, 1)
+	go func() {
+		var err error
+		h.Operator, err = BuildOperator(ctx, h.Root, h.dir)
+		operr <- err
+	}()
+	h.Binaries, err = BuildHandlers(ctx, h.Root, h.dir)
+	if err = errors.Join(err, <-operr); err != nil {
 		return h, err
 	}
 	h.CloudOne = cloudonetest.New(keys...)

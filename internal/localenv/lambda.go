@@ -92,6 +92,18 @@ func BuildHandlers(ctx context.Context, moduleRoot, dir string, names ...string)
 	return paths, errors.Join(errs...)
 }
 
+// BuildOperator builds the operator command (cmd/onboarder) for the host as DIR/onboarder.
+func BuildOperator(ctx context.Context, moduleRoot, dir string) (string, error) {
+	out := filepath.Join(dir, "onboarder")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/onboarder")
+	cmd.Dir = moduleRoot
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build cmd/onboarder: %w\n%s", err, b)
+	}
+	return out, nil
+}
+
 // LambdaOptions says how to run one function.
 type LambdaOptions struct {
 	Name      string            // function name (AWS_LAMBDA_FUNCTION_NAME), e.g. "reconcile"
