@@ -100,10 +100,17 @@ func TestE2EOffboarding(t *testing.T) {
 	if ws := w.memberWrites(mark); len(ws) > 0 {
 		t.Errorf("the second sweep wrote: %s", describeCalls(ws))
 	}
+	done := 0
 	for _, e := range logEntries(w.logsSince(marks, "sweep")) {
-		if e["msg"] == "event" && e["decision"] == "enqueue" && e["reason"] != "sweep" {
-			t.Errorf("the second sweep offboarded again: %v", e)
+		if e["message"] == "sweep done" {
+			done++
+			if e["offboarded"] != float64(0) {
+				t.Errorf("the second sweep offboarded again: %v", e)
+			}
 		}
+	}
+	if done == 0 {
+		t.Error("the second sweep logged no 'sweep done'")
 	}
 }
 
