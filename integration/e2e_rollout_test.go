@@ -113,14 +113,15 @@ func TestE2ERollout(t *testing.T) {
 		t.Errorf("the sweep moved the halted rollout: %s %q", r.State, r.Reason)
 	}
 
-	// Resumed with the fixed version: the canary is updated to it, then each wave in turn.
-	out = w.operator(0, "rollout", "resume", "--template-url", fixed)
+	// Resumed with the fixed version, whose assets (nested templates, Lambda packages) sit
+	// beside it: the canary is updated to it, then each wave in turn.
+	out = w.operator(0, "rollout", "resume", "--template-url", fixed, "--assets-bucket", localenv.TemplateBucket, "--assets-prefix", "cloudone/v2.1/")
 	if !strings.Contains(out, "resumed at wave 1 of 3") || !strings.Contains(out, "1 accounts enqueued again") {
 		t.Errorf("rollout resume:\n%s", out)
 	}
 	w.drain()
 	r = w.rollout()
-	if r.State != rollout.Done || r.To != fixed || !strings.Contains(r.Reason, "every wave settled (3)") {
+	if r.State != rollout.Done || r.To.URL != fixed || r.To.Prefix != "cloudone/v2.1/" || !strings.Contains(r.Reason, "every wave settled (3)") {
 		t.Errorf("rollout after the resume: %s wave %d %q, want done with %s", r.State, r.Wave, r.Reason, fixed)
 	}
 	for _, n := range names {
@@ -128,7 +129,7 @@ func TestE2ERollout(t *testing.T) {
 		if got := localenv.StackTags(s)["cloudone-onboarder:template"]; s.StackStatus != "UPDATE_COMPLETE" || got != fixed {
 			t.Errorf("%s: %s with template %q, want UPDATE_COMPLETE with %s", n, s.StackStatus, got, fixed)
 		}
-		checkOnboarded(t, w, acct(n), "True", "")
+		checkOnboardedWith(t, w, acct(n), "True", "", localenv.TemplateBucket, "cloudone/v2.1/")
 	}
 	// The waves went in order: each account of a wave was released only after the wave before
 	// settled, which the release events of the reconcile's logs show.

@@ -20,6 +20,13 @@ import (
 // nowhere else, with the parameters, tags and capabilities of the contract.
 func checkOnboarded(t *testing.T, w *world, a localenv.Account, wantNewTrail, wantBucket string) {
 	t.Helper()
+	checkOnboardedWith(t, w, a, wantNewTrail, wantBucket, "cloudone-community", "")
+}
+
+// checkOnboardedWith is checkOnboarded for a template version whose assets (QSS3BucketName,
+// QSS3KeyPrefix) are not the configured ones.
+func checkOnboardedWith(t *testing.T, w *world, a localenv.Account, wantNewTrail, wantBucket, assetsBucket, assetsPrefix string) {
+	t.Helper()
 	if got := w.stacksEverywhere(a.ID, stackName); !slices.Equal(got, []string{stackRegion}) {
 		t.Fatalf("%s: stack %s in regions %v, want only [%s]", a.Name, stackName, got, stackRegion)
 	}
@@ -29,7 +36,7 @@ func checkOnboarded(t *testing.T, w *world, a localenv.Account, wantNewTrail, wa
 	}
 	p := localenv.StackParams(s)
 	want := map[string]string{"CreateNewTrail": wantNewTrail, "ExistingCloudtrailBucketName": wantBucket,
-		"QSS3BucketName": "cloudone-community", "QSS3KeyPrefix": ""}
+		"QSS3BucketName": assetsBucket, "QSS3KeyPrefix": assetsPrefix}
 	for k, v := range want {
 		if p[k] != v {
 			t.Errorf("%s: parameter %s = %q, want %q (public parameters: %s)", a.Name, k, p[k], v, publicParams(s))

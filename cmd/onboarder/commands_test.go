@@ -636,7 +636,7 @@ func TestRollout(t *testing.T) {
 		t.Errorf("resume: %s", r.stdout)
 	}
 	js := decodeJSON[map[string]any](t, f.runExit(exitOK, "rollout", "status", "--json").stdout)
-	if js["State"] != "running" || js["To"] != v2 {
+	if to, _ := js["To"].(map[string]any); js["State"] != "running" || to["URL"] != v2 || to["Bucket"] != "cloudone-community" {
 		t.Errorf("status --json: %v", js)
 	}
 }

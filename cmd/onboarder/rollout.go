@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -36,11 +37,19 @@ rollout gets the new version once the canary wave passed.
 It needs the ledger (ONBOARDER_LEDGER_TABLE: the rollout is one item of it) and the queue
 (ONBOARDER_QUEUE_URL: start and resume enqueue the wave's accounts).
 
-  start   --template-url URL (--canary ID,... | --canary-ou OU) [--batch N | --batch-percent P] [--failure-tolerance N]
+  start   --template-url URL [--assets-bucket B --assets-prefix P] (--canary ID,... | --canary-ou OU)
+          [--batch N | --batch-percent P] [--failure-tolerance N]
   status  where the rollout stands: its waves, the current wave's settled and failed accounts
   pause   stop releasing waves (the current wave's stacks go on)
-  resume  [--template-url FIXED]: go on after a pause or a halt, with a fixed version if given;
-          the current wave's accounts that did not settle are enqueued again
+  resume  [--template-url FIXED [--assets-bucket B --assets-prefix P]]: go on after a pause or a
+          halt, with a fixed version if given (or the old one: a rollback in waves); the current
+          wave's accounts that did not settle are enqueued again
+
+A version is the main template's URL and, with --assets-bucket and --assets-prefix, where its
+nested templates and Lambda packages are (the QSS3BucketName and QSS3KeyPrefix parameters of
+Trend's template, from which it builds their URLs); without them the configured ones
+(ONBOARDER_QSS3_BUCKET_NAME, ONBOARDER_QSS3_KEY_PREFIX) stay. One rollout at a time: a halted
+one is resumed, not replaced.
 
 Exit codes: 0 done, 1 a failure (or, for status, a halted rollout), 2 usage error.`,
 		Example: "  onboarder rollout start --template-url https://bucket.s3.amazonaws.com/trend/v2/main.template.yaml --canary 012345678901 --batch-percent 10\n" +
@@ -52,15 +61,38 @@ Exit codes: 0 done, 1 a failure (or, for status, a halted rollout), 2 usage erro
 		batch, tolerance int
 		percent          float64
 		asJSON           bool
-		resumeTo         string
+		assets           [2]string // bucket, prefix
 	)
+	// version is the version the flags name (nil: none named).
+	version := func(cmd *cobra.Command) (*rollout.Version, error) {
+		set := cmd.Flags().Changed("assets-bucket") || cmd.Flags().Changed("assets-prefix")
+		switch {
+		case to == "" && set:
+			return nil, usageErrorf("--assets-bucket and --assets-prefix go with --template-url")
+		case to == "":
+			return nil, nil
+		case !strings.HasPrefix(to, "https://") && !strings.HasPrefix(to, "http://"):
+			return nil, usageErrorf("--template-url=%q: must be an http(s) URL", to)
+		case set && (!cmd.Flags().Changed("assets-bucket") || !cmd.Flags().Changed("assets-prefix")):
+			return nil, usageErrorf("--assets-bucket and --assets-prefix go together (the prefix may be \"\")")
+		}
+		v := &rollout.Version{URL: to}
+		if set {
+			if errs := config.ValidateAssets("--assets-bucket", assets[0], "--assets-prefix", assets[1]); len(errs) > 0 {
+				return nil, usageErrorf("%v", errors.Join(errs...))
+			}
+			v.Bucket, v.Prefix = assets[0], assets[1]
+		}
+		return v, nil
+	}
 	start := &cobra.Command{Use: "start", Short: "Start a rollout of a new template version",
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
+			v, err := version(cmd)
 			switch {
-			case to == "":
+			case err != nil:
+				return err
+			case v == nil:
 				return usageErrorf("--template-url: required, the new version's URL")
-			case !strings.HasPrefix(to, "https://") && !strings.HasPrefix(to, "http://"):
-				return usageErrorf("--template-url=%q: must be an http(s) URL", to)
 			case len(canary) == 0 && canaryOU == "":
 				return usageErrorf("name the canary wave: --canary ID (repeatable) or --canary-ou OU")
 			case batch < 0, tolerance < 0, percent < 0 || percent > 100:
@@ -72,9 +104,14 @@ Exit codes: 0 done, 1 a failure (or, for status, a halted rollout), 2 usage erro
 			if err != nil {
 				return err
 			}
-			return a.rolloutStart(cmd.Context(), to, ids, canaryOU, batch, percent, tolerance)
+			return a.rolloutStart(cmd.Context(), *v, ids, canaryOU, batch, percent, tolerance)
 		})}
+	assetFlags := func(c *cobra.Command) {
+		c.Flags().StringVar(&assets[0], "assets-bucket", "", "the version's QSS3BucketName: the `bucket` of its nested templates and Lambda packages")
+		c.Flags().StringVar(&assets[1], "assets-prefix", "", "the version's QSS3KeyPrefix: their key `prefix` (ends with /, or empty)")
+	}
 	start.Flags().StringVar(&to, "template-url", "", "`URL` of the new template version")
+	assetFlags(start)
 	start.Flags().StringSliceVar(&canary, "canary", nil, "canary account `ID` (repeatable, or comma separated)")
 	start.Flags().StringVar(&canaryOU, "canary-ou", "", "every in-scope account under this `OU` is in the canary wave")
 	start.Flags().IntVar(&batch, "batch", 0, "accounts per wave after the canary (0: the rest in one wave)")
@@ -85,16 +122,18 @@ Exit codes: 0 done, 1 a failure (or, for status, a halted rollout), 2 usage erro
 	status.Flags().BoolVar(&asJSON, "json", false, "print the rollout as JSON")
 	pause := &cobra.Command{Use: "pause", Short: "Stop releasing waves",
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			return a.rolloutSetState(cmd.Context(), rollout.Paused, "")
+			return a.rolloutSetState(cmd.Context(), rollout.Paused, nil)
 		})}
 	resume := &cobra.Command{Use: "resume", Short: "Go on after a pause or a halt",
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
-			if resumeTo != "" && !strings.HasPrefix(resumeTo, "https://") && !strings.HasPrefix(resumeTo, "http://") {
-				return usageErrorf("--template-url=%q: must be an http(s) URL", resumeTo)
+			v, err := version(cmd)
+			if err != nil {
+				return err
 			}
-			return a.rolloutSetState(cmd.Context(), rollout.Running, resumeTo)
+			return a.rolloutSetState(cmd.Context(), rollout.Running, v)
 		})}
-	resume.Flags().StringVar(&resumeTo, "template-url", "", "`URL` of a fixed version to go on with")
+	resume.Flags().StringVar(&to, "template-url", "", "`URL` of a fixed version to go on with")
+	assetFlags(resume)
 	cmd.AddCommand(start, status, pause, resume)
 	return cmd
 }
@@ -119,7 +158,7 @@ func (a *app) rolloutEnv(ctx context.Context, needQueue bool) (*env, *rollout.St
 	return e, store, q, nil
 }
 
-func (a *app) rolloutStart(ctx context.Context, to string, canary []string, canaryOU string, batch int, percent float64, tolerance int) error {
+func (a *app) rolloutStart(ctx context.Context, to rollout.Version, canary []string, canaryOU string, batch int, percent float64, tolerance int) error {
 	e, store, q, err := a.rolloutEnv(ctx, true)
 	if err != nil {
 		return err
@@ -128,12 +167,15 @@ func (a *app) rolloutStart(ctx context.Context, to string, canary []string, cana
 	if err != nil {
 		return err
 	}
-	from := e.cfg.TemplateURL
+	from := rollout.Version{URL: e.cfg.TemplateURL, Bucket: e.cfg.QSS3BucketName, Prefix: e.cfg.QSS3KeyPrefix}
 	switch {
 	case prev != nil && prev.State == rollout.Done:
 		from = prev.To
 	case prev != nil:
-		from = prev.From // a halted rollout: its accounts kept (or rolled back to) the old version
+		return fmt.Errorf("rollout %s is %s: %w", prev.ID, prev.State, rollout.ErrBusy)
+	}
+	if to.Bucket == "" {
+		to.Bucket, to.Prefix = from.Bucket, from.Prefix // the assets stay where they are
 	}
 	if from == to {
 		return fmt.Errorf("--template-url is the template in force (%s): nothing to roll out", to)
@@ -235,7 +277,7 @@ func (a *app) rolloutStatus(ctx context.Context, asJSON bool) error {
 	return nil
 }
 
-func (a *app) rolloutSetState(ctx context.Context, state rollout.State, to string) error {
+func (a *app) rolloutSetState(ctx context.Context, state rollout.State, to *rollout.Version) error {
 	_, store, q, err := a.rolloutEnv(ctx, state == rollout.Running)
 	if err != nil {
 		return err

@@ -212,6 +212,22 @@ var (
 	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
 )
 
+// ValidateAssets checks the bucket and key prefix of the onboarding template's assets (its
+// QSS3BucketName and QSS3KeyPrefix parameters, whose constraints these are); the errors name
+// the fields as given.
+func ValidateAssets(bucketField, bucket, prefixField, prefix string) []error {
+	var errs []error
+	if !qsBucketRE.MatchString(bucket) {
+		errs = append(errs, fmt.Errorf("%s=%q: must match ^[0-9a-zA-Z]+([0-9a-zA-Z-]*[0-9a-zA-Z])*$ (letters, digits and inner hyphens)", bucketField, bucket))
+	}
+	if !qsKeyPrefixRE.MatchString(prefix) {
+		errs = append(errs, fmt.Errorf("%s=%q: must match ^[0-9a-zA-Z-/.]*$ (letters, digits, hyphens, slashes and dots)", prefixField, prefix))
+	} else if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		errs = append(errs, fmt.Errorf("%s=%q: must end with / when not empty", prefixField, prefix))
+	}
+	return errs
+}
+
 // Validate checks the rules of the onboarding contract and returns every problem at once.
 // Each message names the field, the value and the rule. It needs no secret and no AWS call.
 func (c Config) Validate() error {
@@ -228,14 +244,7 @@ func (c Config) Validate() error {
 	if !strings.HasPrefix(c.TemplateURL, "https://") && !strings.HasPrefix(c.TemplateURL, "http://") {
 		bad("ONBOARDER_TEMPLATE_URL", c.TemplateURL, "must be an http(s) URL of the onboarding template")
 	}
-	if !qsBucketRE.MatchString(c.QSS3BucketName) {
-		bad("ONBOARDER_QSS3_BUCKET_NAME", c.QSS3BucketName, "must match ^[0-9a-zA-Z]+([0-9a-zA-Z-]*[0-9a-zA-Z])*$ (letters, digits and inner hyphens)")
-	}
-	if !qsKeyPrefixRE.MatchString(c.QSS3KeyPrefix) {
-		bad("ONBOARDER_QSS3_KEY_PREFIX", c.QSS3KeyPrefix, "must match ^[0-9a-zA-Z-/.]*$ (letters, digits, hyphens, slashes and dots)")
-	} else if c.QSS3KeyPrefix != "" && !strings.HasSuffix(c.QSS3KeyPrefix, "/") {
-		bad("ONBOARDER_QSS3_KEY_PREFIX", c.QSS3KeyPrefix, "must end with / when not empty")
-	}
+	errs = append(errs, ValidateAssets("ONBOARDER_QSS3_BUCKET_NAME", c.QSS3BucketName, "ONBOARDER_QSS3_KEY_PREFIX", c.QSS3KeyPrefix)...)
 	if c.CloudOneRegion != "" {
 		if _, err := cloudone.AWSRegion(c.CloudOneRegion); err != nil {
 			bad("ONBOARDER_CLOUDONE_REGION", c.CloudOneRegion, "must be one of "+strings.Join(cloudone.Regions(), ", ")+", or empty to read it from the API key")

@@ -73,7 +73,7 @@ func SQSRelease(q *queue.Sender) func(ctx context.Context, r *rollout.Rollout, w
 		for _, a := range accounts {
 			reqs = append(reqs, queue.Request{Version: queue.Version, Account: a, Trigger: "rollout",
 				EventID: fmt.Sprintf("%s-wave-%d-%s", r.ID, wave, why),
-				Reason:  fmt.Sprintf("rollout %s: wave %d of %d %s (template %s)", r.ID, wave+1, len(r.Waves), why, r.To)})
+				Reason:  fmt.Sprintf("rollout %s: wave %d of %d %s (template %s)", r.ID, wave+1, len(r.Waves), why, r.To.URL)})
 		}
 		return q.Send(ctx, reqs)
 	}

@@ -27,7 +27,12 @@ func changes(obs stack.Observed, d *stack.Desired) []Change {
 		}
 		out = append(out, Change{Parameter: stack.ParamAPIKey + ", " + stack.ParamServiceToken, Before: b, After: stack.Masked + " (secret version " + d.Creds.VersionID + ")"})
 	}
-	if obs.Exists && len(out) == 0 && obs.Tags[stack.TagFingerprint] != d.Fingerprint() {
+	// The template: told by the stack's template tag; a stack written before that tag existed
+	// tells it only by its fingerprint, when nothing else differs.
+	switch before, ok := obs.Tags[stack.TagTemplate]; {
+	case ok && before != stack.TemplateLabel(d.TemplateURL):
+		out = append(out, Change{Parameter: "template", Before: before, After: stack.TemplateLabel(d.TemplateURL)})
+	case obs.Exists && !ok && len(out) == 0 && obs.Tags[stack.TagFingerprint] != d.Fingerprint():
 		out = append(out, Change{Parameter: "template", Before: "(other template or settings)", After: d.TemplateURL})
 	}
 	return out

@@ -114,10 +114,10 @@ type pass struct {
 	// roleWait: the execution role was denied within a new account's grace; the pass waits
 	// for it (not a failure that counts: the grace bounds the wait).
 	roleWait bool
-	// ro is the rollout read for this pass (nil: none), template the template the desired
-	// state used ("" : none was built).
-	ro       *rollout.Rollout
-	template string
+	// ro is the rollout read for this pass (nil: none), version the template version the
+	// desired state used (zero: none was built).
+	ro      *rollout.Rollout
+	version rollout.Version
 }
 
 // Reconcile takes one step for one account and says what it did. It never panics and never
@@ -337,37 +337,41 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed) (*stack
 	if ch.CreateNewTrail {
 		createNew, bucket = "True", ""
 	}
-	tmpl, err := p.templateURL(ctx)
+	v, err := p.templateVersion(ctx)
 	if err != nil {
 		return nil, &ch, err
 	}
+	qsBucket, qsPrefix := r.Cfg.QSS3BucketName, r.Cfg.QSS3KeyPrefix
+	if v.Bucket != "" {
+		qsBucket, qsPrefix = v.Bucket, v.Prefix
+	}
 	return &stack.Desired{
 		Name:        r.Cfg.StackName,
-		TemplateURL: tmpl,
+		TemplateURL: v.URL,
 		Params: map[string]string{
 			stack.ParamCreateNew:     createNew,
 			stack.ParamBucket:        bucket,
-			stack.ParamQSS3Bucket:    r.Cfg.QSS3BucketName,
-			stack.ParamQSS3KeyPrefix: r.Cfg.QSS3KeyPrefix,
+			stack.ParamQSS3Bucket:    qsBucket,
+			stack.ParamQSS3KeyPrefix: qsPrefix,
 		},
 		Creds: p.creds,
 	}, &ch, nil
 }
 
-// templateURL is the template of the account's desired stack: the one in force, or, during a
-// rollout, the version the account's wave has reached. A rollout that cannot be read fails
-// the pass (transient): a version must not reach an account before its wave.
-func (p *pass) templateURL(ctx context.Context) (string, error) {
+// templateVersion is the template of the account's desired stack: the one in force, or,
+// during a rollout, the version the account's wave has reached. A rollout that cannot be read
+// fails the pass (transient): a version must not reach an account before its wave.
+func (p *pass) templateVersion(ctx context.Context) (rollout.Version, error) {
 	r := p.r
 	if r.Rollouts != nil && p.ro == nil {
 		ro, err := r.Rollouts.Get(ctx)
 		if err != nil {
-			return "", fault.Transientf("%v", err)
+			return rollout.Version{}, fault.Transientf("%v", err)
 		}
 		p.ro = ro
 	}
-	p.template = p.ro.TemplateFor(p.req.Account, r.Cfg.TemplateURL)
-	return p.template, nil
+	p.version = p.ro.TemplateFor(p.req.Account, rollout.Version{URL: r.Cfg.TemplateURL})
+	return p.version, nil
 }
 
 // recordRollout records the end of a pass of an account of a rollout's current wave (settled,
@@ -380,7 +384,7 @@ func (p *pass) recordRollout(ctx context.Context) {
 		return
 	}
 	wave := ro.WaveOf(p.req.Account)
-	if wave != ro.Wave || (p.template != "" && p.template != ro.To) {
+	if wave != ro.Wave || (p.version != rollout.Version{} && p.version != ro.To) {
 		return
 	}
 	var failed bool
@@ -400,7 +404,7 @@ func (p *pass) recordRollout(ctx context.Context) {
 		var next []string
 		if next, err = r.Rollouts.Advance(ctx, now); err == nil && len(next) > 0 && r.Release != nil {
 			if err = r.Release(ctx, now, now.Wave+1, "released", next); err == nil {
-				r.logger().InfoContext(ctx, "rollout wave released", "rollout", now.ID, "wave", now.Wave+2, "of", len(now.Waves), "accounts", len(next), "template", now.To)
+				r.logger().InfoContext(ctx, "rollout wave released", "rollout", now.ID, "wave", now.Wave+2, "of", len(now.Waves), "accounts", len(next), "template", now.To.String())
 			}
 		}
 	}

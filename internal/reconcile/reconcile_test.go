@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
@@ -1176,4 +1178,50 @@ func TestOffboarding(t *testing.T) {
 			t.Fatalf("dry run %+v, writes %v", res, e.calls.writes())
 		}
 	})
+}
+
+// fakeRollouts is a rollout store that keeps one rollout in memory and records the passes.
+type fakeRollouts struct {
+	r        *rollout.Rollout
+	recorded []string
+}
+
+func (f *fakeRollouts) Get(context.Context) (*rollout.Rollout, error) { return f.r, nil }
+func (f *fakeRollouts) Record(_ context.Context, id string, wave int, account string, failed bool, why string) (*rollout.Rollout, error) {
+	f.recorded = append(f.recorded, fmt.Sprintf("%s wave %d %s failed=%t", id, wave, account, failed))
+	return f.r, nil
+}
+func (f *fakeRollouts) Advance(context.Context, *rollout.Rollout) ([]string, error) { return nil, nil }
+
+// During a rollout an account gets the version its wave has reached, with that version's
+// assets (QSS3 parameters); an account of a later wave keeps the old one and is not touched.
+func TestRolloutChoosesTheVersion(t *testing.T) {
+	const later = "210987654321"
+	from := rollout.Version{URL: config.Default().TemplateURL, Bucket: config.Default().QSS3BucketName, Prefix: config.Default().QSS3KeyPrefix}
+	to := rollout.Version{URL: "https://mirror.s3.amazonaws.com/trend/v2/main.template.yaml", Bucket: "mirror", Prefix: "trend/v2/"}
+	ro := &fakeRollouts{r: &rollout.Rollout{ID: "r1", From: from, To: to, Waves: [][]string{{acct}, {later}}, State: rollout.Running}}
+
+	e := newEnv(t)
+	e.r.Rollouts = ro
+	e.seedStack(cfntypes.StackStatusCreateComplete, "")
+	res := e.run()
+	expect(t, res, ActionUpdate, fault.None)
+	u := e.cfn.lastUpdate
+	if got := params(u.Parameters); aws.ToString(u.TemplateURL) != to.URL || got[stack.ParamQSS3Bucket] != "mirror" || got[stack.ParamQSS3KeyPrefix] != "trend/v2/" {
+		t.Fatalf("canary account updated to %s with %v, want %s", aws.ToString(u.TemplateURL), got, to)
+	}
+	if len(res.Changes) != 3 || res.Changes[2].Parameter != "template" || res.Changes[2].Before != from.URL || res.Changes[2].After != to.URL {
+		t.Fatalf("changes %+v, want the assets and the template", res.Changes)
+	}
+
+	// An account of the next wave: in sync with the old version, so nothing to do.
+	e = newEnv(t)
+	e.r.Rollouts = ro
+	e.seedStack(cfntypes.StackStatusCreateComplete, "")
+	res = e.runReq(queue.Request{Version: 1, Account: later, Trigger: "sweep", EventID: "s1"})
+	expect(t, res, ActionNone, fault.None)
+	expectWrites(t, e)
+	if len(ro.recorded) != 0 {
+		t.Fatalf("passes recorded before their wave settled or for a later wave: %v", ro.recorded)
+	}
 }

@@ -39,12 +39,31 @@ const (
 	Done    State = "done"    // every wave settled: the new version is the one in force
 )
 
-// Rollout is a rollout of template To over the accounts of Waves, from template From.
+// Version is a version of the onboarding template: the URL of its main template and where
+// its nested templates and Lambda packages are. Trend's main template builds their URLs from
+// its QSS3BucketName and QSS3KeyPrefix parameters (aws-ia/cfn-abi-trend-cloudone
+// templates/trend-cloudone-onboard/main.template.yaml, the nested stacks' TemplateURL), so a
+// version copied whole under a prefix of its own moves those two with the URL.
+type Version struct {
+	URL    string `dynamodbav:"url"`
+	Bucket string `dynamodbav:"bucket,omitempty"` // QSS3BucketName; "": the configured one (and Prefix unused)
+	Prefix string `dynamodbav:"prefix,omitempty"` // QSS3KeyPrefix, when Bucket is set
+}
+
+// String is the version as status shows it.
+func (v Version) String() string {
+	if v.Bucket == "" {
+		return v.URL
+	}
+	return fmt.Sprintf("%s (assets s3://%s/%s)", v.URL, v.Bucket, v.Prefix)
+}
+
+// Rollout is a rollout of template version To over the accounts of Waves, from From.
 type Rollout struct {
 	Key       string     `dynamodbav:"account"`
 	ID        string     `dynamodbav:"id"`
-	From      string     `dynamodbav:"from"`
-	To        string     `dynamodbav:"to"`
+	From      Version    `dynamodbav:"from"`
+	To        Version    `dynamodbav:"to"`
 	Waves     [][]string `dynamodbav:"waves"`
 	Wave      int        `dynamodbav:"wave"`      // the last wave released (0: the canary)
 	Tolerance int        `dynamodbav:"tolerance"` // accounts of a wave that may fail without halting the rollout
@@ -70,10 +89,10 @@ func (r *Rollout) WaveOf(account string) int {
 	return -1
 }
 
-// TemplateFor is the template an account gets: inForce without a rollout; the new version
+// TemplateFor is the version an account gets: inForce without a rollout; the new version
 // once the account's wave is released (or the rollout is done); the old one before. An
 // account the rollout does not name gets the new version once the canary wave passed.
-func (r *Rollout) TemplateFor(account, inForce string) string {
+func (r *Rollout) TemplateFor(account string, inForce Version) Version {
 	if r == nil {
 		return inForce
 	}
@@ -173,10 +192,13 @@ func decode(item map[string]ddbtypes.AttributeValue) (*Rollout, error) {
 	return &r, nil
 }
 
-// ErrBusy is returned by Start while another rollout is running or paused.
-var ErrBusy = errors.New("a rollout is running or paused: wait for it, or pause it and start another after it halts")
+// ErrBusy is returned by Start while another rollout is not done. A halted rollout is not
+// replaced either: some of its accounts may run its new version, which a rollout from the
+// old one would take back without a wave; resume it with a fixed version, or with the old
+// one to roll back in waves.
+var ErrBusy = errors.New("a rollout is running, paused or halted: wait for it, or resume it with a fixed version (onboarder rollout resume --template-url), or with the old one to roll back")
 
-// Start writes a new rollout, unless one is running or paused.
+// Start writes a new rollout, unless one is running, paused or halted.
 func (s *Store) Start(ctx context.Context, r Rollout) error {
 	now := s.now()
 	r.Key, r.State, r.Wave, r.Started, r.Updated, r.Settled, r.Failed = Key, Running, 0, now, now, nil, map[string]string{}
@@ -185,9 +207,9 @@ func (s *Store) Start(ctx context.Context, r Rollout) error {
 		return fmt.Errorf("encode the rollout: %w", err)
 	}
 	_, err = s.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: item,
-		ConditionExpression:       aws.String("attribute_not_exists(#s) OR NOT (#s IN (:running, :paused))"),
+		ConditionExpression:       aws.String("attribute_not_exists(#s) OR #s = :done"),
 		ExpressionAttributeNames:  map[string]string{"#s": "state"},
-		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":running": str(string(Running)), ":paused": str(string(Paused))},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":done": str(string(Done))},
 	})
 	if isConditionFailed(err) {
 		return ErrBusy
@@ -271,7 +293,7 @@ func (s *Store) Advance(ctx context.Context, r *Rollout) (released []string, err
 		return nil, nil
 	case r.Wave == len(r.Waves)-1:
 		err = set("SET #s = :done, #r = :reason", map[string]ddbtypes.AttributeValue{":done": str(string(Done)),
-			":reason": str(fmt.Sprintf("every wave settled (%d); %s is the template in force: set OnboardingTemplateUrl (ONBOARDER_TEMPLATE_URL) to it", len(r.Waves), r.To))})
+			":reason": str(fmt.Sprintf("every wave settled (%d); %s is the template in force: set OnboardingTemplateUrl (ONBOARDER_TEMPLATE_URL)%s to it", len(r.Waves), r.To, map[bool]string{true: " and the QSS3 parameters"}[r.To.Bucket != ""]))})
 	default:
 		err = set("SET #w = :next, #f = :empty, #r = :reason REMOVE #st", map[string]ddbtypes.AttributeValue{":next": num(r.Wave + 1), ":empty": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{}},
 			":reason": str(fmt.Sprintf("wave %d of %d released: wave %d settled (%d failed, tolerance %d)", r.Wave+2, len(r.Waves), r.Wave+1, failed, r.Tolerance))})
@@ -288,9 +310,9 @@ func (s *Store) Advance(ctx context.Context, r *Rollout) (released []string, err
 var errLost = errors.New("another writer moved the rollout on")
 
 // SetState pauses or resumes a rollout (halted or paused -> running; running -> paused). A
-// resume may name a fixed template (to): the failures of the current wave are forgotten, and
+// resume may name a fixed version (to; without assets, the rollout's stay): the failures of the current wave are forgotten, and
 // its accounts that did not settle are returned for the caller to enqueue again.
-func (s *Store) SetState(ctx context.Context, state State, to string) (*Rollout, []string, error) {
+func (s *Store) SetState(ctx context.Context, state State, to *Version) (*Rollout, []string, error) {
 	r, err := s.Get(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -309,11 +331,20 @@ func (s *Store) SetState(ctx context.Context, state State, to string) (*Rollout,
 		":id": str(r.ID), ":old": str(string(r.State)), ":reason": str(string(state) + " by the operator")}
 	var again []string
 	if state == Running {
-		if to != "" && to != r.To {
+		if to != nil && to.Bucket == "" {
+			v := *to
+			v.Bucket, v.Prefix = r.To.Bucket, r.To.Prefix // the assets stay where they are
+			to = &v
+		}
+		if to != nil && *to != r.To {
+			av, err := attributevalue.Marshal(*to)
+			if err != nil {
+				return nil, nil, fmt.Errorf("encode the version: %w", err)
+			}
 			expr += ", #to = :to"
-			vals[":to"] = str(to)
-			vals[":reason"] = str("resumed by the operator with template " + to)
-			r.To = to
+			vals[":to"] = av
+			vals[":reason"] = str("resumed by the operator with template " + to.String())
+			r.To = *to
 		}
 		expr += ", #f = :empty"
 		vals[":empty"] = &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{}}

@@ -35,25 +35,26 @@ func TestPlan(t *testing.T) {
 // An account gets the new version once its wave is released, never before; an account the
 // rollout does not name gets it once the canary wave passed; a finished rollout is in force.
 func TestTemplateFor(t *testing.T) {
-	r := &Rollout{From: "old", To: "new", Waves: [][]string{{"a"}, {"b"}, {"c"}}, State: Running}
+	old, nw, inForce := Version{URL: "old"}, Version{URL: "new", Bucket: "b", Prefix: "v2/"}, Version{URL: "in-force"}
+	r := &Rollout{From: old, To: nw, Waves: [][]string{{"a"}, {"b"}, {"c"}}, State: Running}
 	for _, tc := range []struct {
 		wave    int
 		state   State
 		account string
-		want    string
+		want    Version
 	}{
-		{0, Running, "a", "new"}, {0, Running, "b", "old"}, {0, Running, "joined", "old"},
-		{1, Running, "b", "new"}, {1, Running, "c", "old"}, {1, Running, "joined", "new"},
-		{1, Halted, "b", "new"}, {1, Halted, "c", "old"}, {1, Paused, "c", "old"},
-		{1, Done, "c", "new"},
+		{0, Running, "a", nw}, {0, Running, "b", old}, {0, Running, "joined", old},
+		{1, Running, "b", nw}, {1, Running, "c", old}, {1, Running, "joined", nw},
+		{1, Halted, "b", nw}, {1, Halted, "c", old}, {1, Paused, "c", old},
+		{1, Done, "c", nw},
 	} {
 		r.Wave, r.State = tc.wave, tc.state
-		if got := r.TemplateFor(tc.account, "in-force"); got != tc.want {
+		if got := r.TemplateFor(tc.account, inForce); got != tc.want {
 			t.Errorf("wave %d %s, %s: %s, want %s", tc.wave, tc.state, tc.account, got, tc.want)
 		}
 	}
 	var none *Rollout
-	if got := none.TemplateFor("a", "in-force"); got != "in-force" {
+	if got := none.TemplateFor("a", inForce); got != inForce {
 		t.Errorf("no rollout: %s", got)
 	}
 }
