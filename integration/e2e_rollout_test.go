@@ -124,6 +124,13 @@ func TestE2ERollout(t *testing.T) {
 	if r.State != rollout.Done || r.To.URL != fixed || r.To.Prefix != "cloudone/v2.1/" || !strings.Contains(r.Reason, "every wave settled (3)") {
 		t.Errorf("rollout after the resume: %s wave %d %q, want done with %s", r.State, r.Wave, r.Reason, fixed)
 	}
+	if len(r.Waves) != 0 || len(r.Settled) != 0 {
+		t.Errorf("the done rollout kept its account lists (%d waves, %d settled): every pass reads them", len(r.Waves), len(r.Settled))
+	}
+	out = w.operator(0, "rollout", "status")
+	if !strings.Contains(out, "DONE, wave 3 of 3") || !strings.Contains(out, "wave 1: 1 accounts: settled") || !strings.Contains(out, "wave 3: 2 accounts: settled") {
+		t.Errorf("rollout status of the done rollout:\n%s", out)
+	}
 	for _, n := range names {
 		s := w.stack(acct(n).ID, stackRegion, stackName)
 		if got := localenv.StackTags(s)["cloudone-onboarder:template"]; s.StackStatus != "UPDATE_COMPLETE" || got != fixed {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -46,7 +48,7 @@ It needs the ledger (ONBOARDER_LEDGER_TABLE: the rollout is one item of it) and 
           wave's accounts that did not settle are enqueued again
 
 A version is the main template's URL and, with --assets-bucket and --assets-prefix, where its
-nested templates and Lambda packages are (the QSS3BucketName and QSS3KeyPrefix parameters of
+nested templates are (the QSS3BucketName and QSS3KeyPrefix parameters of
 Trend's template, from which it builds their URLs); without them the configured ones
 (ONBOARDER_QSS3_BUCKET_NAME, ONBOARDER_QSS3_KEY_PREFIX) stay. One rollout at a time: a halted
 one is resumed, not replaced.
@@ -107,7 +109,7 @@ Exit codes: 0 done, 1 a failure (or, for status, a halted rollout), 2 usage erro
 			return a.rolloutStart(cmd.Context(), *v, ids, canaryOU, batch, percent, tolerance)
 		})}
 	assetFlags := func(c *cobra.Command) {
-		c.Flags().StringVar(&assets[0], "assets-bucket", "", "the version's QSS3BucketName: the `bucket` of its nested templates and Lambda packages")
+		c.Flags().StringVar(&assets[0], "assets-bucket", "", "the version's QSS3BucketName: the `bucket` of its nested templates")
 		c.Flags().StringVar(&assets[1], "assets-prefix", "", "the version's QSS3KeyPrefix: their key `prefix` (ends with /, or empty)")
 	}
 	start.Flags().StringVar(&to, "template-url", "", "`URL` of the new template version")
@@ -244,15 +246,15 @@ func (a *app) rolloutStatus(ctx context.Context, asJSON bool) error {
 		}
 	} else {
 		fmt.Fprintf(a.stdout, "rollout %s: %s, wave %d of %d\n  from %s\n  to   %s\n  %s\n", r.ID, strings.ToUpper(string(r.State)),
-			min(r.Wave+1, len(r.Waves)), len(r.Waves), r.From, r.To, scrubText(r.Reason))
-		for i, w := range r.Waves {
-			line := fmt.Sprintf("  wave %d: %d accounts", i+1, len(w))
+			min(r.Wave+1, len(r.WaveSizes())), len(r.WaveSizes()), r.From, r.To, scrubText(r.Reason))
+		for i, n := range r.WaveSizes() {
+			line := fmt.Sprintf("  wave %d: %d accounts", i+1, n)
 			switch {
 			case i < r.Wave || r.State == rollout.Done:
 				line += ": settled"
 			case i == r.Wave:
 				settled, failed, pending := 0, 0, []string{}
-				for _, acc := range w {
+				for _, acc := range r.Waves[i] {
 					if _, f := r.Failed[acc]; f {
 						failed++
 					} else if contains(r.Settled, acc) {
@@ -267,8 +269,8 @@ func (a *app) rolloutStatus(ctx context.Context, asJSON bool) error {
 			}
 			fmt.Fprintln(a.stdout, line)
 		}
-		for acc, why := range r.Failed {
-			fmt.Fprintf(a.stdout, "  failed: %s: %s\n", acc, scrubText(why))
+		for _, acc := range slices.Sorted(maps.Keys(r.Failed)) {
+			fmt.Fprintf(a.stdout, "  failed: %s: %s\n", acc, scrubText(r.Failed[acc]))
 		}
 	}
 	if r.State == rollout.Halted {

@@ -35,15 +35,20 @@ type State string
 const (
 	Running State = "running" // waves are released as the ones before settle
 	Paused  State = "paused"  // settling is recorded, no wave is released
-	Halted  State = "halted"  // a wave failed beyond its tolerance: a person decides (resume, or start another)
+	Halted  State = "halted"  // a wave failed beyond its tolerance: a person resumes it (with a fixed version, or the old one)
 	Done    State = "done"    // every wave settled: the new version is the one in force
 )
 
 // Version is a version of the onboarding template: the URL of its main template and where
-// its nested templates and Lambda packages are. Trend's main template builds their URLs from
-// its QSS3BucketName and QSS3KeyPrefix parameters (aws-ia/cfn-abi-trend-cloudone
-// templates/trend-cloudone-onboard/main.template.yaml, the nested stacks' TemplateURL), so a
-// version copied whole under a prefix of its own moves those two with the URL.
+// its nested templates are. Trend's main template builds their URLs from its QSS3BucketName
+// and QSS3KeyPrefix parameters (aws-ia/cfn-abi-trend-cloudone@39352c3
+// templates/trend-cloudone-onboard/main.template.yaml: TemplateURL
+// https://${QSS3BucketName}.s3.amazonaws.com/${QSS3KeyPrefix}cloudone.template.yaml and its
+// siblings), so a version copied whole under a prefix of its own moves those two with the URL.
+// A version whose parameters differ (the file's later versions drop CloudOneApiKey for
+// CloudOneApiKeySecret and require TrendStagingS3Bucket) is not a rollout but a release of
+// the onboarder: CloudFormation refuses the canary's update on its parameters, and the
+// rollout halts there.
 type Version struct {
 	URL    string `dynamodbav:"url"`
 	Bucket string `dynamodbav:"bucket,omitempty"` // QSS3BucketName; "": the configured one (and Prefix unused)
@@ -64,9 +69,10 @@ type Rollout struct {
 	ID        string     `dynamodbav:"id"`
 	From      Version    `dynamodbav:"from"`
 	To        Version    `dynamodbav:"to"`
-	Waves     [][]string `dynamodbav:"waves"`
-	Wave      int        `dynamodbav:"wave"`      // the last wave released (0: the canary)
-	Tolerance int        `dynamodbav:"tolerance"` // accounts of a wave that may fail without halting the rollout
+	Waves     [][]string `dynamodbav:"waves,omitempty"` // dropped when the rollout is done (Sizes stay)
+	Sizes     []int      `dynamodbav:"sizes,omitempty"` // the waves' sizes, once they are dropped
+	Wave      int        `dynamodbav:"wave"`            // the last wave released (0: the canary)
+	Tolerance int        `dynamodbav:"tolerance"`       // accounts of a wave that may fail without halting the rollout
 	State     State      `dynamodbav:"state"`
 	Reason    string     `dynamodbav:"reason"`
 	// Settled and Failed are the accounts of wave Wave whose pass ended: done with To, or
@@ -75,6 +81,18 @@ type Rollout struct {
 	Failed  map[string]string `dynamodbav:"failed"`
 	Started time.Time         `dynamodbav:"started"`
 	Updated time.Time         `dynamodbav:"updated"`
+}
+
+// WaveSizes is the number of accounts of each wave.
+func (r *Rollout) WaveSizes() []int {
+	if len(r.Waves) == 0 {
+		return r.Sizes
+	}
+	sizes := make([]int, len(r.Waves))
+	for i, w := range r.Waves {
+		sizes[i] = len(w)
+	}
+	return sizes
 }
 
 // WaveOf is the wave of an account, or -1 when the rollout does not name it (it joined later).
@@ -266,12 +284,16 @@ func (s *Store) Advance(ctx context.Context, r *Rollout) (released []string, err
 			settled++
 		}
 	}
-	set := func(expr string, vals map[string]ddbtypes.AttributeValue) error {
+	set := func(expr string, vals map[string]ddbtypes.AttributeValue, names ...string) error {
 		vals[":id"], vals[":w"], vals[":running"], vals[":now"] = str(r.ID), num(r.Wave), str(string(Running)), str(s.now().Format(time.RFC3339Nano))
+		ns := map[string]string{"#id": "id", "#w": "wave", "#s": "state", "#u": "updated", "#r": "reason"}
+		for _, n := range names {
+			ns["#"+n] = n
+		}
 		_, err := s.update(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.Table), Key: key(),
 			UpdateExpression:          aws.String(strings.Replace(expr, "SET ", "SET #u = :now, ", 1)),
 			ConditionExpression:       aws.String("#id = :id AND #w = :w AND #s = :running"),
-			ExpressionAttributeNames:  map[string]string{"#id": "id", "#w": "wave", "#s": "state", "#u": "updated", "#r": "reason", "#f": "failed", "#st": "settled"},
+			ExpressionAttributeNames:  ns,
 			ExpressionAttributeValues: vals,
 		})
 		if isConditionFailed(err) {
@@ -292,11 +314,19 @@ func (s *Store) Advance(ctx context.Context, r *Rollout) (released []string, err
 	case failed+settled < len(wave):
 		return nil, nil
 	case r.Wave == len(r.Waves)-1:
-		err = set("SET #s = :done, #r = :reason", map[string]ddbtypes.AttributeValue{":done": str(string(Done)),
-			":reason": str(fmt.Sprintf("every wave settled (%d); %s is the template in force: set OnboardingTemplateUrl (ONBOARDER_TEMPLATE_URL)%s to it", len(r.Waves), r.To, map[bool]string{true: " and the QSS3 parameters"}[r.To.Bucket != ""]))})
+		// Done, the rollout drops its account lists: every pass reads the item (an account
+		// id costs about 15 bytes of it, 150 KB and 38 read units at 10,000 accounts), and
+		// a done rollout gives every account its version without them.
+		sizes, merr := attributevalue.Marshal(r.WaveSizes())
+		if merr != nil {
+			return nil, fmt.Errorf("encode the wave sizes: %w", merr)
+		}
+		err = set("SET #s = :done, #r = :reason, #sizes = :sizes REMOVE #waves, #settled, #failed", map[string]ddbtypes.AttributeValue{":done": str(string(Done)), ":sizes": sizes,
+			":reason": str(fmt.Sprintf("every wave settled (%d); %s is the template in force: set OnboardingTemplateUrl (ONBOARDER_TEMPLATE_URL)%s to it", len(r.Waves), r.To, map[bool]string{true: " and the QSS3 parameters"}[r.To.Bucket != ""]))},
+			"sizes", "waves", "settled", "failed")
 	default:
-		err = set("SET #w = :next, #f = :empty, #r = :reason REMOVE #st", map[string]ddbtypes.AttributeValue{":next": num(r.Wave + 1), ":empty": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{}},
-			":reason": str(fmt.Sprintf("wave %d of %d released: wave %d settled (%d failed, tolerance %d)", r.Wave+2, len(r.Waves), r.Wave+1, failed, r.Tolerance))})
+		err = set("SET #w = :next, #failed = :empty, #r = :reason REMOVE #settled", map[string]ddbtypes.AttributeValue{":next": num(r.Wave + 1), ":empty": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{}},
+			":reason": str(fmt.Sprintf("wave %d of %d released: wave %d settled (%d failed, tolerance %d)", r.Wave+2, len(r.Waves), r.Wave+1, failed, r.Tolerance))}, "failed", "settled")
 		if err == nil {
 			return r.Waves[r.Wave+1], nil
 		}
