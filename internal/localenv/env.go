@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -85,6 +86,7 @@ type Env struct {
 	TemplateURL  string
 	IntakeQueues map[string]string // handler -> queue URL
 	Rules        []Rule
+	Forwarded    []string // the forwarder rules deployed in us-east-1 (a central stack elsewhere)
 	Lambdas      map[string]*Pool
 	Pump         *Pump
 	OrgID        string
@@ -185,6 +187,15 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 			Id: aws.String(r.Handler), Arn: aws.String("arn:aws:sqs:" + e.Region + ":" + ManagementAccount + ":" + IntakeQueuePrefix + r.Handler),
 		}}}); err != nil {
 			return nil, fmt.Errorf("put target of rule %s: %w", r.Name, err)
+		}
+	}
+
+	// Organizations puts its events on the default bus of us-east-1 only (Put does the same):
+	// a central stack in another region gets them through deploy/forwarder.yaml, whose rules
+	// the world deploys there, targeting the onboarder's bus as the stack's do.
+	if opts.RulesFile != "" && e.Region != OrganizationsRegion {
+		if err := e.setupForwarder(ctx, filepath.Join(filepath.Dir(opts.RulesFile), "forwarder.yaml")); err != nil {
+			return nil, err
 		}
 	}
 
@@ -324,14 +335,54 @@ func (e *Env) Close() {
 	}
 }
 
-// Put puts entries on their buses with events PutEvents (management account, home region)
-// and returns the event ids.
+// OrganizationsRegion is where Organizations, a global service, delivers its events to
+// EventBridge ("Monitoring AWS Organizations events with EventBridge", AWS Organizations User
+// Guide: us-east-1 only); moto delivers an event wherever it is put.
+const OrganizationsRegion = "us-east-1"
+
+// setupForwarder deploys the rules of the forwarder template in us-east-1 of the management
+// account, each with the onboarder's bus as its target.
+func (e *Env) setupForwarder(ctx context.Context, file string) error {
+	rules, err := ReadRules(file, TemplateValues{Region: OrganizationsRegion, Account: ManagementAccount,
+		Params: map[string]string{"InstallAccountId": ManagementAccount, "OnboarderBusArn": e.BusARN}})
+	if err != nil {
+		return err
+	}
+	eb := eventbridge.NewFromConfig(e.Moto.Config(ctx, OrganizationsRegion))
+	for _, r := range rules {
+		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(r.Name), EventBusName: aws.String("default"), EventPattern: aws.String(r.Pattern)}); err != nil {
+			return fmt.Errorf("put forwarder rule %s: %w", r.Name, err)
+		}
+		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(r.Name), EventBusName: aws.String("default"),
+			Targets: []ebtypes.Target{{Id: aws.String("onboarder-bus"), Arn: aws.String(e.BusARN)}}}); err != nil {
+			return fmt.Errorf("put target of forwarder rule %s: %w", r.Name, err)
+		}
+		e.Forwarded = append(e.Forwarded, r.Name)
+	}
+	if len(rules) == 0 {
+		return fmt.Errorf("%s: no forwarder rule for us-east-1", file)
+	}
+	return nil
+}
+
+// Put puts entries on their buses with events PutEvents (management account, home region;
+// Organizations' events in us-east-1, where AWS puts them) and returns the event ids.
 func (e *Env) Put(ctx context.Context, entries ...Entry) ([]string, error) {
-	eb := eventbridge.NewFromConfig(e.Moto.Config(ctx, e.Region))
+	regionOf := func(en Entry) string {
+		if en.Source == "aws.organizations" && en.DefaultBus {
+			return OrganizationsRegion
+		}
+		return e.Region
+	}
 	var ids []string
-	for start := 0; start < len(entries); start += 10 {
+	for start := 0; start < len(entries); {
+		// A call puts up to 10 entries, all in one region.
+		region, end := regionOf(entries[start]), start
+		for end < len(entries) && end-start < 10 && regionOf(entries[end]) == region {
+			end++
+		}
 		var in []ebtypes.PutEventsRequestEntry
-		for _, en := range entries[start:min(start+10, len(entries))] {
+		for _, en := range entries[start:end] {
 			d, err := json.Marshal(en.Detail)
 			if err != nil {
 				return nil, err
@@ -343,7 +394,7 @@ func (e *Env) Put(ctx context.Context, entries ...Entry) ([]string, error) {
 			in = append(in, ebtypes.PutEventsRequestEntry{Source: aws.String(en.Source), DetailType: aws.String(en.DetailType),
 				Detail: aws.String(string(d)), EventBusName: aws.String(bus)})
 		}
-		out, err := eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: in})
+		out, err := eventbridge.NewFromConfig(e.Moto.Config(ctx, region)).PutEvents(ctx, &eventbridge.PutEventsInput{Entries: in})
 		if err != nil {
 			return nil, fmt.Errorf("put events: %w", err)
 		}
@@ -353,6 +404,7 @@ func (e *Env) Put(ctx context.Context, entries ...Entry) ([]string, error) {
 		for _, r := range out.Entries {
 			ids = append(ids, aws.ToString(r.EventId))
 		}
+		start = end
 	}
 	return ids, nil
 }
