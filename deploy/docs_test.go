@@ -179,7 +179,7 @@ func TestDeployGuideRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{"template.yaml", "member.yaml"} {
+	for _, f := range []string{"template.yaml", "member.yaml", "forwarder.yaml"} {
 		b, err := os.ReadFile(filepath.Join(root, "deploy", f))
 		if err != nil {
 			t.Fatal(err)

@@ -94,8 +94,9 @@ done
 step "cfn-lint on the packaged template"
 cfn-lint "$scratch/packaged.yaml"
 
-step "aws cloudformation validate-template (packaged central template, member template)"
+step "aws cloudformation validate-template (packaged central template, member and forwarder templates)"
 aws cloudformation validate-template --template-body "file://$scratch/packaged.yaml" >/dev/null
 aws cloudformation validate-template --template-body "file://$scratch/tree/deploy/member.yaml" >/dev/null
+aws cloudformation validate-template --template-body "file://$repo/deploy/forwarder.yaml" >/dev/null
 
 step "package-check passed"
