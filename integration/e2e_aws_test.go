@@ -206,7 +206,7 @@ func TestE2EOwnCreateRolledBack(t *testing.T) {
 	// The cause is fixed; an operator asks to retry.
 	suite.Faults.ClearStackFailures()
 	req := queue.Request{Version: queue.Version, Account: a.ID, Trigger: "operator", EventID: "operator-retry-1", Reason: "onboarder reconcile --retry-failed", RetryFailed: true}
-	if err := (&queue.Sender{SQS: sqs.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)), QueueURL: w.env.QueueURL}).Send(w.ctx, []queue.Request{req}); err != nil {
+	if err := (&queue.Sender{SQS: sqs.NewFromConfig(w.env.Central()), QueueURL: w.env.QueueURL}).Send(w.ctx, []queue.Request{req}); err != nil {
 		t.Fatal(err)
 	}
 	w.drain()
@@ -223,7 +223,7 @@ func TestE2EOwnCreateRolledBack(t *testing.T) {
 // dlqReason reads the reason attribute of the DLQ message of an account ("" if none).
 func (w *world) dlqReason(account string) string {
 	w.t.Helper()
-	out, err := sqs.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)).ReceiveMessage(w.ctx, &sqs.ReceiveMessageInput{
+	out, err := sqs.NewFromConfig(w.env.Central()).ReceiveMessage(w.ctx, &sqs.ReceiveMessageInput{
 		QueueUrl: aws.String(w.env.DLQURL), MaxNumberOfMessages: 10, VisibilityTimeout: 1, MessageAttributeNames: []string{"All"}})
 	if err != nil {
 		w.t.Fatal(err)

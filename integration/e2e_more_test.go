@@ -46,7 +46,7 @@ func (w *world) awsCLI(args ...string) string {
 func TestE2EReplay(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	a := w.org.Account("work-a")
-	eb := eventbridge.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region))
+	eb := eventbridge.NewFromConfig(w.env.Central())
 	defaultBus := "arn:aws:events:" + w.env.Region + ":" + localenv.ManagementAccount + ":event-bus/default"
 	arch, err := eb.CreateArchive(w.ctx, &eventbridge.CreateArchiveInput{
 		ArchiveName: aws.String(localenv.BusName + "-default"), EventSourceArn: aws.String(defaultBus),
@@ -319,7 +319,7 @@ func TestE2ESecretRotation(t *testing.T) {
 	rotated := cloudonetest.Key{ID: "LEAKKEYID0c2", Secret: "LEAKSECRETc1-rotated-5e1d", Region: "us-1", Account: c1Key.Account}
 	suite.c1.AddKey(rotated)
 	newTok := "LEAKTOKENv1-rotated-77a0"
-	if _, err := secretsmanager.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)).PutSecretValue(w.ctx, &secretsmanager.PutSecretValueInput{
+	if _, err := secretsmanager.NewFromConfig(w.env.Central()).PutSecretValue(w.ctx, &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(w.env.SecretARN), SecretString: aws.String(localenv.SecretValue{CloudOneAPIKey: rotated.APIKey(), VisionOneServiceToken: newTok}.JSON())}); err != nil {
 		t.Fatal(err)
 	}

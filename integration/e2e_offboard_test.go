@@ -159,7 +159,7 @@ func (w *world) moveAccount(orgs *organizations.Client, a localenv.Account, from
 // ledgerEntry reads an account's ledger entry.
 func (w *world) ledgerEntry(account string) ledger.Entry {
 	w.t.Helper()
-	out, err := dynamodb.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)).GetItem(context.WithoutCancel(w.ctx), &dynamodb.GetItemInput{
+	out, err := dynamodb.NewFromConfig(w.env.Central()).GetItem(context.WithoutCancel(w.ctx), &dynamodb.GetItemInput{
 		TableName: aws.String(localenv.LedgerTable), Key: map[string]ddbtypes.AttributeValue{"account": &ddbtypes.AttributeValueMemberS{Value: account}}})
 	if err != nil {
 		w.t.Fatal(err)

@@ -199,7 +199,7 @@ func (w *world) operator(want int, args ...string) string {
 // rollout reads the rollout from the ledger table.
 func (w *world) rollout() *rollout.Rollout {
 	w.t.Helper()
-	st := &rollout.Store{DB: dynamodb.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)), Table: localenv.LedgerTable}
+	st := &rollout.Store{DB: dynamodb.NewFromConfig(w.env.Central()), Table: localenv.LedgerTable}
 	r, err := st.Get(context.WithoutCancel(w.ctx))
 	if err != nil || r == nil {
 		w.t.Fatalf("read the rollout: %v %v", r, err)

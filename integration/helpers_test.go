@@ -56,6 +56,7 @@ type worldOpts struct {
 	functionEnv  map[string]map[string]string
 	timing       *faultproxy.StackTiming // how long stack operations run (nil: localenv.DefaultStackTiming)
 	allowDenials []string                // IAM actions the test makes the gate refuse on purpose
+	install      string                  // the account the central stack runs in ("": the management account)
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -111,6 +112,7 @@ func (w *world) start(o worldOpts) *world {
 		Tees:                 []io.Writer{suite.allLogs},
 		Faults:               suite.Faults,
 		StackTiming:          o.timing,
+		InstallAccount:       o.install,
 	})
 	if err != nil {
 		t.Fatalf("set up the environment: %v", err)
@@ -283,7 +285,7 @@ func (w *world) trailLogging(account, region, name string) bool {
 // ledgerItems counts the ledger's items.
 func (w *world) ledgerAccounts() []string {
 	w.t.Helper()
-	out, err := dynamodb.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)).Scan(w.ctx, &dynamodb.ScanInput{TableName: aws.String(localenv.LedgerTable)})
+	out, err := dynamodb.NewFromConfig(w.env.Central()).Scan(w.ctx, &dynamodb.ScanInput{TableName: aws.String(localenv.LedgerTable)})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -299,7 +301,7 @@ func (w *world) ledgerAccounts() []string {
 
 // dlqDepth is the number of messages in the reconcile DLQ.
 func (w *world) dlqDepth() string {
-	out, err := sqs.NewFromConfig(suite.moto.Config(w.ctx, w.env.Region)).GetQueueAttributes(w.ctx, &sqs.GetQueueAttributesInput{
+	out, err := sqs.NewFromConfig(w.env.Central()).GetQueueAttributes(w.ctx, &sqs.GetQueueAttributesInput{
 		QueueUrl: aws.String(w.env.DLQURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
 	if err != nil {
 		w.t.Fatal(err)

@@ -30,8 +30,8 @@ func TestValidate(t *testing.T) {
 	r := f.runExit(exitOK, "validate")
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	checks := lines[:len(lines)-1]
-	if len(checks) != 9 {
-		t.Fatalf("want 9 check lines, got %d:\n%s", len(checks), r.stdout)
+	if len(checks) != 10 {
+		t.Fatalf("want 10 check lines, got %d:\n%s", len(checks), r.stdout)
 	}
 	for _, l := range checks {
 		if !strings.HasPrefix(l, "OK    ") {
@@ -40,7 +40,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, want := range []string{"region us-1, AWS region us-east-1", "declares the six parameters", "role/AWSControlTowerExecution assumed in ",
 		"cloudone-onboarder-guardrail-CloudOne (" + f.guardrail + ") is over every one of the 3 in-scope accounts (attached to " + f.root + ")",
-		"StackSet cloudone-onboarder-member covers us-east-1"} {
+		"StackSet cloudone-onboarder-member covers us-east-1", "shape           installed in the management account"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("validate output lacks %q:\n%s", want, r.stdout)
 		}

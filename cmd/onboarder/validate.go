@@ -43,6 +43,8 @@ func (a *app) validateCmd() *cobra.Command {
   template        ONBOARDER_TEMPLATE_URL is reachable (CloudFormation GetTemplateSummary in
                   the mapped region) and declares the six parameters of the contract
   organization    the organization's accounts can be listed; how many are in scope
+  shape           where it runs: the management account, or a delegated administrator account
+                  (docs/DEPLOY.md, section 13), where AWSControlTowerExecution cannot be used
   execution role  ONBOARDER_EXECUTION_ROLE_NAME can be assumed in --account (default: the
                   first in-scope account), and ONBOARDER_FALLBACK_ROLE_NAME when it is set
   guardrail       the guardrail SCP of deploy/guardrail.yaml is over every in-scope account
@@ -111,11 +113,13 @@ func (a *app) validate(ctx context.Context, account, stackSet string) error {
 
 	// aws
 	awsCfg, awsErr := a.aws(ctx)
+	var self string // the account the command runs in
 	if awsErr == nil {
 		id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil {
 			awsErr = fmt.Errorf("STS GetCallerIdentity: %w", err)
 		} else {
+			self = aws.ToString(id.Account)
 			c.ok("aws", "account %s as %s, region %s", aws.ToString(id.Account), aws.ToString(id.Arn), awsCfg.Region)
 		}
 	}
@@ -207,6 +211,28 @@ func (a *app) validate(ctx context.Context, account, stackSet string) error {
 		}
 	}
 
+	// shape
+	delegated := false
+	if orgErr != nil {
+		c.fail("shape", orgErr)
+	} else if mgmt, _ := sc.ManagementAccount(ctx); mgmt == self {
+		c.ok("shape", "installed in the management account %s, where SCPs do not apply (docs/DEPLOY.md, section 13: a delegated administrator install)", self)
+	} else {
+		delegated = true
+		var bad []string
+		for _, r := range []struct{ field, name string }{{"ONBOARDER_EXECUTION_ROLE_NAME", cfg.ExecutionRoleName}, {"ONBOARDER_FALLBACK_ROLE_NAME", cfg.FallbackRoleName}} {
+			if r.name == config.DefaultExecutionRoleName {
+				bad = append(bad, r.field+"="+r.name)
+			}
+		}
+		if len(bad) > 0 {
+			c.fail("shape", fmt.Errorf("a delegated administrator install in %s (management account %s): %s trusts only the management account; use the execution role of deploy/member.yaml deployed with InstallAccountId=%s",
+				self, mgmt, strings.Join(bad, ", "), self))
+		} else {
+			c.ok("shape", "a delegated administrator install in %s (management account %s): the Organization's delegation answers its reads", self, mgmt)
+		}
+	}
+
 	// execution role
 	chosen := account
 	if chosen == "" {
@@ -272,7 +298,7 @@ func (a *app) validate(ctx context.Context, account, stackSet string) error {
 			c.fail("regions", fmt.Errorf("read the ledger %s: %w", cfg.LedgerTable, err))
 			break
 		}
-		if msg, err := checkRegions(ctx, cloudformation.NewFromConfig(awsCfg), stackSet, region, entries); err != nil {
+		if msg, err := checkRegions(ctx, cloudformation.NewFromConfig(awsCfg), stackSet, region, entries, delegated); err != nil {
 			c.fail("regions", err)
 		} else {
 			c.ok("regions", "%s", msg)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 
@@ -124,9 +125,15 @@ type stackSetAPI interface {
 // checkRegions says whether the member StackSet has instances in every region that matters:
 // the stacks' region (their deletion is seen there) and the home region of every forwarding
 // trail the ledger knows (a StopLogging is seen only there).
-func checkRegions(ctx context.Context, api stackSetAPI, stackSet, stackRegion string, entries map[string]ledger.Entry) (string, error) {
+// A delegated administrator reads a service-managed StackSet with CallAs DELEGATED_ADMIN
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-delegated-admin.html).
+func checkRegions(ctx context.Context, api stackSetAPI, stackSet, stackRegion string, entries map[string]ledger.Entry, delegated bool) (string, error) {
 	have := map[string]bool{}
-	p := cloudformation.NewListStackInstancesPaginator(api, &cloudformation.ListStackInstancesInput{StackSetName: aws.String(stackSet)})
+	in := &cloudformation.ListStackInstancesInput{StackSetName: aws.String(stackSet)}
+	if delegated {
+		in.CallAs = cfntypes.CallAsDelegatedAdmin
+	}
+	p := cloudformation.NewListStackInstancesPaginator(api, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if fault.IsCode(err, "StackSetNotFoundException") {

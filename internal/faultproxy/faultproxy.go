@@ -511,6 +511,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if c.Service == "organizations" && p.delegated(akid) {
+		// Allowed by the delegation (authorize): moto answers it as the management account,
+		// whose view a delegated administrator gets. moto reads the account from the access
+		// key, and gives one it did not issue the default (management) account.
+		r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "Credential="+akid+"/", "Credential="+delegateKey+"/", 1))
+		r.Header.Del("X-Amz-Security-Token")
+	}
 	resp, err := p.forward(r, body, false)
 	if err != nil {
 		http.Error(w, "faultproxy: upstream: "+err.Error(), http.StatusBadGateway)
@@ -541,6 +548,19 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	copyHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body)
+}
+
+// delegateKey is the access key the proxy signs a delegated Organizations call with: not one
+// moto issued, so moto takes it for the management account's.
+const delegateKey = "FAULTPROXYDELEGATED"
+
+// delegated reports whether a caller's Organizations calls go to the management account's
+// view: a member account's role, with a delegation policy in force (authorize allowed it).
+func (p *Proxy) delegated(akid string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	who, ok := p.iam.creds[akid]
+	return ok && p.iam.on && p.iam.settings.Delegation != nil && who.account != p.iam.settings.Management
 }
 
 // learn maps the access key an AssumeRole response hands out to the role's account, and to

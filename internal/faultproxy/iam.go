@@ -54,6 +54,15 @@ type IAMSettings struct {
 	OrgID      string          // aws:PrincipalOrgID, aws:ResourceOrgID
 	Management string          // the management account: SCPs do not apply to it
 	Accounts   map[string]bool // the accounts of the Organization (nil: every account is)
+	// Delegation is the Organization's resource-based delegation policy (PutResourcePolicy,
+	// which moto 5.2.1 does not have): with it, a member account's Organizations calls that
+	// both its role and this policy allow are answered as the management account's are, as
+	// AWS answers a delegated administrator
+	// (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_delegate_policies.html);
+	// moto answers a member account only DescribeOrganization and ListRoots, from its own
+	// empty view for the rest (moto/organizations/models.py). Without it, a member account's
+	// Organizations calls are refused, as AWS refuses them without a delegation.
+	Delegation *policy.Document
 }
 
 // Denial is one call the gate refused.
@@ -231,6 +240,17 @@ func (p *Proxy) authorize(r *http.Request, c Call, akid string, form url.Values,
 		}
 		if ok, why := policy.Authorize(role.Policies, scps, req); !ok {
 			return deny(ch.action, ch.resource, why)
+		}
+	}
+	if c.Service == "organizations" && who.account != settings.Management {
+		req := policy.Request{Action: "organizations:" + c.Action, Resource: c.resource,
+			Principal: policy.Principal{ARN: sessionARN, Account: who.account},
+			Context:   map[string][]string{"aws:PrincipalArn": {who.roleARN}, "aws:PrincipalAccount": {who.account}}}
+		if settings.Delegation == nil {
+			return deny(req.Action, c.resource, "the Organization has no delegation policy: only the management account may call Organizations")
+		}
+		if d, _ := settings.Delegation.Evaluate(req); d != policy.Allow {
+			return deny(req.Action, c.resource, "the Organization's delegation policy does not allow it for "+who.account+" ("+d.String()+")")
 		}
 	}
 	if c.Service == "sts" && c.Action == "AssumeRole" {

@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -123,5 +125,51 @@ func TestIAMActionNames(t *testing.T) {
 	_, err := s3.NewFromConfig(fnCfg(p), func(o *s3.Options) { o.UsePathStyle = true }).ListBuckets(ctx, &s3.ListBucketsInput{})
 	if code, msg := apiCode(err); code != "AccessDenied" || !strings.Contains(msg, "s3:ListAllMyBuckets") {
 		t.Errorf("ListBuckets: %v", err)
+	}
+}
+
+// A member account's Organizations calls: refused without a delegation policy, refused when
+// the policy does not name the action, and answered with the management account's view when
+// it does, as AWS answers a delegated administrator (moto alone answers from the member's own,
+// empty view).
+func TestIAMGateOrganizationsDelegation(t *testing.T) {
+	ctx := context.Background()
+	admin := organizations.NewFromConfig(cfg(motoURL, 1, nil))
+	if _, err := admin.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{}); err != nil {
+		if _, err := admin.CreateOrganization(ctx, &organizations.CreateOrganizationInput{FeatureSet: orgtypes.OrganizationFeatureSetAll}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := gate(t)
+	delegatedRole := "arn:aws:iam::" + gateMember + ":role/cloudone-onboarder/reconcile/onboarder-ReconcileRole-D"
+	p.AddRole(faultproxy.Role{ARN: delegatedRole, Label: "delegated reconcile", Policies: []policy.Document{policy.MustParse(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["organizations:ListAccounts","organizations:DescribeOrganization"],"Resource":"*"}]}`, policy.Identity)}})
+	p.AddCredentials("AKIADELEGATEDKEY", delegatedRole, "reconcile")
+	member := organizations.NewFromConfig(cfg(p.URL, 1, credentials.NewStaticCredentialsProvider("AKIADELEGATEDKEY", "x", "")))
+
+	if _, err := member.ListAccounts(ctx, &organizations.ListAccountsInput{}); err == nil {
+		t.Error("ListAccounts from a member account was answered without a delegation policy")
+	} else if code, msg := apiCode(err); code != "AccessDeniedException" || !strings.Contains(msg, "no delegation policy") {
+		t.Errorf("without a delegation: %v", err)
+	}
+
+	delegation := policy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+gateMember+`:root"},
+		"Action":"organizations:ListAccounts","Resource":"*"}]}`, policy.Resource)
+	p.EnforceIAM(faultproxy.IAMSettings{OrgID: gateOrg, Management: "123456789012", Delegation: &delegation})
+	out, err := member.ListAccounts(ctx, &organizations.ListAccountsInput{})
+	if err != nil {
+		t.Fatalf("ListAccounts through the delegation: %v", err)
+	}
+	found := false
+	for _, a := range out.Accounts {
+		found = found || aws.ToString(a.Id) == "123456789012"
+	}
+	if !found {
+		t.Errorf("ListAccounts through the delegation did not see the management account's Organization: %d accounts", len(out.Accounts))
+	}
+	if _, err := member.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{}); err == nil {
+		t.Error("DescribeOrganization was answered, which the delegation does not name")
+	} else if code, msg := apiCode(err); code != "AccessDeniedException" || !strings.Contains(msg, "delegation policy does not allow") {
+		t.Errorf("an action the delegation does not name: %v", err)
 	}
 }

@@ -10,7 +10,9 @@ import (
 	"io"
 	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,6 +66,11 @@ type Options struct {
 	// CloudFormation layer makes stack operations take StackTiming (and fail when told).
 	Faults      *faultproxy.Proxy
 	StackTiming *faultproxy.StackTiming // nil: DefaultStackTiming
+	// InstallAccount is the account the central stack runs in: "" for the management
+	// account; a member account of the seeded Organization for a delegated administrator
+	// install (docs/DEPLOY.md, section 13), which needs Faults (the IAM gate plays the
+	// Organizations delegation moto lacks).
+	InstallAccount string
 }
 
 // DefaultStackTiming is how long stack operations run in the local world: long enough that
@@ -78,6 +85,8 @@ type Env struct {
 	Recorder *Recorder // the Lambdas' AWS endpoint: every call they make is recorded
 	Region   string
 	Opts     Options
+	Install  string     // the account the central stack runs in (ManagementAccount by default)
+	central  aws.Config // the harness in the install account
 
 	SecretARN    string
 	QueueURL     string
@@ -86,7 +95,7 @@ type Env struct {
 	TemplateURL  string
 	IntakeQueues map[string]string // handler -> queue URL
 	Rules        []Rule
-	Forwarded    []string // the forwarder rules deployed in us-east-1 (a central stack elsewhere)
+	Forwarded    []string // the forwarder rules deployed in the management account, as "region/rule"
 	Lambdas      map[string]*Pool
 	Pump         *Pump
 	OrgID        string
@@ -111,8 +120,19 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 		// redrive is the last resort, as in deploy/template.yaml.
 		opts.MaxReceiveCount = 50
 	}
-	e := &Env{Moto: m, Recorder: rec, Region: opts.Region, Opts: opts, IntakeQueues: map[string]string{}, Lambdas: map[string]*Pool{}}
+	e := &Env{Moto: m, Recorder: rec, Region: opts.Region, Opts: opts, IntakeQueues: map[string]string{}, Lambdas: map[string]*Pool{}, Install: ManagementAccount}
 	cfg := m.Config(ctx, e.Region)
+	if opts.InstallAccount != "" && opts.InstallAccount != ManagementAccount {
+		if opts.Faults == nil {
+			return nil, errors.New("an install outside the management account needs the fault proxy (the Organizations delegation)")
+		}
+		var err error
+		if cfg, err = m.AccountConfig(ctx, opts.InstallAccount, e.Region, ""); err != nil {
+			return nil, err
+		}
+		e.Install = opts.InstallAccount
+	}
+	e.central = cfg
 
 	// The secret.
 	sm := secretsmanager.NewFromConfig(cfg)
@@ -139,7 +159,7 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 		return nil, fmt.Errorf("create DLQ: %w", err)
 	}
 	e.DLQURL = aws.ToString(dlq.QueueUrl)
-	dlqARN := "arn:aws:sqs:" + e.Region + ":" + ManagementAccount + ":" + DLQName
+	dlqARN := "arn:aws:sqs:" + e.Region + ":" + e.Install + ":" + DLQName
 	redrive, _ := json.Marshal(map[string]any{"deadLetterTargetArn": dlqARN, "maxReceiveCount": opts.MaxReceiveCount})
 	qo, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(QueueName), Attributes: map[string]string{
 		"FifoQueue": "true", "ContentBasedDeduplication": "false",
@@ -158,8 +178,8 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 	}
 	e.BusARN = aws.ToString(bus.EventBusArn)
 	if opts.RulesFile != "" {
-		e.Rules, err = ReadRules(opts.RulesFile, TemplateValues{Region: e.Region, Account: ManagementAccount,
-			Params: map[string]string{"EventBusName": BusName}})
+		e.Rules, err = ReadRules(opts.RulesFile, TemplateValues{Region: e.Region, Account: e.Install,
+			Params: map[string]string{"EventBusName": BusName, "ManagementAccountId": e.managementParam()}})
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +204,7 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 			return nil, fmt.Errorf("put rule %s: %w", r.Name, err)
 		}
 		if _, err := eb.PutTargets(ctx, &eventbridge.PutTargetsInput{Rule: aws.String(r.Name), EventBusName: aws.String(busName), Targets: []ebtypes.Target{{
-			Id: aws.String(r.Handler), Arn: aws.String("arn:aws:sqs:" + e.Region + ":" + ManagementAccount + ":" + IntakeQueuePrefix + r.Handler),
+			Id: aws.String(r.Handler), Arn: aws.String("arn:aws:sqs:" + e.Region + ":" + e.Install + ":" + IntakeQueuePrefix + r.Handler),
 		}}}); err != nil {
 			return nil, fmt.Errorf("put target of rule %s: %w", r.Name, err)
 		}
@@ -192,10 +212,21 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 
 	// Organizations puts its events on the default bus of us-east-1 only (Put does the same):
 	// a central stack in another region gets them through deploy/forwarder.yaml, whose rules
-	// the world deploys there, targeting the onboarder's bus as the stack's do.
-	if opts.RulesFile != "" && e.Region != OrganizationsRegion {
-		if err := e.setupForwarder(ctx, filepath.Join(filepath.Dir(opts.RulesFile), "forwarder.yaml")); err != nil {
-			return nil, err
+	// the world deploys there, targeting the onboarder's bus as the stack's do; a central
+	// stack in another account gets Control Tower's too, from the home region.
+	if opts.RulesFile != "" {
+		file := filepath.Join(filepath.Dir(opts.RulesFile), "forwarder.yaml")
+		regions := []string{}
+		if e.Install != ManagementAccount {
+			regions = append(regions, e.Region)
+		}
+		if e.Region != OrganizationsRegion || e.Install != ManagementAccount {
+			regions = append(regions, OrganizationsRegion)
+		}
+		for _, r := range slices.Compact(regions) {
+			if err := e.setupForwarder(ctx, file, r); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -227,7 +258,7 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 			return nil, err
 		}
 	}
-	e.Pump = &Pump{SQS: q, Intake: map[string]Invoker{}, IntakeQueues: e.IntakeQueues, ReconcileQueueURL: e.QueueURL, Region: e.Region}
+	e.Pump = &Pump{SQS: q, Intake: map[string]Invoker{}, IntakeQueues: e.IntakeQueues, ReconcileQueueURL: e.QueueURL, Region: e.Region, Account: e.Install}
 	e.wirePump()
 	return e, nil
 }
@@ -281,7 +312,7 @@ func (e *Env) FunctionEnv(handler string) map[string]string {
 		"ONBOARDER_EXECUTION_ROLE_NAME":      MemberExecutionRole,
 		"ONBOARDER_CLOUDFORMATION_ROLE_NAME": MemberCFNRole,
 		"ONBOARDER_STACK_NAME":               "CloudOne",
-		"ONBOARDER_INSTALL_ACCOUNT":          ManagementAccount,
+		"ONBOARDER_INSTALL_ACCOUNT":          e.Install,
 		"ONBOARDER_EVENT_BUS":                BusName,
 		// The local world's operations take seconds, not minutes: look again after 1 s.
 		"ONBOARDER_CHECK_MIN_DELAY": "1s",
@@ -340,15 +371,15 @@ func (e *Env) Close() {
 // Guide: us-east-1 only); moto delivers an event wherever it is put.
 const OrganizationsRegion = "us-east-1"
 
-// setupForwarder deploys the rules of the forwarder template in us-east-1 of the management
+// setupForwarder deploys the rules of the forwarder template in a region of the management
 // account, each with the onboarder's bus as its target.
-func (e *Env) setupForwarder(ctx context.Context, file string) error {
-	rules, err := ReadRules(file, TemplateValues{Region: OrganizationsRegion, Account: ManagementAccount,
-		Params: map[string]string{"InstallAccountId": ManagementAccount, "OnboarderBusArn": e.BusARN}})
+func (e *Env) setupForwarder(ctx context.Context, file, region string) error {
+	rules, err := ReadRules(file, TemplateValues{Region: region, Account: ManagementAccount,
+		Params: map[string]string{"InstallAccountId": e.Install, "OnboarderBusArn": e.BusARN}})
 	if err != nil {
 		return err
 	}
-	eb := eventbridge.NewFromConfig(e.Moto.Config(ctx, OrganizationsRegion))
+	eb := eventbridge.NewFromConfig(e.Moto.Config(ctx, region))
 	for _, r := range rules {
 		if _, err := eb.PutRule(ctx, &eventbridge.PutRuleInput{Name: aws.String(r.Name), EventBusName: aws.String("default"), EventPattern: aws.String(r.Pattern)}); err != nil {
 			return fmt.Errorf("put forwarder rule %s: %w", r.Name, err)
@@ -357,20 +388,37 @@ func (e *Env) setupForwarder(ctx context.Context, file string) error {
 			Targets: []ebtypes.Target{{Id: aws.String("onboarder-bus"), Arn: aws.String(e.BusARN)}}}); err != nil {
 			return fmt.Errorf("put target of forwarder rule %s: %w", r.Name, err)
 		}
-		e.Forwarded = append(e.Forwarded, r.Name)
+		e.Forwarded = append(e.Forwarded, region+"/"+r.Name)
 	}
 	if len(rules) == 0 {
-		return fmt.Errorf("%s: no forwarder rule for us-east-1", file)
+		return fmt.Errorf("%s: no forwarder rule for %s", file, region)
 	}
 	return nil
 }
 
+// managementParam is the central stack's ManagementAccountId: empty in the management account.
+func (e *Env) managementParam() string {
+	if e.Install == ManagementAccount {
+		return ""
+	}
+	return ManagementAccount
+}
+
+// Central is an SDK configuration of the harness in the install account, in the home region:
+// where the queues, the ledger, the secret and the bus are.
+func (e *Env) Central() aws.Config { return e.central }
+
 // Put puts entries on their buses with events PutEvents (management account, home region;
 // Organizations' events in us-east-1, where AWS puts them) and returns the event ids.
 func (e *Env) Put(ctx context.Context, entries ...Entry) ([]string, error) {
+	// Control Tower and Organizations put on the management account's default bus; the rest
+	// (manual requests, the member accounts' forwarded calls) is put in the install account.
 	regionOf := func(en Entry) string {
-		if en.Source == "aws.organizations" && en.DefaultBus {
-			return OrganizationsRegion
+		switch {
+		case en.Source == "aws.organizations" && en.DefaultBus:
+			return "management/" + OrganizationsRegion
+		case en.Source == "aws.controltower" && en.DefaultBus:
+			return "management/" + e.Region
 		}
 		return e.Region
 	}
@@ -394,7 +442,11 @@ func (e *Env) Put(ctx context.Context, entries ...Entry) ([]string, error) {
 			in = append(in, ebtypes.PutEventsRequestEntry{Source: aws.String(en.Source), DetailType: aws.String(en.DetailType),
 				Detail: aws.String(string(d)), EventBusName: aws.String(bus)})
 		}
-		out, err := eventbridge.NewFromConfig(e.Moto.Config(ctx, region)).PutEvents(ctx, &eventbridge.PutEventsInput{Entries: in})
+		cfg := e.central
+		if r, ok := strings.CutPrefix(region, "management/"); ok {
+			cfg = e.Moto.Config(ctx, r)
+		}
+		out, err := eventbridge.NewFromConfig(cfg).PutEvents(ctx, &eventbridge.PutEventsInput{Entries: in})
 		if err != nil {
 			return nil, fmt.Errorf("put events: %w", err)
 		}

@@ -2,6 +2,7 @@ package localenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -34,8 +35,8 @@ type roleCreds struct{ key, secret, token string }
 // refused as on AWS.
 func (e *Env) setupIAM(ctx context.Context) error {
 	g := e.Opts.Faults
-	cfg := e.Moto.Config(ctx, e.Region)
-	orgs := organizations.NewFromConfig(cfg)
+	cfg := e.central
+	orgs := organizations.NewFromConfig(e.Moto.Config(ctx, e.Region))
 	org, err := orgs.DescribeOrganization(ctx, &organizations.DescribeOrganizationInput{})
 	if err != nil {
 		return fmt.Errorf("describe organization (seed it before Setup): %w", err)
@@ -43,12 +44,27 @@ func (e *Env) setupIAM(ctx context.Context) error {
 	e.OrgID = aws.ToString(org.Organization.Id)
 	g.ForgetIAM()
 	g.ResetDenials()
-	g.EnforceIAM(faultproxy.IAMSettings{OrgID: e.OrgID, Management: ManagementAccount})
-
 	dir := filepath.Dir(e.Opts.RulesFile)
-	roles, err := ReadRoles(e.Opts.RulesFile, TemplateValues{Region: e.Region, Account: ManagementAccount,
+	settings := faultproxy.IAMSettings{OrgID: e.OrgID, Management: ManagementAccount}
+	if e.Install != ManagementAccount {
+		// The Organization's delegation policy, as the forwarder stack creates it.
+		props, err := ResourceProperties(filepath.Join(dir, "forwarder.yaml"), "OrganizationsDelegation", TemplateValues{Region: OrganizationsRegion, Account: ManagementAccount,
+			Params: map[string]string{"InstallAccountId": e.Install, "OnboarderBusArn": e.BusARN}})
+		if err != nil {
+			return err
+		}
+		b, _ := json.Marshal(props["Content"])
+		doc, err := policy.Parse(b, policy.Resource)
+		if err != nil {
+			return fmt.Errorf("the forwarder's delegation policy: %w", err)
+		}
+		settings.Delegation = &doc
+	}
+	g.EnforceIAM(settings)
+
+	roles, err := ReadRoles(e.Opts.RulesFile, TemplateValues{Region: e.Region, Account: e.Install,
 		Params: map[string]string{
-			"OrganizationId": e.OrgID, "SecretArn": e.SecretARN, "EventBusName": BusName,
+			"OrganizationId": e.OrgID, "SecretArn": e.SecretARN, "EventBusName": BusName, "ManagementAccountId": e.managementParam(),
 			"ExecutionRoleName": e.executionRole(), "CloudFormationRoleName": e.cfnRole(), "OnboardingStackName": "CloudOne",
 		},
 		Refs:  map[string]string{"OnboarderBus": BusName, "LedgerTable": LedgerTable},
@@ -65,7 +81,7 @@ func (e *Env) setupIAM(ctx context.Context) error {
 			continue
 		}
 		name := "onboarder-" + r.LogicalID
-		arn := r.ARN(ManagementAccount, name)
+		arn := r.ARN(e.Install, name)
 		if err := createRole(ctx, ic, r, name); err != nil {
 			return err
 		}
@@ -80,6 +96,9 @@ func (e *Env) setupIAM(ctx context.Context) error {
 			c := out.Credentials
 			e.creds[fn] = roleCreds{aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)}
 			g.AddCredentials(aws.ToString(c.AccessKeyId), arn, fn)
+			if e.Recorder != nil {
+				e.Recorder.AddCredentials(aws.ToString(c.AccessKeyId), e.Install)
+			}
 		}
 	}
 
@@ -87,7 +106,7 @@ func (e *Env) setupIAM(ctx context.Context) error {
 	const placeholder = "000000000000"
 	member, err := ReadRoles(filepath.Join(dir, "member.yaml"), TemplateValues{Region: "us-east-1", Account: placeholder,
 		Params: map[string]string{
-			"CentralEventBusArn": e.BusARN, "ManagementAccountId": ManagementAccount, "OrganizationId": e.OrgID,
+			"CentralEventBusArn": e.BusARN, "ManagementAccountId": ManagementAccount, "InstallAccountId": e.installParam(), "OrganizationId": e.OrgID,
 			"PrimaryRegion": "us-east-1", "CreateExecutionRole": "true", "OnboardingStackName": "CloudOne",
 			"OnboardingTemplateBucket": TemplateBucket,
 		}})
@@ -140,7 +159,7 @@ func (e *Env) setupIAM(ctx context.Context) error {
 
 // centralAttrs are the !GetAtt values of deploy/template.yaml's resources in the local world.
 func (e *Env) centralAttrs() map[string]string {
-	r, a := e.Region, ManagementAccount
+	r, a := e.Region, e.Install
 	return map[string]string{
 		"ReconcileQueue.Arn":           "arn:aws:sqs:" + r + ":" + a + ":" + QueueName,
 		"ReconcileDeadLetterQueue.Arn": "arn:aws:sqs:" + r + ":" + a + ":" + DLQName,
@@ -153,6 +172,14 @@ func (e *Env) centralAttrs() map[string]string {
 		"ReconcileLogGroup.Arn":        "arn:aws:logs:" + r + ":" + a + ":log-group:/cloudone-onboarder/onboarder/reconcile:*",
 		"SweepFunction.Arn":            "arn:aws:lambda:" + r + ":" + a + ":function:onboarder-sweep",
 	}
+}
+
+// installParam is member.yaml's InstallAccountId: empty for the management account.
+func (e *Env) installParam() string {
+	if e.Install == ManagementAccount {
+		return ""
+	}
+	return e.Install
 }
 
 func (e *Env) executionRole() string {

@@ -25,6 +25,7 @@ func secondsDuration(s int) time.Duration { return time.Duration(s) * time.Secon
 type Pump struct {
 	SQS                  *sqs.Client
 	Region               string
+	Account              string             // the queues' account (the install account)
 	Intake               map[string]Invoker // handler -> function
 	IntakeQueues         map[string]string  // handler -> queue URL
 	Reconcile            Invoker
@@ -226,7 +227,7 @@ func (p *Pump) SQSEvent(msgs []sqstypes.Message) events.SQSEvent {
 			Attributes:        attrs,
 			MessageAttributes: map[string]events.SQSMessageAttribute{},
 			EventSource:       "aws:sqs",
-			EventSourceARN:    "arn:aws:sqs:" + p.Region + ":" + ManagementAccount + ":" + QueueName,
+			EventSourceARN:    "arn:aws:sqs:" + p.Region + ":" + p.Account + ":" + QueueName,
 			AWSRegion:         p.Region,
 		})
 	}
