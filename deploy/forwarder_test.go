@@ -22,20 +22,8 @@ import (
 )
 
 func TestForwarderPatternsMatchCentral(t *testing.T) {
-	pattern := func(file, rule string) any {
-		root := parse(t, readTemplate(t, file))
-		n := get(get(get(get(root, "Resources"), rule), "Properties"), "EventPattern")
-		if n == nil {
-			t.Fatalf("%s: %s has no EventPattern", file, rule)
-		}
-		var v any
-		if err := n.Decode(&v); err != nil {
-			t.Fatalf("%s: %s: %v", file, rule, err)
-		}
-		return v
-	}
 	for _, central := range []string{"ControlTowerLifecycleRule", "OrganizationsCreateAccountRule", "OrganizationsAccountCallsRule"} {
-		c, f := pattern("template.yaml", central), pattern("forwarder.yaml", "Forward"+central)
+		c, f := rulePattern(t, "template.yaml", central), rulePattern(t, "forwarder.yaml", "Forward"+central)
 		if !reflect.DeepEqual(c, f) {
 			t.Errorf("forwarder.yaml Forward%s pattern %v differs from template.yaml %s pattern %v", central, f, central, c)
 		}
@@ -113,16 +101,8 @@ func productOrgCalls(t *testing.T) []string {
 
 func TestOrganizationsDelegation(t *testing.T) {
 	const install = exampleAccount
-	props, err := localenv.ResourceProperties("forwarder.yaml", "OrganizationsDelegation", localenv.TemplateValues{Region: "us-east-1", Account: managementAccount,
+	doc, content, err := localenv.ResourcePolicy("forwarder.yaml", "OrganizationsDelegation", "Content", policy.Resource, localenv.TemplateValues{Region: "us-east-1", Account: managementAccount,
 		Params: map[string]string{"InstallAccountId": install, "OnboarderBusArn": "arn:aws:events:eu-west-1:" + install + ":event-bus/cloudone-onboarder"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	content, err := json.Marshal(props["Content"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := policy.Parse(content, policy.Resource)
 	if err != nil {
 		t.Fatalf("the delegation is not a valid resource-based policy: %v\n%s", err, content)
 	}

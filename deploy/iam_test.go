@@ -770,25 +770,28 @@ func TestNoSecretInParametersOrOutputs(t *testing.T) {
 // TestMemberPatternsMatchCentral: the member forwarding rules and the central trailguard rules
 // must select the same events.
 func TestMemberPatternsMatchCentral(t *testing.T) {
-	pattern := func(file, rule string) any {
-		root := parse(t, readTemplate(t, file))
-		n := get(get(get(get(root, "Resources"), rule), "Properties"), "EventPattern")
-		if n == nil {
-			t.Fatalf("%s: %s has no EventPattern", file, rule)
-		}
-		var v any
-		if err := n.Decode(&v); err != nil {
-			t.Fatalf("%s: %s: %v", file, rule, err)
-		}
-		return v
-	}
 	for central, member := range map[string]string{
 		"TrailEventsRule": "ForwardTrailEventsRule",
 		"StackEventsRule": "ForwardStackEventsRule",
 	} {
-		c, m := pattern("template.yaml", central), pattern("member.yaml", member)
+		c, m := rulePattern(t, "template.yaml", central), rulePattern(t, "member.yaml", member)
 		if !reflect.DeepEqual(c, m) {
 			t.Errorf("member.yaml %s pattern %v differs from template.yaml %s pattern %v", member, m, central, c)
 		}
 	}
+}
+
+// rulePattern is the EventPattern of a rule of a template, as written (intrinsics unresolved).
+func rulePattern(t *testing.T, file, rule string) any {
+	t.Helper()
+	root := parse(t, readTemplate(t, file))
+	n := get(get(get(get(root, "Resources"), rule), "Properties"), "EventPattern")
+	if n == nil {
+		t.Fatalf("%s: %s has no EventPattern", file, rule)
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		t.Fatalf("%s: %s: %v", file, rule, err)
+	}
+	return v
 }

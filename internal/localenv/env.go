@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -413,20 +412,24 @@ func (e *Env) Central() aws.Config { return e.central }
 func (e *Env) Put(ctx context.Context, entries ...Entry) ([]string, error) {
 	// Control Tower and Organizations put on the management account's default bus; the rest
 	// (manual requests, the member accounts' forwarded calls) is put in the install account.
-	regionOf := func(en Entry) string {
+	type dest struct {
+		management bool
+		region     string
+	}
+	destOf := func(en Entry) dest {
 		switch {
 		case en.Source == "aws.organizations" && en.DefaultBus:
-			return "management/" + OrganizationsRegion
+			return dest{true, OrganizationsRegion}
 		case en.Source == "aws.controltower" && en.DefaultBus:
-			return "management/" + e.Region
+			return dest{true, e.Region}
 		}
-		return e.Region
+		return dest{false, e.Region}
 	}
 	var ids []string
 	for start := 0; start < len(entries); {
-		// A call puts up to 10 entries, all in one region.
-		region, end := regionOf(entries[start]), start
-		for end < len(entries) && end-start < 10 && regionOf(entries[end]) == region {
+		// A call puts up to 10 entries, all to one account and region.
+		to, end := destOf(entries[start]), start
+		for end < len(entries) && end-start < 10 && destOf(entries[end]) == to {
 			end++
 		}
 		var in []ebtypes.PutEventsRequestEntry
@@ -443,8 +446,8 @@ func (e *Env) Put(ctx context.Context, entries ...Entry) ([]string, error) {
 				Detail: aws.String(string(d)), EventBusName: aws.String(bus)})
 		}
 		cfg := e.central
-		if r, ok := strings.CutPrefix(region, "management/"); ok {
-			cfg = e.Moto.Config(ctx, r)
+		if to.management {
+			cfg = e.Moto.Config(ctx, to.region)
 		}
 		out, err := eventbridge.NewFromConfig(cfg).PutEvents(ctx, &eventbridge.PutEventsInput{Entries: in})
 		if err != nil {

@@ -2,7 +2,6 @@ package localenv
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -48,15 +47,10 @@ func (e *Env) setupIAM(ctx context.Context) error {
 	settings := faultproxy.IAMSettings{OrgID: e.OrgID, Management: ManagementAccount}
 	if e.Install != ManagementAccount {
 		// The Organization's delegation policy, as the forwarder stack creates it.
-		props, err := ResourceProperties(filepath.Join(dir, "forwarder.yaml"), "OrganizationsDelegation", TemplateValues{Region: OrganizationsRegion, Account: ManagementAccount,
+		doc, _, err := ResourcePolicy(filepath.Join(dir, "forwarder.yaml"), "OrganizationsDelegation", "Content", policy.Resource, TemplateValues{Region: OrganizationsRegion, Account: ManagementAccount,
 			Params: map[string]string{"InstallAccountId": e.Install, "OnboarderBusArn": e.BusARN}})
 		if err != nil {
 			return err
-		}
-		b, _ := json.Marshal(props["Content"])
-		doc, err := policy.Parse(b, policy.Resource)
-		if err != nil {
-			return fmt.Errorf("the forwarder's delegation policy: %w", err)
 		}
 		settings.Delegation = &doc
 	}

@@ -78,12 +78,9 @@ func BuildHandlers(ctx context.Context, moduleRoot, dir string, names ...string)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./handlers/"+n)
-			cmd.Dir = moduleRoot
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if b, err := cmd.CombinedOutput(); err != nil {
+			if err := goBuild(ctx, moduleRoot, out, "handlers/"+n); err != nil {
 				mu.Lock()
-				errs = append(errs, fmt.Errorf("build handlers/%s: %w\n%s", n, err, b))
+				errs = append(errs, err)
 				mu.Unlock()
 			}
 		}()
@@ -95,13 +92,18 @@ func BuildHandlers(ctx context.Context, moduleRoot, dir string, names ...string)
 // BuildOperator builds the operator command (cmd/onboarder) for the host as DIR/onboarder.
 func BuildOperator(ctx context.Context, moduleRoot, dir string) (string, error) {
 	out := filepath.Join(dir, "onboarder")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/onboarder")
+	return out, goBuild(ctx, moduleRoot, out, "cmd/onboarder")
+}
+
+// goBuild builds the module's package pkg (a path under its root) for the host as out.
+func goBuild(ctx context.Context, moduleRoot, out, pkg string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./"+pkg)
 	cmd.Dir = moduleRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build cmd/onboarder: %w\n%s", err, b)
+		return fmt.Errorf("build %s: %w\n%s", pkg, err, b)
 	}
-	return out, nil
+	return nil
 }
 
 // LambdaOptions says how to run one function.

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/policy"
 )
 
 // Rule is an EventBridge rule of deploy/template.yaml that routes events to an intake Lambda.
@@ -127,6 +129,25 @@ func loadTemplate(file string, vals TemplateValues) (*tmpl, *yaml.Node, error) {
 		return nil, nil, fmt.Errorf("%s: no Resources", file)
 	}
 	return t, res, nil
+}
+
+// ResourcePolicy reads the policy document a resource of a template holds in property (an
+// AWS::Organizations::ResourcePolicy's Content, say), resolved for vals as ResourceProperties
+// does, and parses it as kind. It returns the document and its JSON.
+func ResourcePolicy(file, logicalID, property string, kind policy.Kind, vals TemplateValues) (policy.Document, []byte, error) {
+	props, err := ResourceProperties(file, logicalID, vals)
+	if err != nil {
+		return policy.Document{}, nil, err
+	}
+	b, err := json.Marshal(props[property])
+	if err != nil {
+		return policy.Document{}, nil, err
+	}
+	doc, err := policy.Parse(b, kind)
+	if err != nil {
+		return policy.Document{}, b, fmt.Errorf("%s: %s.%s is not %s: %w", file, logicalID, property, kind, err)
+	}
+	return doc, b, nil
 }
 
 // ResourceProperties reads one resource of a template and returns its Properties with the
