@@ -11,7 +11,7 @@ package deploy_test
 //   - allow no write on Resource "*", and nothing on the resources of others (roleScope);
 //   - stay within IAM's size limit for a role's inline policies.
 // The role's documents are resolved with concrete parameter values and evaluated with
-// internal/policy, as AWS evaluates them.
+// integration/localworld/iampolicy, as AWS evaluates them.
 
 import (
 	"encoding/json"
@@ -25,7 +25,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/policy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/iampolicy"
 )
 
 const (
@@ -174,7 +174,7 @@ func (tab permissionTable) needs() []need {
 // roleDocuments are the identity policies of CloudFormationRole, resolved with vals: the role's
 // Policies, and AWS::IAM::Policy / ManagedPolicy resources attached to it by Roles.
 type roleDocuments struct {
-	docs    []policy.Document
+	docs    []iampolicy.Document
 	inline  [][]byte // resolved JSON of each inline document
 	managed [][]byte
 }
@@ -218,7 +218,7 @@ func loadRole(t *testing.T, overrides map[string]string) roleDocuments {
 		if err != nil {
 			t.Fatalf("member.yaml: %s: %v", where, err)
 		}
-		d, err := policy.Parse(b, policy.Identity)
+		d, err := iampolicy.Parse(b, iampolicy.Identity)
 		if err != nil {
 			t.Fatalf("member.yaml: %s is not a valid identity policy:\n%v", where, err)
 		}
@@ -370,11 +370,11 @@ var (
 // examples are the requests that check one needed action of one resource type: the action on
 // each resource of that type, in each example region. nil means the test knows no resource for
 // it, which is reported: add one here.
-func examples(typ, action string) []policy.Request {
+func examples(typ, action string) []iampolicy.Request {
 	service, op, _ := strings.Cut(action, ":")
-	var out []policy.Request
+	var out []iampolicy.Request
 	add := func(resource string, context map[string][]string) {
-		out = append(out, policy.Request{Action: action, Resource: resource, Context: context})
+		out = append(out, iampolicy.Request{Action: action, Resource: resource, Context: context})
 	}
 	passedTo := func(service string) map[string][]string {
 		return map[string][]string{"iam:PassedToService": {service}}
@@ -449,7 +449,7 @@ func examples(typ, action string) []policy.Request {
 }
 
 // roleScope are requests the role must refuse: the same services, on what is not the stack's.
-var roleScope = []policy.Request{
+var roleScope = []iampolicy.Request{
 	{Action: "iam:CreateRole", Resource: "arn:aws:iam::" + exampleAccount + ":role/AWSControlTowerExecution"},
 	{Action: "iam:PutRolePolicy", Resource: "arn:aws:iam::" + exampleAccount + ":role/CloudOneOnboarderExecution"},
 	{Action: "iam:PassRole", Resource: "arn:aws:iam::" + exampleAccount + ":role/AWSControlTowerExecution",
@@ -471,7 +471,7 @@ var roleScope = []policy.Request{
 // ---------------------------------------------------------------- the checks
 
 // missing reports each needed action the documents do not allow on its example resources.
-func missing(docs []policy.Document, tab permissionTable) []string {
+func missing(docs []iampolicy.Document, tab permissionTable) []string {
 	var out []string
 	for _, n := range tab.needs() {
 		reqs := examples(n.typ, n.action)
@@ -480,7 +480,7 @@ func missing(docs []policy.Document, tab permissionTable) []string {
 			continue
 		}
 		for _, r := range reqs {
-			if ok, why := policy.Authorize(docs, nil, r); !ok {
+			if ok, why := iampolicy.Authorize(docs, nil, r); !ok {
 				out = append(out, fmt.Sprintf("%s needs %s on %s: %s", n.typ, n.name, r.Resource, why))
 			}
 		}
@@ -490,7 +490,7 @@ func missing(docs []policy.Document, tab permissionTable) []string {
 
 // beyond reports every action the documents allow that no type needs and outsideTable does not
 // list, and Allow statements that use NotAction, NotResource or wildcards in actions.
-func beyond(docs []policy.Document, tab permissionTable) []string {
+func beyond(docs []iampolicy.Document, tab permissionTable) []string {
 	needed := map[string]bool{}
 	for _, n := range tab.needs() {
 		needed[n.action] = true
@@ -521,7 +521,7 @@ func beyond(docs []policy.Document, tab permissionTable) []string {
 
 // writesOnStar reports Allow statements on Resource "*" with an action that is not read-only
 // (readOnlyOnStar of iam_test.go).
-func writesOnStar(docs []policy.Document) []string {
+func writesOnStar(docs []iampolicy.Document) []string {
 	var out []string
 	for i, d := range docs {
 		for j, s := range d.Statements {
@@ -539,10 +539,10 @@ func writesOnStar(docs []policy.Document) []string {
 }
 
 // outOfScope reports each roleScope request the documents allow.
-func outOfScope(docs []policy.Document) []string {
+func outOfScope(docs []iampolicy.Document) []string {
 	var out []string
 	for _, r := range roleScope {
-		if ok, why := policy.Authorize(docs, nil, r); ok {
+		if ok, why := iampolicy.Authorize(docs, nil, r); ok {
 			out = append(out, fmt.Sprintf("%s on %s (%v) is allowed: %s", r.Action, r.Resource, r.Context, why))
 		}
 	}
@@ -605,23 +605,23 @@ func TestCloudFormationRoleTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(v)
-	d, err := policy.Parse(b, policy.Trust)
+	d, err := iampolicy.Parse(b, iampolicy.Trust)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfn := policy.Principal{Service: "cloudformation.amazonaws.com"}
+	cfn := iampolicy.Principal{Service: "cloudformation.amazonaws.com"}
 	for _, tc := range []struct {
 		name    string
-		caller  policy.Principal
+		caller  iampolicy.Principal
 		context map[string][]string
-		want    policy.Decision
+		want    iampolicy.Decision
 	}{
-		{"CloudFormation for this account", cfn, map[string][]string{"aws:SourceAccount": {exampleAccount}}, policy.Allow},
-		{"CloudFormation for another account", cfn, map[string][]string{"aws:SourceAccount": {managementAccount}}, policy.NotApplicable},
-		{"CloudFormation without a source account", cfn, nil, policy.NotApplicable},
-		{"Lambda", policy.Principal{Service: "lambda.amazonaws.com"}, map[string][]string{"aws:SourceAccount": {exampleAccount}}, policy.NotApplicable},
+		{"CloudFormation for this account", cfn, map[string][]string{"aws:SourceAccount": {exampleAccount}}, iampolicy.Allow},
+		{"CloudFormation for another account", cfn, map[string][]string{"aws:SourceAccount": {managementAccount}}, iampolicy.NotApplicable},
+		{"CloudFormation without a source account", cfn, nil, iampolicy.NotApplicable},
+		{"Lambda", iampolicy.Principal{Service: "lambda.amazonaws.com"}, map[string][]string{"aws:SourceAccount": {exampleAccount}}, iampolicy.NotApplicable},
 	} {
-		got, _ := d.Evaluate(policy.Request{Action: "sts:AssumeRole", Principal: tc.caller, Context: tc.context})
+		got, _ := d.Evaluate(iampolicy.Request{Action: "sts:AssumeRole", Principal: tc.caller, Context: tc.context})
 		if got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
@@ -656,14 +656,14 @@ func TestCloudFormationRoleSize(t *testing.T) {
 		role := loadRole(t, tc.params)
 		total := 0
 		for _, b := range role.inline {
-			total += policy.MinifiedSize(b)
+			total += iampolicy.MinifiedSize(b)
 		}
 		t.Logf("%s: inline policies %d characters (limit %d)", tc.name, total, maxRoleInlinePolicies)
 		if total > maxRoleInlinePolicies {
 			t.Errorf("%s: the role's inline policies have %d characters without white space; IAM accepts %d in total", tc.name, total, maxRoleInlinePolicies)
 		}
 		for i, b := range role.managed {
-			if n := policy.MinifiedSize(b); n > maxManagedPolicy {
+			if n := iampolicy.MinifiedSize(b); n > maxManagedPolicy {
 				t.Errorf("%s: managed policy %d has %d characters; IAM accepts %d", tc.name, i, n, maxManagedPolicy)
 			}
 		}
@@ -674,24 +674,24 @@ func TestCloudFormationRoleSize(t *testing.T) {
 // role's documents, so that none of them passes vacuously.
 func TestCloudFormationRoleCatchesSeededGaps(t *testing.T) {
 	tab, role := readTable(t), loadRole(t, nil)
-	extra := func(statement string) []policy.Document {
-		return append(slices.Clone(role.docs), policy.MustParse(`{"Version":"2012-10-17","Statement":[`+statement+`]}`, policy.Identity))
+	extra := func(statement string) []iampolicy.Document {
+		return append(slices.Clone(role.docs), iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[`+statement+`]}`, iampolicy.Identity))
 	}
 	cases := []struct {
 		name  string
-		check func([]policy.Document) []string
-		docs  []policy.Document
+		check func([]iampolicy.Document) []string
+		docs  []iampolicy.Document
 		want  string
 	}{
-		{"dropped iam:TagRole", func(d []policy.Document) []string { return missing(d, tab) },
+		{"dropped iam:TagRole", func(d []iampolicy.Document) []string { return missing(d, tab) },
 			without(role.docs, "iam:TagRole"), "AWS::IAM::Role needs iam:TagRole on arn:aws:iam::111122223333:role/"},
-		{"dropped cloudtrail:AddTags", func(d []policy.Document) []string { return missing(d, tab) },
+		{"dropped cloudtrail:AddTags", func(d []iampolicy.Document) []string { return missing(d, tab) },
 			without(role.docs, "cloudtrail:AddTags"), "AWS::CloudTrail::Trail needs CloudTrail:AddTags"},
-		{"dropped s3:PutBucketCORS (authorizes DeleteBucketCors)", func(d []policy.Document) []string { return missing(d, tab) },
+		{"dropped s3:PutBucketCORS (authorizes DeleteBucketCors)", func(d []iampolicy.Document) []string { return missing(d, tab) },
 			without(role.docs, "s3:PutBucketCORS"), "AWS::S3::Bucket needs s3:DeleteBucketCors"},
-		{"extra action", func(d []policy.Document) []string { return beyond(d, tab) },
+		{"extra action", func(d []iampolicy.Document) []string { return beyond(d, tab) },
 			extra(`{"Effect":"Allow","Action":"iam:CreateUser","Resource":"arn:aws:iam::111122223333:user/CloudOne-x"}`), "allows iam:CreateUser"},
-		{"action wildcard", func(d []policy.Document) []string { return beyond(d, tab) },
+		{"action wildcard", func(d []iampolicy.Document) []string { return beyond(d, tab) },
 			extra(`{"Effect":"Allow","Action":"lambda:*","Resource":"arn:aws:lambda:*:111122223333:function:CloudOne-*"}`), "has a wildcard"},
 		{"write on star", writesOnStar,
 			extra(`{"Effect":"Allow","Action":["cloudtrail:DescribeTrails","cloudtrail:StopLogging"],"Resource":"*"}`), "cloudtrail:StopLogging on Resource \"*\""},
@@ -716,8 +716,8 @@ func TestCloudFormationRoleCatchesSeededGaps(t *testing.T) {
 
 // without returns a copy of docs with action removed from every statement (and statements left
 // without actions dropped).
-func without(docs []policy.Document, action string) []policy.Document {
-	var out []policy.Document
+func without(docs []iampolicy.Document, action string) []iampolicy.Document {
+	var out []iampolicy.Document
 	for _, d := range docs {
 		c := d
 		c.Statements = nil

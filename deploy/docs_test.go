@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 )
 
 // shellCommand is one command of a ```sh block: its lines (continuations kept), and its tag.
@@ -167,7 +167,7 @@ func TestDeployGuideRuns(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	moto, err := localenv.StartMoto(ctx)
+	moto, err := localworld.StartMoto(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/policy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/iampolicy"
 )
 
 func TestForwarderPatternsMatchCentral(t *testing.T) {
@@ -41,7 +41,7 @@ func TestCentralRulesFollowTheEvents(t *testing.T) {
 		{"eu-west-1", "", map[string]bool{"ControlTowerLifecycleRule": true, "OrganizationsCreateAccountRule": false, "OrganizationsAccountCallsRule": false}},
 		{"us-east-1", managementAccount, map[string]bool{"ControlTowerLifecycleRule": false, "OrganizationsCreateAccountRule": false, "OrganizationsAccountCallsRule": false}},
 	} {
-		rules, err := localenv.ReadRules("template.yaml", localenv.TemplateValues{Region: tc.region, Account: exampleAccount,
+		rules, err := localworld.ReadRules("template.yaml", localworld.TemplateValues{Region: tc.region, Account: exampleAccount,
 			Params: map[string]string{"ManagementAccountId": tc.management, "EventBusName": "cloudone-onboarder"}})
 		if err != nil {
 			t.Fatal(err)
@@ -72,9 +72,6 @@ func productOrgCalls(t *testing.T) []string {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && (d.Name() == "localenv" || d.Name() == "faultproxy") {
-				return filepath.SkipDir
-			}
 			if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
 				return nil
 			}
@@ -101,7 +98,7 @@ func productOrgCalls(t *testing.T) []string {
 
 func TestOrganizationsDelegation(t *testing.T) {
 	const install = exampleAccount
-	doc, content, err := localenv.ResourcePolicy("forwarder.yaml", "OrganizationsDelegation", "Content", policy.Resource, localenv.TemplateValues{Region: "us-east-1", Account: managementAccount,
+	doc, content, err := localworld.ResourcePolicy("forwarder.yaml", "OrganizationsDelegation", "Content", iampolicy.Resource, localworld.TemplateValues{Region: "us-east-1", Account: managementAccount,
 		Params: map[string]string{"InstallAccountId": install, "OnboarderBusArn": "arn:aws:events:eu-west-1:" + install + ":event-bus/cloudone-onboarder"}})
 	if err != nil {
 		t.Fatalf("the delegation is not a valid resource-based policy: %v\n%s", err, content)
@@ -127,22 +124,22 @@ func TestOrganizationsDelegation(t *testing.T) {
 	}
 
 	role := "arn:aws:iam::" + install + ":role/cloudone-onboarder/reconcile/cloudone-onboarder-ReconcileRole-AbC"
-	authorize := func(principal, action string) policy.Decision {
-		d, _ := doc.Evaluate(policy.Request{Action: action, Resource: "arn:aws:organizations::" + managementAccount + ":account/o-abcdefghij/" + exampleAccount,
-			Principal: policy.Principal{ARN: principal}, Context: map[string][]string{"aws:PrincipalArn": {principal}}})
+	authorize := func(principal, action string) iampolicy.Decision {
+		d, _ := doc.Evaluate(iampolicy.Request{Action: action, Resource: "arn:aws:organizations::" + managementAccount + ":account/o-abcdefghij/" + exampleAccount,
+			Principal: iampolicy.Principal{ARN: principal}, Context: map[string][]string{"aws:PrincipalArn": {principal}}})
 		return d
 	}
 	for _, a := range calls {
-		if d := authorize(role, a); d != policy.Allow {
+		if d := authorize(role, a); d != iampolicy.Allow {
 			t.Errorf("the install account's reconcile role may not call %s: %s", a, d)
 		}
 	}
 	for _, a := range []string{"organizations:CreateAccount", "organizations:MoveAccount", "organizations:AttachPolicy", "organizations:PutResourcePolicy", "organizations:CloseAccount"} {
-		if d := authorize(role, a); d == policy.Allow {
+		if d := authorize(role, a); d == iampolicy.Allow {
 			t.Errorf("the install account may call %s", a)
 		}
 	}
-	if d := authorize("arn:aws:iam::444455556666:role/admin", "organizations:ListAccounts"); d == policy.Allow {
+	if d := authorize("arn:aws:iam::444455556666:role/admin", "organizations:ListAccounts"); d == iampolicy.Allow {
 		t.Error("another account may list the accounts")
 	}
 }
@@ -163,25 +160,25 @@ func TestExecutionRoleTrustsTheInstallAccount(t *testing.T) {
 		for k, v := range requiredParams {
 			p[k] = v
 		}
-		props, err := localenv.ResourceProperties("member.yaml", "ExecutionRole", localenv.TemplateValues{Region: "us-east-1", Account: exampleAccount, Params: p})
+		props, err := localworld.ResourceProperties("member.yaml", "ExecutionRole", localworld.TemplateValues{Region: "us-east-1", Account: exampleAccount, Params: p})
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := json.Marshal(props["AssumeRolePolicyDocument"])
-		d, err := policy.Parse(b, policy.Trust)
+		d, err := iampolicy.Parse(b, iampolicy.Trust)
 		if err != nil {
 			t.Fatalf("InstallAccountId %q: %v\n%s", tc.install, err, b)
 		}
-		assume := func(account string) policy.Decision {
+		assume := func(account string) iampolicy.Decision {
 			arn := "arn:aws:iam::" + account + ":role/cloudone-onboarder/reconcile/cloudone-onboarder-ReconcileRole-AbC"
-			got, _ := d.Evaluate(policy.Request{Action: "sts:AssumeRole", Principal: policy.Principal{ARN: arn},
+			got, _ := d.Evaluate(iampolicy.Request{Action: "sts:AssumeRole", Principal: iampolicy.Principal{ARN: arn},
 				Context: map[string][]string{"aws:PrincipalArn": {arn}, "aws:PrincipalOrgID": {"o-abcdefghij"}, "sts:RoleSessionName": {"cloudone-onboarder"}}})
 			return got
 		}
-		if got := assume(tc.trusted); got != policy.Allow {
+		if got := assume(tc.trusted); got != iampolicy.Allow {
 			t.Errorf("InstallAccountId %q: the reconcile role of %s may not assume the execution role: %s", tc.install, tc.trusted, got)
 		}
-		if got := assume(tc.other); got == policy.Allow {
+		if got := assume(tc.other); got == iampolicy.Allow {
 			t.Errorf("InstallAccountId %q: the reconcile role of %s may assume the execution role", tc.install, tc.other)
 		}
 	}

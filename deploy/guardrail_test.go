@@ -1,7 +1,7 @@
 package deploy_test
 
 // The guardrail SCP of guardrail.yaml, resolved with concrete parameters and evaluated with
-// internal/policy as AWS evaluates SCPs: a valid SCP within the size quota, that denies a
+// integration/localworld/iampolicy as AWS evaluates SCPs: a valid SCP within the size quota, that denies a
 // member account's administrator the onboarding stack, its functions, their logs and the
 // stack's roles, and spares the onboarder's roles and the stack's own.
 
@@ -10,21 +10,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/policy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/iampolicy"
 )
 
 // maxSCP is the size of a service control policy Organizations accepts, white space not
 // counted (https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html).
 const maxSCP = 5120
 
-func guardrail(t *testing.T, params map[string]string) (policy.Document, []byte) {
+func guardrail(t *testing.T, params map[string]string) (iampolicy.Document, []byte) {
 	t.Helper()
 	p := map[string]string{"TargetIds": "ou-abcd-12345678"}
 	for k, v := range params {
 		p[k] = v
 	}
-	props, err := localenv.ResourceProperties("guardrail.yaml", "Guardrail", localenv.TemplateValues{Region: "us-east-1", Account: managementAccount, Params: p})
+	props, err := localworld.ResourceProperties("guardrail.yaml", "Guardrail", localworld.TemplateValues{Region: "us-east-1", Account: managementAccount, Params: p})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func guardrail(t *testing.T, params map[string]string) (policy.Document, []byte)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := policy.Parse(content, policy.SCP)
+	doc, err := iampolicy.Parse(content, iampolicy.SCP)
 	if err != nil {
 		t.Fatalf("the guardrail is not a valid SCP: %v\n%s", err, content)
 	}
@@ -45,7 +45,7 @@ func guardrail(t *testing.T, params map[string]string) (policy.Document, []byte)
 func TestGuardrailIsAValidSCP(t *testing.T) {
 	for _, list := range []string{"false", "true"} {
 		_, content := guardrail(t, map[string]string{"DenyListFunctions": list})
-		if n := policy.MinifiedSize(content); n > maxSCP {
+		if n := iampolicy.MinifiedSize(content); n > maxSCP {
 			t.Errorf("DenyListFunctions=%s: the SCP is %d characters, Organizations accepts %d", list, n, maxSCP)
 		}
 	}
@@ -56,14 +56,14 @@ type scpCase struct {
 	denied                bool
 }
 
-func checkSCP(t *testing.T, doc policy.Document, cases []scpCase) {
+func checkSCP(t *testing.T, doc iampolicy.Document, cases []scpCase) {
 	t.Helper()
-	admin := policy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, policy.Identity)
+	admin := iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, iampolicy.Identity)
 	for _, c := range cases {
 		arn := "arn:aws:iam::" + exampleAccount + ":role/" + c.who
-		ok, why := policy.Authorize([]policy.Document{admin}, []policy.Document{policy.FullAWSAccess(), doc}, policy.Request{
+		ok, why := iampolicy.Authorize([]iampolicy.Document{admin}, []iampolicy.Document{iampolicy.FullAWSAccess(), doc}, iampolicy.Request{
 			Action: c.action, Resource: c.resource,
-			Principal: policy.Principal{ARN: arn},
+			Principal: iampolicy.Principal{ARN: arn},
 			Context:   map[string][]string{"aws:PrincipalArn": {arn}, "aws:PrincipalAccount": {exampleAccount}},
 		})
 		if ok == c.denied {

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
@@ -32,7 +32,7 @@ func TestE2EScopedByOU(t *testing.T) {
 	wk := w0.org.OUs["Workloads"]
 	w := w0.start(worldOpts{region: "us-east-1", env: map[string]string{"ONBOARDER_INCLUDE_OUS": wk}})
 	in, out := w.org.Account("work-a"), w.org.Account("sandbox-a")
-	w.put(localenv.OrganizationsCreateAccountResult(in, "SUCCEEDED"), localenv.OrganizationsCreateAccountResult(out, "SUCCEEDED"))
+	w.put(localworld.OrganizationsCreateAccountResult(in, "SUCCEEDED"), localworld.OrganizationsCreateAccountResult(out, "SUCCEEDED"))
 	w.drain()
 	checkOnboarded(t, w, in, "True", "")
 	if got := w.stacksEverywhere(out.ID, stackName); len(got) > 0 {
@@ -44,21 +44,21 @@ func TestE2EScopedByOU(t *testing.T) {
 	if _, err := cloudtrail.NewFromConfig(w.acctCfg(b.ID, stackRegion)).StopLogging(w.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(name)}); err != nil {
 		t.Fatal(err)
 	}
-	w.put(localenv.TrailCall(b.ID, stackRegion, "StopLogging", arn))
+	w.put(localworld.TrailCall(b.ID, stackRegion, "StopLogging", arn))
 	w.drain()
 	if !w.trailLogging(b.ID, stackRegion, name) {
 		t.Errorf("the forwarding trail of %s was not started again in an install scoped by OU", b.Name)
 	}
 	// A manual request that names accounts (DescribeAccount, ListParents).
 	c := w.org.Account("work-c")
-	w.put(localenv.Manual(c.ID, out.ID))
+	w.put(localworld.Manual(c.ID, out.ID))
 	w.drain()
 	checkOnboarded(t, w, c, "True", "")
 	if got := w.stacksEverywhere(out.ID, stackName); len(got) > 0 {
 		t.Errorf("a manual request onboarded %s, outside the included OU", out.Name)
 	}
 	calls := map[string]bool{}
-	for _, c := range suite.rec.Calls(localenv.InService("organizations")) {
+	for _, c := range suite.rec.Calls(localworld.InService("organizations")) {
 		calls[c.Action] = true
 	}
 	for _, want := range []string{"ListParents", "DescribeAccount"} {
@@ -71,19 +71,19 @@ func TestE2EScopedByOU(t *testing.T) {
 // Stack creates that take 20 s: a StopLogging on another account's forwarding trail is
 // repaired while they run, not after them, and no worker waits for CloudFormation.
 func TestE2ERepairOvertakesCreates(t *testing.T) {
-	slow := faultproxy.StackTiming{Create: 20 * time.Second, Update: 2 * time.Second, Delete: 2 * time.Second, Rollback: time.Second}
+	slow := proxy.StackTiming{Create: 20 * time.Second, Update: 2 * time.Second, Delete: 2 * time.Second, Rollback: time.Second}
 	w := newWorld(t, worldOpts{timing: &slow, reconcilers: 2})
 	a := w.org.Account("work-a")
 	name, arn, _ := seedForwardingTrail(t, w, a)
-	newcomers := []localenv.Account{w.org.Account("work-b"), w.org.Account("work-c"), w.org.Account("sandbox-a"), w.org.Account("sandbox-b")}
-	var events []localenv.Entry
+	newcomers := []localworld.Account{w.org.Account("work-b"), w.org.Account("work-c"), w.org.Account("sandbox-a"), w.org.Account("sandbox-b")}
+	var events []localworld.Entry
 	for _, n := range newcomers {
-		events = append(events, localenv.ControlTowerAccount("CreateManagedAccount", n, "SUCCEEDED", w.env.Region))
+		events = append(events, localworld.ControlTowerAccount("CreateManagedAccount", n, "SUCCEEDED", w.env.Region))
 	}
 	mark := suite.rec.Mark()
 	w.put(events...)
 	var stoppedAt time.Time
-	drained := make(chan localenv.Stats, 1)
+	drained := make(chan localworld.Stats, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(w.ctx, 2*time.Minute)
 		defer cancel()
@@ -95,22 +95,22 @@ func TestE2ERepairOvertakesCreates(t *testing.T) {
 	}()
 	// Once every create has started, someone stops the forwarding trail of work-a.
 	deadline := time.Now().Add(30 * time.Second)
-	for len(suite.rec.Since(mark, localenv.WithAction("CreateStack"))) < len(newcomers) && time.Now().Before(deadline) {
+	for len(suite.rec.Since(mark, localworld.WithAction("CreateStack"))) < len(newcomers) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if _, err := cloudtrail.NewFromConfig(w.acctCfg(a.ID, stackRegion)).StopLogging(w.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(name)}); err != nil {
 		t.Fatal(err)
 	}
 	stoppedAt = time.Now()
-	w.put(localenv.TrailCall(a.ID, stackRegion, "StopLogging", arn))
+	w.put(localworld.TrailCall(a.ID, stackRegion, "StopLogging", arn))
 	<-drained
-	starts := suite.rec.Since(mark, localenv.InAccount(a.ID), localenv.WithAction("StartLogging"))
+	starts := suite.rec.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("StartLogging"))
 	if len(starts) != 1 {
 		t.Fatalf("%d StartLogging calls in %s, want 1", len(starts), a.Name)
 	}
 	repaired := starts[0].Time
 	var creates []time.Time
-	for _, c := range suite.rec.Since(mark, localenv.WithAction("CreateStack")) {
+	for _, c := range suite.rec.Since(mark, localworld.WithAction("CreateStack")) {
 		creates = append(creates, c.Time)
 	}
 	sort.Slice(creates, func(i, j int) bool { return creates[i].Before(creates[j]) })
@@ -133,17 +133,17 @@ func TestE2ERepairOvertakesCreates(t *testing.T) {
 // Stack starts are paced across the Organization, whatever the number of workers: at 60 a
 // minute, ten reconcile instances start eight stacks at least a second apart.
 func TestE2EStartsArePaced(t *testing.T) {
-	w0 := seedWorldWith(t, "", localenv.OU{Name: "Workloads", Accounts: []string{"p-1", "p-2", "p-3", "p-4", "p-5", "p-6", "p-7", "p-8"}})
+	w0 := seedWorldWith(t, "", localworld.OU{Name: "Workloads", Accounts: []string{"p-1", "p-2", "p-3", "p-4", "p-5", "p-6", "p-7", "p-8"}})
 	w := w0.start(worldOpts{reconcilers: 10, env: map[string]string{"ONBOARDER_MAX_STARTS_PER_MINUTE": "60"}})
 	mark := suite.rec.Mark()
-	var events []localenv.Entry
+	var events []localworld.Entry
 	for _, a := range w.org.Accounts {
-		events = append(events, localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
+		events = append(events, localworld.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
 	}
 	w.put(events...)
 	w.drain()
 	var at []time.Time
-	for _, c := range suite.rec.Since(mark, localenv.WithAction("CreateStack")) {
+	for _, c := range suite.rec.Since(mark, localworld.WithAction("CreateStack")) {
 		at = append(at, c.Time)
 	}
 	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
@@ -179,11 +179,11 @@ func TestE2EStartsArePaced(t *testing.T) {
 func TestE2EOwnCreateRolledBack(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	a := w.org.Account("work-a")
-	rule := suite.Faults.FailStacks(faultproxy.StackFailure{Account: a.ID, Operation: "CREATE", LogicalID: "WorkloadSecurityConnector",
+	rule := suite.Faults.FailStacks(proxy.StackFailure{Account: a.ID, Operation: "CREATE", LogicalID: "WorkloadSecurityConnector",
 		ResourceType: "Custom::WorkloadSecurity", Reason: "Cloud One Workload Security answered 403"})
 	mark := suite.rec.Mark()
 	w.onboard(a)
-	if n := len(suite.rec.Since(mark, localenv.InAccount(a.ID), localenv.WithAction("CreateStack"))); n != 1 {
+	if n := len(suite.rec.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("CreateStack"))); n != 1 {
 		t.Fatalf("%d CreateStack calls, want 1", n)
 	}
 	if suite.Faults.StackFailures(rule) != 1 {
@@ -198,7 +198,7 @@ func TestE2EOwnCreateRolledBack(t *testing.T) {
 	}
 	// The next sweep finds it still failed: no write.
 	mark = suite.rec.Mark()
-	w.put(localenv.Manual(a.ID))
+	w.put(localworld.Manual(a.ID))
 	w.drain()
 	if ws := w.memberWrites(mark); len(ws) > 0 {
 		t.Errorf("a later request wrote again: %s", describeCalls(ws))
@@ -211,7 +211,7 @@ func TestE2EOwnCreateRolledBack(t *testing.T) {
 	}
 	w.drain()
 	ws := []string{}
-	for _, c := range suite.rec.Since(mark, localenv.InAccount(a.ID), localenv.InService("cloudformation"), localenv.Writes) {
+	for _, c := range suite.rec.Since(mark, localworld.InAccount(a.ID), localworld.InService("cloudformation"), localworld.Writes) {
 		ws = append(ws, c.Action)
 	}
 	if !slices.Equal(ws, []string{"DeleteStack", "CreateStack"}) {

@@ -11,11 +11,11 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
 
 func TestE2EOrganizationsEventsForwarded(t *testing.T) {
-	w := seedWorldWith(t, "eu-west-1", localenv.OU{Name: "Workloads", Accounts: []string{"vended", "moved"}}).
+	w := seedWorldWith(t, "eu-west-1", localworld.OU{Name: "Workloads", Accounts: []string{"vended", "moved"}}).
 		start(worldOpts{region: "eu-west-1", env: map[string]string{"ONBOARDER_OFFBOARD": "report"}})
 	if !slices.Equal(w.env.Forwarded, []string{"us-east-1/ForwardOrganizationsAccountCallsRule", "us-east-1/ForwardOrganizationsCreateAccountRule"}) {
 		t.Fatalf("forwarder rules in us-east-1: %v, want the two Organizations rules (Control Tower's are read in the home region)", w.env.Forwarded)
@@ -28,7 +28,7 @@ func TestE2EOrganizationsEventsForwarded(t *testing.T) {
 
 	// CreateAccountResult, put in us-east-1, onboards the account in the home region's stack.
 	vended := w.org.Account("vended")
-	w.put(localenv.OrganizationsCreateAccountResult(vended, "SUCCEEDED"))
+	w.put(localworld.OrganizationsCreateAccountResult(vended, "SUCCEEDED"))
 	w.drain()
 	checkOnboarded(t, w, vended, "True", "")
 	if w.stack(w.org.Account("moved").ID, stackRegion, stackName) != nil {
@@ -40,14 +40,14 @@ func TestE2EOrganizationsEventsForwarded(t *testing.T) {
 // member account ("security"), the forwarder and the Organizations delegation in the
 // management account, the member execution roles trusting the install account's reconcile
 // role. What the local world adds: the IAM gate plays the Organization's delegation policy,
-// which moto lacks (faultproxy.IAMSettings.Delegation); every other part is the real one.
+// which moto lacks (proxy.IAMSettings.Delegation); every other part is the real one.
 func TestE2EDelegatedAdministrator(t *testing.T) {
 	w0 := seedWorldWith(t, "eu-west-1",
-		localenv.OU{Name: "Security", Accounts: []string{"security"}},
-		localenv.OU{Name: "Workloads", Accounts: []string{"vended", "created", "work-x"}})
+		localworld.OU{Name: "Security", Accounts: []string{"security"}},
+		localworld.OU{Name: "Workloads", Accounts: []string{"vended", "created", "work-x"}})
 	install := w0.org.Account("security").ID
 	w := w0.start(worldOpts{region: "eu-west-1", install: install})
-	acct := func(n string) localenv.Account { return w.org.Account(n) }
+	acct := func(n string) localworld.Account { return w.org.Account(n) }
 	for _, want := range []string{"eu-west-1/ForwardControlTowerLifecycleRule", "us-east-1/ForwardControlTowerLifecycleRule",
 		"us-east-1/ForwardOrganizationsCreateAccountRule", "us-east-1/ForwardOrganizationsAccountCallsRule"} {
 		if !slices.Contains(w.env.Forwarded, want) {
@@ -61,12 +61,12 @@ func TestE2EDelegatedAdministrator(t *testing.T) {
 	w.onboard(acct("vended"))
 	checkOnboarded(t, w, acct("vended"), "True", "")
 	// Organizations' CreateAccountResult, from us-east-1 of the management account.
-	w.put(localenv.OrganizationsCreateAccountResult(acct("created"), "SUCCEEDED"))
+	w.put(localworld.OrganizationsCreateAccountResult(acct("created"), "SUCCEEDED"))
 	w.drain()
 	checkOnboarded(t, w, acct("created"), "True", "")
 	// A manual request from the install account: the sweep lists the Organization through
 	// the delegation and onboards the rest, the install account included.
-	w.put(localenv.Manual())
+	w.put(localworld.Manual())
 	w.drain()
 	for _, n := range []string{"work-x", "security"} {
 		checkOnboarded(t, w, acct(n), "True", "")
@@ -78,7 +78,7 @@ func TestE2EDelegatedAdministrator(t *testing.T) {
 	calls := suite.rec.Since(mark)
 	orgReads := 0
 	for _, c := range calls {
-		if c.Account == localenv.ManagementAccount {
+		if c.Account == localworld.ManagementAccount {
 			t.Errorf("a Lambda called %s:%s with the management account's credentials", c.Service, c.Action)
 		}
 		if c.Service == "organizations" {
@@ -92,7 +92,7 @@ func TestE2EDelegatedAdministrator(t *testing.T) {
 		t.Error("no Organizations call was recorded: the delegation was not exercised")
 	}
 	t.Logf("%d calls of the Lambdas, %d of them Organizations reads through the delegation", len(calls), orgReads)
-	assumes := suite.rec.Since(mark, localenv.InService("sts"), localenv.WithAction("AssumeRole"))
+	assumes := suite.rec.Since(mark, localworld.InService("sts"), localworld.WithAction("AssumeRole"))
 	if len(assumes) == 0 {
 		t.Fatal("no AssumeRole recorded")
 	}

@@ -23,9 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/policy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/iampolicy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 )
 
 // The guardrail SCP of deploy/guardrail.yaml on every member account (resolved from the
@@ -34,13 +34,13 @@ import (
 // or logs, where Trend's template leaves the API key, nor delete the stack.
 func TestE2EGuardrailSCP(t *testing.T) {
 	w := newWorld(t, worldOpts{allowDenials: []string{"lambda:GetFunctionConfiguration", "logs:FilterLogEvents", "cloudformation:DeleteStack"}})
-	props, err := localenv.ResourceProperties(filepath.Join(suite.root, "deploy", "guardrail.yaml"), "Guardrail",
-		localenv.TemplateValues{Region: w.region, Account: localenv.ManagementAccount, Params: map[string]string{"TargetIds": w.org.RootID}})
+	props, err := localworld.ResourceProperties(filepath.Join(suite.root, "deploy", "guardrail.yaml"), "Guardrail",
+		localworld.TemplateValues{Region: w.region, Account: localworld.ManagementAccount, Params: map[string]string{"TargetIds": w.org.RootID}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	content, _ := json.Marshal(props["Content"])
-	scp, err := policy.Parse(content, policy.SCP)
+	scp, err := iampolicy.Parse(content, iampolicy.SCP)
 	if err != nil {
 		t.Fatalf("guardrail: %v", err)
 	}
@@ -50,15 +50,15 @@ func TestE2EGuardrailSCP(t *testing.T) {
 	t.Cleanup(suite.Faults.ClearSCPs)
 
 	a := w.org.Account("work-b")
-	w.put(localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
+	w.put(localworld.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
 	w.drain()
 	checkOnboarded(t, w, a, "True", "")
 
 	// An administrator of the account, as a person would assume the role.
 	adminARN := "arn:aws:iam::" + a.ID + ":role/SandboxAdmin"
-	trust := policy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+localenv.ManagementAccount+`:root"},"Action":"sts:AssumeRole"}]}`, policy.Trust)
-	suite.Faults.AddRole(faultproxy.Role{ARN: adminARN, Label: "SandboxAdmin in " + a.ID, Trust: &trust,
-		Policies: []policy.Document{policy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, policy.Identity)}})
+	trust := iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+localworld.ManagementAccount+`:root"},"Action":"sts:AssumeRole"}]}`, iampolicy.Trust)
+	suite.Faults.AddRole(proxy.Role{ARN: adminARN, Label: "SandboxAdmin in " + a.ID, Trust: &trust,
+		Policies: []iampolicy.Document{iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, iampolicy.Identity)}})
 	base := suite.moto.Config(w.ctx, stackRegion)
 	// Through the fault proxy, which learns the session's key and gates its calls (the
 	// loaded configuration's sources would put moto's endpoint back on each client).

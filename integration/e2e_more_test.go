@@ -20,16 +20,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/trend"
 )
 
 // awsCLI runs the AWS CLI against moto as the management account and returns its stdout.
 func (w *world) awsCLI(args ...string) string {
 	w.t.Helper()
 	cmd := exec.CommandContext(w.ctx, "aws", append(args, "--output", "json")...)
-	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+suite.moto.URL, "AWS_ACCESS_KEY_ID="+localenv.AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+localenv.SecretAccessKey, "AWS_DEFAULT_REGION="+w.env.Region, "AWS_REGION="+w.env.Region,
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+suite.moto.URL, "AWS_ACCESS_KEY_ID="+localworld.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+localworld.SecretAccessKey, "AWS_DEFAULT_REGION="+w.env.Region, "AWS_REGION="+w.env.Region,
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
 	out, err := cmd.Output()
 	if err != nil {
@@ -47,9 +47,9 @@ func TestE2EReplay(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	a := w.org.Account("work-a")
 	eb := eventbridge.NewFromConfig(w.env.Central())
-	defaultBus := "arn:aws:events:" + w.env.Region + ":" + localenv.ManagementAccount + ":event-bus/default"
+	defaultBus := "arn:aws:events:" + w.env.Region + ":" + localworld.ManagementAccount + ":event-bus/default"
 	arch, err := eb.CreateArchive(w.ctx, &eventbridge.CreateArchiveInput{
-		ArchiveName: aws.String(localenv.BusName + "-default"), EventSourceArn: aws.String(defaultBus),
+		ArchiveName: aws.String(localworld.BusName + "-default"), EventSourceArn: aws.String(defaultBus),
 		EventPattern: aws.String(`{"source":["aws.controltower","aws.organizations","onboarder.manual"]}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestE2EReplay(t *testing.T) {
 		t.Errorf("the replay made write calls in member accounts: %s", describeCalls(ws))
 	}
 	after := w.stack(a.ID, stackRegion, stackName)
-	if publicParams(before) != publicParams(after) || localenv.StackTags(before)["cloudone-onboarder:fingerprint"] != localenv.StackTags(after)["cloudone-onboarder:fingerprint"] {
+	if publicParams(before) != publicParams(after) || localworld.StackTags(before)["cloudone-onboarder:fingerprint"] != localworld.StackTags(after)["cloudone-onboarder:fingerprint"] {
 		t.Errorf("the replay changed the stack: %s -> %s", publicParams(before), publicParams(after))
 	}
 	// Logged as replays: the intake's event line and the worker's decision carry the name.
@@ -116,9 +116,9 @@ func TestE2EReplay(t *testing.T) {
 }
 
 // envelope is an EventBridge event as a rule delivers it, with a fixed id.
-func envelope(id string, e localenv.Entry, region string) []byte {
+func envelope(id string, e localworld.Entry, region string) []byte {
 	b, _ := json.Marshal(map[string]any{"version": "0", "id": id, "detail-type": e.DetailType, "source": e.Source,
-		"account": localenv.ManagementAccount, "time": time.Now().UTC().Format(time.RFC3339), "region": region,
+		"account": localworld.ManagementAccount, "time": time.Now().UTC().Format(time.RFC3339), "region": region,
 		"resources": []string{}, "detail": e.Detail})
 	return b
 }
@@ -127,13 +127,13 @@ func envelope(id string, e localenv.Entry, region string) []byte {
 func TestE2EDuplicates(t *testing.T) {
 	w := newWorld(t, worldOpts{reconcilers: 3})
 	a := w.org.Account("work-a")
-	av, err := localenv.StartPool(w.ctx, 4, localenv.LambdaOptions{Name: "accountvending", RIE: suite.rie,
+	av, err := localworld.StartPool(w.ctx, 4, localworld.LambdaOptions{Name: "accountvending", RIE: suite.rie,
 		Bootstrap: suite.bins["accountvending"], Env: w.env.FunctionEnv("accountvending"), Tees: []io.Writer{suite.allLogs}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer av.Stop()
-	ev := localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region)
+	ev := localworld.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region)
 	body := envelope("0c6e5d9a-dup0-4d3e-8f40-000000000007", ev, w.env.Region)
 	invoke := func(n int) {
 		var wg sync.WaitGroup
@@ -160,7 +160,7 @@ func TestE2EDuplicates(t *testing.T) {
 	if got := w.stacksEverywhere(a.ID, stackName); len(got) != 1 {
 		t.Fatalf("stacks in %v, want one", got)
 	}
-	creates := suite.rec.Calls(localenv.InService("cloudformation"), localenv.InAccount(a.ID), localenv.WithAction("CreateStack"))
+	creates := suite.rec.Calls(localworld.InService("cloudformation"), localworld.InAccount(a.ID), localworld.WithAction("CreateStack"))
 	if len(creates) != 1 {
 		t.Errorf("%d CreateStack calls, want 1", len(creates))
 	}
@@ -185,7 +185,7 @@ func TestE2ESweep(t *testing.T) {
 
 	marks := w.marks()
 	mark := suite.rec.Mark()
-	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localenv.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
+	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localworld.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
 		t.Fatalf("sweep: %v %v", err, ferr)
 	}
 	w.drain()
@@ -194,16 +194,16 @@ func TestE2ESweep(t *testing.T) {
 		if got := w.stacksEverywhere(org.Account(n).ID, stackName); len(got) > 0 {
 			t.Errorf("%s is out of scope but has a stack in %v", n, got)
 		}
-		if ws := suite.rec.Since(mark, localenv.Writes, localenv.InAccount(org.Account(n).ID)); len(ws) > 0 {
+		if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(org.Account(n).ID)); len(ws) > 0 {
 			t.Errorf("%s is out of scope but got writes: %s", n, describeCalls(ws))
 		}
 	}
 	// The foreign stack: untouched and reported.
 	after := w.stack(foreign.ID, stackRegion, stackName)
-	if after == nil || publicParams(after) != publicParams(foreignBefore) || localenv.StackTags(after)["cloudone-onboarder:managed"] != "" {
+	if after == nil || publicParams(after) != publicParams(foreignBefore) || localworld.StackTags(after)["cloudone-onboarder:managed"] != "" {
 		t.Errorf("the foreign stack in work-b was changed")
 	}
-	if ws := suite.rec.Since(mark, localenv.Writes, localenv.InAccount(foreign.ID)); len(ws) > 0 {
+	if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(foreign.ID)); len(ws) > 0 {
 		t.Errorf("writes to work-b, whose stack is not ours: %s", describeCalls(ws))
 	}
 	reported := false
@@ -218,7 +218,7 @@ func TestE2ESweep(t *testing.T) {
 
 	// A second sweep finds everything in sync.
 	marks, mark = w.marks(), suite.rec.Mark()
-	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localenv.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
+	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localworld.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
 		t.Fatalf("sweep: %v %v", err, ferr)
 	}
 	w.drain()
@@ -259,7 +259,7 @@ func (w *world) snapshot() string {
 			}
 			state[a.ID+"/"+r] = map[string]any{"stacks": stacks.Stacks, "trails": trails.TrailList, "logging": status}
 		}
-		b, err := localenv.S3(w.acctCfg(a.ID, "us-east-1")).ListBuckets(w.ctx, &s3.ListBucketsInput{})
+		b, err := localworld.S3(w.acctCfg(a.ID, "us-east-1")).ListBuckets(w.ctx, &s3.ListBucketsInput{})
 		if err != nil {
 			w.t.Fatal(err)
 		}
@@ -274,17 +274,17 @@ func TestE2EDryRun(t *testing.T) {
 	w := newWorld(t, worldOpts{env: map[string]string{"ONBOARDER_DRY_RUN": "true"}})
 	withTrail := w.org.Account("work-b")
 	name := "audit"
-	if _, err := suite.moto.SeedTrail(w.ctx, localenv.Trail{Account: withTrail.ID, Name: name, Bucket: "audit-" + withTrail.ID,
+	if _, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: withTrail.ID, Name: name, Bucket: "audit-" + withTrail.ID,
 		HomeRegion: stackRegion, Logging: false}); err != nil {
 		t.Fatal(err)
 	}
 	before := w.snapshot()
 	mark, marks := suite.rec.Mark(), w.marks()
-	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localenv.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
+	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localworld.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
 		t.Fatalf("sweep: %v %v", err, ferr)
 	}
-	w.put(localenv.ControlTowerAccount("CreateManagedAccount", w.org.Account("work-a"), "SUCCEEDED", w.env.Region),
-		localenv.TrailCall(withTrail.ID, stackRegion, "StopLogging", name))
+	w.put(localworld.ControlTowerAccount("CreateManagedAccount", w.org.Account("work-a"), "SUCCEEDED", w.env.Region),
+		localworld.TrailCall(withTrail.ID, stackRegion, "StopLogging", name))
 	w.drain()
 	if after := w.snapshot(); after != before {
 		t.Errorf("the dry run changed the member accounts (snapshot of %d bytes differs)", len(before))
@@ -314,26 +314,26 @@ func TestE2ESecretRotation(t *testing.T) {
 	a := w.org.Account("work-a")
 	w.onboard(a)
 	checkOnboarded(t, w, a, "True", "")
-	fp := localenv.StackTags(w.stack(a.ID, stackRegion, stackName))["cloudone-onboarder:fingerprint"]
+	fp := localworld.StackTags(w.stack(a.ID, stackRegion, stackName))["cloudone-onboarder:fingerprint"]
 
-	rotated := cloudonetest.Key{ID: "LEAKKEYID0c2", Secret: "LEAKSECRETc1-rotated-5e1d", Region: "us-1", Account: c1Key.Account}
+	rotated := trend.Key{ID: "LEAKKEYID0c2", Secret: "LEAKSECRETc1-rotated-5e1d", Region: "us-1", Account: c1Key.Account}
 	suite.c1.AddKey(rotated)
 	newTok := "LEAKTOKENv1-rotated-77a0"
 	if _, err := secretsmanager.NewFromConfig(w.env.Central()).PutSecretValue(w.ctx, &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(w.env.SecretARN), SecretString: aws.String(localenv.SecretValue{CloudOneAPIKey: rotated.APIKey(), VisionOneServiceToken: newTok}.JSON())}); err != nil {
+		SecretId: aws.String(w.env.SecretARN), SecretString: aws.String(localworld.SecretValue{CloudOneAPIKey: rotated.APIKey(), VisionOneServiceToken: newTok}.JSON())}); err != nil {
 		t.Fatal(err)
 	}
 	mark := suite.rec.Mark()
-	w.put(localenv.Manual(a.ID))
+	w.put(localworld.Manual(a.ID))
 	w.drain()
-	if ups := suite.rec.Since(mark, localenv.InAccount(a.ID), localenv.WithAction("UpdateStack")); len(ups) != 1 {
+	if ups := suite.rec.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("UpdateStack")); len(ups) != 1 {
 		t.Errorf("%d UpdateStack calls after the rotation, want 1", len(ups))
 	}
 	s := w.stack(a.ID, stackRegion, stackName)
-	if got := localenv.StackTags(s)["cloudone-onboarder:fingerprint"]; got == fp || got == "" {
+	if got := localworld.StackTags(s)["cloudone-onboarder:fingerprint"]; got == fp || got == "" {
 		t.Errorf("fingerprint tag %q did not change from %q", got, fp)
 	}
-	p := localenv.StackParams(s)
+	p := localworld.StackParams(s)
 	if p["CloudOneApiKey"] != rotated.APIKey() || p["VisionOneServiceToken"] != newTok {
 		t.Errorf("the stack does not carry the rotated key and token")
 	}
@@ -346,22 +346,22 @@ func TestE2EUnrelatedTraffic(t *testing.T) {
 	_, arn, _ := seedForwardingTrail(t, w, a)
 	mark, marks := suite.rec.Mark(), w.marks()
 	// The onboarder's own roles, whatever the session name: their changes are its own.
-	own := localenv.RoleSession(a.ID, localenv.MemberExecutionRole, "any-session")
-	cfn := localenv.RoleSession(a.ID, localenv.MemberCFNRole, "AWSCloudFormation")
+	own := localworld.RoleSession(a.ID, localworld.MemberExecutionRole, "any-session")
+	cfn := localworld.RoleSession(a.ID, localworld.MemberCFNRole, "AWSCloudFormation")
 	w.put(
-		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "UpdateTrail", own, map[string]any{"name": arn}, ""),
-		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "CreateTrail", cfn, map[string]any{"name": "CloudOne-trail"}, ""),
-		localenv.APICall(a.ID, stackRegion, "cloudformation.amazonaws.com", "UpdateStack", own, map[string]any{"stackName": stackName}, ""),
-		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "StopLogging", localenv.Person(a.ID), map[string]any{"name": arn}, "AccessDenied"),
-		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "DeleteTrail", localenv.Person(a.ID), map[string]any{"name": arn}, "TrailNotFoundException"),
-		localenv.StackCall(a.ID, stackRegion, "DeleteStack", "SomeOtherStack"),
-		localenv.StackCall(a.ID, stackRegion, "UpdateStack", "arn:aws:cloudformation:us-east-1:"+a.ID+":stack/Other/3c1e0f60-0000-11ef-8000-0a1b2c3d4e5f"),
+		localworld.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "UpdateTrail", own, map[string]any{"name": arn}, ""),
+		localworld.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "CreateTrail", cfn, map[string]any{"name": "CloudOne-trail"}, ""),
+		localworld.APICall(a.ID, stackRegion, "cloudformation.amazonaws.com", "UpdateStack", own, map[string]any{"stackName": stackName}, ""),
+		localworld.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "StopLogging", localworld.Person(a.ID), map[string]any{"name": arn}, "AccessDenied"),
+		localworld.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "DeleteTrail", localworld.Person(a.ID), map[string]any{"name": arn}, "TrailNotFoundException"),
+		localworld.StackCall(a.ID, stackRegion, "DeleteStack", "SomeOtherStack"),
+		localworld.StackCall(a.ID, stackRegion, "UpdateStack", "arn:aws:cloudformation:us-east-1:"+a.ID+":stack/Other/3c1e0f60-0000-11ef-8000-0a1b2c3d4e5f"),
 	)
 	// The rule filters failed calls out (errorCode exists: false); the trail guard must also
 	// drop them by itself, so hand them to it directly as well.
-	for i, e := range []localenv.Entry{
-		localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "StopLogging", localenv.Person(a.ID), map[string]any{"name": arn}, "AccessDenied"),
-		localenv.APICall(a.ID, stackRegion, "cloudformation.amazonaws.com", "DeleteStack", localenv.Person(a.ID), map[string]any{"stackName": stackName}, "AccessDenied"),
+	for i, e := range []localworld.Entry{
+		localworld.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "StopLogging", localworld.Person(a.ID), map[string]any{"name": arn}, "AccessDenied"),
+		localworld.APICall(a.ID, stackRegion, "cloudformation.amazonaws.com", "DeleteStack", localworld.Person(a.ID), map[string]any{"stackName": stackName}, "AccessDenied"),
 	} {
 		body := envelope(fmt.Sprintf("0c6e5d9a-err%d-4d3e-8f40-000000000011", i), e, w.env.Region)
 		if _, ferr, err := w.env.Lambdas["trailguard"].Invoke(w.ctx, body); err != nil || ferr != nil {
@@ -387,7 +387,7 @@ func TestE2EUnrelatedTraffic(t *testing.T) {
 	// StopLogging on the forwarding trail is never skipped, not even when the onboarder's own
 	// role made it (the onboarder never stops a trail: whoever did has its role).
 	marks = w.marks()
-	w.put(localenv.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "StopLogging", own, map[string]any{"name": arn}, ""))
+	w.put(localworld.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "StopLogging", own, map[string]any{"name": arn}, ""))
 	st = w.drain()
 	if n := st.Delivered["reconcile"]; n != 1 {
 		t.Errorf("StopLogging by the onboarder's role enqueued %d requests, want 1", n)

@@ -10,7 +10,7 @@ package integration
 // What moto does not do and the local world adds: moto's CloseAccount makes the account
 // SUSPENDED at once (AWS passes through PENDING_CLOSURE first: the sweep's unit test covers
 // that state) and its STS still hands out credentials into a closed account; the fault proxy
-// refuses AssumeRole into it, as AWS does (faultproxy.Proxy.CloseAccount).
+// refuses AssumeRole into it, as AWS does (proxy.Proxy.CloseAccount).
 
 import (
 	"context"
@@ -23,24 +23,24 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 )
 
 func TestE2EOffboarding(t *testing.T) {
 	w0 := seedWorldWith(t, "us-east-1",
-		localenv.OU{Name: "Workloads", Accounts: []string{"close-ev", "remove-ev", "move-ev", "close-sw", "remove-sw", "move-sw", "exclude-sw", "stays", "delete-fails"}},
-		localenv.OU{Name: "Sandbox", Accounts: []string{"move-in"}},
+		localworld.OU{Name: "Workloads", Accounts: []string{"close-ev", "remove-ev", "move-ev", "close-sw", "remove-sw", "move-sw", "exclude-sw", "stays", "delete-fails"}},
+		localworld.OU{Name: "Sandbox", Accounts: []string{"move-in"}},
 	)
 	wk, sb := w0.org.OUs["Workloads"], w0.org.OUs["Sandbox"]
 	env := map[string]string{"ONBOARDER_INCLUDE_OUS": wk, "ONBOARDER_OFFBOARD": "delete"}
 	w := w0.start(worldOpts{region: "us-east-1", env: env, allowDenials: []string{"sts:AssumeRole", "cloudformation:DescribeStacks"}})
-	acct := func(n string) localenv.Account { return w.org.Account(n) }
+	acct := func(n string) localworld.Account { return w.org.Account(n) }
 	orgs := organizations.NewFromConfig(suite.moto.Config(w.ctx, "us-east-1"))
 
 	// Onboard the Workloads accounts.
-	w.put(localenv.Manual())
+	w.put(localworld.Manual())
 	w.drain()
 	for _, n := range []string{"close-ev", "remove-ev", "move-ev", "close-sw", "remove-sw", "move-sw", "exclude-sw", "stays", "delete-fails"} {
 		checkOnboarded(t, w, acct(n), "True", "")
@@ -57,13 +57,13 @@ func TestE2EOffboarding(t *testing.T) {
 	// A deletion that fails (a custom resource of Trend's template that fails on delete): the
 	// CloudFormation layer plays it, as moto cannot.
 	w.removeAccount(orgs, acct("delete-fails"))
-	suite.Faults.FailStacks(faultproxy.StackFailure{Account: acct("delete-fails").ID, Operation: "DELETE"})
+	suite.Faults.FailStacks(proxy.StackFailure{Account: acct("delete-fails").ID, Operation: "DELETE"})
 	mark := suite.rec.Mark()
-	w.put(localenv.OrganizationsAccountCall("RemoveAccountFromOrganization", acct("delete-fails").ID))
-	w.put(localenv.OrganizationsAccountCall("CloseAccount", acct("close-ev").ID),
-		localenv.OrganizationsAccountCall("RemoveAccountFromOrganization", acct("remove-ev").ID),
-		localenv.MoveAccountCall(acct("move-ev").ID, wk, sb),
-		localenv.MoveAccountCall(acct("move-in").ID, sb, wk))
+	w.put(localworld.OrganizationsAccountCall("RemoveAccountFromOrganization", acct("delete-fails").ID))
+	w.put(localworld.OrganizationsAccountCall("CloseAccount", acct("close-ev").ID),
+		localworld.OrganizationsAccountCall("RemoveAccountFromOrganization", acct("remove-ev").ID),
+		localworld.MoveAccountCall(acct("move-ev").ID, wk, sb),
+		localworld.MoveAccountCall(acct("move-in").ID, sb, wk))
 	w.drain()
 	w.checkUnreachable(acct("close-ev"), "account-closed", mark)
 	w.checkDeleted(acct("remove-ev"), "account-removed")
@@ -90,7 +90,7 @@ func TestE2EOffboarding(t *testing.T) {
 	w.checkDeleted(acct("move-sw"), "ou-not-included")
 	w.checkDeleted(acct("exclude-sw"), "excluded-account")
 	checkOnboarded(t, w, acct("stays"), "True", "")
-	if ws := suite.rec.Since(mark, localenv.Writes, localenv.InAccount(acct("stays").ID)); len(ws) > 0 {
+	if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(acct("stays").ID)); len(ws) > 0 {
 		t.Errorf("the account that stays in scope got writes: %s", describeCalls(ws))
 	}
 
@@ -117,7 +117,7 @@ func TestE2EOffboarding(t *testing.T) {
 // sweep invokes the sweep on its schedule's event and drains.
 func (w *world) sweep() {
 	w.t.Helper()
-	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localenv.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
+	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localworld.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
 		w.t.Fatalf("sweep: %v %v", err, ferr)
 	}
 	w.drain()
@@ -133,7 +133,7 @@ func (w *world) restart(env map[string]string) {
 
 // closeAccount closes an account in moto's Organizations, and in the IAM gate (see the file's
 // comment).
-func (w *world) closeAccount(orgs *organizations.Client, a localenv.Account) {
+func (w *world) closeAccount(orgs *organizations.Client, a localworld.Account) {
 	w.t.Helper()
 	if _, err := orgs.CloseAccount(w.ctx, &organizations.CloseAccountInput{AccountId: aws.String(a.ID)}); err != nil {
 		w.t.Fatalf("close %s: %v", a.Name, err)
@@ -141,14 +141,14 @@ func (w *world) closeAccount(orgs *organizations.Client, a localenv.Account) {
 	suite.Faults.CloseAccount(a.ID)
 }
 
-func (w *world) removeAccount(orgs *organizations.Client, a localenv.Account) {
+func (w *world) removeAccount(orgs *organizations.Client, a localworld.Account) {
 	w.t.Helper()
 	if _, err := orgs.RemoveAccountFromOrganization(w.ctx, &organizations.RemoveAccountFromOrganizationInput{AccountId: aws.String(a.ID)}); err != nil {
 		w.t.Fatalf("remove %s: %v", a.Name, err)
 	}
 }
 
-func (w *world) moveAccount(orgs *organizations.Client, a localenv.Account, from, to string) {
+func (w *world) moveAccount(orgs *organizations.Client, a localworld.Account, from, to string) {
 	w.t.Helper()
 	if _, err := orgs.MoveAccount(w.ctx, &organizations.MoveAccountInput{AccountId: aws.String(a.ID), SourceParentId: aws.String(from),
 		DestinationParentId: aws.String(to)}); err != nil {
@@ -160,7 +160,7 @@ func (w *world) moveAccount(orgs *organizations.Client, a localenv.Account, from
 func (w *world) ledgerEntry(account string) ledger.Entry {
 	w.t.Helper()
 	out, err := dynamodb.NewFromConfig(w.env.Central()).GetItem(context.WithoutCancel(w.ctx), &dynamodb.GetItemInput{
-		TableName: aws.String(localenv.LedgerTable), Key: map[string]ddbtypes.AttributeValue{"account": &ddbtypes.AttributeValueMemberS{Value: account}}})
+		TableName: aws.String(localworld.LedgerTable), Key: map[string]ddbtypes.AttributeValue{"account": &ddbtypes.AttributeValueMemberS{Value: account}}})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func (w *world) ledgerEntry(account string) ledger.Entry {
 
 // checkDeleted: the onboarder's stack is gone and the ledger records the offboarding, with
 // what stays in Cloud One.
-func (w *world) checkDeleted(a localenv.Account, code string) {
+func (w *world) checkDeleted(a localworld.Account, code string) {
 	w.t.Helper()
 	if got := w.stacksEverywhere(a.ID, stackName); len(got) > 0 {
 		w.t.Errorf("%s (%s): stack still in %v", a.Name, code, got)
@@ -186,9 +186,9 @@ func (w *world) checkDeleted(a localenv.Account, code string) {
 
 // checkUnreachable: a closed account is reported, nothing is written in it, and its stack
 // stays (AWS deletes it with the account).
-func (w *world) checkUnreachable(a localenv.Account, code string, mark int) {
+func (w *world) checkUnreachable(a localworld.Account, code string, mark int) {
 	w.t.Helper()
-	if ws := suite.rec.Since(mark, localenv.Writes, localenv.InAccount(a.ID)); len(ws) > 0 {
+	if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(a.ID)); len(ws) > 0 {
 		w.t.Errorf("%s is closed but got writes: %s", a.Name, describeCalls(ws))
 	}
 	e := w.ledgerEntry(a.ID)

@@ -28,23 +28,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
 )
 
 func TestE2ERollout(t *testing.T) {
 	names := []string{"canary", "roll-a", "roll-b", "roll-c", "roll-d"}
-	w := seedWorldWith(t, "us-east-1", localenv.OU{Name: "Workloads", Accounts: names}).
+	w := seedWorldWith(t, "us-east-1", localworld.OU{Name: "Workloads", Accounts: names}).
 		start(worldOpts{region: "us-east-1"})
-	acct := func(n string) localenv.Account { return w.org.Account(n) }
-	w.put(localenv.Manual())
+	acct := func(n string) localworld.Account { return w.org.Account(n) }
+	w.put(localworld.Manual())
 	w.drain()
 	v1 := w.env.TemplateURL
 	before := map[string]string{} // account -> fingerprint under v1
 	for _, n := range names {
 		checkOnboarded(t, w, acct(n), "True", "")
-		tg := localenv.StackTags(w.stack(acct(n).ID, stackRegion, stackName))
+		tg := localworld.StackTags(w.stack(acct(n).ID, stackRegion, stackName))
 		if tg["cloudone-onboarder:template"] != v1 {
 			t.Fatalf("%s: template tag %q, want %s", n, tg["cloudone-onboarder:template"], v1)
 		}
@@ -54,7 +54,7 @@ func TestE2ERollout(t *testing.T) {
 	// Two new versions: a broken one, whose custom resource fails on update, and its fix.
 	broken := w.uploadTemplate("cloudone/v2-broken/onboarding-template.yaml", "Version 2")
 	fixed := w.uploadTemplate("cloudone/v2.1/onboarding-template.yaml", "Version 2.1")
-	rule := suite.Faults.FailStacks(faultproxy.StackFailure{Operation: "UPDATE", TemplateURLContains: "/v2-broken/"})
+	rule := suite.Faults.FailStacks(proxy.StackFailure{Operation: "UPDATE", TemplateURLContains: "/v2-broken/"})
 	defer suite.Faults.ClearStackFailures()
 
 	mark := suite.rec.Mark()
@@ -80,8 +80,8 @@ func TestE2ERollout(t *testing.T) {
 		t.Errorf("rollout status of the halted rollout:\n%s", out)
 	}
 	canary := w.stack(acct("canary").ID, stackRegion, stackName)
-	if canary.StackStatus != "UPDATE_ROLLBACK_COMPLETE" || localenv.StackTags(canary)["cloudone-onboarder:template"] != v1 {
-		t.Errorf("canary: %s with template %q, want UPDATE_ROLLBACK_COMPLETE with v1 back", canary.StackStatus, localenv.StackTags(canary)["cloudone-onboarder:template"])
+	if canary.StackStatus != "UPDATE_ROLLBACK_COMPLETE" || localworld.StackTags(canary)["cloudone-onboarder:template"] != v1 {
+		t.Errorf("canary: %s with template %q, want UPDATE_ROLLBACK_COMPLETE with v1 back", canary.StackStatus, localworld.StackTags(canary)["cloudone-onboarder:template"])
 	}
 	if e := w.ledgerEntry(acct("canary").ID); e.Class != "needs-person" || !strings.Contains(e.Failed, "CloudOneIntegration") {
 		t.Errorf("canary ledger %+v, want needs-person naming the resource", e)
@@ -92,11 +92,11 @@ func TestE2ERollout(t *testing.T) {
 		t.Helper()
 		for _, n := range names[1:] {
 			a := acct(n)
-			if ws := suite.rec.Since(mark, localenv.Writes, localenv.InAccount(a.ID)); len(ws) > 0 {
+			if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(a.ID)); len(ws) > 0 {
 				t.Errorf("%s: %s got writes: %s", when, n, describeCalls(ws))
 			}
 			checkOnboarded(t, w, a, "True", "")
-			tg := localenv.StackTags(w.stack(a.ID, stackRegion, stackName))
+			tg := localworld.StackTags(w.stack(a.ID, stackRegion, stackName))
 			if tg["cloudone-onboarder:template"] != v1 || tg["cloudone-onboarder:fingerprint"] != before[a.ID] {
 				t.Errorf("%s: %s has template %q fingerprint %q, want v1 as before", when, n, tg["cloudone-onboarder:template"], tg["cloudone-onboarder:fingerprint"])
 			}
@@ -115,7 +115,7 @@ func TestE2ERollout(t *testing.T) {
 
 	// Resumed with the fixed version, whose assets (nested templates, Lambda packages) sit
 	// beside it: the canary is updated to it, then each wave in turn.
-	out = w.operator(0, "rollout", "resume", "--template-url", fixed, "--assets-bucket", localenv.TemplateBucket, "--assets-prefix", "cloudone/v2.1/")
+	out = w.operator(0, "rollout", "resume", "--template-url", fixed, "--assets-bucket", localworld.TemplateBucket, "--assets-prefix", "cloudone/v2.1/")
 	if !strings.Contains(out, "resumed at wave 1 of 3") || !strings.Contains(out, "1 accounts enqueued again") {
 		t.Errorf("rollout resume:\n%s", out)
 	}
@@ -133,10 +133,10 @@ func TestE2ERollout(t *testing.T) {
 	}
 	for _, n := range names {
 		s := w.stack(acct(n).ID, stackRegion, stackName)
-		if got := localenv.StackTags(s)["cloudone-onboarder:template"]; s.StackStatus != "UPDATE_COMPLETE" || got != fixed {
+		if got := localworld.StackTags(s)["cloudone-onboarder:template"]; s.StackStatus != "UPDATE_COMPLETE" || got != fixed {
 			t.Errorf("%s: %s with template %q, want UPDATE_COMPLETE with %s", n, s.StackStatus, got, fixed)
 		}
-		checkOnboardedWith(t, w, acct(n), "True", "", localenv.TemplateBucket, "cloudone/v2.1/")
+		checkOnboardedWith(t, w, acct(n), "True", "", localworld.TemplateBucket, "cloudone/v2.1/")
 	}
 	// The waves went in order: each account of a wave was released only after the wave before
 	// settled, which the release events of the reconcile's logs show.
@@ -172,15 +172,15 @@ func TestE2ERollout(t *testing.T) {
 // template bucket and returns its URL.
 func (w *world) uploadTemplate(key, version string) string {
 	w.t.Helper()
-	body := bytes.Replace(localenv.OnboardingTemplate, []byte("Description: >-"), []byte("Description: >-\n  "+version+" of the stand-in."), 1)
-	if bytes.Equal(body, localenv.OnboardingTemplate) {
+	body := bytes.Replace(localworld.OnboardingTemplate, []byte("Description: >-"), []byte("Description: >-\n  "+version+" of the stand-in."), 1)
+	if bytes.Equal(body, localworld.OnboardingTemplate) {
 		w.t.Fatal("the stand-in template has no description to change")
 	}
-	if _, err := localenv.S3(suite.moto.Config(w.ctx, "us-east-1")).PutObject(w.ctx, &s3.PutObjectInput{
-		Bucket: aws.String(localenv.TemplateBucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+	if _, err := localworld.S3(suite.moto.Config(w.ctx, "us-east-1")).PutObject(w.ctx, &s3.PutObjectInput{
+		Bucket: aws.String(localworld.TemplateBucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 		w.t.Fatal(err)
 	}
-	return suite.moto.ObjectURL(localenv.TemplateBucket, key)
+	return suite.moto.ObjectURL(localworld.TemplateBucket, key)
 }
 
 // operator runs the operator command against the world and returns its output; it fails the
@@ -199,7 +199,7 @@ func (w *world) operator(want int, args ...string) string {
 // rollout reads the rollout from the ledger table.
 func (w *world) rollout() *rollout.Rollout {
 	w.t.Helper()
-	st := &rollout.Store{DB: dynamodb.NewFromConfig(w.env.Central()), Table: localenv.LedgerTable}
+	st := &rollout.Store{DB: dynamodb.NewFromConfig(w.env.Central()), Table: localworld.LedgerTable}
 	r, err := st.Get(context.WithoutCancel(w.ctx))
 	if err != nil || r == nil {
 		w.t.Fatalf("read the rollout: %v %v", r, err)

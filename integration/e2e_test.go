@@ -13,19 +13,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
 
 // checkOnboarded asserts the stack of a freshly onboarded account: in the mapped region and
 // nowhere else, with the parameters, tags and capabilities of the contract.
-func checkOnboarded(t *testing.T, w *world, a localenv.Account, wantNewTrail, wantBucket string) {
+func checkOnboarded(t *testing.T, w *world, a localworld.Account, wantNewTrail, wantBucket string) {
 	t.Helper()
 	checkOnboardedWith(t, w, a, wantNewTrail, wantBucket, "cloudone-community", "")
 }
 
 // checkOnboardedWith is checkOnboarded for a template version whose assets (QSS3BucketName,
 // QSS3KeyPrefix) are not the configured ones.
-func checkOnboardedWith(t *testing.T, w *world, a localenv.Account, wantNewTrail, wantBucket, assetsBucket, assetsPrefix string) {
+func checkOnboardedWith(t *testing.T, w *world, a localworld.Account, wantNewTrail, wantBucket, assetsBucket, assetsPrefix string) {
 	t.Helper()
 	if got := w.stacksEverywhere(a.ID, stackName); !slices.Equal(got, []string{stackRegion}) {
 		t.Fatalf("%s: stack %s in regions %v, want only [%s]", a.Name, stackName, got, stackRegion)
@@ -34,7 +34,7 @@ func checkOnboardedWith(t *testing.T, w *world, a localenv.Account, wantNewTrail
 	if !strings.HasSuffix(string(s.StackStatus), "_COMPLETE") {
 		t.Errorf("%s: status %s", a.Name, s.StackStatus)
 	}
-	p := localenv.StackParams(s)
+	p := localworld.StackParams(s)
 	want := map[string]string{"CreateNewTrail": wantNewTrail, "ExistingCloudtrailBucketName": wantBucket,
 		"QSS3BucketName": assetsBucket, "QSS3KeyPrefix": assetsPrefix}
 	for k, v := range want {
@@ -50,7 +50,7 @@ func checkOnboardedWith(t *testing.T, w *world, a localenv.Account, wantNewTrail
 	if p["VisionOneServiceToken"] != v1Tok && p["VisionOneServiceToken"] != "****" {
 		t.Errorf("%s: VisionOneServiceToken is not the token of the secret", a.Name)
 	}
-	tg := localenv.StackTags(s)
+	tg := localworld.StackTags(s)
 	if tg["cloudone-onboarder:managed"] != "true" {
 		t.Errorf("%s: tag cloudone-onboarder:managed = %q, want true (tags %v)", a.Name, tg["cloudone-onboarder:managed"], tg)
 	}
@@ -58,7 +58,7 @@ func checkOnboardedWith(t *testing.T, w *world, a localenv.Account, wantNewTrail
 		t.Errorf("%s: no tag cloudone-onboarder:fingerprint (tags %v)", a.Name, tg)
 	}
 	// moto's DescribeStacks does not return Capabilities: read them from the recorded call.
-	calls := suite.rec.Calls(localenv.InService("cloudformation"), localenv.InAccount(a.ID), localenv.WithAction("CreateStack", "UpdateStack"))
+	calls := suite.rec.Calls(localworld.InService("cloudformation"), localworld.InAccount(a.ID), localworld.WithAction("CreateStack", "UpdateStack"))
 	if len(calls) == 0 {
 		t.Fatalf("%s: no CreateStack call recorded", a.Name)
 	}
@@ -102,12 +102,12 @@ func TestE2ENewAccount(t *testing.T) {
 		}
 	}
 	// The worker assumed the execution role with its own session name.
-	roles := suite.rec.Calls(localenv.WithAction("AssumeRole"), func(c localenv.Call) bool {
+	roles := suite.rec.Calls(localworld.WithAction("AssumeRole"), func(c localworld.Call) bool {
 		return strings.Contains(c.RoleARN, "::"+a.ID+":role/")
 	})
 	var sessions []string
 	for _, c := range roles {
-		if c.SessionName != localenv.SeedSession {
+		if c.SessionName != localworld.SeedSession {
 			sessions = append(sessions, c.SessionName)
 		}
 	}
@@ -132,24 +132,24 @@ func TestE2ETrailMode(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	withTrail, without, farBucket := w.org.Account("work-a"), w.org.Account("work-b"), w.org.Account("work-c")
 	// A multi-region trail homed in eu-west-1 covers us-east-1, and its bucket is in us-east-1.
-	if _, err := suite.moto.SeedTrail(w.ctx, localenv.Trail{Account: withTrail.ID, Name: "org-audit", Bucket: "audit-logs-" + withTrail.ID,
+	if _, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: withTrail.ID, Name: "org-audit", Bucket: "audit-logs-" + withTrail.ID,
 		HomeRegion: "eu-west-1", BucketRegion: stackRegion, MultiRegion: true, Logging: true}); err != nil {
 		t.Fatal(err)
 	}
 	// The same, with the bucket in eu-west-1: S3 notifies only targets in the bucket's own
 	// region, so the forwarder in us-east-1 could not use it.
-	if _, err := suite.moto.SeedTrail(w.ctx, localenv.Trail{Account: farBucket.ID, Name: "org-audit", Bucket: "audit-logs-" + farBucket.ID,
+	if _, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: farBucket.ID, Name: "org-audit", Bucket: "audit-logs-" + farBucket.ID,
 		HomeRegion: "eu-west-1", MultiRegion: true, Logging: true}); err != nil {
 		t.Fatal(err)
 	}
 	// A trail that does not log, in the other account, must not count.
-	if _, err := suite.moto.SeedTrail(w.ctx, localenv.Trail{Account: without.ID, Name: "stopped", Bucket: "stopped-logs-" + without.ID,
+	if _, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: without.ID, Name: "stopped", Bucket: "stopped-logs-" + without.ID,
 		HomeRegion: "us-east-1", MultiRegion: true, Logging: false}); err != nil {
 		t.Fatal(err)
 	}
-	w.put(localenv.ControlTowerAccount("CreateManagedAccount", withTrail, "SUCCEEDED", w.env.Region),
-		localenv.ControlTowerAccount("CreateManagedAccount", without, "SUCCEEDED", w.env.Region),
-		localenv.ControlTowerAccount("CreateManagedAccount", farBucket, "SUCCEEDED", w.env.Region))
+	w.put(localworld.ControlTowerAccount("CreateManagedAccount", withTrail, "SUCCEEDED", w.env.Region),
+		localworld.ControlTowerAccount("CreateManagedAccount", without, "SUCCEEDED", w.env.Region),
+		localworld.ControlTowerAccount("CreateManagedAccount", farBucket, "SUCCEEDED", w.env.Region))
 	marks := w.marks()
 	w.drain()
 	checkOnboarded(t, w, withTrail, "False", "audit-logs-"+withTrail.ID)
@@ -167,10 +167,10 @@ func TestE2ETrailMode(t *testing.T) {
 }
 
 // seedForwardingTrail gives the account a single-region trail in us-east-1 and onboards it.
-func seedForwardingTrail(t *testing.T, w *world, a localenv.Account) (name, arn, bucket string) {
+func seedForwardingTrail(t *testing.T, w *world, a localworld.Account) (name, arn, bucket string) {
 	t.Helper()
 	name, bucket = "audit", "audit-logs-"+a.ID
-	arn, err := suite.moto.SeedTrail(w.ctx, localenv.Trail{Account: a.ID, Name: name, Bucket: bucket, HomeRegion: stackRegion, Logging: true})
+	arn, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: a.ID, Name: name, Bucket: bucket, HomeRegion: stackRegion, Logging: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,13 +187,13 @@ func TestE2ETrailDeleted(t *testing.T) {
 	if _, err := cloudtrail.NewFromConfig(w.acctCfg(a.ID, stackRegion)).DeleteTrail(w.ctx, &cloudtrail.DeleteTrailInput{Name: aws.String(name)}); err != nil {
 		t.Fatal(err)
 	}
-	w.put(localenv.TrailCall(a.ID, stackRegion, "DeleteTrail", arn))
+	w.put(localworld.TrailCall(a.ID, stackRegion, "DeleteTrail", arn))
 	w.drain()
 	s := w.stack(a.ID, stackRegion, stackName)
 	if s == nil {
 		t.Fatal("the stack is gone")
 	}
-	if p := localenv.StackParams(s); p["CreateNewTrail"] != "True" || p["ExistingCloudtrailBucketName"] != "" {
+	if p := localworld.StackParams(s); p["CreateNewTrail"] != "True" || p["ExistingCloudtrailBucketName"] != "" {
 		t.Errorf("after the trail was deleted: %s, want CreateNewTrail True and no bucket", publicParams(s))
 	}
 }
@@ -209,13 +209,13 @@ func TestE2ELoggingStopped(t *testing.T) {
 	if w.trailLogging(a.ID, stackRegion, name) {
 		t.Fatal("StopLogging did not stop the trail")
 	}
-	w.put(localenv.TrailCall(a.ID, stackRegion, "StopLogging", arn))
+	w.put(localworld.TrailCall(a.ID, stackRegion, "StopLogging", arn))
 	w.drain()
 	if !w.trailLogging(a.ID, stackRegion, name) {
 		t.Errorf("the forwarding trail does not log after its StopLogging event")
 	}
-	starts := suite.rec.Calls(localenv.InService("cloudtrail"), localenv.InAccount(a.ID), localenv.WithAction("StartLogging"),
-		func(c localenv.Call) bool { return c.Region == stackRegion })
+	starts := suite.rec.Calls(localworld.InService("cloudtrail"), localworld.InAccount(a.ID), localworld.WithAction("StartLogging"),
+		func(c localworld.Call) bool { return c.Region == stackRegion })
 	if len(starts) == 0 { // the seed talks to moto directly: only the product's calls are recorded
 		t.Errorf("no StartLogging by the product in %s/%s", a.ID, stackRegion)
 	}
@@ -233,7 +233,7 @@ func TestE2EStackDeleted(t *testing.T) {
 	if w.stack(a.ID, stackRegion, stackName) != nil {
 		t.Fatal("DeleteStack did not delete the stack")
 	}
-	w.put(localenv.StackCall(a.ID, stackRegion, "DeleteStack", stackName))
+	w.put(localworld.StackCall(a.ID, stackRegion, "DeleteStack", stackName))
 	w.drain()
 	if w.stack(a.ID, stackRegion, stackName) == nil {
 		t.Fatal("the stack was not redeployed after its DeleteStack event")
@@ -255,7 +255,7 @@ func TestE2ENewAccountOrganizationsEvent(t *testing.T) {
 		t.Fatal("the Organizations rule is missing in us-east-1")
 	}
 	a := w.org.Account("sandbox-a")
-	w.put(localenv.OrganizationsCreateAccountResult(a, "SUCCEEDED"))
+	w.put(localworld.OrganizationsCreateAccountResult(a, "SUCCEEDED"))
 	st := w.drain()
 	if st.Invocations["accountvending"] != 1 {
 		t.Errorf("accountvending invocations %d, want 1", st.Invocations["accountvending"])
@@ -263,8 +263,8 @@ func TestE2ENewAccountOrganizationsEvent(t *testing.T) {
 	checkOnboarded(t, w, a, "True", "")
 	// A failed creation changes nothing.
 	mark := suite.rec.Mark()
-	w.put(localenv.OrganizationsCreateAccountResult(w.org.Account("sandbox-b"), "FAILED"),
-		localenv.ControlTowerAccount("CreateManagedAccount", w.org.Account("work-a"), "FAILED", w.env.Region))
+	w.put(localworld.OrganizationsCreateAccountResult(w.org.Account("sandbox-b"), "FAILED"),
+		localworld.ControlTowerAccount("CreateManagedAccount", w.org.Account("work-a"), "FAILED", w.env.Region))
 	w.drain()
 	if ws := w.memberWrites(mark); len(ws) > 0 {
 		t.Errorf("failed account creations caused writes: %s", describeCalls(ws))

@@ -17,9 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/policy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/iampolicy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 )
 
 // ---- Cloud One ----
@@ -119,7 +119,7 @@ type stateCase struct {
 // cfnWrites lists the product's CloudFormation write calls in an account since mark.
 func cfnWrites(id string, mark int) []string {
 	var out []string
-	for _, c := range suite.rec.Since(mark, localenv.Writes, localenv.InAccount(id), localenv.InService("cloudformation")) {
+	for _, c := range suite.rec.Since(mark, localworld.Writes, localworld.InAccount(id), localworld.InService("cloudformation")) {
 		out = append(out, c.Action)
 	}
 	return out
@@ -213,21 +213,21 @@ func TestFaultOwnWrites(t *testing.T) {
 	cases := []stateCase{
 		{account: "fault-01", scenario: "own create rolled back", fault: "CreateStack fails at the custom resource that calls Cloud One; the create rolls back",
 			before: func(fw *faultWorld, id string) {
-				suite.Faults.FailStacks(faultproxy.StackFailure{Account: id, Operation: "CREATE", LogicalID: "CloudOneIntegration",
+				suite.Faults.FailStacks(proxy.StackFailure{Account: id, Operation: "CREATE", LogicalID: "CloudOneIntegration",
 					Reason: "Received response status [FAILED] from custom resource. Message returned: Cloud One API returned 500"})
 				fw.deleteStack(id)
 			},
 			dlq: true, reason: "CloudOneIntegration (AWS::CloudFormation::CustomResource) CREATE_FAILED", check: writesAre("CreateStack")},
 		{account: "fault-02", scenario: "own update rolled back", fault: "the forwarding trail is deleted; the UpdateStack that follows fails and rolls back (old parameters back)",
 			before: func(fw *faultWorld, id string) {
-				suite.Faults.FailStacks(faultproxy.StackFailure{Account: id, Operation: "UPDATE", LogicalID: "CloudTrailStack", ResourceType: "AWS::CloudFormation::Stack",
+				suite.Faults.FailStacks(proxy.StackFailure{Account: id, Operation: "UPDATE", LogicalID: "CloudTrailStack", ResourceType: "AWS::CloudFormation::Stack",
 					Reason: "Embedded stack was not successfully updated"})
 				stopTrail(fw, id)
 			},
 			dlq: true, reason: "CloudTrailStack (AWS::CloudFormation::Stack) UPDATE_FAILED", check: writesAre("UpdateStack")},
 		{account: "fault-03", scenario: "write during an operation", fault: "the first two UpdateStack calls meet another operation (CloudFormation's ValidationError \"... is in UPDATE_IN_PROGRESS state and can not be updated.\")",
 			before: func(fw *faultWorld, id string) {
-				suite.Faults.Add(faultproxy.Rule{Service: "cloudformation", Action: "UpdateStack", Account: id, Fault: faultproxy.Busy{}, Times: 2})
+				suite.Faults.Add(proxy.Rule{Service: "cloudformation", Action: "UpdateStack", Account: id, Fault: proxy.Busy{}, Times: 2})
 				stopTrail(fw, id)
 			},
 			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
@@ -239,14 +239,14 @@ func TestFaultOwnWrites(t *testing.T) {
 			}},
 		{account: "fault-04", scenario: "AccessDenied in the member (SCP)", fault: "an SCP on the account denies cloudformation:CreateStack",
 			before: func(fw *faultWorld, id string) {
-				suite.Faults.AddSCP(id, policy.MustParse(`{"Version":"2012-10-17","Statement":[{"Sid":"DenyStacks","Effect":"Deny","Action":"cloudformation:CreateStack","Resource":"*"}]}`, policy.SCP))
+				suite.Faults.AddSCP(id, iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Sid":"DenyStacks","Effect":"Deny","Action":"cloudformation:CreateStack","Resource":"*"}]}`, iampolicy.SCP))
 				fw.deleteStack(id)
 			},
 			dlq: true, reason: "cloudformation:CreateStack in " /* + id */, check: writesAre("CreateStack")},
 		{account: "fault-05", scenario: "AccessDenied on AssumeRole for a new account, recovering", fault: "AssumeRole into the account is denied for the first 6 s (its role is not usable yet)",
 			before: func(fw *faultWorld, id string) {
 				fw.deleteStack(id)
-				suite.Faults.Add(faultproxy.Rule{Service: "sts", Action: "AssumeRole", Resource: ":" + id + ":", Fault: faultproxy.AccessDenied{Reason: "the role is not usable yet"}, Duration: 6 * time.Second})
+				suite.Faults.Add(proxy.Rule{Service: "sts", Action: "AssumeRole", Resource: ":" + id + ":", Fault: proxy.AccessDenied{Reason: "the role is not usable yet"}, Duration: 6 * time.Second})
 			},
 			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
 				writesAre("CreateStack")(t, fw, id, mark, logs)
@@ -259,7 +259,7 @@ func TestFaultOwnWrites(t *testing.T) {
 		{account: "fault-06", scenario: "repeated request token", fault: "the answer to CreateStack is lost (connection reset after CloudFormation took it); the SDK retries with the same token",
 			before: func(fw *faultWorld, id string) {
 				fw.deleteStack(id)
-				suite.Faults.Add(faultproxy.Rule{Service: "cloudformation", Action: "CreateStack", Account: id, Fault: faultproxy.LoseResponse{}, Times: 1})
+				suite.Faults.Add(proxy.Rule{Service: "cloudformation", Action: "CreateStack", Account: id, Fault: proxy.LoseResponse{}, Times: 1})
 			},
 			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
 				writesAre("CreateStack", "CreateStack")(t, fw, id, mark, logs)
@@ -302,7 +302,7 @@ func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 	start := time.Now()
 	fw := newFaultWorld(t, o)
 	for _, a := range fw.accounts {
-		if _, err := suite.moto.SeedTrail(fw.ctx, localenv.Trail{Account: a.ID, Name: "audit", Bucket: "audit-" + a.ID, HomeRegion: stackRegion, Logging: true}); err != nil {
+		if _, err := suite.moto.SeedTrail(fw.ctx, localworld.Trail{Account: a.ID, Name: "audit", Bucket: "audit-" + a.ID, HomeRegion: stackRegion, Logging: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -319,7 +319,7 @@ func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 		c.before(fw, fw.org.Account(c.account).ID)
 	}
 	mark, marks := suite.rec.Mark(), fw.marks()
-	fw.put(localenv.Manual(fw.ids()...))
+	fw.put(localworld.Manual(fw.ids()...))
 	fw.drainFor(3*time.Minute, func(ctx context.Context) {
 		var wg sync.WaitGroup
 		for _, c := range cases {

@@ -2,7 +2,7 @@
 
 package integration
 
-// The fault runs of issue 8: AWS misbehaving on the wire (through internal/faultproxy, between
+// The fault runs of issue 8: AWS misbehaving on the wire (through integration/localworld/proxy, between
 // the call recorder and moto), CloudFormation states moto never produces (DescribeStacks
 // rewritten by the proxy), the Cloud One stand-in failing, and a broken secret. Each run
 // onboards 20 accounts through the real pipeline (Control Tower events on the default bus,
@@ -33,8 +33,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
@@ -71,7 +71,7 @@ func addFaultRow(r faultRow) {
 // of faultMaxReceive receives.
 type faultWorld struct {
 	*world
-	accounts []localenv.Account
+	accounts []localworld.Account
 }
 
 type faultOpts struct {
@@ -110,7 +110,7 @@ func newFaultWorld(t *testing.T, o faultOpts) *faultWorld {
 	return &faultWorld{world: w, accounts: w.org.Accounts}
 }
 
-func startFaultWorld(ctx context.Context, t *testing.T, o faultOpts) (*world, *localenv.Env, error) {
+func startFaultWorld(ctx context.Context, t *testing.T, o faultOpts) (*world, *localworld.Env, error) {
 	if err := suite.moto.Reset(ctx); err != nil {
 		return nil, nil, err
 	}
@@ -119,14 +119,14 @@ func startFaultWorld(ctx context.Context, t *testing.T, o faultOpts) (*world, *l
 		names[i] = fmt.Sprintf("fault-%02d", i+1)
 	}
 	const region = "eu-west-1"
-	org, err := suite.moto.SeedOrganization(ctx, region, localenv.OU{Name: "Workloads", Accounts: names})
+	org, err := suite.moto.SeedOrganization(ctx, region, localworld.OU{Name: "Workloads", Accounts: names})
 	if err != nil {
 		return nil, nil, fmt.Errorf("seed organization: %w", err)
 	}
 	w := &world{t: t, ctx: ctx, org: org, region: region}
 	env := map[string]string{"ONBOARDER_MAX_FAILURES": strconv.Itoa(faultMaxFailures)}
 	maps.Copy(env, o.env)
-	e, err := localenv.Setup(ctx, suite.moto, suite.rec, localenv.Options{
+	e, err := localworld.Setup(ctx, suite.moto, suite.rec, localworld.Options{
 		Region:               region,
 		Secret:               secret(),
 		CloudOneURL:          suite.c1.URL,
@@ -155,16 +155,16 @@ func (fw *faultWorld) ids() []string {
 }
 
 // controlTower puts one Control Tower CreateManagedAccount event per account.
-func (fw *faultWorld) controlTower(accounts ...localenv.Account) {
-	var es []localenv.Entry
+func (fw *faultWorld) controlTower(accounts ...localworld.Account) {
+	var es []localworld.Entry
 	for _, a := range accounts {
-		es = append(es, localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", fw.env.Region))
+		es = append(es, localworld.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", fw.env.Region))
 	}
 	fw.put(es...)
 }
 
 // drainFor runs the pump until idle, within limit; during runs alongside (nil: nothing).
-func (fw *faultWorld) drainFor(limit time.Duration, during func(ctx context.Context)) localenv.Stats {
+func (fw *faultWorld) drainFor(limit time.Duration, during func(ctx context.Context)) localworld.Stats {
 	fw.t.Helper()
 	ctx, cancel := context.WithTimeout(fw.ctx, limit)
 	defer cancel()
@@ -197,11 +197,11 @@ func (fw *faultWorld) inSync(account string) string {
 	if st := string(s.StackStatus); !strings.HasSuffix(st, "_COMPLETE") || st == "ROLLBACK_COMPLETE" || st == "IMPORT_ROLLBACK_COMPLETE" {
 		return "stack status " + st
 	}
-	tg := localenv.StackTags(s)
+	tg := localworld.StackTags(s)
 	if tg["cloudone-onboarder:managed"] != "true" || tg["cloudone-onboarder:fingerprint"] == "" {
 		return "stack lacks the onboarder's tags"
 	}
-	p := localenv.StackParams(s)
+	p := localworld.StackParams(s)
 	newTrail := p["CreateNewTrail"] == "True" && p["ExistingCloudtrailBucketName"] == ""
 	existing := p["CreateNewTrail"] == "False" && p["ExistingCloudtrailBucketName"] != ""
 	if !(newTrail || existing) || p["QSS3BucketName"] != "cloudone-community" {
@@ -338,7 +338,7 @@ func runFault(t *testing.T, c faultCase) {
 	suite.Faults.ResetStats()
 	mark, marks := suite.rec.Mark(), fw.marks()
 	if c.viaSweep {
-		fw.put(localenv.Manual(fw.ids()...))
+		fw.put(localworld.Manual(fw.ids()...))
 	} else {
 		fw.controlTower(fw.accounts...)
 	}
@@ -467,26 +467,26 @@ func (fw *faultWorld) checkNoLeak() {
 // ---- faults on the wire ----
 
 func TestFaultWire(t *testing.T) {
-	all := func(f faultproxy.Fault, p float64) func(*faultWorld) {
-		return func(*faultWorld) { suite.Faults.Add(faultproxy.Rule{Fault: f, Probability: p}) }
+	all := func(f proxy.Fault, p float64) func(*faultWorld) {
+		return func(*faultWorld) { suite.Faults.Add(proxy.Rule{Fault: f, Probability: p}) }
 	}
 	cases := []faultCase{
 		{group: "wire", name: "throttling 30%", fault: "Throttling (query XML / JSON / S3 SlowDown) on 30% of all calls of every service",
-			before: all(faultproxy.Throttle{}, 0.3)},
+			before: all(proxy.Throttle{}, 0.3)},
 		{group: "wire", name: "throttling burst", fault: "Throttling on 100% of all calls for 10 s from the first event",
 			before: func(*faultWorld) {
-				suite.Faults.Add(faultproxy.Rule{Fault: faultproxy.Throttle{}, Duration: 10 * time.Second})
+				suite.Faults.Add(proxy.Rule{Fault: proxy.Throttle{}, Duration: 10 * time.Second})
 			}},
 		{group: "wire", name: "server error 500", fault: "HTTP 500 InternalFailure on 30% of all calls",
-			before: all(faultproxy.ServerError{Status: 500}, 0.3)},
+			before: all(proxy.ServerError{Status: 500}, 0.3)},
 		{group: "wire", name: "server error 503", fault: "HTTP 503 ServiceUnavailable on 30% of all calls",
-			before: all(faultproxy.ServerError{Status: 503}, 0.3)},
+			before: all(proxy.ServerError{Status: 503}, 0.3)},
 		{group: "wire", name: "connection reset", fault: "TCP RST before any response on 20% of all calls",
-			before: all(faultproxy.Reset{}, 0.2)},
+			before: all(proxy.Reset{}, 0.2)},
 		{group: "wire", name: "truncated body", fault: "half the response body under the full Content-Length, then close, on 20% of all calls",
-			before: all(faultproxy.Truncate{}, 0.2)},
+			before: all(proxy.Truncate{}, 0.2)},
 		{group: "wire", name: "latency", fault: "0 to 2 s added before forwarding, on 25% of all calls",
-			before: all(faultproxy.Latency{UpTo: 2 * time.Second}, 0.25)},
+			before: all(proxy.Latency{UpTo: 2 * time.Second}, 0.25)},
 	}
 	for _, c := range cases {
 		// The intake Lambda handles one event per invocation, and the pump invokes intakes one

@@ -98,7 +98,7 @@ This page is written by the end-to-end fault runs of the integration suite:
 
 Everything runs on one machine, as in the rest of the end-to-end suite (` + "`integration/`" + `):
 moto in server mode stands in for AWS, the four real Lambda binaries run under the Lambda runtime
-interface emulator, and an httptest server of the project (` + "`internal/cloudone/cloudonetest`" + `)
+interface emulator, and an httptest server of the project (` + "`integration/localworld/trend`" + `)
 stands in for the Cloud One accounts API. Events travel through the EventBridge rules of
 ` + "`deploy/template.yaml`" + ` (with SQS targets), the intake Lambda, the FIFO reconcile queue and
 its redrive policy to the real DLQ on moto (30 receives: the last resort; the worker itself
@@ -106,14 +106,14 @@ dead-letters after 4 transient failures in a row, ` + "`ONBOARDER_MAX_FAILURES`"
 reconcile Lambda (10 instances, batches of 2, 120 s timeout; a request comes back 1 s after a write,
 then after half the operation's age, at most 5 s).
 
-The local AWS behaves like AWS where it decides the outcome (` + "`internal/faultproxy`" + `, in front
+The local AWS behaves like AWS where it decides the outcome (` + "`integration/localworld/proxy`" + `, in front
 of moto): each Lambda runs with the credentials of its own role of ` + "`deploy/template.yaml`" + `
 behind an IAM gate, the member accounts have the roles of ` + "`deploy/member.yaml`" + `, and a call
 a role does not allow fails the run; every stack operation stays in progress for 2 s, and can fail
 and roll back, with the failed resource in its events.
 
 - **Faults on the wire.** Every AWS call of the Lambdas goes through a call recorder and then
-  ` + "`internal/faultproxy`" + `. Its rules pick calls by service, action, account, region and
+  ` + "`integration/localworld/proxy`" + `. Its rules pick calls by service, action, account, region and
   resource, with a probability, a count or a time window, and answer them as the service's protocol
   would: throttling and 500/503 errors as query XML (CloudFormation, STS, IAM), JSON with
   ` + "`x-amzn-ErrorType`" + ` (SQS, DynamoDB, Secrets Manager, Organizations) or S3 XML

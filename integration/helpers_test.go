@@ -25,9 +25,9 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithy "github.com/aws/smithy-go"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 )
 
 // Regions where a stack could wrongly land: the mapped ones and the home regions used here.
@@ -44,8 +44,8 @@ const (
 type world struct {
 	t      *testing.T
 	ctx    context.Context
-	env    *localenv.Env
-	org    *localenv.Org
+	env    *localworld.Env
+	org    *localworld.Org
 	region string
 }
 
@@ -54,9 +54,9 @@ type worldOpts struct {
 	env          map[string]string // function variables
 	reconcilers  int
 	functionEnv  map[string]map[string]string
-	timing       *faultproxy.StackTiming // how long stack operations run (nil: localenv.DefaultStackTiming)
-	allowDenials []string                // IAM actions the test makes the gate refuse on purpose
-	install      string                  // the account the central stack runs in ("": the management account)
+	timing       *proxy.StackTiming // how long stack operations run (nil: localworld.DefaultStackTiming)
+	allowDenials []string           // IAM actions the test makes the gate refuse on purpose
+	install      string             // the account the central stack runs in ("": the management account)
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -69,13 +69,13 @@ func newWorld(t *testing.T, o worldOpts) *world {
 func seedWorld(t *testing.T, region string) *world {
 	t.Helper()
 	return seedWorldWith(t, region,
-		localenv.OU{Name: "Workloads", Accounts: []string{"work-a", "work-b", "work-c"}},
-		localenv.OU{Name: "Sandbox", Accounts: []string{"sandbox-a", "sandbox-b"}},
+		localworld.OU{Name: "Workloads", Accounts: []string{"work-a", "work-b", "work-c"}},
+		localworld.OU{Name: "Sandbox", Accounts: []string{"sandbox-a", "sandbox-b"}},
 	)
 }
 
 // seedWorldWith resets moto and seeds an Organization of these OUs.
-func seedWorldWith(t *testing.T, region string, ous ...localenv.OU) *world {
+func seedWorldWith(t *testing.T, region string, ous ...localworld.OU) *world {
 	t.Helper()
 	if suite.setupErr != nil {
 		t.Fatalf("harness: %v", suite.setupErr)
@@ -99,7 +99,7 @@ func seedWorldWith(t *testing.T, region string, ous ...localenv.OU) *world {
 func (w *world) start(o worldOpts) *world {
 	t := w.t
 	t.Helper()
-	env, err := localenv.Setup(w.ctx, suite.moto, suite.rec, localenv.Options{
+	env, err := localworld.Setup(w.ctx, suite.moto, suite.rec, localworld.Options{
 		Region:               w.region,
 		Secret:               secret(),
 		CloudOneURL:          suite.c1.URL,
@@ -173,7 +173,7 @@ func redactTail(s string) string {
 }
 
 // put puts events and fails the test on error.
-func (w *world) put(entries ...localenv.Entry) []string {
+func (w *world) put(entries ...localworld.Entry) []string {
 	w.t.Helper()
 	ids, err := w.env.Put(w.ctx, entries...)
 	if err != nil {
@@ -183,7 +183,7 @@ func (w *world) put(entries ...localenv.Entry) []string {
 }
 
 // drain runs the pump until idle and fails the test if it could not.
-func (w *world) drain() localenv.Stats {
+func (w *world) drain() localworld.Stats {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(w.ctx, 2*time.Minute)
 	defer cancel()
@@ -195,15 +195,15 @@ func (w *world) drain() localenv.Stats {
 }
 
 // onboard sends the Control Tower event for the account and drains.
-func (w *world) onboard(a localenv.Account) localenv.Stats {
+func (w *world) onboard(a localworld.Account) localworld.Stats {
 	w.t.Helper()
-	w.put(localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
+	w.put(localworld.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
 	return w.drain()
 }
 
 func (w *world) acctCfg(account, region string) aws.Config {
 	w.t.Helper()
-	cfg, err := suite.moto.AccountConfig(w.ctx, account, region, localenv.ExecutionRole)
+	cfg, err := suite.moto.AccountConfig(w.ctx, account, region, localworld.ExecutionRole)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func (w *world) stacksEverywhere(account, name string) []string {
 // publicParams are the non-secret parameters (moto reads NoEcho parameters back in clear:
 // never print those).
 func publicParams(s *cfntypes.Stack) string {
-	p := localenv.StackParams(s)
+	p := localworld.StackParams(s)
 	var keys []string
 	for k := range p {
 		if k != "CloudOneApiKey" && k != "VisionOneServiceToken" {
@@ -285,7 +285,7 @@ func (w *world) trailLogging(account, region, name string) bool {
 // ledgerItems counts the ledger's items.
 func (w *world) ledgerAccounts() []string {
 	w.t.Helper()
-	out, err := dynamodb.NewFromConfig(w.env.Central()).Scan(w.ctx, &dynamodb.ScanInput{TableName: aws.String(localenv.LedgerTable)})
+	out, err := dynamodb.NewFromConfig(w.env.Central()).Scan(w.ctx, &dynamodb.ScanInput{TableName: aws.String(localworld.LedgerTable)})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -357,11 +357,11 @@ func (w *world) logsSince(m lambdaMarks, handler string) string {
 }
 
 // memberWrites are the write calls to member accounts (stacks, trails, buckets, roles) after mark.
-func (w *world) memberWrites(mark int) []localenv.Call {
-	return suite.rec.Since(mark, localenv.Writes, func(c localenv.Call) bool { return c.Account != localenv.ManagementAccount })
+func (w *world) memberWrites(mark int) []localworld.Call {
+	return suite.rec.Since(mark, localworld.Writes, func(c localworld.Call) bool { return c.Account != localworld.ManagementAccount })
 }
 
-func describeCalls(cs []localenv.Call) string {
+func describeCalls(cs []localworld.Call) string {
 	var b strings.Builder
 	for _, c := range cs {
 		fmt.Fprintf(&b, "%s %s/%s %s; ", c.Service, c.Account, c.Region, c.Action)

@@ -19,18 +19,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/trend"
 )
 
 // Secrets of the run: easy to grep for in the leak check.
 var (
-	c1Key = cloudonetest.Key{ID: "LEAKKEYID0c1", Secret: "LEAKSECRETc1-4f0e9a7b2d", Region: "us-1", Account: "711111111111"}
+	c1Key = trend.Key{ID: "LEAKKEYID0c1", Secret: "LEAKSECRETc1-4f0e9a7b2d", Region: "us-1", Account: "711111111111"}
 	v1Tok = "LEAKTOKENv1-9c2b7e5a31"
 )
 
-func secret() localenv.SecretValue {
-	return localenv.SecretValue{CloudOneAPIKey: c1Key.APIKey(), VisionOneServiceToken: v1Tok}
+func secret() localworld.SecretValue {
+	return localworld.SecretValue{CloudOneAPIKey: c1Key.APIKey(), VisionOneServiceToken: v1Tok}
 }
 
 // secretMarkers are the strings that must never appear in any output.
@@ -40,15 +40,15 @@ func secretMarkers() []string {
 }
 
 var suite struct {
-	*localenv.Harness
-	moto     *localenv.Moto
-	rec      *localenv.Recorder
+	*localworld.Harness
+	moto     *localworld.Moto
+	rec      *localworld.Recorder
 	rie      string
 	bins     map[string]string
 	root     string
-	c1       *cloudonetest.Server
-	allLogs  *localenv.Log // every line of every process of the run
-	output   *localenv.Log // everything the test binary printed
+	c1       *trend.Server
+	allLogs  *localworld.Log // every line of every process of the run
+	output   *localworld.Log // everything the test binary printed
 	setupErr error
 }
 
@@ -59,7 +59,7 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	// Capture every byte the test binary prints (test logs included) for the leak check,
 	// while still passing it through.
-	suite.output = localenv.NewLog()
+	suite.output = localworld.NewLog()
 	realOut := os.Stdout
 	r, w, err := os.Pipe()
 	if err == nil {
@@ -73,7 +73,7 @@ func run(m *testing.M) int {
 			os.Stdout = realOut
 		}()
 	}
-	suite.allLogs = localenv.NewLog() // replaced by the harness's log once it runs
+	suite.allLogs = localworld.NewLog() // replaced by the harness's log once it runs
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -94,7 +94,7 @@ func run(m *testing.M) int {
 }
 
 func setup(ctx context.Context) error {
-	h, err := localenv.StartHarness(ctx, []cloudonetest.Key{c1Key})
+	h, err := localworld.StartHarness(ctx, []trend.Key{c1Key})
 	if err != nil {
 		return err
 	}

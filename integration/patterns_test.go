@@ -17,7 +17,7 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
 
 // patternCase is one event and the handlers whose rules must match it.
@@ -55,7 +55,7 @@ func goldenExpectation(file string, ev map[string]any) []string {
 // cannot drift apart without this test failing.
 func TestRulePatternsMatchHandlers(t *testing.T) {
 	w := seedWorld(t, "us-east-1") // the region where the Organizations rule exists
-	env, err := localenv.Setup(w.ctx, suite.moto, suite.rec, localenv.Options{
+	env, err := localworld.Setup(w.ctx, suite.moto, suite.rec, localworld.Options{
 		Region: w.region, Secret: secret(), CloudOneURL: suite.c1.URL,
 		RulesFile: filepath.Join(suite.root, "deploy", "template.yaml"), NoLambdas: true,
 	})
@@ -110,7 +110,7 @@ func TestRulePatternsMatchHandlers(t *testing.T) {
 		d, _ := json.Marshal(detail)
 		src, _ := c.event["source"].(string)
 		dt, _ := c.event["detail-type"].(string)
-		buses := []string{localenv.BusName} // trail and stack events: forwarded to the onboarder bus
+		buses := []string{localworld.BusName} // trail and stack events: forwarded to the onboarder bus
 		if src != "aws.cloudtrail" && src != "aws.cloudformation" {
 			buses = []string{"default"}
 		}

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
 
 // TestStandInTemplateLints checks the stand-in onboarding template with cfn-lint, the
@@ -19,7 +19,7 @@ func TestStandInTemplateLints(t *testing.T) {
 		t.Fatal("cfn-lint is not on PATH: install it with pip install cfn-lint")
 	}
 	file := filepath.Join(t.TempDir(), "onboarding-template.yaml")
-	if err := os.WriteFile(file, localenv.OnboardingTemplate, 0o644); err != nil {
+	if err := os.WriteFile(file, localworld.OnboardingTemplate, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(bin, file).CombinedOutput(); err != nil {

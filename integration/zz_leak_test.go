@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
 
 // TestE2ENoSecretInOutput runs last (files run in name order): it onboards an account, so
@@ -21,7 +21,7 @@ func TestE2ENoSecretInOutput(t *testing.T) {
 	// The secret did flow: the product sent it to CloudFormation (the recorder keeps request
 	// bodies in memory only).
 	sent := false
-	for _, c := range suite.rec.Calls(localenv.InAccount(a.ID), localenv.WithAction("CreateStack")) {
+	for _, c := range suite.rec.Calls(localworld.InAccount(a.ID), localworld.WithAction("CreateStack")) {
 		if strings.Contains(string(c.Body), c1Key.Secret) {
 			sent = true
 		}

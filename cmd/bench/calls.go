@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
 )
@@ -46,7 +46,7 @@ func (w *world) measureCalls(ctx context.Context, memory bool) ([]callRow, []mem
 	if err := w.reset(ctx); err != nil {
 		return nil, nil, err
 	}
-	org, err := w.h.Moto.SeedOrganization(ctx, homeRegion, localenv.OU{Name: "Workloads", Accounts: []string{"new-a", "sync-a", "mem-a", "look-a"}})
+	org, err := w.h.Moto.SeedOrganization(ctx, homeRegion, localworld.OU{Name: "Workloads", Accounts: []string{"new-a", "sync-a", "mem-a", "look-a"}})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -55,9 +55,9 @@ func (w *world) measureCalls(ctx context.Context, memory bool) ([]callRow, []mem
 		return nil, nil, err
 	}
 	// Each row is one pass: operations settle at the next look, except look-a's create below.
-	w.h.Faults.EnableStacks(faultproxy.StackTiming{})
+	w.h.Faults.EnableStacks(proxy.StackTiming{})
 	newA, syncA, memA, lookA := org.Account("new-a"), org.Account("sync-a"), org.Account("mem-a"), org.Account("look-a")
-	trailARN, err := w.h.Moto.SeedTrail(ctx, localenv.Trail{Account: syncA.ID, Name: "audit", Bucket: "audit-logs-" + syncA.ID, HomeRegion: stackRegion, Logging: true})
+	trailARN, err := w.h.Moto.SeedTrail(ctx, localworld.Trail{Account: syncA.ID, Name: "audit", Bucket: "audit-logs-" + syncA.ID, HomeRegion: stackRegion, Logging: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -125,8 +125,8 @@ func (w *world) measureCalls(ctx context.Context, memory bool) ([]callRow, []mem
 	// look-a's create runs for an hour: the next pass looks at an operation in progress. It
 	// is measured last, after the memory scenario, whose sweep would find the create running.
 	lookRow := func() error {
-		w.h.Faults.EnableStacks(faultproxy.StackTiming{Create: time.Hour})
-		defer w.h.Faults.EnableStacks(faultproxy.StackTiming{})
+		w.h.Faults.EnableStacks(proxy.StackTiming{Create: time.Hour})
+		defer w.h.Faults.EnableStacks(proxy.StackTiming{})
 		if _, err := reconcileOnce(fresh, lookA.ID); err != nil {
 			return fmt.Errorf("create look-a: %w", err)
 		}
@@ -141,12 +141,12 @@ func (w *world) measureCalls(ctx context.Context, memory bool) ([]callRow, []mem
 		Why:  "the ledger (one DynamoDB GetItem in the management account) says which trail forwards; the event names another one",
 		Goal: "no call to the member account"},
 		func() (string, error) {
-			body := envelope("bench-irrelevant-0001", localenv.TrailCall(syncA.ID, stackRegion, "StopLogging", other), homeRegion)
+			body := envelope("bench-irrelevant-0001", localworld.TrailCall(syncA.ID, stackRegion, "StopLogging", other), homeRegion)
 			_, ferr, err := tg.Invoke(ctx, body)
 			if err != nil || ferr != nil {
 				return "", fmt.Errorf("trailguard: %v %v", err, ferr)
 			}
-			if n := len(w.h.Faults.Calls(faultproxy.Filter{Service: "sqs"})); n > 0 {
+			if n := len(w.h.Faults.Calls(proxy.Filter{Service: "sqs"})); n > 0 {
 				return "enqueued", nil
 			}
 			return "skipped (nothing enqueued)", nil
@@ -162,14 +162,14 @@ func (w *world) measureCalls(ctx context.Context, memory bool) ([]callRow, []mem
 	// accountvending -> queue -> reconcile, which creates the stack), a trail event on the
 	// forwarding trail (trailguard -> reconcile) and a sweep of the small Organization.
 	w.h.Faults.ResetStats()
-	if _, err := w.env.Put(ctx, localenv.ControlTowerAccount("CreateManagedAccount", memA, "SUCCEEDED", homeRegion),
-		localenv.TrailCall(syncA.ID, stackRegion, "StopLogging", trailARN)); err != nil {
+	if _, err := w.env.Put(ctx, localworld.ControlTowerAccount("CreateManagedAccount", memA, "SUCCEEDED", homeRegion),
+		localworld.TrailCall(syncA.ID, stackRegion, "StopLogging", trailARN)); err != nil {
 		return nil, nil, err
 	}
 	if _, err := w.drain(ctx); err != nil {
 		return nil, nil, err
 	}
-	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(ctx, localenv.ScheduledEvent(homeRegion)); err != nil || ferr != nil {
+	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(ctx, localworld.ScheduledEvent(homeRegion)); err != nil || ferr != nil {
 		return nil, nil, fmt.Errorf("sweep: %v %v", err, ferr)
 	}
 	st, err := w.drain(ctx)
@@ -180,7 +180,7 @@ func (w *world) measureCalls(ctx context.Context, memory bool) ([]callRow, []mem
 		return nil, nil, fmt.Errorf("function errors: %v", st.FunctionErrors)
 	}
 	var mem []memRow
-	for _, name := range localenv.Handlers {
+	for _, name := range localworld.Handlers {
 		mem = append(mem, w.memRow(name, "new account: full onboarding, plus a trail event and a sweep of 4 accounts"))
 	}
 	fm, err := w.floorMemory(ctx)
@@ -192,7 +192,7 @@ func (w *world) measureCalls(ctx context.Context, memory bool) ([]callRow, []mem
 	return rows, mem, err
 }
 
-func (w *world) drain(ctx context.Context) (localenv.Stats, error) {
+func (w *world) drain(ctx context.Context) (localworld.Stats, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	return w.env.Drain(ctx)

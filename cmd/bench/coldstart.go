@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
 
 // coldRow is one target's cold starts.
@@ -54,7 +54,7 @@ func coldEnv() map[string]string {
 // measureColdStarts starts each target n times under the emulator, each time a new process,
 // and invokes it once with an event it answers without any AWS call.
 func measureColdStarts(ctx context.Context, root string, n int, logf func(string, ...any)) ([]coldRow, error) {
-	rie, err := localenv.EnsureRIE(ctx)
+	rie, err := localworld.EnsureRIE(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +86,7 @@ func measureColdStarts(ctx context.Context, root string, n int, logf func(string
 	return rows, nil
 }
 
-// proc is a process under the emulator started by the bench (localenv starts the emulator at
+// proc is a process under the emulator started by the bench (the local world starts the emulator at
 // --log-level error, which hides the INIT REPORT line).
 type proc struct {
 	cmd  *exec.Cmd
@@ -113,11 +113,11 @@ func (s *syncBuffer) String() string {
 }
 
 func startRIE(ctx context.Context, rie, bootstrap, name string, env map[string]string) (*proc, error) {
-	port, err := localenv.FreePort()
+	port, err := localworld.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	api, err := localenv.FreePort()
+	api, err := localworld.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ type options struct {
 	Repeats      int           // sweep repeats per concurrency (product and floor each)
 	RepeatsC1    int           // repeats at concurrency 1, the long one
 	ParallelC1   bool          // run the product and the floor at the same time at concurrency 1
-	TunedMoto    bool          // run moto through localenv's moto_tuned.py (same answers, no per-request key scan)
+	TunedMoto    bool          // run moto through the local world's moto_server.py --tuned (same answers, no per-request key scan)
 	Latency      time.Duration // injected on every AWS call of the sweep
 	Concurrency  []int         // sweep concurrencies
 	ThrottleConc int           // concurrency of the throttled sweep
@@ -75,7 +75,7 @@ func main() {
 	fs.IntVar(&o.Repeats, "repeats", o.Repeats, "runs of the product and of the floor per sweep concurrency (median), except concurrency 1")
 	fs.IntVar(&o.RepeatsC1, "repeats-c1", o.RepeatsC1, "runs of the product and of the floor at concurrency 1 (about 200 s each at 1,000 accounts)")
 	fs.BoolVar(&o.ParallelC1, "parallel-c1", o.ParallelC1, "at concurrency 1, run the product and the floor at the same time (moto is nearly idle; halves the longest part of the run)")
-	fs.BoolVar(&o.TunedMoto, "tuned-moto", o.TunedMoto, "run moto through internal/localenv/moto_tuned.py: the same answers, without moto's scan of every account's access keys on each request (false: moto_server as the tests run it)")
+	fs.BoolVar(&o.TunedMoto, "tuned-moto", o.TunedMoto, "run moto through integration/localworld/moto_server.py --tuned: the same answers, without moto's scan of every account's access keys on each request (false: moto_server as the tests run it)")
 	fs.DurationVar(&o.Latency, "latency", o.Latency, "latency injected on every AWS call of the sweep")
 	conc := fs.String("concurrency", "1,8,32", "sweep concurrencies, comma separated")
 	fs.IntVar(&o.ThrottleConc, "throttle-concurrency", o.ThrottleConc, "concurrency of the throttled sweep")

@@ -14,10 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
@@ -114,13 +114,13 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 		}
 		return out
 	}
-	org, err := w.h.Moto.SeedOrganization(ctx, homeRegion, localenv.OU{Name: "Wave", Accounts: names("wave", o.OnboardAccounts)},
-		localenv.OU{Name: "Live", Accounts: names("live", o.Repairs)}, localenv.OU{Name: "Waiting", Accounts: names("wait", o.WaitingAccounts)})
+	org, err := w.h.Moto.SeedOrganization(ctx, homeRegion, localworld.OU{Name: "Wave", Accounts: names("wave", o.OnboardAccounts)},
+		localworld.OU{Name: "Live", Accounts: names("live", o.Repairs)}, localworld.OU{Name: "Waiting", Accounts: names("wait", o.WaitingAccounts)})
 	if err != nil {
 		return res, err
 	}
 	w.org = org
-	var wave, live, waiting []localenv.Account
+	var wave, live, waiting []localworld.Account
 	for _, a := range org.Accounts {
 		switch a.OUName {
 		case "Wave":
@@ -133,13 +133,13 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 	}
 	trails := map[string]string{}
 	for _, a := range live {
-		arn, err := w.h.Moto.SeedTrail(ctx, localenv.Trail{Account: a.ID, Name: "audit", Bucket: "audit-logs-" + a.ID, HomeRegion: stackRegion, Logging: true})
+		arn, err := w.h.Moto.SeedTrail(ctx, localworld.Trail{Account: a.ID, Name: "audit", Bucket: "audit-logs-" + a.ID, HomeRegion: stackRegion, Logging: true})
 		if err != nil {
 			return res, err
 		}
 		trails[a.ID] = arn
 	}
-	err = w.setup(ctx, templateConcurrency, templateVisibility, func(opts *localenv.Options) {
+	err = w.setup(ctx, templateConcurrency, templateVisibility, func(opts *localworld.Options) {
 		opts.Env = map[string]string{ // the product's defaults, not the tests' quick ones
 			"ONBOARDER_CHECK_MIN_DELAY":       config.DefaultCheckMinDelay.String(),
 			"ONBOARDER_CHECK_MAX_DELAY":       config.DefaultCheckMaxDelay.String(),
@@ -150,7 +150,7 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 		return res, err
 	}
 	// The live accounts are onboarded before the wave, as set-up: at once, unpaced.
-	w.h.Faults.EnableStacks(faultproxy.StackTiming{})
+	w.h.Faults.EnableStacks(proxy.StackTiming{})
 	setupR, err := w.reconciler(ctx, nil, quick)
 	if err != nil {
 		return res, err
@@ -161,15 +161,15 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 	res.Seed = time.Since(t)
 	w.logf("onboard: %d + %d + %d accounts seeded in %s", len(wave), len(live), len(waiting), res.Seed.Round(time.Second))
 
-	w.h.Faults.EnableStacks(faultproxy.Uniform(o.StackTime))
+	w.h.Faults.EnableStacks(proxy.Uniform(o.StackTime))
 	w.h.Faults.Clear()
-	w.h.Faults.Add(faultproxy.Rule{Fault: faultproxy.Latency{Fixed: o.Latency}})
+	w.h.Faults.Add(proxy.Rule{Fault: proxy.Latency{Fixed: o.Latency}})
 	defer w.h.Faults.Clear()
 	usage0 := w.usage()
 	mark := w.h.Recorder.Mark()
-	var events []localenv.Entry
+	var events []localworld.Entry
 	for _, a := range wave {
-		events = append(events, localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", homeRegion))
+		events = append(events, localworld.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", homeRegion))
 	}
 	t0 := time.Now()
 	if _, err := w.env.Put(ctx, events...); err != nil {
@@ -196,7 +196,7 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 	}
 	res.Passes = st.Delivered["reconcile"]
 	var creates []time.Duration
-	for _, c := range w.h.Recorder.Since(mark, localenv.WithAction("CreateStack")) {
+	for _, c := range w.h.Recorder.Since(mark, localworld.WithAction("CreateStack")) {
 		creates = append(creates, c.Time.Sub(t0))
 	}
 	sort.Slice(creates, func(i, j int) bool { return creates[i] < creates[j] })
@@ -255,7 +255,7 @@ func (w *world) usage() map[string]usage {
 	return out
 }
 
-func accountIDs(as []localenv.Account) []string {
+func accountIDs(as []localworld.Account) []string {
 	var out []string
 	for _, a := range as {
 		out = append(out, a.ID)
@@ -265,7 +265,7 @@ func accountIDs(as []localenv.Account) []string {
 
 // repairs stops each live account's forwarding trail at an even share of the ideal wave
 // time, as a person would, puts the CloudTrail event, and times the onboarder's StartLogging.
-func (w *world) repairs(ctx context.Context, live []localenv.Account, trails map[string]string, t0 time.Time, ideal time.Duration, mark int) []repairRun {
+func (w *world) repairs(ctx context.Context, live []localworld.Account, trails map[string]string, t0 time.Time, ideal time.Duration, mark int) []repairRun {
 	var out []repairRun
 	for i, a := range live {
 		at := ideal * time.Duration(i+1) / time.Duration(len(live)+1)
@@ -275,12 +275,12 @@ func (w *world) repairs(ctx context.Context, live []localenv.Account, trails map
 		case <-time.After(time.Until(t0.Add(at))):
 		}
 		r := repairRun{Account: a.Name, At: time.Since(t0)}
-		cfg, err := w.h.Moto.AccountConfig(ctx, a.ID, stackRegion, localenv.ExecutionRole)
+		cfg, err := w.h.Moto.AccountConfig(ctx, a.ID, stackRegion, localworld.ExecutionRole)
 		if err == nil {
 			_, err = cloudtrail.NewFromConfig(cfg).StopLogging(ctx, &cloudtrail.StopLoggingInput{Name: aws.String("audit")})
 		}
 		if err == nil {
-			_, err = w.env.Put(ctx, localenv.TrailCall(a.ID, stackRegion, "StopLogging", trails[a.ID]))
+			_, err = w.env.Put(ctx, localworld.TrailCall(a.ID, stackRegion, "StopLogging", trails[a.ID]))
 		}
 		if err != nil {
 			r.Err = err.Error()
@@ -290,7 +290,7 @@ func (w *world) repairs(ctx context.Context, live []localenv.Account, trails map
 		put := time.Now()
 		for deadline := put.Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 			var done *time.Time
-			for _, c := range w.h.Recorder.Since(mark, localenv.InAccount(a.ID), localenv.WithAction("StartLogging")) {
+			for _, c := range w.h.Recorder.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("StartLogging")) {
 				if c.Time.After(put) {
 					done = &c.Time
 					break

@@ -18,9 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
@@ -53,7 +53,7 @@ type orgResult struct {
 }
 
 // measureOrgSweep serves a large Organization from the Organizations stand-in (moto cannot
-// hold it: see internal/localenv/orgs.go) behind the fault proxy, with every included
+// hold it: see integration/localworld/orgs.go) behind the fault proxy, with every included
 // account's ledger entry in DynamoDB, and times the sweep Lambda's scheduled run over it with
 // latency on every AWS call and throttling on Organizations.
 func (w *world) measureOrgSweep(ctx context.Context, o options) (*orgResult, error) {
@@ -69,7 +69,7 @@ func (w *world) measureOrgSweep(ctx context.Context, o options) (*orgResult, err
 	if err != nil {
 		return res, err
 	}
-	so := localenv.NewOrganizations(localenv.ManagementAccount)
+	so := localworld.NewOrganizations(localworld.ManagementAccount)
 	so.ID = aws.ToString(morg.Organization.Id)
 	var included []string
 	inScope := map[string]bool{}
@@ -100,7 +100,7 @@ func (w *world) measureOrgSweep(ctx context.Context, o options) (*orgResult, err
 	w.h.Faults.Serve("organizations", so)
 	defer w.h.Faults.Serve("organizations", nil)
 
-	err = w.setup(ctx, 1, 900, func(opts *localenv.Options) {
+	err = w.setup(ctx, 1, 900, func(opts *localworld.Options) {
 		opts.Env = map[string]string{"ONBOARDER_INCLUDE_OUS": strings.Join(included, ",")}
 	})
 	if err != nil {
@@ -114,14 +114,14 @@ func (w *world) measureOrgSweep(ctx context.Context, o options) (*orgResult, err
 
 	w.h.Faults.Clear()
 	w.h.Faults.ResetStats()
-	w.h.Faults.Add(faultproxy.Rule{Fault: faultproxy.Latency{Fixed: o.Latency}})
-	w.h.Faults.Add(faultproxy.Rule{Service: "organizations", Fault: faultproxy.Throttle{}, Probability: o.OrgThrottle})
+	w.h.Faults.Add(proxy.Rule{Fault: proxy.Latency{Fixed: o.Latency}})
+	w.h.Faults.Add(proxy.Rule{Service: "organizations", Fault: proxy.Throttle{}, Probability: o.OrgThrottle})
 	defer w.h.Faults.Clear()
 	mark := w.h.Recorder.Mark()
 	pump := w.env.Pump
 	pump.ReconcileQueueURL = "" // only the sweep and its continuations run: the requests stay queued
 	t = time.Now()
-	_, ferr, err := w.env.Lambdas["sweep"].Invoke(ctx, localenv.ScheduledEvent(homeRegion))
+	_, ferr, err := w.env.Lambdas["sweep"].Invoke(ctx, localworld.ScheduledEvent(homeRegion))
 	if err != nil || ferr != nil {
 		return res, fmt.Errorf("sweep: %v %v", err, ferr)
 	}
@@ -199,11 +199,11 @@ func (w *world) seedLedger(ctx context.Context, accounts map[string]bool) error 
 	var batch []ddbtypes.WriteRequest
 	flush := func() error {
 		for len(batch) > 0 {
-			out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{localenv.LedgerTable: batch}})
+			out, err := db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]ddbtypes.WriteRequest{localworld.LedgerTable: batch}})
 			if err != nil {
 				return fmt.Errorf("seed the ledger: %w", err)
 			}
-			batch = out.UnprocessedItems[localenv.LedgerTable]
+			batch = out.UnprocessedItems[localworld.LedgerTable]
 		}
 		return nil
 	}

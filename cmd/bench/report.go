@@ -80,9 +80,9 @@ func (r *report) markdown() string {
 		o.OnboardAccounts, o.StackTime, o.Repairs, o.WaitingAccounts, o.WaitingConc, o.WaitingBatch, o.OrgAccounts, o.OrgOUs, o.OrgThrottle*100)
 	moto := "moto in server mode (`moto_server`, as the tests run it)"
 	if o.TunedMoto {
-		moto = "moto in server mode, started through `internal/localenv/moto_tuned.py` (moto's own server; the account of an access key is remembered instead of found by scanning every account's keys on each request, which at 1,000 accounts was most of moto's time per call and so of the floor's; request lines not logged; the same answers)"
+		moto = "moto in server mode, started through `integration/localworld/moto_server.py --tuned` (moto's own server; the account of an access key is remembered instead of found by scanning every account's keys on each request, which at 1,000 accounts was most of moto's time per call and so of the floor's; request lines not logged; the same answers)"
 	}
-	p("- **Method:** AWS is %s behind the project's fault-injecting proxy (`internal/faultproxy`); the Lambdas are the real binaries under the Lambda runtime interface emulator (`internal/localenv`). Figures that have a floor are measured beside it in the same run and given as ratios; repeated figures are medians. The machine is shared and noisy: read ratios, not absolute times.\n\n", moto)
+	p("- **Method:** AWS is %s behind the project's fault-injecting proxy (`integration/localworld/proxy`); the Lambdas are the real binaries under the Lambda runtime interface emulator (`integration/localworld`). Figures that have a floor are measured beside it in the same run and given as ratios; repeated figures are medians. The machine is shared and noisy: read ratios, not absolute times.\n\n", moto)
 	if len(r.Failures) > 0 {
 		p("> **Sections that failed in this run:**\n")
 		for _, f := range r.Failures {
@@ -178,7 +178,7 @@ func (r *report) markdown() string {
 
 	p("## 6. Throttling\n\n")
 	if t := r.Throttle; t != nil {
-		p("The same product sweep (%d accounts, %s latency) at concurrency %d with the service's throttling error injected on %.0f%% of calls (faultproxy `Throttle` with probability %.2f, every service). The product retries with `internal/awsconf`'s retryer: the SDK's standard retryer, 10 attempts, backoff capped at 20 s.\n\n",
+		p("The same product sweep (%d accounts, %s latency) at concurrency %d with the service's throttling error injected on %.0f%% of calls (proxy `Throttle` with probability %.2f, every service). The product retries with `internal/awsconf`'s retryer: the SDK's standard retryer, 10 attempts, backoff capped at 20 s.\n\n",
 			r.SweepAccounts, o.Latency, t.Concurrency, t.Probability*100, t.Probability)
 		base := time.Duration(0)
 		for _, pt := range r.Sweep {

@@ -19,8 +19,8 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
@@ -46,7 +46,7 @@ func (w *world) seedScale(ctx context.Context, n int) (seedInfo, error) {
 	for i := range names {
 		names[i] = fmt.Sprintf("acct-%04d", i+1)
 	}
-	org, err := w.h.Moto.SeedOrganization(ctx, homeRegion, localenv.OU{Name: "Scale", Accounts: names})
+	org, err := w.h.Moto.SeedOrganization(ctx, homeRegion, localworld.OU{Name: "Scale", Accounts: names})
 	if err != nil {
 		return info, err
 	}
@@ -56,7 +56,7 @@ func (w *world) seedScale(ctx context.Context, n int) (seedInfo, error) {
 	var errs []error
 	forEach(len(w.accounts), 8, func(i int) {
 		id := w.accounts[i]
-		if _, err := w.h.Moto.SeedTrail(ctx, localenv.Trail{Account: id, Name: "audit", Bucket: "audit-logs-" + id, HomeRegion: stackRegion, Logging: true}); err != nil {
+		if _, err := w.h.Moto.SeedTrail(ctx, localworld.Trail{Account: id, Name: "audit", Bucket: "audit-logs-" + id, HomeRegion: stackRegion, Logging: true}); err != nil {
 			mu.Lock()
 			errs = append(errs, err)
 			mu.Unlock()
@@ -73,7 +73,7 @@ func (w *world) seedScale(ctx context.Context, n int) (seedInfo, error) {
 	t = time.Now()
 	// The scale world is set up, not measured: its stack operations settle at the next look
 	// and its starts are not paced.
-	w.h.Faults.EnableStacks(faultproxy.StackTiming{})
+	w.h.Faults.EnableStacks(proxy.StackTiming{})
 	r, err := w.reconciler(ctx, nil, quick)
 	if err != nil {
 		return info, err
@@ -99,7 +99,7 @@ func (w *world) measureSweepMemory(ctx context.Context, share int) ([]memRow, []
 	}
 	defer func() { w.env.Close() }() // the Lambdas are not needed after this: free the CPU
 	t := time.Now()
-	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(ctx, localenv.ScheduledEvent(homeRegion)); err != nil || ferr != nil {
+	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(ctx, localworld.ScheduledEvent(homeRegion)); err != nil || ferr != nil {
 		return nil, nil, fmt.Errorf("sweep: %v %v", err, ferr)
 	}
 	w.logf("memory: the sweep Lambda enqueued in %s", time.Since(t).Round(time.Millisecond))
@@ -262,7 +262,7 @@ func (w *world) runFloor(ctx context.Context, accounts []string, n int) (sweepRu
 
 func floorAccount(ctx context.Context, base aws.Config, stsc *sts.Client, account string) error {
 	out, err := stsc.AssumeRole(ctx, &sts.AssumeRoleInput{
-		RoleArn: aws.String("arn:aws:iam::" + account + ":role/" + localenv.ExecutionRole), RoleSessionName: aws.String("bench-floor")})
+		RoleArn: aws.String("arn:aws:iam::" + account + ":role/" + localworld.ExecutionRole), RoleSessionName: aws.String("bench-floor")})
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func (w *world) fillStats(run *sweepRun) {
 // with the latency on every call, alternating which goes first.
 func (w *world) measureSweep(ctx context.Context, o options, accounts []string, logf func(string, ...any)) ([]sweepPoint, error) {
 	w.h.Faults.Clear()
-	w.h.Faults.Add(faultproxy.Rule{Fault: faultproxy.Latency{Fixed: o.Latency}})
+	w.h.Faults.Add(proxy.Rule{Fault: proxy.Latency{Fixed: o.Latency}})
 	defer w.h.Faults.Clear()
 	var points []sweepPoint
 	for _, n := range o.Concurrency {
@@ -352,8 +352,8 @@ type throttleResult struct {
 
 func (w *world) measureThrottle(ctx context.Context, o options, accounts []string) (*throttleResult, error) {
 	w.h.Faults.Clear()
-	w.h.Faults.Add(faultproxy.Rule{Fault: faultproxy.Latency{Fixed: o.Latency}})
-	w.h.Faults.Add(faultproxy.Rule{Fault: faultproxy.Throttle{}, Probability: o.ThrottleProb})
+	w.h.Faults.Add(proxy.Rule{Fault: proxy.Latency{Fixed: o.Latency}})
+	w.h.Faults.Add(proxy.Rule{Fault: proxy.Throttle{}, Probability: o.ThrottleProb})
 	defer w.h.Faults.Clear()
 	run, err := w.runProduct(ctx, accounts, o.ThrottleConc)
 	if err != nil {

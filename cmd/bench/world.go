@@ -16,11 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/smithy-go/logging"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/trend"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/awsconf"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
@@ -33,20 +33,20 @@ const (
 )
 
 // benchKey is the Cloud One key of the run (the stand-in knows it; us-1 -> us-east-1).
-var benchKey = cloudonetest.Key{ID: "BENCHKEY0001", Secret: "bench-secret-0d1e2f", Region: "us-1", Account: "711111111111"}
+var benchKey = trend.Key{ID: "BENCHKEY0001", Secret: "bench-secret-0d1e2f", Region: "us-1", Account: "711111111111"}
 
 // world is the local environment of the run: the harness (moto, the fault proxy, the
 // recorder, the emulator, the handler binaries, the Cloud One stand-in) and the current Env.
 type world struct {
-	h        *localenv.Harness
-	env      *localenv.Env
-	org      *localenv.Org
+	h        *localworld.Harness
+	env      *localworld.Env
+	org      *localworld.Org
 	accounts []string // the seeded member accounts of the scale world, sorted
 	logf     func(string, ...any)
 }
 
 func startWorld(ctx context.Context, tuned bool, logf func(string, ...any)) (*world, error) {
-	h, err := localenv.StartHarnessWith(ctx, localenv.MotoOptions{Tuned: tuned}, []cloudonetest.Key{benchKey})
+	h, err := localworld.StartHarnessWith(ctx, localworld.MotoOptions{Tuned: tuned}, []trend.Key{benchKey})
 	if err != nil {
 		return nil, err
 	}
@@ -70,15 +70,15 @@ func (w *world) reset(ctx context.Context) error {
 }
 
 // setup creates the central resources and starts the Lambdas.
-func (w *world) setup(ctx context.Context, reconcilers int, visibility int32, mods ...func(*localenv.Options)) error {
-	opts := w.h.Options(homeRegion, localenv.SecretValue{CloudOneAPIKey: benchKey.APIKey(), VisionOneServiceToken: "bench-token-5a6b7c"})
+func (w *world) setup(ctx context.Context, reconcilers int, visibility int32, mods ...func(*localworld.Options)) error {
+	opts := w.h.Options(homeRegion, localworld.SecretValue{CloudOneAPIKey: benchKey.APIKey(), VisionOneServiceToken: "bench-token-5a6b7c"})
 	opts.ReconcileConcurrency = reconcilers
 	opts.VisibilityTimeout = visibility
 	opts.Tees = nil // the harness log would keep every line of every run
 	for _, m := range mods {
 		m(&opts)
 	}
-	env, err := localenv.Setup(ctx, w.h.Moto, w.h.Recorder, opts)
+	env, err := localworld.Setup(ctx, w.h.Moto, w.h.Recorder, opts)
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (w *world) loadOptions() []func(*awsconfig.LoadOptions) error {
 	return []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRegion(homeRegion),
 		awsconfig.WithBaseEndpoint(w.h.Faults.URL),
-		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(localenv.AccessKeyID, localenv.SecretAccessKey, "")),
+		awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(localworld.AccessKeyID, localworld.SecretAccessKey, "")),
 		awsconfig.WithSharedConfigFiles([]string{}),
 		awsconfig.WithSharedCredentialsFiles([]string{}),
 		// The fault proxy's DynamoDB throttling answers carry no X-Amz-Crc32 header, and the
@@ -229,9 +229,9 @@ func forEach(count, n int, fn func(i int)) {
 }
 
 // envelope wraps an entry as EventBridge delivers it to a target.
-func envelope(id string, e localenv.Entry, region string) []byte {
+func envelope(id string, e localworld.Entry, region string) []byte {
 	b, _ := json.Marshal(map[string]any{"version": "0", "id": id, "detail-type": e.DetailType, "source": e.Source,
-		"account": localenv.ManagementAccount, "time": time.Now().UTC().Format(time.RFC3339), "region": region,
+		"account": localworld.ManagementAccount, "time": time.Now().UTC().Format(time.RFC3339), "region": region,
 		"resources": []string{}, "detail": e.Detail})
 	return b
 }
@@ -247,7 +247,7 @@ type callCount struct {
 func (w *world) proxyCalls() []callCount {
 	sum := map[callCount]int{}
 	for k, c := range w.h.Faults.Stats().ByCall {
-		sum[callCount{Op: k.Service + "." + k.Action, Member: k.Account != localenv.ManagementAccount}] += c.Requests
+		sum[callCount{Op: k.Service + "." + k.Action, Member: k.Account != localworld.ManagementAccount}] += c.Requests
 	}
 	var out []callCount
 	for k, n := range sum {

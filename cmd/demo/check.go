@@ -13,7 +13,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithy "github.com/aws/smithy-go"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
 
 // Regions where a stack could wrongly land.
@@ -30,7 +30,7 @@ type want struct {
 // returns what is not as expected, and the number of accounts checked.
 func (d *demo) check() ([]string, int, error) {
 	var problems []string
-	bad := func(a localenv.Account, format string, args ...any) {
+	bad := func(a localworld.Account, format string, args ...any) {
 		problems = append(problems, fmt.Sprintf("%s %s: %s", a.ID, a.Name, fmt.Sprintf(format, args...)))
 	}
 	managed := map[string]want{
@@ -60,7 +60,7 @@ func (d *demo) check() ([]string, int, error) {
 		if err != nil {
 			return nil, 0, err
 		}
-		p, tg := localenv.StackParams(s), localenv.StackTags(s)
+		p, tg := localworld.StackParams(s), localworld.StackTags(s)
 		if a.Name == acAnalytics {
 			if tg["cloudone-onboarder:managed"] != "" || tg["owner"] != foreignTag || p["CreateNewTrail"] != "True" ||
 				p["CloudOneApiKey"] != "another-teams-key" {
@@ -131,7 +131,7 @@ func (d *demo) stack(account string) (*cfntypes.Stack, error) {
 
 // stackIn reads the CloudOne stack; nil when there is none.
 func (d *demo) stackIn(account, region string) (*cfntypes.Stack, error) {
-	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, region, localenv.ExecutionRole)
+	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, region, localworld.ExecutionRole)
 	if err != nil {
 		return nil, err
 	}

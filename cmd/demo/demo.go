@@ -18,9 +18,9 @@ import (
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/faultproxy"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/trend"
 )
 
 const (
@@ -32,10 +32,10 @@ const (
 
 // The demo's credentials: made up, and never printed (the timeline masks them anyway).
 var (
-	c1Key = cloudonetest.Key{ID: "demokey0001", Secret: "demo-secret-3b9f2c71e4", Region: "us-1", Account: "700000000001"}
+	c1Key = trend.Key{ID: "demokey0001", Secret: "demo-secret-3b9f2c71e4", Region: "us-1", Account: "700000000001"}
 	v1Tok = "demo-v1-token-6d1a8e52"
 	// The key the secret is rotated to in step 4.
-	c1Key2 = cloudonetest.Key{ID: "demokey0002", Secret: "demo-secret-rotated-8a4e", Region: "us-1", Account: "700000000001"}
+	c1Key2 = trend.Key{ID: "demokey0002", Secret: "demo-secret-rotated-8a4e", Region: "us-1", Account: "700000000001"}
 )
 
 // The Organization: who is who, and what makes each account interesting.
@@ -62,14 +62,14 @@ const (
 type demo struct {
 	ctx     context.Context
 	out     io.Writer
-	h       *localenv.Harness
-	env     *localenv.Env
-	org     *localenv.Org
+	h       *localworld.Harness
+	env     *localworld.Env
+	org     *localworld.Org
 	tl      *timeline
 	trails  map[string]string
 	started time.Time
 	// member-account writes during the replay (the harness's recorder): there should be none
-	replayWrites []localenv.Call
+	replayWrites []localworld.Call
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func (d *demo) run(logFile io.Writer) int {
 	fmt.Fprintln(d.out, "demo: starting moto, the Cloud One stand-in and the four Lambdas under the emulator")
 	fmt.Fprintln(d.out, "      (the first run on a machine builds the emulator and the handlers: a few minutes)")
-	h, err := localenv.StartHarness(d.ctx, []cloudonetest.Key{c1Key, c1Key2}, logFile)
+	h, err := localworld.StartHarness(d.ctx, []trend.Key{c1Key, c1Key2}, logFile)
 	if err != nil {
 		return d.fail("start the local environment: %v", err)
 	}
@@ -190,8 +190,8 @@ func (d *demo) fail(format string, args ...any) int {
 func (d *demo) seed() error {
 	ctx, m := d.ctx, d.h.Moto
 	org, err := m.SeedOrganization(ctx, homeRegion,
-		localenv.OU{Name: ouWorkloads, Accounts: []string{acPayments, acIdentity, acAnalytics, acWeb}},
-		localenv.OU{Name: ouSandbox, Accounts: []string{acSandboxA, acSandboxB}},
+		localworld.OU{Name: ouWorkloads, Accounts: []string{acPayments, acIdentity, acAnalytics, acWeb}},
+		localworld.OU{Name: ouSandbox, Accounts: []string{acSandboxA, acSandboxB}},
 	)
 	if err != nil {
 		return err
@@ -199,25 +199,25 @@ func (d *demo) seed() error {
 	d.org = org
 	pay, idn := org.Account(acPayments), org.Account(acIdentity)
 	d.trails = map[string]string{}
-	if d.trails[acPayments], err = m.SeedTrail(ctx, localenv.Trail{Account: pay.ID, Name: trailOrg, Bucket: "payments-audit-" + pay.ID,
+	if d.trails[acPayments], err = m.SeedTrail(ctx, localworld.Trail{Account: pay.ID, Name: trailOrg, Bucket: "payments-audit-" + pay.ID,
 		HomeRegion: homeRegion, BucketRegion: stackRegion, MultiRegion: true, Logging: true}); err != nil {
 		return err
 	}
-	if d.trails[acIdentity], err = m.SeedTrail(ctx, localenv.Trail{Account: idn.ID, Name: trailAudit, Bucket: "identity-audit-" + idn.ID,
+	if d.trails[acIdentity], err = m.SeedTrail(ctx, localworld.Trail{Account: idn.ID, Name: trailAudit, Bucket: "identity-audit-" + idn.ID,
 		HomeRegion: stackRegion, Logging: true}); err != nil {
 		return err
 	}
 	web := org.Account(acWeb)
-	if _, err = m.SeedTrail(ctx, localenv.Trail{Account: web.ID, Name: trailEU, Bucket: "web-logs-" + web.ID,
+	if _, err = m.SeedTrail(ctx, localworld.Trail{Account: web.ID, Name: trailEU, Bucket: "web-logs-" + web.ID,
 		HomeRegion: homeRegion, MultiRegion: true, Logging: true}); err != nil {
 		return err
 	}
 
-	opts := d.h.Options(homeRegion, localenv.SecretValue{CloudOneAPIKey: c1Key.APIKey(), VisionOneServiceToken: v1Tok})
+	opts := d.h.Options(homeRegion, localworld.SecretValue{CloudOneAPIKey: c1Key.APIKey(), VisionOneServiceToken: v1Tok})
 	// The rotation of step 4 is seen by the next request (the Lambdas trust a read secret a
 	// minute by default).
 	opts.Env = map[string]string{"ONBOARDER_EXCLUDE_ACCOUNTS": org.Account(acSandboxA).ID, "ONBOARDER_SECRET_CACHE_TTL": "0s"}
-	env, err := localenv.Setup(ctx, m, d.h.Recorder, opts)
+	env, err := localworld.Setup(ctx, m, d.h.Recorder, opts)
 	if err != nil {
 		return fmt.Errorf("set up the central resources and the Lambdas: %w", err)
 	}
@@ -229,9 +229,9 @@ func (d *demo) seed() error {
 	// The archives of deploy/template.yaml (moto does not deploy them from the template here).
 	eb := eventbridge.NewFromConfig(m.Config(ctx, homeRegion))
 	for _, a := range []struct{ name, source, pattern string }{
-		{localenv.BusName + "-default", "arn:aws:events:" + homeRegion + ":" + localenv.ManagementAccount + ":event-bus/default",
+		{localworld.BusName + "-default", "arn:aws:events:" + homeRegion + ":" + localworld.ManagementAccount + ":event-bus/default",
 			`{"source":["aws.controltower","aws.organizations","onboarder.manual"],"detail-type":["AWS Service Event via CloudTrail","Reconcile Request"]}`},
-		{localenv.BusName + "-own", env.BusARN,
+		{localworld.BusName + "-own", env.BusARN,
 			`{"source":["aws.cloudtrail","aws.cloudformation","onboarder.manual"],"detail-type":["AWS API Call via CloudTrail","Reconcile Request"]}`},
 	} {
 		if _, err := eb.CreateArchive(ctx, &eventbridge.CreateArchiveInput{ArchiveName: aws.String(a.name),
@@ -245,7 +245,7 @@ func (d *demo) seed() error {
 // foreignStack creates a CloudOne stack in the account as a person of another team would:
 // without the onboarder's tags.
 func (d *demo) foreignStack(account string) error {
-	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, stackRegion, localenv.ExecutionRole)
+	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, stackRegion, localworld.ExecutionRole)
 	if err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func (d *demo) printOrg() {
 		acSandboxB:  "nothing yet",
 	}
 	fmt.Fprintf(d.out, "\nOrganization (management account %s, Control Tower home %s; Cloud One us-1, so stacks go to %s)\n",
-		localenv.ManagementAccount, homeRegion, stackRegion)
+		localworld.ManagementAccount, homeRegion, stackRegion)
 	timing, _ := d.h.Faults.StackTimingNow()
 	fmt.Fprintf(d.out, "The local AWS behaves like AWS where it matters: each Lambda runs with its own role of deploy/template.yaml behind an\n"+
 		"IAM gate (member accounts: the roles of deploy/member.yaml), and every stack operation runs for %s before it settles.\n", timing.Create)
@@ -299,9 +299,9 @@ func (d *demo) drain() error {
 }
 
 func (d *demo) accountVending() error {
-	var entries []localenv.Entry
+	var entries []localworld.Entry
 	for _, a := range d.org.Accounts {
-		entries = append(entries, localenv.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", homeRegion))
+		entries = append(entries, localworld.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", homeRegion))
 	}
 	if _, err := d.env.Put(d.ctx, entries...); err != nil {
 		return err
@@ -310,7 +310,7 @@ func (d *demo) accountVending() error {
 }
 
 func (d *demo) trailClient(account, region string) (*cloudtrail.Client, error) {
-	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, region, localenv.ExecutionRole)
+	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, region, localworld.ExecutionRole)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,7 @@ func (d *demo) deleteTrail() error {
 	if _, err := ct.DeleteTrail(d.ctx, &cloudtrail.DeleteTrailInput{Name: aws.String(trailOrg)}); err != nil {
 		return fmt.Errorf("delete trail %s: %w", trailOrg, err)
 	}
-	if _, err := d.env.Put(d.ctx, localenv.TrailCall(a.ID, homeRegion, "DeleteTrail", d.trails[acPayments])); err != nil {
+	if _, err := d.env.Put(d.ctx, localworld.TrailCall(a.ID, homeRegion, "DeleteTrail", d.trails[acPayments])); err != nil {
 		return err
 	}
 	return d.drain()
@@ -336,17 +336,17 @@ func (d *demo) deleteTrail() error {
 // calls Cloud One, as Trend's stack does when Cloud One refuses a key.
 func (d *demo) rotate() error {
 	b := d.org.Account(acSandboxB)
-	d.h.Faults.FailStacks(faultproxy.StackFailure{Account: b.ID, Operation: "UPDATE", LogicalID: failedID, ResourceType: failedType, Reason: failedReason})
+	d.h.Faults.FailStacks(proxy.StackFailure{Account: b.ID, Operation: "UPDATE", LogicalID: failedID, ResourceType: failedType, Reason: failedReason})
 	sm := secretsmanager.NewFromConfig(d.h.Moto.Config(d.ctx, homeRegion))
 	if _, err := sm.PutSecretValue(d.ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(d.env.SecretARN),
-		SecretString: aws.String(localenv.SecretValue{CloudOneAPIKey: c1Key2.APIKey(), VisionOneServiceToken: v1Tok}.JSON())}); err != nil {
+		SecretString: aws.String(localworld.SecretValue{CloudOneAPIKey: c1Key2.APIKey(), VisionOneServiceToken: v1Tok}.JSON())}); err != nil {
 		return fmt.Errorf("rotate the secret: %w", err)
 	}
 	var ids []string
 	for _, a := range d.org.Accounts {
 		ids = append(ids, a.ID)
 	}
-	if _, err := d.env.Put(d.ctx, localenv.Manual(ids...)); err != nil {
+	if _, err := d.env.Put(d.ctx, localworld.Manual(ids...)); err != nil {
 		return err
 	}
 	return d.drain()
@@ -362,7 +362,7 @@ func (d *demo) stopTrail() error {
 	if _, err := ct.StopLogging(d.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(trailAudit)}); err != nil {
 		return fmt.Errorf("stop logging %s: %w", trailAudit, err)
 	}
-	if _, err := d.env.Put(d.ctx, localenv.TrailCall(a.ID, stackRegion, "StopLogging", d.trails[acIdentity])); err != nil {
+	if _, err := d.env.Put(d.ctx, localworld.TrailCall(a.ID, stackRegion, "StopLogging", d.trails[acIdentity])); err != nil {
 		return err
 	}
 	return d.drain()
@@ -374,10 +374,10 @@ func (d *demo) replay(from time.Time) error {
 	eb := eventbridge.NewFromConfig(d.h.Moto.Config(d.ctx, homeRegion))
 	mark := d.h.Recorder.Mark()
 	to := time.Now().Add(time.Minute)
-	defaultBus := "arn:aws:events:" + homeRegion + ":" + localenv.ManagementAccount + ":event-bus/default"
+	defaultBus := "arn:aws:events:" + homeRegion + ":" + localworld.ManagementAccount + ":event-bus/default"
 	for _, r := range []struct{ name, archive, bus string }{
-		{replayName, localenv.BusName + "-default", defaultBus},
-		{replayName + "-own", localenv.BusName + "-own", d.env.BusARN},
+		{replayName, localworld.BusName + "-default", defaultBus},
+		{replayName + "-own", localworld.BusName + "-own", d.env.BusARN},
 	} {
 		arch, err := eb.DescribeArchive(d.ctx, &eventbridge.DescribeArchiveInput{ArchiveName: aws.String(r.archive)})
 		if err != nil {
@@ -409,7 +409,7 @@ func (d *demo) replay(from time.Time) error {
 	if err := d.drain(); err != nil {
 		return err
 	}
-	d.replayWrites = d.h.Recorder.Since(mark, localenv.Writes, func(c localenv.Call) bool { return c.Account != localenv.ManagementAccount })
+	d.replayWrites = d.h.Recorder.Since(mark, localworld.Writes, func(c localworld.Call) bool { return c.Account != localworld.ManagementAccount })
 	return nil
 }
 

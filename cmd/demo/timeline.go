@@ -7,17 +7,17 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
 
 // timeline reads the Lambdas' JSON log lines (the intakes' "event" decisions, the worker's
 // "reconcile" results) and prints them for a person.
 type timeline struct {
-	env   *localenv.Env
+	env   *localworld.Env
 	names map[string]string // account id -> name
 }
 
-func newTimeline(env *localenv.Env, org *localenv.Org) *timeline {
+func newTimeline(env *localworld.Env, org *localworld.Org) *timeline {
 	t := &timeline{env: env, names: map[string]string{}}
 	for _, a := range org.Accounts {
 		t.names[a.ID] = a.Name
@@ -137,7 +137,7 @@ func (t *timeline) print(w io.Writer, m marks) {
 	for _, e := range es {
 		acct := e.str("account")
 		name := t.names[acct]
-		if acct == localenv.ManagementAccount {
+		if acct == localworld.ManagementAccount {
 			name = "(management)"
 		}
 		var what, why string

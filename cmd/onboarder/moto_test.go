@@ -26,9 +26,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/trend"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/localenv"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 )
 
@@ -39,7 +39,7 @@ func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	moto, err := localenv.StartMoto(ctx) // a missing moto_server fails with the way to install it
+	moto, err := localworld.StartMoto(ctx) // a missing moto_server fails with the way to install it
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: the cmd/onboarder tests run the commands against moto: %v\n", err)
@@ -99,9 +99,9 @@ type fixture struct {
 	env       map[string]string
 	members   []string
 	ou        string
-	key       cloudonetest.Key
+	key       trend.Key
 	token     string
-	c1        *cloudonetest.Server
+	c1        *trend.Server
 	calls     *callLog
 	terminal  bool
 	trailName string
@@ -129,9 +129,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, ctx: ctx, aws: awsCfg, calls: &callLog{}}
-	f.key = cloudonetest.Key{ID: "key" + randHex(4), Secret: "c1secret-" + randHex(12), Region: "us-1", Account: "c1acct42"}
+	f.key = trend.Key{ID: "key" + randHex(4), Secret: "c1secret-" + randHex(12), Region: "us-1", Account: "c1acct42"}
 	f.token = "v1token-" + randHex(12)
-	f.c1 = cloudonetest.New(f.key)
+	f.c1 = trend.New(f.key)
 	t.Cleanup(f.c1.Close)
 
 	// Organization.
@@ -311,4 +311,4 @@ func decodeJSON[T any](t *testing.T, s string) T {
 	return v
 }
 
-func withSecret(k cloudonetest.Key, s string) cloudonetest.Key { k.Secret = s; return k }
+func withSecret(k trend.Key, s string) trend.Key { k.Secret = s; return k }

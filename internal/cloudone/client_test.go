@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/trend"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone/cloudonetest"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 )
 
-var key = cloudonetest.Key{ID: "abcDEF123", Secret: "VERYSECRETPART", Region: "de-1", Account: "123456"}
+var key = trend.Key{ID: "abcDEF123", Secret: "VERYSECRETPART", Region: "de-1", Account: "123456"}
 
 func TestDescribeReadsRegion(t *testing.T) {
-	srv := cloudonetest.New(key)
+	srv := trend.New(key)
 	defer srv.Close()
 	c := &cloudone.Client{BaseURL: srv.URL}
 	k, err := c.Describe(context.Background(), secret.NewValue(key.APIKey()))
@@ -52,7 +52,7 @@ func TestFailureClasses(t *testing.T) {
 		{0, true, fault.Transient},
 	}
 	for _, tc := range cases {
-		srv := cloudonetest.New(key)
+		srv := trend.New(key)
 		if tc.hang {
 			srv.Hang()
 		} else {
@@ -71,7 +71,7 @@ func TestFailureClasses(t *testing.T) {
 }
 
 func TestWrongKeyIsRejected(t *testing.T) {
-	srv := cloudonetest.New(key)
+	srv := trend.New(key)
 	defer srv.Close()
 	c := &cloudone.Client{BaseURL: srv.URL}
 	_, err := c.Describe(context.Background(), secret.NewValue(key.ID+":wrong"))

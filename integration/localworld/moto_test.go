@@ -1,0 +1,114 @@
+package localworld
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// The tuned moto (the benchmark's) must tell accounts apart exactly as moto_server does:
+// each member account's credentials see that account's buckets only, asked repeatedly (the
+// remembered answers), and the management account's plain credentials see their own.
+func TestTunedMotoKeepsAccountsApart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, err := StartMotoWith(ctx, MotoOptions{Tuned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	buckets := func(cfg aws.Config) []string {
+		out, err := S3(cfg).ListBuckets(ctx, &s3.ListBucketsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, b := range out.Buckets {
+			names = append(names, aws.ToString(b.Name))
+		}
+		return names
+	}
+	members := []string{"210987654321", "345678901234"}
+	for _, a := range members {
+		if err := m.Bucket(ctx, a, "us-east-1", "only-"+a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Bucket(ctx, ManagementAccount, "us-east-1", "only-management"); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		for _, a := range members {
+			cfg, err := m.AccountConfig(ctx, a, "us-east-1", ExecutionRole)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if got := buckets(cfg); !slices.Equal(got, []string{"only-" + a}) {
+					t.Fatalf("account %s sees %v", a, got)
+				}
+			}
+		}
+		if got := buckets(m.Config(ctx, "us-east-1")); !slices.Equal(got, []string{"only-management"}) {
+			t.Fatalf("the management account sees %v", got)
+		}
+	}
+	if logs := m.Logs().String(); strings.Contains(logs, `"GET /`) || strings.Contains(logs, `"PUT /`) {
+		t.Errorf("the tuned moto logged request lines:\n%s", m.Logs().String())
+	}
+}
+
+// The tuned SQS send path answers as moto's own: FIFO deduplication still drops a repeated
+// deduplication id, a batch's entries all land, and the queue's attributes, message counts
+// included, read the same on both servers.
+func TestTunedMotoSQSAnswersAlike(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	attrs := map[bool]map[string]string{}
+	for _, tuned := range []bool{false, true} {
+		m, err := StartMotoWith(ctx, MotoOptions{Tuned: tuned})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := sqs.NewFromConfig(m.Config(ctx, "eu-west-1"))
+		out, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("t.fifo"), Attributes: map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "false"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var entries []sqstypes.SendMessageBatchRequestEntry
+		for i := range 10 {
+			entries = append(entries, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(i)), MessageBody: aws.String("m"),
+				MessageGroupId: aws.String(fmt.Sprint("g", i)), MessageDeduplicationId: aws.String(fmt.Sprint("d", i))})
+		}
+		if _, err := q.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: out.QueueUrl, Entries: entries}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := q.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: out.QueueUrl, MessageBody: aws.String("again"),
+			MessageGroupId: aws.String("g0"), MessageDeduplicationId: aws.String("d0")}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := q.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: out.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Stop()
+		delete(got.Attributes, "CreatedTimestamp")
+		delete(got.Attributes, "LastModifiedTimestamp")
+		attrs[tuned] = got.Attributes
+	}
+	if attrs[true]["ApproximateNumberOfMessages"] != "10" {
+		t.Errorf("the tuned moto holds %s messages, want 10 (the repeated deduplication id dropped)", attrs[true]["ApproximateNumberOfMessages"])
+	}
+	if !maps.Equal(attrs[false], attrs[true]) {
+		t.Errorf("attributes differ:\nmoto:  %v\ntuned: %v", attrs[false], attrs[true])
+	}
+}
