@@ -2,15 +2,56 @@ package reconcile
 
 import (
 	"strings"
+	"time"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
+// Outcome is what becomes of the request after a pass. The worker carries it out.
+type Outcome string
+
+const (
+	OutcomeDone  Outcome = "done"  // finished: the message is deleted
+	OutcomeLater Outcome = "later" // look again after RetryAfter (an operation under way, a start slot): not a failure
+	OutcomeRetry Outcome = "retry" // a transient failure: try again after RetryAfter
+	OutcomeDLQ   Outcome = "dlq"   // permanent, needs a person, or too many failures: the dead-letter queue
+)
+
+// Next is what becomes of the request after the pass, and when it comes back.
+type Next struct {
+	Outcome Outcome
+	After   time.Duration
+}
+
+// Delays are when a request comes back: ONBOARDER_CHECK_MIN_DELAY and _MAX_DELAY.
+type Delays struct{ Min, Max time.Duration }
+
+// Check is when to look again at an operation that started at start (zero: unknown), seen at
+// now: half its age so far, within Min and Max, so that a short operation is seen soon after
+// it ends and a long one is not polled often.
+func (d Delays) Check(start, now time.Time) time.Duration {
+	w := d.Min
+	if !start.IsZero() {
+		w = max(w, now.Sub(start)/2)
+	}
+	return min(w, d.Max)
+}
+
+// Backoff is the delay before the next attempt after n transient failures in a row: Min,
+// doubling, up to Max.
+func (d Delays) Backoff(n int) time.Duration {
+	w := d.Min
+	for i := 1; i < n && w < d.Max; i++ {
+		w *= 2
+	}
+	return min(w, d.Max)
+}
+
 // Observation is what one receive of a request saw: the stack, its latest operation (read
 // from the stack's events in the states where it matters), the desired state (when it was
-// resolved) and what the request asks.
+// resolved) and what the request asks, with the settings the decision depends on.
 type Observation struct {
 	Where   string         // "CloudOne in 012345678901/us-east-1", for reasons
 	Stack   stack.Observed // Exists false: absent or DELETE_COMPLETE
@@ -30,10 +71,17 @@ type Observation struct {
 	Policy                config.OffboardPolicy
 	Unreachable           string
 	WasOurs               bool
+	// DryRun: ONBOARDER_DRY_RUN, the plan is reported and not carried out; Paced: stack
+	// writes take a start slot first (ONBOARDER_MAX_STARTS_PER_MINUTE); Now and Delays say
+	// when a request comes back.
+	DryRun, Paced bool
+	Now           time.Time
+	Delays        Delays
 }
 
-// Plan is the decision: at most one stack step, and whether to start the forwarding trail
-// again first. Why says it for people; Changes lists what an update or create sets.
+// Plan is the decision: at most one stack step, whether to start the forwarding trail again
+// first, and what becomes of the request when the plan is carried out as planned. Why says
+// it for people; Changes lists what an update or create sets.
 type Plan struct {
 	Step         Action
 	StartLogging bool
@@ -43,10 +91,15 @@ type Plan struct {
 	Failed *stack.Failure
 	// Left is what an offboarding leaves behind, in the account and in Cloud One.
 	Left string
+	// Next is the request's outcome once the plan is carried out: done, later (an operation
+	// under way or just started: look again), or the dead-letter queue (needs a person).
+	Next Next
+	// Paced: the stack write waits for its start slot. DryRun: nothing is carried out.
+	Paced, DryRun bool
 }
 
-// Row names the row of the state table (ARCHITECTURE.md, "Reconcile: observed stack -> next
-// step") that a plan comes from; tests walk the table by it.
+// Row names the row of the state table (docs/ARCHITECTURE.md, "Decide: the state table") that
+// a plan comes from; tests walk the table by it.
 type Row string
 
 const (
@@ -74,9 +127,29 @@ const (
 	RowOffboardDelete       Row = "offboarding, ONBOARDER_OFFBOARD=delete: the onboarder's stack exists, settled"
 )
 
-// Decide is the state table as a pure function: the observation in, the next step out. It
-// calls nothing and changes nothing; the code that acts on a plan holds no decisions.
+// Decide is the state table as a pure function: the observation in, the next step out, with
+// what becomes of the request once the step is taken. It calls nothing and changes nothing;
+// the code that acts on a plan holds no decisions.
 func Decide(o Observation) (Plan, Row) {
+	p, row := decide(o)
+	p.DryRun = o.DryRun
+	p.Paced = o.Paced && p.Step.writesStack()
+	switch {
+	case p.Step == ActionWait:
+		p.Next = Next{Outcome: OutcomeLater, After: o.Delays.Check(o.Stack.Started(), o.Now)}
+	case p.Step == ActionNeedsPerson:
+		p.Next = Next{Outcome: OutcomeDLQ}
+	case p.Step.writesStack() && !o.DryRun:
+		// Look again soon after the operation started.
+		p.Next = Next{Outcome: OutcomeLater, After: o.Delays.Min}
+	default:
+		p.Next = Next{Outcome: OutcomeDone}
+	}
+	return p, row
+}
+
+// decide is the state table: the step and why.
+func decide(o Observation) (Plan, Row) {
 	if o.Offboard != "" {
 		return decideOffboard(o)
 	}

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
@@ -13,7 +14,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
-// The state table of ARCHITECTURE.md, row by row, on the pure decision: each case is an
+// The state table of docs/ARCHITECTURE.md, row by row, on the pure decision: each case is an
 // observation and the step (and row) it must give. Every row of the table has a case, and
 // TestDecideCoversEveryRow fails when a row has none.
 func TestDecideTable(t *testing.T) {
@@ -91,9 +92,15 @@ func TestDecideTable(t *testing.T) {
 		{"offboard, in progress", Observation{Offboard: "account-removed", Stack: observed("DELETE_IN_PROGRESS", want, true), Policy: config.OffboardDelete}, ActionWait, RowOffboardInProgress, false, "then delete it"},
 		{"offboard, delete failed", Observation{Offboard: "account-removed", Stack: observed("DELETE_FAILED", want, true), LastOp: theirs, Policy: config.OffboardDelete}, ActionNeedsPerson, RowOffboardDeleteFailed, false, "X (AWS::IAM::Role)"},
 	}
+	delays := Delays{Min: 30 * time.Second, Max: 5 * time.Minute}
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.o.Where = "CloudOne in " + acct + "/us-east-1"
+			tc.o.Now, tc.o.Delays = now, delays
+			if tc.o.Stack.Exists {
+				tc.o.Stack.LastUpdated = now.Add(-4 * time.Minute)
+			}
 			p, row := Decide(tc.o)
 			if p.Step != tc.step || row != tc.row || p.StartLogging != tc.log {
 				t.Fatalf("got %s (row %q, start logging %v), want %s (row %q, start logging %v): %s", p.Step, row, p.StartLogging, tc.step, tc.row, tc.log, p.Why)
@@ -104,6 +111,31 @@ func TestDecideTable(t *testing.T) {
 			if p.Step == ActionNeedsPerson && strings.Contains(string(tc.row), "onboarder's own") && p.Failed == nil {
 				t.Errorf("needs-person after our own write names no failed resource")
 			}
+			// The plan carries what becomes of the request once its step is taken.
+			want := Next{Outcome: OutcomeDone}
+			switch {
+			case tc.step == ActionWait:
+				want = Next{Outcome: OutcomeLater, After: 2 * time.Minute} // half the operation's age
+			case tc.step == ActionNeedsPerson:
+				want = Next{Outcome: OutcomeDLQ}
+			case tc.step.writesStack():
+				want = Next{Outcome: OutcomeLater, After: delays.Min}
+			}
+			if p.Next != want {
+				t.Errorf("next %+v, want %+v", p.Next, want)
+			}
+			// A dry run plans the same step and comes back for nothing it would write.
+			dry := tc.o
+			dry.DryRun = true
+			if dp, drow := Decide(dry); dp.Step != p.Step || drow != row || !dp.DryRun || (p.Step.writesStack() && dp.Next != Next{Outcome: OutcomeDone}) {
+				t.Errorf("dry run: %s (row %q), next %+v", dp.Step, drow, dp.Next)
+			}
+			// Only stack writes are paced.
+			paced := tc.o
+			paced.Paced = true
+			if pp, _ := Decide(paced); pp.Paced != p.Step.writesStack() {
+				t.Errorf("paced %v for step %s", pp.Paced, p.Step)
+			}
 		})
 	}
 	// Decide is a pure function: the same observation gives the same plan.
@@ -112,6 +144,29 @@ func TestDecideTable(t *testing.T) {
 	p2, _ := Decide(o)
 	if p1.Why != p2.Why || p1.Step != p2.Step {
 		t.Fatal("Decide is not deterministic")
+	}
+}
+
+// When a request comes back to look at an operation: half its age, within the delays; the
+// back-off after failures doubles from the shortest delay to the longest.
+func TestDelays(t *testing.T) {
+	d := Delays{Min: 30 * time.Second, Max: 5 * time.Minute}
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		age, want time.Duration
+	}{{0, 30 * time.Second}, {20 * time.Second, 30 * time.Second}, {3 * time.Minute, 90 * time.Second}, {time.Hour, 5 * time.Minute}} {
+		start := now.Add(-c.age)
+		if c.age == 0 {
+			start = time.Time{} // unknown
+		}
+		if got := d.Check(start, now); got != c.want {
+			t.Errorf("check after %s: %s, want %s", c.age, got, c.want)
+		}
+	}
+	for n, want := range []time.Duration{30 * time.Second, 30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute} {
+		if got := d.Backoff(n); got != want {
+			t.Errorf("back-off after %d failures: %s, want %s", n, got, want)
+		}
 	}
 }
 

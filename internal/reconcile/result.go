@@ -64,8 +64,10 @@ type Result struct {
 	Row string `json:"row,omitempty"`
 	// Failed is the resource that made the onboarder's own write fail (needs-person).
 	Failed *stack.Failure `json:"failed,omitempty"`
-	// RetryAfter > 0: call again with the same request after this delay (an operation is
-	// under way, a start slot is due later, or a transient failure is backed off).
+	// Outcome is what becomes of the request: done, later, retry or dlq. RetryAfter, for later
+	// and retry, is when to call again with the same request (an operation is under way, a
+	// start slot is due later, or a transient failure is backed off).
+	Outcome    Outcome       `json:"outcome"`
 	RetryAfter time.Duration `json:"retryAfter,omitempty"`
 	// Failures counts the transient failures in a row, GiveUp says there were too many
 	// (ONBOARDER_MAX_FAILURES): the worker then dead-letters the request.
@@ -78,6 +80,12 @@ type Result struct {
 	// says what stays behind, in the account and in Cloud One, for a person to remove.
 	Offboard string `json:"offboard,omitempty"`
 	Left     string `json:"left,omitempty"`
+
+	// startSlot is the start slot the request holds while its write waits for it (kept in
+	// the ledger entry); waitsForRole: the execution role was denied within a new account's
+	// grace, a wait that the grace bounds, not a failure that counts.
+	startSlot    time.Time
+	waitsForRole bool
 }
 
 // Changed reports whether the reconcile changed something in the account (a stack written,
@@ -94,9 +102,12 @@ func (r Result) Changed() bool {
 	return false
 }
 
-func (a Action) writes() bool {
+func (a Action) writes() bool { return a == ActionStartLogging || a.writesStack() }
+
+// writesStack reports whether the action is a stack write (a start of Trend's stack).
+func (a Action) writesStack() bool {
 	switch a {
-	case ActionCreate, ActionUpdate, ActionDelete, ActionContinueRollback, ActionStartLogging:
+	case ActionCreate, ActionUpdate, ActionDelete, ActionContinueRollback:
 		return true
 	}
 	return false

@@ -1,0 +1,301 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
+)
+
+// stack is the stack reconciler: observe, Decide, act, Settle. A panic is a permanent failure
+// of the pass, never of the process.
+func (p *pass) stack(ctx context.Context) (res Result) {
+	r := p.r
+	res = Result{Account: p.req.Account, StackName: r.Cfg.StackName, DryRun: r.Cfg.DryRun, Action: ActionNone, Class: fault.None, Outcome: OutcomeDone}
+	at := Setting{Account: p.req.Account, Role: r.Cfg.ExecutionRoleName, Now: p.now, Delays: r.delays(), StartsPerMinute: r.Cfg.MaxStartsPerMinute}
+	defer func() {
+		if v := recover(); v != nil {
+			res = failure(res, fault.Permanentf("reconcile %s: internal error: %v", p.req.Account, v))
+		}
+	}()
+	res, o, m, err := p.observe(ctx, res, &at)
+	if err != nil {
+		return failure(res, err)
+	}
+	plan, row := Decide(o)
+	res.Row = string(row)
+	got := p.act(ctx, m, o, plan, at)
+	return Settle(res, plan, got, at)
+}
+
+// observe opens the account and reads what the decision needs, and nothing more: the stack;
+// the stack's latest operation in the states where who caused it matters; the trails and the
+// desired state when the stack may be written. It fills at with where the pass works.
+func (p *pass) observe(ctx context.Context, res Result, at *Setting) (Result, Observation, Member, error) {
+	r, req := p.r, p.req
+	o := Observation{Adopt: r.Cfg.AdoptExisting, RetryFailed: req.RetryFailed, Request: req.ID(),
+		DryRun: r.Cfg.DryRun, Paced: r.Starts != nil, Now: p.now, Delays: at.Delays}
+	if err := config.ValidateAccountID(req.Account); err != nil {
+		return res, o, Member{}, fault.Permanentf("reconcile request: %w", err)
+	}
+	creds, err := r.Secrets.Get(ctx)
+	if err != nil {
+		return res, o, Member{}, err
+	}
+	p.creds = creds
+	region, err := r.awsRegion(ctx, creds)
+	if err != nil {
+		return res, o, Member{}, err
+	}
+	res.Region, at.Region = region, region
+	at.Where = r.Cfg.StackName + " in " + req.Account + "/" + region
+	o.Where = at.Where
+	if req.Offboard != "" {
+		return p.observeOffboard(ctx, res, o, at)
+	}
+	m, err := r.Members.Member(ctx, req.Account, region)
+	if err != nil {
+		if m, err = p.fallBack(ctx, &res, at, err); err != nil {
+			return res, o, m, err
+		}
+	}
+	s, err := stack.Describe(ctx, m.CloudFormation, r.Cfg.StackName)
+	if err != nil {
+		return res, o, m, fmt.Errorf("describe stack %s: %w", at.Where, at.memberErr("cloudformation:DescribeStacks", err))
+	}
+	o.Stack = s
+	res.StatusBefore, res.StatusAfter, res.Managed = statusOf(s), statusOf(s), s.Managed()
+	if s.Exists && !s.Managed() && !r.Cfg.AdoptExisting {
+		return res, o, m, nil
+	}
+	state := stack.Classify(s)
+	switch state {
+	case stack.StateInProgress, stack.StateReview:
+		return res, o, m, nil
+	case stack.StateFailed, stack.StateRollbackBad, stack.StateDeleteFailed, stack.StateHalted:
+		if o.LastOp, err = stack.LastOperation(ctx, m.CloudFormation, s.ID); err != nil {
+			return res, o, m, fmt.Errorf("describe events of stack %s: %w", at.Where, at.memberErr("cloudformation:DescribeStackEvents", err))
+		}
+		if state == stack.StateDeleteFailed || state == stack.StateHalted {
+			return res, o, m, nil
+		}
+	}
+	if o.Desired, o.Trail, err = p.desire(ctx, m, s, region, at); err != nil {
+		res.Trail = o.Trail
+		return res, o, m, err
+	}
+	res.Trail = o.Trail
+	if state == stack.StateComplete && s.Status == cfntypes.StackStatusUpdateRollbackComplete &&
+		(s.Tags[stack.TagFingerprint] != o.Desired.Fingerprint() || len(changes(s, o.Desired)) > 0) {
+		// A rolled-back update that the desired state would write again: whose was it?
+		if o.LastOp, err = stack.LastOperation(ctx, m.CloudFormation, s.ID); err != nil {
+			return res, o, m, fmt.Errorf("describe events of stack %s: %w", at.Where, at.memberErr("cloudformation:DescribeStackEvents", err))
+		}
+	}
+	return res, o, m, nil
+}
+
+// observeOffboard observes an account that left the scope. An account that cannot be opened
+// any more (closed, suspended: AssumeRole is denied, with the fallback role too) is not an
+// error: it is observed unreachable, with what the ledger says was left there.
+func (p *pass) observeOffboard(ctx context.Context, res Result, o Observation, at *Setting) (Result, Observation, Member, error) {
+	r, req := p.r, p.req
+	res.Offboard = req.Offboard
+	prev := p.ledgerEntry(ctx)
+	o.Offboard, o.OffboardWhy, o.Policy, o.WasOurs = req.Offboard, offboardWhy(req.Reason), r.Cfg.Offboard, prev != nil && prev.Managed
+	o.Adopt, o.RetryFailed = false, false
+	m, err := r.Members.Member(ctx, req.Account, at.Region)
+	if err != nil {
+		m, err = p.fallBack(ctx, &res, at, err)
+	}
+	switch {
+	case err != nil && fault.ClassOf(err) == fault.Permanent:
+		o.Unreachable = unreachable(err)
+		res.StatusBefore, res.StatusAfter, res.Managed = ledger.StatusUnreachable, ledger.StatusUnreachable, o.WasOurs
+		return res, o, m, nil
+	case err != nil:
+		return res, o, m, err
+	}
+	s, err := stack.Describe(ctx, m.CloudFormation, r.Cfg.StackName)
+	if fault.IsCode(err, "AccessDenied", "AccessDeniedException") {
+		// Credentials assumed before the account was closed are refused after it.
+		o.Unreachable = "cloudformation:DescribeStacks was denied"
+		res.StatusBefore, res.StatusAfter, res.Managed = ledger.StatusUnreachable, ledger.StatusUnreachable, o.WasOurs
+		return res, o, m, nil
+	}
+	if err != nil {
+		return res, o, m, fmt.Errorf("describe stack %s: %w", at.Where, at.memberErr("cloudformation:DescribeStacks", err))
+	}
+	o.Stack = s
+	res.StatusBefore, res.StatusAfter, res.Managed = statusOf(s), statusOf(s), s.Managed()
+	if s.Managed() && stack.Classify(s) == stack.StateDeleteFailed {
+		if o.LastOp, err = stack.LastOperation(ctx, m.CloudFormation, s.ID); err != nil {
+			return res, o, m, fmt.Errorf("describe events of stack %s: %w", at.Where, at.memberErr("cloudformation:DescribeStackEvents", err))
+		}
+	}
+	return res, o, m, nil
+}
+
+// offboardWhy is the first reason of a request (merged requests join theirs with "; ").
+func offboardWhy(reason string) string {
+	first, _, _ := strings.Cut(reason, "; ")
+	return first
+}
+
+// unreachable says briefly why an account could not be opened.
+func unreachable(err error) string {
+	var denied *crossaccount.DeniedError
+	if errors.As(err, &denied) {
+		return "sts:AssumeRole of " + denied.Role + " was denied"
+	}
+	return err.Error()
+}
+
+// assumeFailed classifies a failure to assume the execution role. AccessDenied is IAM's
+// eventual consistency right after an account is created (the role can take minutes to be
+// usable), so it is retried within the grace period after the account joined; later it is
+// permanent and says what to check. waits reports the wait within the grace.
+func assumeFailed(err error, account string, since time.Time, grace time.Duration, now time.Time) (_ error, waits bool) {
+	var denied *crossaccount.DeniedError
+	if !errors.As(err, &denied) {
+		return err, false
+	}
+	if !since.IsZero() && now.Sub(since) < grace {
+		return fault.Transientf("assume %s: access denied %s after the account joined (within the %s grace of a new account); retrying: %w",
+			denied.Role, now.Sub(since).Round(time.Second), grace, denied.Err), true
+	}
+	return fault.Permanentf("assume %s: access denied: check that the role exists in account %s (the member StackSet of deploy/member.yaml makes it), that it trusts the reconcile role of the onboarder, and that no SCP denies sts:AssumeRole: %w",
+		denied.Role, account, denied.Err), false
+}
+
+// fallBack opens the account with the fallback role (ONBOARDER_FALLBACK_ROLE_NAME) when the
+// execution role is denied for good: after a new account's grace, during which the request
+// waits for the member StackSet to make the role, or at once for an account of long standing.
+// Without a fallback, or when the fallback is denied too, the pass fails as assumeFailed says.
+func (p *pass) fallBack(ctx context.Context, res *Result, at *Setting, err error) (Member, error) {
+	var denied *crossaccount.DeniedError
+	isDenied := errors.As(err, &denied)
+	err, res.waitsForRole = assumeFailed(err, p.req.Account, p.req.AccountSince, p.r.Cfg.AssumeRoleGrace, p.now)
+	if p.r.Fallback == nil || !isDenied || fault.ClassOf(err) != fault.Permanent {
+		return Member{}, err
+	}
+	m, ferr := p.r.Fallback.Member(ctx, p.req.Account, at.Region)
+	if ferr != nil {
+		return Member{}, fault.As(fault.ClassOf(err), fmt.Errorf("%w; the fallback role %s could not be assumed either: %v",
+			err, p.r.Cfg.FallbackRoleName, ferr))
+	}
+	at.Role, at.Fallback = p.r.Cfg.FallbackRoleName, true
+	res.Via = fmt.Sprintf("the fallback role %s: %s could not be assumed", p.r.Cfg.FallbackRoleName, denied.Role)
+	return m, nil
+}
+
+func statusOf(s stack.Observed) string {
+	if !s.Exists {
+		return "ABSENT"
+	}
+	return string(s.Status)
+}
+
+// desire resolves the trail and builds the desired stack.
+func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region string, at *Setting) (*stack.Desired, *trail.Choice, error) {
+	r := p.r
+	in := trail.Input{Account: p.req.Account, Region: region, Mode: r.Cfg.TrailMode}
+	if obs.Exists && stack.Classify(obs) == stack.StateComplete {
+		if obs.Params[stack.ParamCreateNew] == "True" {
+			in.CurrentNew = obs.Managed() || r.Cfg.AdoptExisting
+		} else {
+			in.CurrentBucket = obs.Params[stack.ParamBucket]
+		}
+	}
+	ch, err := trail.Resolve(ctx, m.Trails, in)
+	if err != nil {
+		return nil, &ch, at.memberErr("cloudtrail:DescribeTrails", err)
+	}
+	createNew, bucket := "False", ch.Bucket
+	if ch.CreateNewTrail {
+		createNew, bucket = "True", ""
+	}
+	v, err := p.templateVersion(ctx)
+	if err != nil {
+		return nil, &ch, err
+	}
+	qsBucket, qsPrefix := r.Cfg.QSS3BucketName, r.Cfg.QSS3KeyPrefix
+	if v.Bucket != "" {
+		qsBucket, qsPrefix = v.Bucket, v.Prefix
+	}
+	return &stack.Desired{
+		Name:        r.Cfg.StackName,
+		TemplateURL: v.URL,
+		Params: map[string]string{
+			stack.ParamCreateNew:     createNew,
+			stack.ParamBucket:        bucket,
+			stack.ParamQSS3Bucket:    qsBucket,
+			stack.ParamQSS3KeyPrefix: qsPrefix,
+		},
+		Creds: p.creds,
+	}, &ch, nil
+}
+
+// templateVersion is the template of the account's desired stack: the one in force, or,
+// during a rollout, the version the account's wave has reached. A rollout that cannot be read
+// fails the pass (transient): a version must not reach an account before its wave.
+func (p *pass) templateVersion(ctx context.Context) (rollout.Version, error) {
+	r := p.r
+	if r.Rollouts != nil && p.ro == nil {
+		ro, err := r.Rollouts.Get(ctx)
+		if err != nil {
+			return rollout.Version{}, fault.Transientf("%v", err)
+		}
+		p.ro = ro
+	}
+	p.version = p.ro.TemplateFor(p.req.Account, rollout.Version{URL: r.Cfg.TemplateURL})
+	return p.version, nil
+}
+
+// awsRegion is the AWS region of the stack: the configured Cloud One region, or the key's.
+func (r *Reconciler) awsRegion(ctx context.Context, creds secret.Credentials) (string, error) {
+	c1 := r.Cfg.CloudOneRegion
+	if c1 == "" {
+		k, err := r.CloudOne.Describe(ctx, creds.APIKey)
+		if err != nil {
+			return "", err
+		}
+		c1 = k.Region
+	}
+	region, err := cloudone.AWSRegion(c1)
+	if err != nil {
+		return "", fault.Permanentf("ONBOARDER_CLOUDONE_REGION: %w", err)
+	}
+	return region, nil
+}
+
+// ledgerEntry reads the account's ledger entry once per pass; nil when there is none or it
+// cannot be read (the caller then works without it).
+func (p *pass) ledgerEntry(ctx context.Context) *ledger.Entry {
+	if p.entryRead || p.r.Ledger == nil {
+		return p.entry
+	}
+	p.entryRead = true
+	e, found, err := p.r.Ledger.Get(ctx, p.req.Account)
+	if err != nil {
+		p.r.logger().WarnContext(ctx, "ledger entry not read", "account", p.req.Account, "error", err.Error())
+		return nil
+	}
+	if found {
+		p.entry = &e
+	}
+	return p.entry
+}
