@@ -182,7 +182,7 @@ func (a *app) runReconciles(ctx context.Context, e *env, dryRun bool, targets []
 		res := r.Reconcile(ctx, req)
 		var steps []reconcile.Step
 		var changed reconcile.Result // the pass that changed something, when one did
-		for res.RetryAfter > 0 && time.Now().Before(until) && ctx.Err() == nil {
+		for comesBack(res) && time.Now().Before(until) && ctx.Err() == nil {
 			steps = append(steps, res.Steps...)
 			if res.Changed() {
 				changed = res
@@ -207,6 +207,11 @@ func (a *app) runReconciles(ctx context.Context, e *env, dryRun bool, targets []
 		}
 	})
 	return results, nil
+}
+
+// comesBack reports whether the pass asked to be run again later for its request.
+func comesBack(r reconcile.Result) bool {
+	return r.Outcome == reconcile.OutcomeLater || r.Outcome == reconcile.OutcomeRetry
 }
 
 // drift reports whether a result is a change the reconcile would make.
@@ -292,7 +297,7 @@ func (a *app) reconcile(ctx context.Context, ids []string, o reconcileOpts) erro
 	for _, r := range results {
 		printResult(a.stdout, r, false)
 		failed = failed || r.Class != fault.None
-		if r.RetryAfter > 0 {
+		if comesBack(r.Result) {
 			fmt.Fprintf(a.stdout, "    still under way: the worker (or another run) goes on; onboarder status shows it\n")
 		}
 	}

@@ -115,7 +115,7 @@ func hostileBatch(t *testing.T, body string, want hostileMessage) (problems []st
 		if req.EventID != "good-b" && req.EventID != "later-a" {
 			t.Errorf("Reconciler called for %s/%s: a bad message reached it", req.Account, req.EventID)
 		}
-		return reconcile.Result{Account: req.Account, Action: reconcile.ActionNone, Class: fault.None, Reason: "in sync"}
+		return reconcile.Result{Account: req.Account, Action: reconcile.ActionNone, Class: fault.None, Reason: "in sync", Outcome: reconcile.OutcomeDone}
 	}}
 	var logs, emf bytes.Buffer
 	w := &worker.Worker{Reconciler: rec, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: metrics.New(&emf, "reconcile")}

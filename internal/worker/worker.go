@@ -73,14 +73,14 @@ type Worker struct {
 	Margin time.Duration
 }
 
-// Outcomes of one message.
+// Outcomes of one message: the pass's (reconcile.Outcome), and the worker's own.
 const (
-	OutcomeDone     = "done"      // deleted from the queue
-	OutcomeLater    = "later"     // comes back after the delay the pass asked for (not a failure)
-	OutcomeRetry    = "retry"     // transient failure: comes back after a back-off
-	OutcomeDLQ      = "dlq"       // permanent, needs a person, or too many failures: moved to the DLQ
-	OutcomeAbsorbed = "absorbed"  // merged into the pass of an earlier message of its group
-	OutcomeHeldBack = "held-back" // not processed: no time left in this invocation
+	OutcomeDone     = string(reconcile.OutcomeDone)  // deleted from the queue
+	OutcomeLater    = string(reconcile.OutcomeLater) // comes back after the delay the pass asked for (not a failure)
+	OutcomeRetry    = string(reconcile.OutcomeRetry) // transient failure: comes back after a back-off
+	OutcomeDLQ      = string(reconcile.OutcomeDLQ)   // permanent, needs a person, or too many failures: moved to the DLQ
+	OutcomeAbsorbed = "absorbed"                     // merged into the pass of an earlier message of its group
+	OutcomeHeldBack = "held-back"                    // not processed: no time left in this invocation
 )
 
 const bodyLogLimit = 1024
@@ -254,8 +254,10 @@ func (w *Worker) badMessage(ctx context.Context, m events.SQSMessage, req queue.
 	}
 }
 
-// reconcile runs one pass; it reports whether the message is done (deleted), and if not,
-// when it comes back (0: after the queue's visibility timeout).
+// reconcile runs one pass and carries out what the pass decided for its request; it reports
+// whether the message is done (deleted), and if not, when it comes back (0: after the queue's
+// visibility timeout). The worker decides nothing about the account: the result's Outcome
+// says done, later, retry or dead-letter, and RetryAfter when.
 func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.Request, absorbed int) (done bool, back time.Duration) {
 	start := time.Now()
 	res := w.call(ctx, req)
@@ -263,23 +265,24 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 	if class == "" {
 		class = fault.ClassOf(res.Err)
 	}
-	outcome, level := OutcomeDone, slog.LevelInfo
-	switch {
-	case class == fault.None && res.RetryAfter > 0:
-		outcome = OutcomeLater
-	case class == fault.None:
-	case class == fault.Transient && !res.GiveUp:
-		outcome, level = OutcomeRetry, slog.LevelWarn
-	case class == fault.NeedsPerson && res.AlreadyReported:
-		outcome, level = OutcomeDone, slog.LevelWarn
-	default: // permanent, needs-person, too many failures, or a class this worker does not know
-		outcome, level = OutcomeDLQ, slog.LevelError
+	outcome := string(res.Outcome)
+	level := map[string]slog.Level{OutcomeDone: slog.LevelInfo, OutcomeLater: slog.LevelInfo, OutcomeRetry: slog.LevelWarn, OutcomeDLQ: slog.LevelError}[outcome]
+	if res.AlreadyReported {
+		level = slog.LevelWarn
 	}
 	reason := res.Reason
 	if msg := res.Error; msg == "" && res.Err != nil {
 		reason = joinReason(reason, res.Err.Error())
 	} else {
 		reason = joinReason(reason, msg)
+	}
+	switch outcome {
+	case OutcomeDone, OutcomeLater, OutcomeRetry, OutcomeDLQ:
+	default:
+		// A result that says nothing of its request (a reconciler's bug): try again later,
+		// so that the queue's redrive moves it once its receives are spent.
+		outcome, level = OutcomeRetry, slog.LevelWarn
+		reason = joinReason(fmt.Sprintf("the pass said nothing of its request (outcome %q)", res.Outcome), reason)
 	}
 	if res.GiveUp {
 		reason = fmt.Sprintf("gave up after %d transient failures in a row (ONBOARDER_MAX_FAILURES): %s", res.Failures, reason)
@@ -351,7 +354,7 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 	case OutcomeLater, OutcomeRetry:
 		d := res.RetryAfter
 		if d <= 0 {
-			d = 30 * time.Second // a pass that asked for nothing (a panic): not at once
+			d = 30 * time.Second // a pass that asked for no delay (a panic): not at once
 		}
 		w.later(ctx, m, d)
 		return false, d
@@ -422,11 +425,11 @@ func (w *Worker) call(ctx context.Context, req queue.Request) (res reconcile.Res
 	defer func() {
 		if p := recover(); p != nil {
 			res = reconcile.Result{Account: req.Account, Action: reconcile.ActionFail, Class: fault.Transient,
-				Reason: "reconcile panicked", Error: fmt.Sprint(p)}
+				Reason: "reconcile panicked", Error: fmt.Sprint(p), Outcome: reconcile.OutcomeRetry}
 		}
 	}()
 	if w.Reconciler == nil {
-		return reconcile.Result{Account: req.Account, Action: reconcile.ActionFail, Class: fault.Permanent, Reason: "no reconciler configured"}
+		return reconcile.Result{Account: req.Account, Action: reconcile.ActionFail, Class: fault.Permanent, Reason: "no reconciler configured", Outcome: reconcile.OutcomeDLQ}
 	}
 	return w.Reconciler.Reconcile(ctx, req)
 }

@@ -105,13 +105,14 @@ func (f *FakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessa
 func TestWorkerBatch(t *testing.T) {
 	const a, b, c, d = "012345678901", "123456789012", "210987654321", "004455667788"
 	results := map[string]reconcile.Result{
-		"ok-1":   {Action: reconcile.ActionNone, Class: fault.None, Reason: "in sync"},
-		"ok-2":   {Action: reconcile.ActionUpdate, Class: fault.None, Reason: "parameters differ", Changes: []reconcile.Change{{Parameter: "CreateNewTrail", Before: "False", After: "True"}}, Steps: []reconcile.Step{{Action: reconcile.ActionUpdate, Detail: "UpdateStack"}}},
-		"busy":   {Action: reconcile.ActionWait, Class: fault.None, Reason: "UPDATE_IN_PROGRESS: come back", RetryAfter: 45 * time.Second},
-		"broken": {Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "DELETE_FAILED: delete the stack by hand"},
-		"bad":    {Action: reconcile.ActionFail, Class: fault.Permanent, Reason: "template URL refused", Err: errors.New("ValidationError")},
-		"zero":   {Action: reconcile.ActionNone}, // no class, no error: success
-		"flaky":  {Action: reconcile.ActionFail, Class: fault.Transient, Reason: "throttled", RetryAfter: 2 * time.Minute, Failures: 2},
+		"ok-1":   {Action: reconcile.ActionNone, Class: fault.None, Reason: "in sync", Outcome: reconcile.OutcomeDone},
+		"ok-2":   {Action: reconcile.ActionUpdate, Class: fault.None, Reason: "parameters differ", Changes: []reconcile.Change{{Parameter: "CreateNewTrail", Before: "False", After: "True"}}, Steps: []reconcile.Step{{Action: reconcile.ActionUpdate, Detail: "UpdateStack"}}, Outcome: reconcile.OutcomeDone},
+		"busy":   {Action: reconcile.ActionWait, Class: fault.None, Reason: "UPDATE_IN_PROGRESS: come back", Outcome: reconcile.OutcomeLater, RetryAfter: 45 * time.Second},
+		"broken": {Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "DELETE_FAILED: delete the stack by hand", Outcome: reconcile.OutcomeDLQ},
+		"bad":    {Action: reconcile.ActionFail, Class: fault.Permanent, Reason: "template URL refused", Err: errors.New("ValidationError"), Outcome: reconcile.OutcomeDLQ},
+		"zero":   {Action: reconcile.ActionNone, Outcome: reconcile.OutcomeDone}, // no class, no error: success
+		"flaky":  {Action: reconcile.ActionFail, Class: fault.Transient, Reason: "throttled", Outcome: reconcile.OutcomeRetry, RetryAfter: 2 * time.Minute, Failures: 2},
+		"silent": {Action: reconcile.ActionNone}, // no outcome: a reconciler's bug, tried again later
 		"boom":   {},
 	}
 	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
@@ -140,9 +141,10 @@ func TestWorkerBatch(t *testing.T) {
 		msg("m10", "888888888888", "bad"),
 		msg("m11", "777777777777", "boom"),
 		msg("m12", "666666666666", "flaky"),
+		msg("m13", "555555555555", "silent"),
 	}}
 	resp := run(t, w, batch)
-	if got, want := failed(resp), "m2,m4,m11,m12"; got != want {
+	if got, want := failed(resp), "m2,m4,m11,m12,m13"; got != want {
 		t.Errorf("failures %s, want %s (the ones that come back)", got, want)
 	}
 	var processed []string
@@ -150,7 +152,7 @@ func TestWorkerBatch(t *testing.T) {
 		processed = append(processed, r.Account+"/"+r.EventID)
 	}
 	sort.Strings(processed)
-	if got := strings.Join(processed, " "); got != "004455667788/ok-1 012345678901/ok-1 123456789012/busy 210987654321/broken 666666666666/flaky 777777777777/boom 888888888888/bad 999999999999/zero" {
+	if got := strings.Join(processed, " "); got != "004455667788/ok-1 012345678901/ok-1 123456789012/busy 210987654321/broken 555555555555/silent 666666666666/flaky 777777777777/boom 888888888888/bad 999999999999/zero" {
 		t.Errorf("processed %s: one pass per account", got)
 	}
 	for _, r := range rec.Requests {
@@ -158,8 +160,8 @@ func TestWorkerBatch(t *testing.T) {
 			t.Errorf("merged request %+v", r)
 		}
 	}
-	if v := q.Visibility; v["rh-m2"] != 45 || v["rh-m4"] != 45 || v["rh-m12"] != 120 || v["rh-m11"] != 30 {
-		t.Errorf("visibility %v: m2 and m4 (merged into its pass) in 45 s, m12 after its back-off, m11 (a panic) not at once", v)
+	if v := q.Visibility; v["rh-m2"] != 45 || v["rh-m4"] != 45 || v["rh-m12"] != 120 || v["rh-m11"] != 30 || v["rh-m13"] != 30 {
+		t.Errorf("visibility %v: m2 and m4 (merged into its pass) in 45 s, m12 after its back-off, m11 (a panic) and m13 (no outcome) not at once", v)
 	}
 	if len(q.Sent) != 3 {
 		t.Errorf("dead-lettered %d, want 3 (m5, m6, m10)", len(q.Sent))
@@ -180,7 +182,7 @@ func TestWorkerBatch(t *testing.T) {
 		t.Errorf("%d messages logged of %d", len(byMsg), len(batch.Records))
 	}
 	for id, want := range map[string]string{"m1": "INFO done none", "m2": "INFO later none", "m3": "INFO absorbed <nil>", "m4": "INFO later <nil>",
-		"m5": "ERROR dlq needs-person", "m6": "ERROR dlq permanent", "m10": "ERROR dlq permanent", "m11": "WARN retry transient", "m12": "WARN retry transient"} {
+		"m5": "ERROR dlq needs-person", "m6": "ERROR dlq permanent", "m10": "ERROR dlq permanent", "m11": "WARN retry transient", "m12": "WARN retry transient", "m13": "WARN retry none"} {
 		m := byMsg[id]
 		if got := fmt.Sprint(m["level"], " ", m["outcome"], " ", m["class"]); got != want {
 			t.Errorf("%s: %s, want %s", id, got, want)
@@ -201,7 +203,9 @@ func TestWorkerBatch(t *testing.T) {
 }
 
 func TestWorkerConfigErrorAndDeadline(t *testing.T) {
-	rec := &FakeReconciler{ReconcileFn: func(queue.Request) reconcile.Result { return reconcile.Result{Class: fault.None} }}
+	rec := &FakeReconciler{ReconcileFn: func(queue.Request) reconcile.Result {
+		return reconcile.Result{Class: fault.None, Outcome: reconcile.OutcomeDone}
+	}}
 	w := &worker.Worker{Reconciler: rec, ConfigErr: errors.New("ONBOARDER_SECRET_ARN is required")}
 	resp := run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m1", "012345678901", "e1"), msg("m2", "123456789012", "e2")}})
 	if failed(resp) != "m1,m2" || len(rec.Requests) != 0 {
@@ -226,9 +230,9 @@ func TestWorkerConfigErrorAndDeadline(t *testing.T) {
 func TestGiveUpAndAlreadyReported(t *testing.T) {
 	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
 		if req.EventID == "again" {
-			return reconcile.Result{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "own create rolled back", AlreadyReported: true}
+			return reconcile.Result{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "own create rolled back", AlreadyReported: true, Outcome: reconcile.OutcomeDone}
 		}
-		return reconcile.Result{Action: reconcile.ActionFail, Class: fault.Transient, Reason: "throttled", Failures: 5, GiveUp: true}
+		return reconcile.Result{Action: reconcile.ActionFail, Class: fault.Transient, Reason: "throttled", Failures: 5, GiveUp: true, Outcome: reconcile.OutcomeDLQ}
 	}}
 	q := &FakeSQS{}
 	var logs bytes.Buffer
@@ -247,7 +251,7 @@ func TestGiveUpAndAlreadyReported(t *testing.T) {
 func TestDeadLetterAtOnce(t *testing.T) {
 	const a, c = "012345678901", "210987654321"
 	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
-		return reconcile.Result{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "stack is DELETE_FAILED"}
+		return reconcile.Result{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "stack is DELETE_FAILED", Outcome: reconcile.OutcomeDLQ}
 	}}
 	dlq := &FakeSQS{}
 	w := &worker.Worker{Reconciler: rec, SQS: dlq, DeadLetterURL: "https://sqs.example/dlq.fifo"}
@@ -280,7 +284,7 @@ func TestDeadLetterAtOnce(t *testing.T) {
 // message received again (after its own earlier passes changed the entry) goes without it.
 func TestDigestOnlyOnFirstReceive(t *testing.T) {
 	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
-		return reconcile.Result{Account: req.Account, Action: reconcile.ActionNone, Class: fault.None}
+		return reconcile.Result{Account: req.Account, Action: reconcile.ActionNone, Class: fault.None, Outcome: reconcile.OutcomeDone}
 	}}
 	w := &worker.Worker{Reconciler: rec}
 	for _, rc := range []string{"1", "3"} {
