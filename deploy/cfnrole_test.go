@@ -62,7 +62,8 @@ var outsideTable = map[string]string{
 	// The table's transforms[].candidatePermission: Trend's CloudTrail stack uses the
 	// AWS::Serverless-2016-10-31 transform, which a service role expands with this permission.
 	"cloudformation:createchangeset": "the Serverless transform of Trend's CloudTrail stack",
-	// Trend's documented deploy permissions (ARCHITECTURE.md), read-only.
+	// Read-only actions an earlier reading attributed to Trend's deploy permissions; no public
+	// source confirms them (docs/ARCHITECTURE.md, section 3).
 	"lambda:getfunctionconfiguration": "Trend's documented list",
 	"iam:listaccountaliases":          "Trend's documented list",
 	"s3:getbucketlocation":            "Trend's documented list (the template buckets)",

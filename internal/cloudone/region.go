@@ -6,7 +6,8 @@ import (
 )
 
 // regionTable maps Cloud One regions to the AWS region where the onboarding stack must live
-// (Trend's documentation, ARCHITECTURE.md).
+// (aws-ia/cfn-abi-trend-cloudone@39352c3 templates/trend-cloudone-onboard/README.md, "Limitations";
+// docs/ARCHITECTURE.md, section 3).
 var regionTable = map[string]string{
 	"us-1": "us-east-1",
 	"in-1": "ap-south-1",

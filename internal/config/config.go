@@ -14,7 +14,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 )
 
-// Defaults of the parameter contract (ARCHITECTURE.md).
+// Defaults of the parameter contract (docs/ARCHITECTURE.md, section 3).
 const (
 	DefaultStackName         = "CloudOne"
 	DefaultTemplateURL       = "https://aws-abi-pilot.s3.us-east-1.amazonaws.com/latest/cfnabi-trend-cloudone/templates/trend-cloudone-onboard/main.template.yaml"

@@ -183,7 +183,7 @@ func Busy(err error) bool {
 	return strings.Contains(msg, "_IN_PROGRESS state and can not be updated") || strings.Contains(msg, "_IN_PROGRESS state and can not be deleted")
 }
 
-// State is a row of the state table (ARCHITECTURE.md).
+// State is a row of the state table (docs/ARCHITECTURE.md, "Decide: the state table").
 type State int
 
 const (
