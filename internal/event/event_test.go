@@ -65,7 +65,7 @@ func TestGolden(t *testing.T) {
 		"cloudtrail-delete-trail-other.json":                   {outcome: "ok", kind: "cloudtrail-call", name: "DeleteTrail", account: member, region: "eu-west-1", resName: "scratch-debug"},
 		"cloudtrail-create-trail.json":                         {outcome: "ok", kind: "cloudtrail-call", name: "CreateTrail", account: member, region: "us-east-1", resName: "security-lake"},
 		"cloudtrail-update-trail.json":                         {outcome: "ok", kind: "cloudtrail-call", name: "UpdateTrail", account: member, region: "us-east-1", resName: "org-audit", arnAccount: member},
-		"cloudtrail-put-event-selectors.json":                  {outcome: "ok", kind: "cloudtrail-call", name: "PutEventSelectors", account: member, region: "us-east-1", resName: "org-audit", arnAccount: member},
+		"cloudtrail-put-event-selectors.json":                  {outcome: "ok", kind: "cloudtrail-call", name: "PutEventSelectors", account: member, region: "us-east-1", resName: "org-audit"},
 		"cloudformation-delete-stack.json":                     {outcome: "ok", kind: "cloudformation-call", name: "DeleteStack", account: member, region: "us-east-1", resName: "CloudOne"},
 		"cloudformation-update-stack-arn.json":                 {outcome: "ok", kind: "cloudformation-call", name: "UpdateStack", account: member, region: "us-east-1", resName: "CloudOne", arnAccount: member},
 		"cloudformation-update-stack-own-role.json":            {outcome: "ok", kind: "cloudformation-call", name: "UpdateStack", account: member, region: "us-east-1", resName: "CloudOne"},
@@ -132,6 +132,74 @@ func TestGolden(t *testing.T) {
 				if strings.Join(m.Accounts, ",") != strings.Join(w.manual, ",") || len(m.Invalid) != w.invalid || m.All != w.all {
 					t.Errorf("manual %+v", m)
 				}
+			}
+		})
+	}
+}
+
+// TestTrailParameter walks every watched trail call with the trail given by name and by ARN,
+// in the field CloudTrail records for that call: the API's own parameter, Name for
+// CreateTrail, UpdateTrail, DeleteTrail, StartLogging and StopLogging, TrailName for
+// PutEventSelectors and PutInsightSelectors (testdata/SOURCES.md names the real records). The
+// other field alone is not the trail: a call that carries only it is a bad event that names
+// the missing field. PutInsightSelectors is not watched: the test registers the trail parser
+// for it in a registry of its own.
+func TestTrailParameter(t *testing.T) {
+	const member, arn = "012345678901", "arn:aws:cloudtrail:us-east-1:012345678901:trail/org-audit"
+	field := map[string]string{
+		"CreateTrail": "name", "UpdateTrail": "name", "DeleteTrail": "name", "StartLogging": "name", "StopLogging": "name",
+		"PutEventSelectors": "trailName", "PutInsightSelectors": "trailName",
+	}
+	calls := append([]string{"PutInsightSelectors"}, event.TrailEvents...)
+	if len(field) != len(calls) {
+		t.Fatalf("%d trail calls, %d in this table: every watched call needs a row", len(calls), len(field))
+	}
+	reg := event.NewRegistry()
+	for _, k := range event.Default.Keys() {
+		p, _ := event.Default.Lookup(k)
+		reg.Register(k, p)
+	}
+	trail, ok := event.Default.Lookup(event.Key{Source: "aws.cloudtrail", DetailType: event.DetailAPICall, EventName: "StopLogging"})
+	if !ok {
+		t.Fatal("no trail parser")
+	}
+	reg.Register(event.Key{Source: "aws.cloudtrail", DetailType: event.DetailAPICall, EventName: "PutInsightSelectors"}, trail)
+	other := map[string]string{"name": "trailName", "trailName": "name"}
+	type row struct {
+		call, field, value string
+		outcome, errHas    string
+		arnAccount         string
+	}
+	rows := []row{}
+	for _, call := range calls {
+		f, ok := field[call]
+		if !ok {
+			t.Fatalf("%s is watched but has no row", call)
+		}
+		rows = append(rows,
+			row{call: call, field: f, value: "org-audit", outcome: "ok"},
+			row{call: call, field: f, value: arn, outcome: "ok", arnAccount: member},
+			row{call: call, field: other[f], value: "org-audit", outcome: "permanent", errHas: "detail.requestParameters." + f + ": required"},
+		)
+	}
+	for _, r := range rows {
+		t.Run(r.call+"/"+r.field+"="+r.value, func(t *testing.T) {
+			raw := mutate(t, "cloudtrail-stop-logging.json", func(m map[string]any) {
+				detail(m)["eventName"] = r.call
+				detail(m)["requestParameters"] = map[string]any{r.field: r.value}
+			})
+			ev, err := reg.Parse(raw)
+			if got := outcome(err); got != r.outcome {
+				t.Fatalf("outcome %s (%v), want %s", got, err, r.outcome)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), r.errHas) {
+					t.Errorf("error %q does not name %q", err, r.errHas)
+				}
+				return
+			}
+			if c := ev.Call; c.Name != "org-audit" || c.Resource != r.value || c.ARNAccount != r.arnAccount {
+				t.Errorf("call %+v", c)
 			}
 		})
 	}
