@@ -107,9 +107,17 @@ func APICall(account, region, eventSource, eventName string, who Identity, reque
 	return Entry{Source: src, DetailType: "AWS API Call via CloudTrail", Detail: d}
 }
 
-// TrailCall is a CloudTrail API call on a trail (name or ARN) made by a person.
+// TrailCall is a CloudTrail API call on a trail (name or ARN) made by a person. CloudTrail
+// records the trail under the API's own parameter: TrailName for PutEventSelectors and
+// PutInsightSelectors, Name for CreateTrail, UpdateTrail, DeleteTrail, StartLogging and
+// StopLogging (AWS CloudTrail API Reference; real records: DataDog/stratus-red-team's
+// detonation logs, internal/event/testdata/SOURCES.md).
 func TrailCall(account, region, eventName, trail string) Entry {
-	return APICall(account, region, "cloudtrail.amazonaws.com", eventName, Person(account), map[string]any{"name": trail}, "")
+	param := "name"
+	if eventName == "PutEventSelectors" || eventName == "PutInsightSelectors" {
+		param = "trailName"
+	}
+	return APICall(account, region, "cloudtrail.amazonaws.com", eventName, Person(account), map[string]any{param: trail}, "")
 }
 
 // StackCall is a CloudFormation API call on a stack (name or ARN) made by a person.
