@@ -75,12 +75,12 @@ func TestGolden(t *testing.T) {
 		"manual-all.json":                                      {outcome: "ok", kind: "manual-request", name: "Reconcile Request", region: "us-east-1", all: true},
 		"manual-bad-ids.json":                                  {outcome: "ok", kind: "manual-request", name: "Reconcile Request", region: "us-east-1", manual: []string{member, "123456789012"}, invalid: 2},
 		"scheduled-events.json":                                {outcome: "ok", kind: "schedule", name: "Scheduled Event", region: "us-east-1"},
-		"scheduled-scheduler.json":                             {outcome: "ok", kind: "schedule", name: "Scheduled Event", region: "us-east-1"},
+		"scheduled-scheduler.json":                             {outcome: "ok", kind: "schedule", name: "Scheduled Event"}, // the schedule's Input names no region
 		"unknown-ec2-run-instances.json":                       {outcome: "skip"},
 		"organizations-close-account.json":                     {outcome: "ok", kind: "organizations-account-call", name: "CloseAccount", account: member, region: "us-east-1"},
 		"organizations-remove-account.json":                    {outcome: "ok", kind: "organizations-account-call", name: "RemoveAccountFromOrganization", account: member, region: "us-east-1"},
 		"organizations-move-account.json":                      {outcome: "ok", kind: "organizations-account-call", name: "MoveAccount", account: member, region: "us-east-1", moveFrom: "ou-ab12-k2l3m4n5", moveTo: "ou-ab12-sb0x7q9z"},
-		"organizations-move-account-failed.json":               {outcome: "ok", kind: "organizations-account-call", name: "MoveAccount", account: "", region: "us-east-1", errorCode: "AccessDeniedException"},
+		"organizations-move-account-failed.json":               {outcome: "ok", kind: "organizations-account-call", name: "MoveAccount", account: "", region: "us-east-1", errorCode: "AccessDenied"},
 	}
 	files, _ := filepath.Glob("testdata/*.json")
 	if len(files) != len(cases) {
