@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -202,6 +203,34 @@ func TestTrailParameter(t *testing.T) {
 				t.Errorf("call %+v", c)
 			}
 		})
+	}
+}
+
+// TestSourcesCoverEveryGoldenFile checks that testdata/SOURCES.md names every golden event and
+// every hostile input (a new file needs its source or its derivation written down), and names
+// no file that is gone.
+func TestSourcesCoverEveryGoldenFile(t *testing.T) {
+	doc := string(golden(t, "SOURCES.md"))
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	hostile, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*.json"))
+	if len(files) == 0 || len(hostile) == 0 {
+		t.Fatal("no golden files")
+	}
+	exists := map[string]bool{}
+	for _, f := range append(files, hostile...) {
+		name := filepath.Base(f)
+		exists[name] = true
+		if !strings.Contains(doc, "`"+name+"`") {
+			t.Errorf("SOURCES.md does not name %s", f)
+		}
+	}
+	if bodies, _ := filepath.Glob(filepath.Join("testdata", "hostile", "queue-*.body")); len(bodies) > 0 && !strings.Contains(doc, "`queue-*.body`") {
+		t.Error("SOURCES.md does not say what the queue-*.body files are")
+	}
+	for _, m := range regexp.MustCompile("`([a-z0-9-]+\\.json)`").FindAllStringSubmatch(doc, -1) {
+		if !exists[m[1]] {
+			t.Errorf("SOURCES.md names %s, which is not in testdata", m[1])
+		}
 	}
 }
 
