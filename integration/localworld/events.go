@@ -60,14 +60,17 @@ func uuid() string {
 }
 
 // ControlTowerAccount is a Control Tower lifecycle event (eventName CreateManagedAccount or
-// UpdateManagedAccount) for a member account, with state SUCCEEDED or FAILED.
+// UpdateManagedAccount) for a member account, with state SUCCEEDED or FAILED. Its detail has
+// the fields of AWS's lifecycle-event samples (Control Tower User Guide, "Lifecycle events in
+// AWS Control Tower"), which show no requestParameters, responseElements, recipientAccountId,
+// managementEvent or eventCategory.
 func ControlTowerAccount(eventName string, a Account, state, region string) Entry {
 	now := time.Now().UTC()
 	status := "createManagedAccountStatus"
 	if eventName == "UpdateManagedAccount" {
 		status = "updateManagedAccountStatus"
 	}
-	return serviceEvent("aws.controltower", "controltower.amazonaws.com", eventName, region, now, map[string]any{status: map[string]any{
+	e := serviceEvent("aws.controltower", "controltower.amazonaws.com", eventName, region, now, map[string]any{status: map[string]any{
 		"organizationalUnit": map[string]any{"organizationalUnitName": a.OUName, "organizationalUnitId": a.OUID},
 		"account":            map[string]any{"accountName": a.Name, "accountId": a.ID},
 		"state":              state,
@@ -75,6 +78,11 @@ func ControlTowerAccount(eventName string, a Account, state, region string) Entr
 		"requestedTimestamp": now.Add(-20 * time.Minute).Format("2006-01-02T15:04:05-0700"),
 		"completedTimestamp": now.Format("2006-01-02T15:04:05-0700"),
 	}})
+	e.Detail["eventVersion"] = "1.05"
+	for _, k := range []string{"requestParameters", "responseElements", "recipientAccountId", "managementEvent", "eventCategory"} {
+		delete(e.Detail, k)
+	}
+	return e
 }
 
 // APICall is a CloudTrail "AWS API Call via CloudTrail" event forwarded from a member
@@ -107,9 +115,17 @@ func APICall(account, region, eventSource, eventName string, who Identity, reque
 	return Entry{Source: src, DetailType: "AWS API Call via CloudTrail", Detail: d}
 }
 
-// TrailCall is a CloudTrail API call on a trail (name or ARN) made by a person.
+// TrailCall is a CloudTrail API call on a trail (name or ARN) made by a person. CloudTrail
+// records the trail under the API's own parameter: TrailName for PutEventSelectors and
+// PutInsightSelectors, Name for CreateTrail, UpdateTrail, DeleteTrail, StartLogging and
+// StopLogging (AWS CloudTrail API Reference; real records: DataDog/stratus-red-team's
+// detonation logs, internal/event/testdata/SOURCES.md).
 func TrailCall(account, region, eventName, trail string) Entry {
-	return APICall(account, region, "cloudtrail.amazonaws.com", eventName, Person(account), map[string]any{"name": trail}, "")
+	param := "name"
+	if eventName == "PutEventSelectors" || eventName == "PutInsightSelectors" {
+		param = "trailName"
+	}
+	return APICall(account, region, "cloudtrail.amazonaws.com", eventName, Person(account), map[string]any{param: trail}, "")
 }
 
 // StackCall is a CloudFormation API call on a stack (name or ARN) made by a person.
@@ -138,17 +154,23 @@ func ScheduledEvent(region string) []byte {
 }
 
 // OrganizationsCreateAccountResult is the Organizations event for a finished CreateAccount
-// (published in us-east-1 only), with state SUCCEEDED or FAILED.
+// (published in us-east-1 only), with state SUCCEEDED or FAILED. Organizations records the new
+// account's name masked, as "****" (Organizations User Guide, "Logging and monitoring in AWS
+// Organizations", the CreateAccountResult entries).
 func OrganizationsCreateAccountResult(a Account, state string) Entry {
 	now := time.Now().UTC()
-	return serviceEvent("aws.organizations", "organizations.amazonaws.com", "CreateAccountResult", "us-east-1", now, map[string]any{"createAccountStatus": map[string]any{
+	status := map[string]any{
 		"id":                 "car-" + strings.ReplaceAll(uuid(), "-", ""),
 		"state":              state,
-		"accountName":        a.Name,
+		"accountName":        "****",
 		"accountId":          a.ID,
 		"requestedTimestamp": now.Add(-2 * time.Minute).Format("Jan 2, 2006 3:04:05 PM"),
 		"completedTimestamp": now.Format("Jan 2, 2006 3:04:05 PM"),
-	}})
+	}
+	if state != "SUCCEEDED" {
+		delete(status, "accountId") // the FAILED sample names no account: none was made
+	}
+	return serviceEvent("aws.organizations", "organizations.amazonaws.com", "CreateAccountResult", "us-east-1", now, map[string]any{"createAccountStatus": status})
 }
 
 // OrganizationsAccountCall is the CloudTrail-recorded Organizations call on a member account

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ func TestGolden(t *testing.T) {
 		"cloudtrail-delete-trail-other.json":                   {outcome: "ok", kind: "cloudtrail-call", name: "DeleteTrail", account: member, region: "eu-west-1", resName: "scratch-debug"},
 		"cloudtrail-create-trail.json":                         {outcome: "ok", kind: "cloudtrail-call", name: "CreateTrail", account: member, region: "us-east-1", resName: "security-lake"},
 		"cloudtrail-update-trail.json":                         {outcome: "ok", kind: "cloudtrail-call", name: "UpdateTrail", account: member, region: "us-east-1", resName: "org-audit", arnAccount: member},
-		"cloudtrail-put-event-selectors.json":                  {outcome: "ok", kind: "cloudtrail-call", name: "PutEventSelectors", account: member, region: "us-east-1", resName: "org-audit", arnAccount: member},
+		"cloudtrail-put-event-selectors.json":                  {outcome: "ok", kind: "cloudtrail-call", name: "PutEventSelectors", account: member, region: "us-east-1", resName: "org-audit"},
 		"cloudformation-delete-stack.json":                     {outcome: "ok", kind: "cloudformation-call", name: "DeleteStack", account: member, region: "us-east-1", resName: "CloudOne"},
 		"cloudformation-update-stack-arn.json":                 {outcome: "ok", kind: "cloudformation-call", name: "UpdateStack", account: member, region: "us-east-1", resName: "CloudOne", arnAccount: member},
 		"cloudformation-update-stack-own-role.json":            {outcome: "ok", kind: "cloudformation-call", name: "UpdateStack", account: member, region: "us-east-1", resName: "CloudOne"},
@@ -75,12 +76,12 @@ func TestGolden(t *testing.T) {
 		"manual-all.json":                                      {outcome: "ok", kind: "manual-request", name: "Reconcile Request", region: "us-east-1", all: true},
 		"manual-bad-ids.json":                                  {outcome: "ok", kind: "manual-request", name: "Reconcile Request", region: "us-east-1", manual: []string{member, "123456789012"}, invalid: 2},
 		"scheduled-events.json":                                {outcome: "ok", kind: "schedule", name: "Scheduled Event", region: "us-east-1"},
-		"scheduled-scheduler.json":                             {outcome: "ok", kind: "schedule", name: "Scheduled Event", region: "us-east-1"},
+		"scheduled-scheduler.json":                             {outcome: "ok", kind: "schedule", name: "Scheduled Event"}, // the schedule's Input names no region
 		"unknown-ec2-run-instances.json":                       {outcome: "skip"},
 		"organizations-close-account.json":                     {outcome: "ok", kind: "organizations-account-call", name: "CloseAccount", account: member, region: "us-east-1"},
 		"organizations-remove-account.json":                    {outcome: "ok", kind: "organizations-account-call", name: "RemoveAccountFromOrganization", account: member, region: "us-east-1"},
 		"organizations-move-account.json":                      {outcome: "ok", kind: "organizations-account-call", name: "MoveAccount", account: member, region: "us-east-1", moveFrom: "ou-ab12-k2l3m4n5", moveTo: "ou-ab12-sb0x7q9z"},
-		"organizations-move-account-failed.json":               {outcome: "ok", kind: "organizations-account-call", name: "MoveAccount", account: "", region: "us-east-1", errorCode: "AccessDeniedException"},
+		"organizations-move-account-failed.json":               {outcome: "ok", kind: "organizations-account-call", name: "MoveAccount", account: "", region: "us-east-1", errorCode: "AccessDenied"},
 	}
 	files, _ := filepath.Glob("testdata/*.json")
 	if len(files) != len(cases) {
@@ -134,6 +135,102 @@ func TestGolden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTrailParameter walks every watched trail call with the trail given by name and by ARN,
+// in the field CloudTrail records for that call: the API's own parameter, Name for
+// CreateTrail, UpdateTrail, DeleteTrail, StartLogging and StopLogging, TrailName for
+// PutEventSelectors and PutInsightSelectors (testdata/SOURCES.md names the real records). The
+// other field alone is not the trail: a call that carries only it is a bad event that names
+// the missing field. PutInsightSelectors is not watched: the test registers the trail parser
+// for it in a registry of its own.
+func TestTrailParameter(t *testing.T) {
+	const member, arn = "012345678901", "arn:aws:cloudtrail:us-east-1:012345678901:trail/org-audit"
+	field := map[string]string{
+		"CreateTrail": "name", "UpdateTrail": "name", "DeleteTrail": "name", "StartLogging": "name", "StopLogging": "name",
+		"PutEventSelectors": "trailName", "PutInsightSelectors": "trailName",
+	}
+	calls := append([]string{"PutInsightSelectors"}, event.TrailEvents...)
+	if len(field) != len(calls) {
+		t.Fatalf("%d trail calls, %d in this table: every watched call needs a row", len(calls), len(field))
+	}
+	reg := event.NewRegistry()
+	for _, k := range event.Default.Keys() {
+		p, _ := event.Default.Lookup(k)
+		reg.Register(k, p)
+	}
+	trail, ok := event.Default.Lookup(event.Key{Source: "aws.cloudtrail", DetailType: event.DetailAPICall, EventName: "StopLogging"})
+	if !ok {
+		t.Fatal("no trail parser")
+	}
+	reg.Register(event.Key{Source: "aws.cloudtrail", DetailType: event.DetailAPICall, EventName: "PutInsightSelectors"}, trail)
+	other := map[string]string{"name": "trailName", "trailName": "name"}
+	type row struct {
+		call, field, value string
+		outcome, errHas    string
+		arnAccount         string
+	}
+	rows := []row{}
+	for _, call := range calls {
+		f, ok := field[call]
+		if !ok {
+			t.Fatalf("%s is watched but has no row", call)
+		}
+		rows = append(rows,
+			row{call: call, field: f, value: "org-audit", outcome: "ok"},
+			row{call: call, field: f, value: arn, outcome: "ok", arnAccount: member},
+			row{call: call, field: other[f], value: "org-audit", outcome: "permanent", errHas: "detail.requestParameters." + f + ": required"},
+		)
+	}
+	for _, r := range rows {
+		t.Run(r.call+"/"+r.field+"="+r.value, func(t *testing.T) {
+			raw := mutate(t, "cloudtrail-stop-logging.json", func(m map[string]any) {
+				detail(m)["eventName"] = r.call
+				detail(m)["requestParameters"] = map[string]any{r.field: r.value}
+			})
+			ev, err := reg.Parse(raw)
+			if got := outcome(err); got != r.outcome {
+				t.Fatalf("outcome %s (%v), want %s", got, err, r.outcome)
+			}
+			if err != nil {
+				if !strings.Contains(err.Error(), r.errHas) {
+					t.Errorf("error %q does not name %q", err, r.errHas)
+				}
+				return
+			}
+			if c := ev.Call; c.Name != "org-audit" || c.Resource != r.value || c.ARNAccount != r.arnAccount {
+				t.Errorf("call %+v", c)
+			}
+		})
+	}
+}
+
+// TestSourcesCoverEveryGoldenFile checks that testdata/SOURCES.md names every golden event and
+// every hostile input (a new file needs its source or its derivation written down), and names
+// no file that is gone.
+func TestSourcesCoverEveryGoldenFile(t *testing.T) {
+	doc := string(golden(t, "SOURCES.md"))
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	hostile, _ := filepath.Glob(filepath.Join("testdata", "hostile", "*.json"))
+	if len(files) == 0 || len(hostile) == 0 {
+		t.Fatal("no golden files")
+	}
+	exists := map[string]bool{}
+	for _, f := range append(files, hostile...) {
+		name := filepath.Base(f)
+		exists[name] = true
+		if !strings.Contains(doc, "`"+name+"`") {
+			t.Errorf("SOURCES.md does not name %s", f)
+		}
+	}
+	if bodies, _ := filepath.Glob(filepath.Join("testdata", "hostile", "queue-*.body")); len(bodies) > 0 && !strings.Contains(doc, "`queue-*.body`") {
+		t.Error("SOURCES.md does not say what the queue-*.body files are")
+	}
+	for _, m := range regexp.MustCompile("`([a-z0-9-]+\\.json)`").FindAllStringSubmatch(doc, -1) {
+		if !exists[m[1]] {
+			t.Errorf("SOURCES.md names %s, which is not in testdata", m[1])
+		}
 	}
 }
 

@@ -51,7 +51,7 @@ type Call struct {
 	ErrorCode    string // set when the call failed: it changed nothing
 	ErrorMessage string
 	Identity     Identity
-	Resource     string // requestParameters.name (trails) or stackName (stacks), as given
+	Resource     string // the trail (requestParameters.name or trailName, see trailParameter) or stackName, as given
 	Name         string // the bare trail or stack name
 	ARN          string // the ARN when Resource is one, else ""
 	ARNAccount   string // account of the ARN
@@ -352,8 +352,24 @@ type callDetail struct {
 	} `json:"userIdentity"`
 	RequestParameters struct {
 		Name      json.RawMessage `json:"name"`
+		TrailName json.RawMessage `json:"trailName"`
 		StackName json.RawMessage `json:"stackName"`
 	} `json:"requestParameters"`
+}
+
+// trailParameter is the requestParameters field that names the trail of a CloudTrail call.
+// CloudTrail records a call's request under the API's own parameter names: CreateTrail,
+// UpdateTrail, DeleteTrail, StartLogging and StopLogging take Name, PutEventSelectors and
+// PutInsightSelectors take TrailName (CloudTrail API Reference; real records of both are
+// named in testdata/SOURCES.md). Either holds a trail name or a trail ARN. PutInsightSelectors
+// is not watched (Insights events add to what a trail delivers, they never remove from it);
+// it is listed so that watching it would read the right field.
+func trailParameter(eventName string) string {
+	switch eventName {
+	case "PutEventSelectors", "PutInsightSelectors":
+		return "trailName"
+	}
+	return "name"
 }
 
 func parseCall(kind Kind, eventSource string) Parser {
@@ -409,9 +425,12 @@ func parseCall(kind Kind, eventSource string) Parser {
 			}
 		}
 
-		field, raw := "detail.requestParameters.name", d.RequestParameters.Name
-		if kind == KindStackCall {
-			field, raw = "detail.requestParameters.stackName", d.RequestParameters.StackName
+		field, raw := "detail.requestParameters.stackName", d.RequestParameters.StackName
+		if kind == KindTrailCall {
+			field, raw = "detail.requestParameters.name", d.RequestParameters.Name
+			if trailParameter(ev.Name) == "trailName" {
+				field, raw = "detail.requestParameters.trailName", d.RequestParameters.TrailName
+			}
 		}
 		if c.Resource, err = str(field, raw); err != nil {
 			return err
