@@ -3,9 +3,9 @@
 package integration
 
 // Offboarding: an account that leaves the scope (closed, removed from the Organization, moved
-// out of the included OUs, excluded) has the onboarder's stack deleted under
-// ONBOARDER_OFFBOARD=delete, or is reported, whichever way the onboarder learns of it: the
-// Organizations event, or the daily sweep when the event was lost.
+// out of the included OUs) has the onboarder's stack deleted under ONBOARDER_OFFBOARD=delete,
+// or is reported, whichever way the onboarder learns of it: the Organizations event, or the
+// daily sweep when the event was lost. An excluded account is reported and never touched.
 //
 // What moto does not do and the local world adds: moto's CloseAccount makes the account
 // SUSPENDED at once (AWS passes through PENDING_CLOSURE first: the sweep's unit test covers
@@ -88,7 +88,7 @@ func TestE2EOffboarding(t *testing.T) {
 	w.checkUnreachable(acct("close-sw"), "account-not-active", mark)
 	w.checkDeleted(acct("remove-sw"), "account-not-in-organization")
 	w.checkDeleted(acct("move-sw"), "ou-not-included")
-	w.checkDeleted(acct("exclude-sw"), "excluded-account")
+	w.checkUntouched(acct("exclude-sw"), mark)
 	checkOnboarded(t, w, acct("stays"), "True", "")
 	if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(acct("stays").ID)); len(ws) > 0 {
 		t.Errorf("the account that stays in scope got writes: %s", describeCalls(ws))
@@ -186,6 +186,23 @@ func (w *world) checkDeleted(a localworld.Account, code string) {
 
 // checkUnreachable: a closed account is reported, nothing is written in it, and its stack
 // stays (AWS deletes it with the account).
+// checkUntouched checks that an excluded account was offboarded by report, under the delete
+// policy, without a call into it: its stack stays, the ledger says what it left.
+func (w *world) checkUntouched(a localworld.Account, mark int) {
+	w.t.Helper()
+	if cs := suite.rec.Since(mark, localworld.InAccount(a.ID)); len(cs) > 0 {
+		w.t.Errorf("%s is excluded but was called: %s", a.Name, describeCalls(cs))
+	}
+	if w.stack(a.ID, stackRegion, stackName) == nil {
+		w.t.Errorf("%s is excluded but its stack is gone", a.Name)
+	}
+	e := w.ledgerEntry(a.ID)
+	if e.Offboard != "excluded-account" || e.Action != "offboarded" || !e.Managed || !strings.Contains(e.Left, "cloud account of AWS account "+a.ID) ||
+		!strings.Contains(e.Reason, "never touched") {
+		w.t.Errorf("%s: ledger %+v, want offboarded (excluded-account), never touched, with what is left", a.Name, e)
+	}
+}
+
 func (w *world) checkUnreachable(a localworld.Account, code string, mark int) {
 	w.t.Helper()
 	if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(a.ID)); len(ws) > 0 {

@@ -198,7 +198,7 @@ func offboardings(ctx context.Context, l summaries, cfg config.Config, all bool,
 	var out []target
 	for i, s := range skipped {
 		known[s.ID] = true
-		if oc := queue.OffboardCode(s.Code); oc != "" && sums[s.ID].NeedsOffboarding(deleting) {
+		if oc := queue.OffboardCode(s.Code); oc != "" && sums[s.ID].NeedsOffboarding(oc, deleting) {
 			out = append(out, target{ID: s.ID, Name: s.Name, Offboard: oc, Why: s.Why})
 			skipped[i].Failed = false
 		}
@@ -206,7 +206,7 @@ func offboardings(ctx context.Context, l summaries, cfg config.Config, all bool,
 	if all {
 		var gone []string
 		for id, s := range sums {
-			if !known[id] && s.NeedsOffboarding(deleting) {
+			if !known[id] && s.NeedsOffboarding(queue.OffboardMissing, deleting) {
 				gone = append(gone, id)
 			}
 		}

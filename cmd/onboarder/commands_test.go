@@ -484,10 +484,11 @@ func TestNoSecretInOutput(t *testing.T) {
 	}
 }
 
-// An onboarded account that leaves the scope (here: newly excluded) is offboarded by the
-// commands as by the sweep: plan says what would be deleted and deletes nothing; reconcile
-// deletes the onboarder's own stack under ONBOARDER_OFFBOARD=delete; status lists the account
-// as offboarded, with what it left in Cloud One.
+// An onboarded account that leaves the scope is offboarded by the commands as by the sweep:
+// moved out of the included OUs, plan says what would be deleted and deletes nothing, and
+// reconcile deletes the onboarder's own stack under ONBOARDER_OFFBOARD=delete; newly excluded,
+// it is reported and never touched, whatever the policy. status lists both as offboarded, with
+// what they left.
 func TestOffboardCommands(t *testing.T) {
 	f := newFixture(t)
 	_, err := dynamodb.NewFromConfig(f.aws).CreateTable(f.ctx, &dynamodb.CreateTableInput{
@@ -498,20 +499,29 @@ func TestOffboardCommands(t *testing.T) {
 	})
 	must(t, "create ledger table", err)
 	f.env["ONBOARDER_LEDGER_TABLE"] = "onboarder-ledger"
+	f.env["ONBOARDER_INCLUDE_OUS"] = f.ou
 	f.runExit(exitOK, "reconcile", "--all")
-	dev := f.members[0]
-	f.env["ONBOARDER_EXCLUDE_ACCOUNTS"] = f.members[3] + "," + dev
+	dev, logging := f.members[0], f.members[1]
+	orgs := organizations.NewFromConfig(f.aws)
+	sandbox, err := orgs.CreateOrganizationalUnit(f.ctx, &organizations.CreateOrganizationalUnitInput{ParentId: aws.String(f.root), Name: aws.String("Sandbox")})
+	must(t, "create OU", err)
+	must(t, "move dev out", err2(orgs.MoveAccount(f.ctx, &organizations.MoveAccountInput{AccountId: aws.String(dev), SourceParentId: aws.String(f.ou),
+		DestinationParentId: sandbox.OrganizationalUnit.Id})))
+	f.env["ONBOARDER_EXCLUDE_ACCOUNTS"] = f.members[3] + "," + logging
+	never := "an excluded account is never touched (ONBOARDER_EXCLUDE_ACCOUNTS)"
 
 	// report (the default): plan and reconcile say what stays; nothing is deleted.
 	r := f.runExit(exitDrift, "plan", "--all")
-	if !strings.Contains(r.stdout, dev+" (dev): offboarded: offboarding account "+dev+" (excluded-account") || !strings.Contains(r.stdout, "ONBOARDER_OFFBOARD=report") {
+	if !strings.Contains(r.stdout, dev+" (dev): offboarded: offboarding account "+dev+" (ou-not-included") || !strings.Contains(r.stdout, "ONBOARDER_OFFBOARD=report") ||
+		!strings.Contains(r.stdout, logging+" (logging): offboarded: offboarding account "+logging+" (excluded-account") || !strings.Contains(r.stdout, never) {
 		t.Errorf("plan under report:\n%s", r.stdout)
 	}
 	f.env["ONBOARDER_OFFBOARD"] = "delete"
 	before := f.allStacks()
 	f.calls.take()
 	r = f.runExit(exitDrift, "plan", "--all")
-	if !strings.Contains(r.stdout, dev+" (dev): delete: offboarding account "+dev) || !strings.Contains(r.stdout, "delete stack CloudOne in "+dev) {
+	if !strings.Contains(r.stdout, dev+" (dev): delete: offboarding account "+dev) || !strings.Contains(r.stdout, "delete stack CloudOne in "+dev) ||
+		!strings.Contains(r.stdout, logging+" (logging): offboarded: ") || !strings.Contains(r.stdout, never) {
 		t.Errorf("plan under delete:\n%s", r.stdout)
 	}
 	for _, c := range f.calls.take() {
@@ -525,29 +535,36 @@ func TestOffboardCommands(t *testing.T) {
 
 	r = f.runExit(exitOK, "reconcile", "--all")
 	if s := f.stacks(dev)["CloudOne"]; s != "" && !strings.HasPrefix(s, "DELETE_COMPLETE") {
-		t.Errorf("the stack of the excluded account is %q, want deleted:\n%s", s, r.stdout)
+		t.Errorf("the stack of the account moved out is %q, want deleted:\n%s", s, r.stdout)
+	}
+	if s := f.stacks(logging)["CloudOne"]; !strings.HasPrefix(s, "CREATE_COMPLETE") {
+		t.Errorf("the stack of the excluded account is %q, want it untouched:\n%s", s, r.stdout)
 	}
 	if s := f.stacks(f.members[2])["CloudOne"]; !strings.HasPrefix(s, "CREATE_COMPLETE") {
 		t.Errorf("the foreign stack is %q", s)
 	}
 	r = f.runExit(exitOK, "status")
-	if !strings.Contains(r.stdout, "Offboarded, out of scope (1):") || !strings.Contains(r.stdout, dev+" excluded-account") ||
+	if !strings.Contains(r.stdout, "Offboarded, out of scope (2):") || !strings.Contains(r.stdout, dev+" ou-not-included") || !strings.Contains(r.stdout, logging+" excluded-account") ||
 		!strings.Contains(r.stdout, "left: in Cloud One: the CloudTrail registration and the Vision One enrollment of AWS account "+dev) {
-		t.Errorf("status does not list the offboarded account:\n%s", r.stdout)
+		t.Errorf("status does not list the offboarded accounts:\n%s", r.stdout)
 	}
 	rows := decodeJSON[[]statusRow](t, f.runExit(exitOK, "status", "--json").stdout)
-	found := false
+	found := 0
 	for _, row := range rows {
-		if row.Account == dev {
-			found = row.Offboard == "excluded-account" && row.StackStatus == "ABSENT" && row.Left != ""
+		switch {
+		case row.Account == dev && row.Offboard == "ou-not-included" && row.StackStatus == "ABSENT" && row.Left != "":
+			found++
+		case row.Account == logging && row.Offboard == "excluded-account" && row.StackStatus == "CREATE_COMPLETE" && row.Left != "":
+			found++
 		}
 	}
-	if !found {
-		t.Errorf("status --json has no offboarded row for %s: %+v", dev, rows)
+	if found != 2 {
+		t.Errorf("status --json has not both offboarded rows: %+v", rows)
 	}
-	// Done once: a plan now finds nothing to offboard.
+	// Done once: a plan now finds nothing to offboard, not even the excluded account's stack
+	// that stays under the delete policy.
 	r = f.runExit(exitOK, "plan", "--all")
-	if strings.Contains(r.stdout, dev) {
+	if strings.Contains(r.stdout, dev) || strings.Contains(r.stdout, logging) {
 		t.Errorf("plan offboards again:\n%s", r.stdout)
 	}
 }

@@ -148,7 +148,7 @@ func (h *Sweep) done(ctx context.Context, ev *event.Event, id string, accounts, 
 func (h *Sweep) unseen(ctx context.Context, ev *event.Event, sums map[string]ledger.Summary, seen map[string]bool) (int, error) {
 	var ids []string
 	for id, s := range sums {
-		if !seen[id] && h.needsOffboarding(s) {
+		if !seen[id] && h.needsOffboarding(s, "") {
 			ids = append(ids, id)
 		}
 	}
@@ -177,7 +177,7 @@ func (h *Sweep) unseen(ctx context.Context, ev *event.Event, sums map[string]led
 		if err != nil {
 			return 0, err
 		}
-		if oc := queue.OffboardCode(code); oc != "" {
+		if oc := queue.OffboardCode(code); oc != "" && h.needsOffboarding(sums[id], oc) {
 			ds = append(ds, offboard(id, oc, "the sweep found the account out of scope: %s", detail))
 		}
 	}
@@ -223,10 +223,12 @@ func (h *Sweep) stamp(_ context.Context, _ *event.Event, ds []decision, sums map
 	}
 }
 
-// needsOffboarding reports whether an account found out of scope has something to offboard.
-func (h *Sweep) needsOffboarding(s ledger.Summary) bool {
-	return s.NeedsOffboarding(h.Config.Offboard == config.OffboardDelete)
+// needsOffboarding reports whether an account found out of scope for why (a queue.Offboard*
+// code, "" while unknown) has something to offboard.
+func (h *Sweep) needsOffboarding(s ledger.Summary, why string) bool {
+	return s.NeedsOffboarding(why, h.Config.Offboard == config.OffboardDelete)
 }
+
 
 func (h *Sweep) reason(ev *event.Event) (string, string) {
 	trigger := ev.Trigger()
@@ -415,7 +417,7 @@ func (h *Sweep) named(ctx context.Context, ev *event.Event, sums map[string]ledg
 	for _, id := range ev.Manual.Accounts {
 		out, err := h.Orgs.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(id)})
 		if fault.IsCode(err, "AccountNotFoundException") {
-			if h.needsOffboarding(sums[id]) {
+			if h.needsOffboarding(sums[id], queue.OffboardMissing) {
 				ds = append(ds, offboard(id, queue.OffboardMissing, "account %s is not a member of the organization", id))
 				continue
 			}
@@ -462,7 +464,7 @@ func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Acco
 		return decision{}, err
 	}
 	if code != "" {
-		if oc := queue.OffboardCode(code); oc != "" && h.needsOffboarding(sums[id]) {
+		if oc := queue.OffboardCode(code); oc != "" && h.needsOffboarding(sums[id], oc) {
 			return offboard(id, oc, "the sweep found the account out of scope: %s", detail), nil
 		}
 		return skip(id, code, "%s", detail), nil

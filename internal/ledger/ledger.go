@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
 // Entry is the last known state of one account.
@@ -89,11 +91,13 @@ type Summary struct {
 	StackLeft bool // Entry.StackLeft
 }
 
-// NeedsOffboarding reports whether an account found out of scope has something to offboard:
-// the onboarder's stack is there, or, when offboarding deletes (ONBOARDER_OFFBOARD=delete), an
-// earlier offboarding reported it and left it.
-func (s Summary) NeedsOffboarding(deleting bool) bool {
-	return s.Onboarded || (deleting && s.StackLeft)
+// NeedsOffboarding reports whether an account found out of scope for why (a queue.Offboard*
+// code; "" while it is not known yet) has something to offboard: the onboarder's stack is
+// there, or, when offboarding deletes (ONBOARDER_OFFBOARD=delete), an earlier offboarding
+// reported it and left it, unless the account is excluded now: an excluded account is never
+// touched, so its stack is reported once and never deleted.
+func (s Summary) NeedsOffboarding(why string, deleting bool) bool {
+	return s.Onboarded || (deleting && s.StackLeft && why != queue.OffboardExcluded)
 }
 
 // Summarize returns the summary of the entry.

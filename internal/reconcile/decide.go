@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
@@ -118,6 +119,7 @@ const (
 	RowHalted           Row = "UPDATE_FAILED, IMPORT_ROLLBACK_FAILED (stopped without a rollback)"
 
 	// Offboarding: the account left the scope.
+	RowOffboardExcluded     Row = "offboarding: the account is excluded (ONBOARDER_EXCLUDE_ACCOUNTS): never touched"
 	RowOffboardUnreachable  Row = "offboarding: the account cannot be opened (closed, suspended)"
 	RowOffboardGone         Row = "offboarding: absent / DELETE_COMPLETE"
 	RowOffboardNotOurs      Row = "offboarding: exists, not created by the onboarder"
@@ -217,7 +219,8 @@ func decide(o Observation) (Plan, Row) {
 // decideOffboard is the state table of an account that left the scope: the onboarder's own
 // stack is deleted under ONBOARDER_OFFBOARD=delete (so that Trend's custom resources remove
 // the Cloud One cloud account and the Workload Security connector), reported otherwise; a
-// stack that is not the onboarder's is never deleted, whatever the policy or the adoption.
+// stack that is not the onboarder's is never deleted, whatever the policy or the adoption; an
+// excluded account is never touched, not even read: it is reported from the ledger.
 func decideOffboard(o Observation) (Plan, Row) {
 	s, acct := o.Stack, account(o.Where)
 	why := "offboarding account " + acct + " (" + o.Offboard + ")"
@@ -225,6 +228,9 @@ func decideOffboard(o Observation) (Plan, Row) {
 		why = "offboarding account " + acct + " (" + o.OffboardWhy + ")"
 	}
 	switch {
+	case o.Offboard == queue.OffboardExcluded:
+		return Plan{Step: ActionOffboarded, Left: leftIn(acct, o.WasOurs, false),
+			Why: why + ": an excluded account is never touched (ONBOARDER_EXCLUDE_ACCOUNTS): nothing was read or deleted there, whatever ONBOARDER_OFFBOARD says; to have the onboarder delete its stack, move the account out of ONBOARDER_INCLUDE_OUS instead"}, RowOffboardExcluded
 	case o.Unreachable != "":
 		return Plan{Step: ActionOffboarded, Left: leftIn(acct, o.WasOurs, true),
 			Why: why + ": the account cannot be opened any more (" + o.Unreachable + "): nothing was deleted"}, RowOffboardUnreachable

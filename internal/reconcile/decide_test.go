@@ -85,9 +85,11 @@ func TestDecideTable(t *testing.T) {
 		{"offboard, closed account", Observation{Offboard: "account-closed", Unreachable: "sts:AssumeRole of R was denied", WasOurs: true, Policy: config.OffboardDelete}, ActionOffboarded, RowOffboardUnreachable, false, "cannot be opened"},
 		{"offboard, absent", Observation{Offboard: "ou-not-included", Policy: config.OffboardDelete, WasOurs: true}, ActionOffboarded, RowOffboardGone, false, "nothing to delete"},
 		{"offboard, not ours", Observation{Offboard: "ou-not-included", Stack: observed("CREATE_COMPLETE", want, false), Policy: config.OffboardDelete, Adopt: true}, ActionLeaveAlone, RowOffboardNotOurs, false, "never deleted"},
-		{"offboard, report", Observation{Offboard: "excluded-account", Stack: observed("CREATE_COMPLETE", want, true), Policy: config.OffboardReport}, ActionOffboarded, RowOffboardReport, false, "ONBOARDER_OFFBOARD=delete"},
-		{"offboard, delete", Observation{Offboard: "excluded-account", OffboardWhy: "excluded-account: the sweep found it", Stack: observed("UPDATE_COMPLETE", want, true), Policy: config.OffboardDelete}, ActionDelete, RowOffboardDelete, false, "the sweep found it"},
-		{"offboard, delete, own trail", Observation{Offboard: "excluded-account", Stack: observed("CREATE_COMPLETE", want, true), Policy: config.OffboardDelete}, ActionDelete, RowOffboardDelete, false, "its bucket with the logs delivered so far"},
+		{"offboard, excluded: never touched", Observation{Offboard: "excluded-account", WasOurs: true, Policy: config.OffboardReport}, ActionOffboarded, RowOffboardExcluded, false, "never touched"},
+		{"offboard, excluded, delete policy: never deleted", Observation{Offboard: "excluded-account", WasOurs: true, Stack: observed("CREATE_COMPLETE", want, true), Policy: config.OffboardDelete}, ActionOffboarded, RowOffboardExcluded, false, "move the account out of ONBOARDER_INCLUDE_OUS"},
+		{"offboard, report", Observation{Offboard: "ou-not-included", Stack: observed("CREATE_COMPLETE", want, true), Policy: config.OffboardReport}, ActionOffboarded, RowOffboardReport, false, "ONBOARDER_OFFBOARD=delete"},
+		{"offboard, delete", Observation{Offboard: "ou-not-included", OffboardWhy: "ou-not-included: the sweep found it", Stack: observed("UPDATE_COMPLETE", want, true), Policy: config.OffboardDelete}, ActionDelete, RowOffboardDelete, false, "the sweep found it"},
+		{"offboard, delete, own trail", Observation{Offboard: "account-not-in-organization", Stack: observed("CREATE_COMPLETE", want, true), Policy: config.OffboardDelete}, ActionDelete, RowOffboardDelete, false, "its bucket with the logs delivered so far"},
 		{"offboard, delete a failed stack", Observation{Offboard: "account-removed", Stack: observed("ROLLBACK_COMPLETE", want, true), Policy: config.OffboardDelete}, ActionDelete, RowOffboardDelete, false, "Workload Security connector"},
 		{"offboard, in progress", Observation{Offboard: "account-removed", Stack: observed("DELETE_IN_PROGRESS", want, true), Policy: config.OffboardDelete}, ActionWait, RowOffboardInProgress, false, "then delete it"},
 		{"offboard, delete failed", Observation{Offboard: "account-removed", Stack: observed("DELETE_FAILED", want, true), LastOp: theirs, Policy: config.OffboardDelete}, ActionNeedsPerson, RowOffboardDeleteFailed, false, "X (AWS::IAM::Role)"},
@@ -174,13 +176,16 @@ func TestDelays(t *testing.T) {
 func TestDecideCoversEveryRow(t *testing.T) {
 	rows := []Row{RowAbsent, RowNotOurs, RowInProgress, RowInSync, RowDiffers, RowOwnUpdateFailed, RowFailedCreate, RowOwnCreateFailed,
 		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted,
-		RowOffboardUnreachable, RowOffboardGone, RowOffboardNotOurs, RowOffboardReport, RowOffboardInProgress, RowOffboardDeleteFailed, RowOffboardDelete}
+		RowOffboardExcluded, RowOffboardUnreachable, RowOffboardGone, RowOffboardNotOurs, RowOffboardReport, RowOffboardInProgress, RowOffboardDeleteFailed, RowOffboardDelete}
 	seen := map[Row]bool{}
 	for _, st := range []string{"", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_FAILED", "ROLLBACK_COMPLETE"} {
 		for _, managed := range []bool{true, false} {
 			for _, policy := range []config.OffboardPolicy{config.OffboardReport, config.OffboardDelete} {
-				for _, unreachable := range []string{"", "denied"} {
+				for _, unreachable := range []string{"", "denied", "excluded"} {
 					o := Observation{Where: "w", Offboard: "account-closed", Policy: policy, Unreachable: unreachable}
+					if unreachable == "excluded" {
+						o.Offboard, o.Unreachable = "excluded-account", ""
+					}
 					if st != "" && unreachable == "" {
 						o.Stack = stack.Observed{Exists: true, Status: cfntypes.StackStatus(st), Tags: map[string]string{}}
 						if managed {
@@ -189,8 +194,8 @@ func TestDecideCoversEveryRow(t *testing.T) {
 					}
 					p, row := Decide(o)
 					seen[row] = true
-					if p.Step == ActionDelete && (!managed || policy != config.OffboardDelete) {
-						t.Errorf("offboarding deleted a stack (managed %v, policy %s): %s", managed, policy, p.Why)
+					if p.Step == ActionDelete && (!managed || policy != config.OffboardDelete || o.Offboard == "excluded-account") {
+						t.Errorf("offboarding (%s) deleted a stack (managed %v, policy %s): %s", o.Offboard, managed, policy, p.Why)
 					}
 				}
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
@@ -117,6 +118,14 @@ func (p *pass) observeOffboard(ctx context.Context, res Result, o Observation, a
 	prev := p.ledgerEntry(ctx)
 	o.Offboard, o.OffboardWhy, o.Policy, o.WasOurs = req.Offboard, offboardWhy(req.Reason), r.Cfg.Offboard, prev != nil && prev.Managed
 	o.Adopt, o.RetryFailed = false, false
+	if req.Offboard == queue.OffboardExcluded {
+		// Never touched: what the stack was is what the ledger last saw.
+		if prev != nil {
+			res.StatusBefore, res.StatusAfter = prev.StackStatus, prev.StackStatus
+		}
+		res.Managed = o.WasOurs
+		return res, o, Member{}, nil
+	}
 	m, err := r.Members.Member(ctx, req.Account, at.Region)
 	if err != nil {
 		m, err = p.fallBack(ctx, &res, at, err)

@@ -1170,6 +1170,24 @@ func TestOffboarding(t *testing.T) {
 			t.Errorf("ledger: %+v", en)
 		}
 	})
+	t.Run("excluded: never touched, even with the delete policy", func(t *testing.T) {
+		e := newEnv(t, func(c *config.Config) { c.Offboard = config.OffboardDelete })
+		e.seedStack("CREATE_COMPLETE", "b")
+		e.ledger.entries = []ledger.Entry{{Account: acct, Region: "us-east-1", StackName: "CloudOne", StackStatus: "CREATE_COMPLETE", Managed: true, Action: "create", Class: "none"}}
+		members := e.r.Members.(*fakeMembers)
+		excluded := req
+		excluded.Offboard, excluded.Reason = queue.OffboardExcluded, "excluded-account: account is in ONBOARDER_EXCLUDE_ACCOUNTS"
+		res := e.runReq(excluded)
+		if res.Action != ActionOffboarded || res.Row != string(RowOffboardExcluded) || res.Class != fault.None || !strings.Contains(res.Left, "cloud account of AWS account "+acct) {
+			t.Fatalf("an excluded account: %+v", res)
+		}
+		if members.n != 0 || len(e.calls.list()) != 0 {
+			t.Fatalf("the excluded account was opened (%d times) or called: %v", members.n, e.calls.list())
+		}
+		if en := last(e); en.Offboard != queue.OffboardExcluded || en.StackStatus != "CREATE_COMPLETE" || !en.StackLeft() {
+			t.Errorf("ledger: %+v", en)
+		}
+	})
 	t.Run("dry run", func(t *testing.T) {
 		e := newEnv(t, func(c *config.Config) { c.Offboard, c.DryRun = config.OffboardDelete, true })
 		e.seedStack("CREATE_COMPLETE", "b")
