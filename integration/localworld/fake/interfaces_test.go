@@ -3,8 +3,13 @@ package fake_test
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/worker"
 )
 
@@ -13,6 +18,13 @@ import (
 var (
 	_ queue.SQSAPI  = (*fake.SQS)(nil)
 	_ worker.SQSAPI = (*fake.SQS)(nil)
+
+	_ reconcile.CloudFormationAPI                = (*fake.CloudFormation)(nil)
+	_ stack.EventsAPI                            = (*fake.CloudFormation)(nil)
+	_ stack.DescribeAPI                          = (*fake.CloudFormation)(nil)
+	_ cloudformation.ListStackInstancesAPIClient = (*fake.CloudFormation)(nil)
+	_ trail.API                                  = (*fake.CloudTrail)(nil)
+	_ trail.BucketsAPI                           = (*fake.S3)(nil)
 )
 
 var ctx = context.Background()
