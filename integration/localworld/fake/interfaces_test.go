@@ -4,11 +4,15 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/starts"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/worker"
 )
@@ -25,6 +29,11 @@ var (
 	_ cloudformation.ListStackInstancesAPIClient = (*fake.CloudFormation)(nil)
 	_ trail.API                                  = (*fake.CloudTrail)(nil)
 	_ trail.BucketsAPI                           = (*fake.S3)(nil)
+
+	_ ledger.DynamoAPI       = (*fake.DynamoDB)(nil)
+	_ starts.DynamoAPI       = (*fake.DynamoDB)(nil)
+	_ rollout.DynamoAPI      = (*fake.DynamoDB)(nil)
+	_ dynamodb.ScanAPIClient = (*fake.DynamoDB)(nil)
 )
 
 var ctx = context.Background()
