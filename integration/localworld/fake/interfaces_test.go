@@ -3,14 +3,18 @@ package fake_test
 import (
 	"context"
 
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/starts"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
@@ -34,6 +38,12 @@ var (
 	_ starts.DynamoAPI       = (*fake.DynamoDB)(nil)
 	_ rollout.DynamoAPI      = (*fake.DynamoDB)(nil)
 	_ dynamodb.ScanAPIClient = (*fake.DynamoDB)(nil)
+
+	_ stscreds.AssumeRoleAPIClient = (*fake.STS)(nil)
+	_ secretstore.SecretsAPI       = (*fake.SecretsManager)(nil)
+	_ intake.Bus                   = (*fake.EventBridge)(nil)
+	_ intake.Organizations         = (*fake.Organizations)(nil)
+	_ org.API                      = (*fake.Organizations)(nil)
 )
 
 var ctx = context.Background()
