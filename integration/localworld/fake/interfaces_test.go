@@ -44,6 +44,15 @@ var (
 	_ intake.Bus                   = (*fake.EventBridge)(nil)
 	_ intake.Organizations         = (*fake.Organizations)(nil)
 	_ org.API                      = (*fake.Organizations)(nil)
+
+	_ intake.Ledger          = (*fake.Ledger)(nil)
+	_ intake.LedgerSummaries = (*fake.Ledger)(nil)
+	_ reconcile.Ledger       = (*fake.Ledger)(nil)
+	_ interface {
+		Digests(context.Context) (map[string]string, error) // what Reconciler.Digests looks for
+	} = (*fake.Ledger)(nil)
+	_ reconcile.Starts  = (*fake.Starts)(nil)
+	_ reconcile.Members = (*fake.Members[reconcile.Member])(nil)
 )
 
 var ctx = context.Background()
