@@ -29,7 +29,9 @@ type Organizations struct {
 	// Names are the OUs' names, by id.
 	Names map[string]string
 	// PageSize is how many items a List call answers at most per page (its MaxResults when
-	// smaller); 0: all in one page. The service's own page size is not documented.
+	// smaller); 0: 20, AWS's limit (Organizations API Reference, ListAccounts and
+	// ListAccountsForParent, "MaxResults ... Maximum value of 20", as the local world's
+	// stand-in cites it in integration/localworld/orgs.go).
 	PageSize int
 
 	ListAccountsCalls                     Calls[*organizations.ListAccountsInput, *organizations.ListAccountsOutput]
@@ -49,7 +51,10 @@ type Organizations struct {
 // size is the page size of a List call that asks for at most max.
 func (f *Organizations) size(max *int32) int {
 	n := f.PageSize
-	if max != nil && (n <= 0 || int(*max) < n) {
+	if n <= 0 {
+		n = 20
+	}
+	if max != nil && int(*max) > 0 && int(*max) < n {
 		n = int(*max)
 	}
 	return n

@@ -2,6 +2,7 @@ package fake_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -48,6 +49,13 @@ func TestOrganizationsModel(t *testing.T) {
 	var anf *orgtypes.AccountNotFoundException
 	if _, err := o.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String("000000000009")}); !errors.As(err, &anf) {
 		t.Fatalf("an unknown account: %v", err)
+	}
+	many := &fake.Organizations{}
+	for i := range 25 {
+		many.Accounts = append(many.Accounts, orgtypes.Account{Id: aws.String(fmt.Sprintf("%012d", i))})
+	}
+	if out, _ := many.ListAccounts(ctx, &organizations.ListAccountsInput{}); len(out.Accounts) != 20 || out.NextToken == nil {
+		t.Fatalf("a first page of %d accounts, want AWS's 20", len(out.Accounts))
 	}
 	if _, err := o.ListPolicies(ctx, &organizations.ListPoliciesInput{}); err == nil {
 		t.Fatal("an operation with no default answered")
