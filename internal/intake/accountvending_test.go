@@ -5,8 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
-
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
 )
@@ -72,12 +70,8 @@ func TestAccountVending(t *testing.T) {
 			if c.cfg != nil {
 				c.cfg(&cfg)
 			}
-			e.orgs.ListParentsFn = parentsFrom(c.tree)
-			if c.parentsErr != nil {
-				e.orgs.ListParentsFn = func(*organizations.ListParentsInput) (*organizations.ListParentsOutput, error) {
-					return nil, c.parentsErr
-				}
-			}
+			e.orgs.Parents = c.tree
+			e.orgs.ListParentsCalls.FailAlways(c.parentsErr)
 			h := intake.NewAccountVending(cfg, intake.ValidateAccountVending(cfg), e.queue(), e.orgs, e.log, e.metrics)
 			raw := c.raw
 			if raw == nil {
@@ -101,10 +95,10 @@ func TestAccountVending(t *testing.T) {
 			if c.level != "" && d["level"] != c.level {
 				t.Errorf("level %v, want %s", d["level"], c.level)
 			}
-			if got := e.orgs.Calls["ListParents"]; got != c.listParents {
+			if got := e.orgs.ListParentsCalls.Count(); got != c.listParents {
 				t.Errorf("%d ListParents calls, want %d", got, c.listParents)
 			}
-			reqs := e.sqs.Requests(t)
+			reqs := requests(t, e.sqs)
 			if c.decision != "enqueue" {
 				if len(reqs) != 0 {
 					t.Errorf("%d requests on a skip", len(reqs))

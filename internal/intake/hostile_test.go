@@ -14,13 +14,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 )
 
 // hostileDir holds the hostile-input corpus and its manifest (issue 8).
@@ -102,7 +100,7 @@ type hostileIntake struct {
 func hostileEnv(t *testing.T) (*env, []hostileIntake) {
 	e := newEnv()
 	var mu sync.Mutex
-	e.sqs.SendMessageBatchFn = func(_ context.Context, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
+	e.sqs.SendMessageBatchCalls.Do(func(_ context.Context, in *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		var bodies []string
@@ -111,24 +109,11 @@ func hostileEnv(t *testing.T) (*env, []hostileIntake) {
 		}
 		t.Errorf("AWS write: SQS SendMessageBatch for a hostile event: %v", bodies)
 		return &sqs.SendMessageBatchOutput{}, nil
-	}
-	fw := forwarding()
-	e.ledger.GetFn = func(a string) (ledger.Entry, bool, error) {
-		if a == fw.Account {
-			return fw, true, nil
-		}
-		return ledger.Entry{}, false, nil
-	}
-	e.orgs.ListParentsFn = parentsFrom(map[string]string{member: "r-ab12"})
-	e.orgs.DescribeOrganizationFn = func(*organizations.DescribeOrganizationInput) (*organizations.DescribeOrganizationOutput, error) {
-		return &organizations.DescribeOrganizationOutput{Organization: &orgtypes.Organization{MasterAccountId: aws.String(management)}}, nil
-	}
-	e.orgs.DescribeAccountFn = func(*organizations.DescribeAccountInput) (*organizations.DescribeAccountOutput, error) {
-		return nil, &orgtypes.AccountNotFoundException{Message: aws.String("not found")}
-	}
-	e.orgs.ListAccountsFn = func(*organizations.ListAccountsInput) (*organizations.ListAccountsOutput, error) {
-		return &organizations.ListAccountsOutput{Accounts: []orgtypes.Account{{Id: aws.String(member), State: orgtypes.AccountStateActive}}}, nil
-	}
+	})
+	e.ledger.Seed(forwarding())
+	e.orgs.Management = management
+	e.orgs.Accounts = []orgtypes.Account{{Id: aws.String(member), State: orgtypes.AccountStateActive}}
+	e.orgs.Parents = map[string]string{member: "r-ab12"}
 	cfg := baseConfig()
 	return e, []hostileIntake{
 		{"accountvending", intake.NewAccountVending(cfg, intake.ValidateAccountVending(cfg), e.queue(), e.orgs, e.log, e.metrics).Handle},
@@ -277,7 +262,7 @@ func hostileRun(t *testing.T, name string, raw []byte, owner hostileWant) (probl
 		if err == nil {
 			bad("the runtime accepted a payload that is not one JSON value")
 		}
-		if e.logs.Len() != 0 || len(e.sqs.Inputs) != 0 || e.ledger.Calls+e.orgs.Total() != 0 {
+		if e.logs.Len() != 0 || e.sqs.SendMessageBatchCalls.Count() != 0 || e.ledger.GetCalls.Count()+e.orgs.Log.Len() != 0 {
 			bad("Handle ran although the runtime refused the payload")
 		}
 		e, handlers = hostileEnv(t)
@@ -291,18 +276,18 @@ func hostileRun(t *testing.T, name string, raw []byte, owner hostileWant) (probl
 	if err != nil {
 		bad("returned %v: a bad event is logged and dropped, not retried", err)
 	}
-	if n := len(e.sqs.Inputs); n != 0 {
+	if n := e.sqs.SendMessageBatchCalls.Count(); n != 0 {
 		bad("%d SQS SendMessageBatch calls", n)
 	}
-	if e.orgs.Total() != 0 {
-		bad("Organizations calls %v", e.orgs.Calls)
+	if e.orgs.Log.Len() != 0 {
+		bad("Organizations calls %v", e.orgs.Log.Ops())
 	}
 	wantLedger := 0
 	if name == "trailguard" && want.Reason == intake.ReasonNotForwardingTrail {
 		wantLedger = 1 // decided on the ledger entry: the one read allowed
 	}
-	if e.ledger.Calls != wantLedger {
-		bad("%d ledger reads, want %d", e.ledger.Calls, wantLedger)
+	if n := e.ledger.GetCalls.Count(); n != wantLedger {
+		bad("%d ledger reads, want %d", n, wantLedger)
 	}
 	for _, l := range strings.Split(e.logs.String(), "\n") {
 		if len(l) > maxLogLine {

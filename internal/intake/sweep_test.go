@@ -11,13 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	smithy "github.com/aws/smithy-go"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
@@ -42,62 +39,7 @@ func org(e *env, n int) {
 		accts = append(accts, orgtypes.Account{Id: aws.String(id), State: orgtypes.AccountStateActive})
 		tree[id] = "ou-ab12-k2l3m4n5"
 	}
-	e.orgs.ListAccountsFn = func(in *organizations.ListAccountsInput) (*organizations.ListAccountsOutput, error) {
-		start := 0
-		if in.NextToken != nil {
-			fmt.Sscan(*in.NextToken, &start)
-		}
-		end := min(start+5, len(accts))
-		out := &organizations.ListAccountsOutput{Accounts: accts[start:end]}
-		if end < len(accts) {
-			out.NextToken = aws.String(fmt.Sprint(end))
-		}
-		return out, nil
-	}
-	e.orgs.ListParentsFn = parentsFrom(tree)
-	page := func(token *string, n int) (int, int, *string) {
-		start := 0
-		if token != nil {
-			fmt.Sscan(*token, &start)
-		}
-		end := min(start+5, n)
-		if end < n {
-			return start, end, aws.String(fmt.Sprint(end))
-		}
-		return start, end, nil
-	}
-	e.orgs.ForParentFn = func(in *organizations.ListAccountsForParentInput) (*organizations.ListAccountsForParentOutput, error) {
-		var under []orgtypes.Account
-		for _, a := range accts {
-			if tree[*a.Id] == *in.ParentId {
-				under = append(under, a)
-			}
-		}
-		start, end, next := page(in.NextToken, len(under))
-		return &organizations.ListAccountsForParentOutput{Accounts: under[start:end], NextToken: next}, nil
-	}
-	e.orgs.OUsFn = func(in *organizations.ListOrganizationalUnitsForParentInput) (*organizations.ListOrganizationalUnitsForParentOutput, error) {
-		var ous []orgtypes.OrganizationalUnit
-		for child, parent := range tree {
-			if parent == *in.ParentId && strings.HasPrefix(child, "ou-") {
-				ous = append(ous, orgtypes.OrganizationalUnit{Id: aws.String(child)})
-			}
-		}
-		sort.Slice(ous, func(i, j int) bool { return *ous[i].Id < *ous[j].Id })
-		start, end, next := page(in.NextToken, len(ous))
-		return &organizations.ListOrganizationalUnitsForParentOutput{OrganizationalUnits: ous[start:end], NextToken: next}, nil
-	}
-	e.orgs.DescribeOrganizationFn = func(*organizations.DescribeOrganizationInput) (*organizations.DescribeOrganizationOutput, error) {
-		return &organizations.DescribeOrganizationOutput{Organization: &orgtypes.Organization{MasterAccountId: aws.String(management)}}, nil
-	}
-	e.orgs.DescribeAccountFn = func(in *organizations.DescribeAccountInput) (*organizations.DescribeAccountOutput, error) {
-		for _, a := range accts {
-			if *a.Id == *in.AccountId {
-				return &organizations.DescribeAccountOutput{Account: &a}, nil
-			}
-		}
-		return nil, &orgtypes.AccountNotFoundException{Message: aws.String("not found")}
-	}
+	e.orgs.Management, e.orgs.Accounts, e.orgs.Parents, e.orgs.PageSize = management, accts, tree, 5
 }
 
 func reasonsByAccount(t *testing.T, e *env) map[string]string {
@@ -137,12 +79,12 @@ func TestSweepScheduled(t *testing.T) {
 					t.Errorf("%s is outside the included OU, yet was decided on: %s", outside, got[outside])
 				}
 			}
-			reqs := e.sqs.Requests(t)
+			reqs := requests(t, e.sqs)
 			if len(reqs) != 13 {
 				t.Fatalf("%d requests, want 13", len(reqs))
 			}
-			if len(e.sqs.Inputs) != 3 {
-				t.Errorf("%d batches, want 3 (one per page of 5, the excluded account left out)", len(e.sqs.Inputs))
+			if e.sqs.SendMessageBatchCalls.Count() != 3 {
+				t.Errorf("%d batches, want 3 (one per page of 5, the excluded account left out)", e.sqs.SendMessageBatchCalls.Count())
 			}
 			wantTrigger := "sweep"
 			if strings.HasPrefix(file, "manual") {
@@ -159,14 +101,14 @@ func TestSweepScheduled(t *testing.T) {
 			if accts[0] != member {
 				t.Errorf("leading zero lost: %v", accts)
 			}
-			if n := e.orgs.Calls["ListParents"]; n != 0 {
+			if n := e.orgs.ListParentsCalls.Count(); n != 0 {
 				t.Errorf("%d ListParents calls: the walk needs none", n)
 			}
 			// The management account is cached across invocations.
 			if err := invoke(t, h.Handle, golden(t, file)); err != nil {
 				t.Fatal(err)
 			}
-			if n := e.orgs.Calls["DescribeOrganization"]; n != 1 {
+			if n := e.orgs.DescribeOrganizationCalls.Count(); n != 1 {
 				t.Errorf("%d DescribeOrganization calls, want 1", n)
 			}
 		})
@@ -183,7 +125,7 @@ func TestSweepScheduled(t *testing.T) {
 	if got[management] != "skip/"+intake.ReasonManagement || got["123456789012"] != "skip/"+intake.ReasonNotActive || got["210987654321"] != "enqueue/"+intake.ReasonSweep {
 		t.Errorf("decisions %v", got)
 	}
-	if n := e.orgs.Calls["ListAccountsForParent"] + e.orgs.Calls["ListParents"]; n != 0 {
+	if n := e.orgs.ListAccountsForParentCalls.Count() + e.orgs.ListParentsCalls.Count(); n != 0 {
 		t.Errorf("%d calls per OU or parent in a sweep of every account", n)
 	}
 }
@@ -193,13 +135,7 @@ func TestSweepWalksNestedOUs(t *testing.T) {
 	e := newEnv()
 	org(e, 0)
 	// 210987654321 sits in ou-ab12-sb0x7q9z; put that OU under the included one.
-	inner := e.orgs.OUsFn
-	e.orgs.OUsFn = func(in *organizations.ListOrganizationalUnitsForParentInput) (*organizations.ListOrganizationalUnitsForParentOutput, error) {
-		if *in.ParentId == "ou-ab12-k2l3m4n5" {
-			return &organizations.ListOrganizationalUnitsForParentOutput{OrganizationalUnits: []orgtypes.OrganizationalUnit{{Id: aws.String("ou-ab12-sb0x7q9z")}}}, nil
-		}
-		return inner(in)
-	}
+	e.orgs.Parents["ou-ab12-sb0x7q9z"] = "ou-ab12-k2l3m4n5"
 	cfg := baseConfig()
 	cfg.IncludeOUs = []string{"ou-ab12-k2l3m4n5"}
 	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
@@ -211,23 +147,22 @@ func TestSweepWalksNestedOUs(t *testing.T) {
 	}
 }
 
-// FakeBus records the continuations put on the bus.
-type FakeBus struct {
-	Events []map[string]any
-	Err    error
-}
-
-func (f *FakeBus) PutEvents(_ context.Context, in *eventbridge.PutEventsInput, _ ...func(*eventbridge.Options)) (*eventbridge.PutEventsOutput, error) {
-	if f.Err != nil {
-		return nil, f.Err
-	}
-	for _, en := range in.Entries {
+// continuations returns the continuations the sweep put on the bus.
+func continuations(bus *fake.EventBridge) []map[string]any {
+	var out []map[string]any
+	for _, en := range bus.Events() {
 		var d map[string]any
 		_ = json.Unmarshal([]byte(aws.ToString(en.Detail)), &d)
-		f.Events = append(f.Events, map[string]any{"source": aws.ToString(en.Source), "detail-type": aws.ToString(en.DetailType),
+		out = append(out, map[string]any{"source": aws.ToString(en.Source), "detail-type": aws.ToString(en.DetailType),
 			"bus": aws.ToString(en.EventBusName), "detail": d})
 	}
-	return &eventbridge.PutEventsOutput{Entries: []ebtypes.PutEventsResultEntry{{EventId: aws.String("cont-1")}}}, nil
+	return out
+}
+
+// lastContinuation returns the continuation the sweep put on the bus last.
+func lastContinuation(bus *fake.EventBridge) map[string]any {
+	cs := continuations(bus)
+	return cs[len(cs)-1]
 }
 
 // asEvent is a continuation as the bus delivers it back to the sweep.
@@ -249,14 +184,8 @@ func TestSweepContinues(t *testing.T) {
 	cfg := baseConfig()
 	cfg.IncludeOUs = []string{"ou-ab12-k2l3m4n5"}
 	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
-	bus := &FakeBus{}
+	bus := &fake.EventBridge{}
 	h.Bus, h.BusName = bus, "cloudone-onboarder"
-	pages := 0
-	inner := e.orgs.ForParentFn
-	e.orgs.ForParentFn = func(in *organizations.ListAccountsForParentInput) (*organizations.ListAccountsForParentOutput, error) {
-		pages++
-		return inner(in)
-	}
 	first := golden(t, "scheduled-events.json")
 	var firstID string
 	_ = json.Unmarshal(first, &struct {
@@ -264,19 +193,19 @@ func TestSweepContinues(t *testing.T) {
 	}{&firstID})
 	raw := first
 	for i := 0; i < 10; i++ {
-		before := len(bus.Events)
+		before := len(continuations(bus))
 		if err := h.Handle(&pageCtx{Context: context.Background()}, raw); err != nil {
 			t.Fatal(err)
 		}
-		if len(bus.Events) == before {
+		if len(continuations(bus)) == before {
 			break // done
 		}
-		raw = asEvent(t, bus.Events[len(bus.Events)-1], fmt.Sprintf("cont-%d", i))
+		raw = asEvent(t, lastContinuation(bus), fmt.Sprintf("cont-%d", i))
 	}
-	if len(bus.Events) < 2 {
-		t.Fatalf("%d continuations: the sweep did not continue", len(bus.Events))
+	if len(continuations(bus)) < 2 {
+		t.Fatalf("%d continuations: the sweep did not continue", len(continuations(bus)))
 	}
-	reqs := e.sqs.Requests(t)
+	reqs := requests(t, e.sqs)
 	seen := map[string]int{}
 	for _, r := range reqs {
 		seen[r.Account]++
@@ -292,10 +221,10 @@ func TestSweepContinues(t *testing.T) {
 			t.Errorf("%s enqueued %d times: the continuation started over", a, n)
 		}
 	}
-	if pages != 3 {
+	if pages := e.orgs.ListAccountsForParentCalls.Count(); pages != 3 {
 		t.Errorf("%d account pages read, want 3 (no page twice)", pages)
 	}
-	c := bus.Events[0]
+	c := continuations(bus)[0]
 	if c["source"] != "onboarder.manual" || c["detail-type"] != "Reconcile Request" || c["bus"] != "cloudone-onboarder" {
 		t.Errorf("continuation %v", c)
 	}
@@ -326,7 +255,7 @@ func TestSweepRefusesManualFromElsewhere(t *testing.T) {
 	if err := invoke(t, h.Handle, raw); err != nil {
 		t.Fatal(err)
 	}
-	if len(e.sqs.Inputs) != 0 || e.orgs.Total() != 0 {
+	if e.sqs.SendMessageBatchCalls.Count() != 0 || e.orgs.Log.Len() != 0 {
 		t.Fatalf("a manual request from another account was acted on")
 	}
 	ds := e.decisions(t)
@@ -334,8 +263,8 @@ func TestSweepRefusesManualFromElsewhere(t *testing.T) {
 		t.Fatalf("decisions %v", ds)
 	}
 	raw = mutate(t, "manual-all.json", func(m map[string]any) { m["account"] = "999999999999" })
-	if err := invoke(t, h.Handle, raw); err != nil || len(e.sqs.Inputs) == 0 {
-		t.Fatalf("a manual request from the install account: %v, %d batches", err, len(e.sqs.Inputs))
+	if err := invoke(t, h.Handle, raw); err != nil || e.sqs.SendMessageBatchCalls.Count() == 0 {
+		t.Fatalf("a manual request from the install account: %v, %d batches", err, e.sqs.SendMessageBatchCalls.Count())
 	}
 }
 
@@ -344,24 +273,22 @@ func TestSweepRefusesManualFromElsewhere(t *testing.T) {
 func TestSweepThrottledContinuesThenFails(t *testing.T) {
 	e := newEnv()
 	org(e, 0)
-	e.orgs.ListAccountsFn = func(*organizations.ListAccountsInput) (*organizations.ListAccountsOutput, error) {
-		return nil, &smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "AWS Organizations can't complete your request because another request is already in progress"}
-	}
+	e.orgs.ListAccountsCalls.FailAlways(&smithy.GenericAPIError{Code: "TooManyRequestsException", Message: "AWS Organizations can't complete your request because another request is already in progress"})
 	cfg := baseConfig()
 	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
-	bus := &FakeBus{}
+	bus := &fake.EventBridge{}
 	h.Bus, h.BusName = bus, "b"
 	raw := golden(t, "scheduled-events.json")
 	var err error
 	for i := 0; i < 6 && err == nil; i++ {
-		before := len(bus.Events)
+		before := len(continuations(bus))
 		err = h.Handle(context.Background(), raw)
-		if len(bus.Events) > before {
-			raw = asEvent(t, bus.Events[len(bus.Events)-1], fmt.Sprintf("retry-%d", i))
+		if len(continuations(bus)) > before {
+			raw = asEvent(t, lastContinuation(bus), fmt.Sprintf("retry-%d", i))
 		}
 	}
-	if len(bus.Events) != 3 || err == nil {
-		t.Fatalf("%d continuations, err %v: want 3, then an error", len(bus.Events), err)
+	if len(continuations(bus)) != 3 || err == nil {
+		t.Fatalf("%d continuations, err %v: want 3, then an error", len(continuations(bus)), err)
 	}
 }
 
@@ -393,7 +320,7 @@ func TestSweepManualIDs(t *testing.T) {
 		got["123456789012"] != "skip/"+intake.ReasonNotActive || got[member] != "enqueue/"+intake.ReasonManual {
 		t.Errorf("decisions %v", got)
 	}
-	reqs := e.sqs.Requests(t)
+	reqs := requests(t, e.sqs)
 	if len(reqs) != 1 || reqs[0].Account != member || reqs[0].Trigger != "manual" {
 		t.Errorf("requests %+v", reqs)
 	}
@@ -402,14 +329,10 @@ func TestSweepManualIDs(t *testing.T) {
 func TestSweepErrors(t *testing.T) {
 	cases := map[string]func(e *env){
 		"ListAccounts": func(e *env) {
-			e.orgs.ListAccountsFn = func(*organizations.ListAccountsInput) (*organizations.ListAccountsOutput, error) {
-				return nil, errors.New("TooManyRequestsException")
-			}
+			e.orgs.ListAccountsCalls.FailAlways(errors.New("TooManyRequestsException"))
 		},
 		"DescribeOrganization": func(e *env) {
-			e.orgs.DescribeOrganizationFn = func(*organizations.DescribeOrganizationInput) (*organizations.DescribeOrganizationOutput, error) {
-				return nil, errors.New("ServiceException")
-			}
+			e.orgs.DescribeOrganizationCalls.FailAlways(errors.New("ServiceException"))
 		},
 	}
 	for name, breakIt := range cases {
@@ -422,7 +345,7 @@ func TestSweepErrors(t *testing.T) {
 			if err := invoke(t, h.Handle, golden(t, "scheduled-events.json")); err == nil {
 				t.Fatal("no error: the platform would not retry")
 			}
-			if len(e.sqs.Inputs) != 0 {
+			if e.sqs.SendMessageBatchCalls.Count() != 0 {
 				t.Error("sent a partial sweep")
 			}
 		})
@@ -435,25 +358,6 @@ func TestSweepErrors(t *testing.T) {
 	if err := invoke(t, h.Handle, golden(t, "scheduled-events.json")); err == nil || !strings.Contains(err.Error(), "ONBOARDER_QUEUE_URL") {
 		t.Errorf("error %v", err)
 	}
-}
-
-// FakeLedgerScanner answers Summaries from Entries.
-type FakeLedgerScanner struct {
-	Entries map[string]ledger.Entry
-	Err     error
-	Calls   int
-}
-
-func (f *FakeLedgerScanner) Summaries(context.Context) (map[string]ledger.Summary, error) {
-	f.Calls++
-	if f.Err != nil {
-		return nil, f.Err
-	}
-	out := map[string]ledger.Summary{}
-	for a, e := range f.Entries {
-		out[a] = e.Summarize()
-	}
-	return out, nil
 }
 
 // The sweep reads the ledger once and stamps each request with its entry's digest; without
@@ -473,16 +377,18 @@ func TestSweepCarriesLedgerDigests(t *testing.T) {
 			org(e, 3)
 			cfg := baseConfig()
 			h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
-			scan := &FakeLedgerScanner{Entries: map[string]ledger.Entry{member: stored}, Err: tc.err}
+			scan := &fake.Ledger{}
+			scan.Seed(stored)
+			scan.SummariesCalls.FailAlways(tc.err)
 			h.Ledger = scan
 			if err := invoke(t, h.Handle, golden(t, "scheduled-scheduler.json")); err != nil {
 				t.Fatal(err)
 			}
-			if scan.Calls != 1 {
-				t.Fatalf("ledger read %d times, want once per sweep", scan.Calls)
+			if n := scan.SummariesCalls.Count(); n != 1 {
+				t.Fatalf("ledger read %d times, want once per sweep", n)
 			}
 			found := false
-			for _, r := range e.sqs.Requests(t) {
+			for _, r := range requests(t, e.sqs) {
 				switch {
 				case r.Account == member:
 					found = true
@@ -507,31 +413,25 @@ func TestSweepEnqueueFailureContinuesFromThePage(t *testing.T) {
 	org(e, 12)
 	cfg := baseConfig()
 	h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
-	bus := &FakeBus{}
+	bus := &fake.EventBridge{}
 	h.Bus, h.BusName = bus, "b"
-	sends := 0
-	e.sqs.SendMessageBatchFn = func(context.Context, *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
-		if sends++; sends == 1 {
-			return nil, errors.New("ServiceUnavailable")
-		}
-		return &sqs.SendMessageBatchOutput{}, nil
-	}
+	e.sqs.SendMessageBatchCalls.Fail(errors.New("ServiceUnavailable")) // the first batch, after the SDK's retries
 	raw := golden(t, "scheduled-events.json")
 	if err := h.Handle(context.Background(), raw); err != nil {
 		t.Fatalf("the sweep failed instead of continuing: %v", err)
 	}
-	if len(bus.Events) != 1 {
-		t.Fatalf("%d continuations, want 1", len(bus.Events))
+	if len(continuations(bus)) != 1 {
+		t.Fatalf("%d continuations, want 1", len(continuations(bus)))
 	}
-	if err := h.Handle(context.Background(), asEvent(t, bus.Events[0], "cont-1")); err != nil {
+	if err := h.Handle(context.Background(), asEvent(t, continuations(bus)[0], "cont-1")); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
-	for _, r := range e.sqs.Requests(t) {
+	for _, r := range requests(t, e.sqs) {
 		seen[r.Account] = true
 	}
-	if len(bus.Events) != 1 || len(seen) < 12 {
-		t.Fatalf("%d continuations, %d accounts enqueued", len(bus.Events), len(seen))
+	if len(continuations(bus)) != 1 || len(seen) < 12 {
+		t.Fatalf("%d continuations, %d accounts enqueued", len(continuations(bus)), len(seen))
 	}
 }
 
@@ -578,12 +478,16 @@ func TestSweepOffboardingFindings(t *testing.T) {
 			cfg := baseConfig()
 			cfg.ExcludeAccounts, cfg.IncludeOUs, cfg.Offboard = []string{"004455667788"}, tc.ous, tc.policy
 			h := intake.NewSweep(cfg, intake.ValidateSweep(cfg), e.queue(), e.orgs, e.log, e.metrics)
-			h.Ledger = &FakeLedgerScanner{Entries: entries}
+			scan := &fake.Ledger{}
+			for _, en := range entries {
+				scan.Seed(en)
+			}
+			h.Ledger = scan
 			if err := invoke(t, h.Handle, golden(t, "scheduled-events.json")); err != nil {
 				t.Fatal(err)
 			}
 			got := map[string]string{}
-			for _, r := range e.sqs.Requests(t) {
+			for _, r := range requests(t, e.sqs) {
 				if _, dup := got[r.Account]; dup {
 					t.Errorf("%s enqueued twice", r.Account)
 				}

@@ -1,13 +1,10 @@
 package intake_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
@@ -107,21 +104,12 @@ func TestTrailGuard(t *testing.T) {
 			if c.cfg != nil {
 				c.cfg(&cfg)
 			}
-			e.ledger.GetFn = func(a string) (ledger.Entry, bool, error) {
-				if c.ledgerErr != nil {
-					return ledger.Entry{}, false, c.ledgerErr
-				}
-				if c.entry == nil || a != c.entry.Account {
-					return ledger.Entry{}, false, nil
-				}
-				return *c.entry, true, nil
+			if c.entry != nil {
+				e.ledger.Seed(*c.entry)
 			}
-			if c.sendErr != nil {
-				e.sqs.SendMessageBatchFn = func(_ context.Context, _ *sqs.SendMessageBatchInput) (*sqs.SendMessageBatchOutput, error) {
-					return nil, c.sendErr
-				}
-			}
-			e.orgs.ListParentsFn = parentsFrom(c.tree)
+			e.ledger.GetCalls.FailAlways(c.ledgerErr)
+			e.sqs.SendMessageBatchCalls.FailAlways(c.sendErr)
+			e.orgs.Parents = c.tree
 			h := intake.NewTrailGuard(cfg, intake.ValidateTrailGuard(cfg), e.queue(), e.ledger, e.orgs, e.log, e.metrics)
 			raw := c.raw
 			if raw == nil {
@@ -145,7 +133,7 @@ func TestTrailGuard(t *testing.T) {
 			if d["event_id"] == "" {
 				t.Error("no event_id")
 			}
-			reqs := e.sqs.Requests(t)
+			reqs := requests(t, e.sqs)
 			if c.decision == "enqueue" {
 				if len(reqs) != 1 {
 					t.Fatalf("%d requests, want 1", len(reqs))
@@ -165,8 +153,8 @@ func TestTrailGuard(t *testing.T) {
 			} else if len(reqs) != 0 {
 				t.Errorf("skip sent %d requests", len(reqs))
 			}
-			if c.noCalls && (e.ledger.Calls+e.orgs.Total() != 0) {
-				t.Errorf("irrelevant event made calls: ledger %d, organizations %v", e.ledger.Calls, e.orgs.Calls)
+			if c.noCalls && (e.ledger.GetCalls.Count()+e.orgs.Log.Len() != 0) {
+				t.Errorf("irrelevant event made calls: ledger %d, organizations %v", e.ledger.GetCalls.Count(), e.orgs.Log.Ops())
 			}
 			if c.decision == "error" {
 				if d["level"] != "ERROR" || !strings.Contains(e.emf.String(), `"Decision":"error"`) {
@@ -190,7 +178,7 @@ func TestTrailGuardConfigError(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ONBOARDER_LEDGER_TABLE") || !strings.Contains(err.Error(), "ONBOARDER_EXCLUDE_ACCOUNTS") {
 		t.Fatalf("error %v should name every bad setting", err)
 	}
-	if len(e.sqs.Inputs) != 0 {
+	if e.sqs.SendMessageBatchCalls.Count() != 0 {
 		t.Error("sent with a bad configuration")
 	}
 }
