@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
@@ -38,18 +39,18 @@ const (
 
 type env struct {
 	t      *testing.T
-	calls  *calls
-	cfn    *fakeCFN
-	trails *fakeTrail
-	s3     *fakeS3
+	calls  *fake.Log
+	cfn    *fake.CloudFormation
+	trails *fake.CloudTrail
+	s3     *fake.S3
 	r      *Reconciler
-	ledger *fakeLedger
+	ledger *fake.Ledger
 	logs   *bytes.Buffer
 }
 
 func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	t.Helper()
-	c := &calls{}
+	c := &fake.Log{}
 	cfg := config.Default()
 	cfg.SecretARN = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:onboarder-AbCdEf"
 	cfg.CloudOneRegion = "us-1"
@@ -62,17 +63,17 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	}
 	e := &env{
 		t: t, calls: c,
-		cfn:    &fakeCFN{calls: c},
-		trails: &fakeTrail{calls: c, logging: map[string]bool{}, selectors: map[string]*cloudtrail.GetEventSelectorsOutput{}, tags: map[string][]cttypes.Tag{}},
-		s3:     &fakeS3{calls: c},
-		ledger: &fakeLedger{},
+		cfn:    &fake.CloudFormation{Log: c, Account: acct, Region: region, NoEcho: []string{stack.ParamAPIKey, stack.ParamServiceToken}},
+		trails: &fake.CloudTrail{Log: c, Logging: map[string]bool{}, Selectors: map[string]*cloudtrail.GetEventSelectorsOutput{}, Tags: map[string][]cttypes.Tag{}},
+		s3:     &fake.S3{Log: c},
+		ledger: &fake.Ledger{},
 		logs:   &bytes.Buffer{},
 	}
 	e.r = &Reconciler{
 		Cfg:      cfg,
 		Secrets:  &fakeSecrets{creds: secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken), VersionID: "v1"}},
 		CloudOne: &fakeCloudOne{key: cloudone.Key{ID: "KEYID123", Region: "us-1"}},
-		Members: &fakeMembers{m: Member{CloudFormation: e.cfn, Trails: trail.Clients{
+		Members: &fake.Members[Member]{Answer: Member{CloudFormation: e.cfn, Trails: trail.Clients{
 			CloudTrail: func(string) trail.API { return e.trails },
 			S3:         e.s3,
 		}}},
@@ -91,11 +92,23 @@ func (e *env) runReq(req queue.Request) Result {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	mark := len(e.calls.list())
+	mark := len(e.calls.Ops())
 	res := e.r.Reconcile(ctx, req)
 	e.t.Logf("result: %+v", res)
-	e.t.Logf("calls: %v", e.calls.list()[mark:])
+	e.t.Logf("calls: %v", e.calls.Ops()[mark:])
 	return res
+}
+
+// entries are the ledger entries written, in order; lastEntry the last one.
+func (e *env) entries() []ledger.Entry { return e.ledger.PutCalls.Succeeded() }
+
+func (e *env) lastEntry() ledger.Entry {
+	e.t.Helper()
+	all := e.entries()
+	if len(all) == 0 {
+		e.t.Fatal("no ledger entry written")
+	}
+	return all[len(all)-1]
 }
 
 // desired is the desired stack of the env's configuration with the bucket ("" : new trail).
@@ -113,18 +126,18 @@ func (e *env) desired(bucket string) stack.Desired {
 // addTrail gives the account a trail to its own bucket.
 func (e *env) addTrail(name, bucket string, logging bool) {
 	t := trailOf(acct, region, name, bucket, true)
-	e.trails.trails = append(e.trails.trails, t)
-	e.trails.logging[aws.ToString(t.TrailARN)] = logging
-	e.s3.own = append(e.s3.own, bucket)
+	e.trails.Trails = append(e.trails.Trails, t)
+	e.trails.Logging[aws.ToString(t.TrailARN)] = logging
+	e.s3.Buckets = append(e.s3.Buckets, bucket)
 }
 
 // seedStack puts a stack as the onboarder would have made it, then sets its status.
 func (e *env) seedStack(status cfntypes.StackStatus, bucket string) {
 	e.t.Helper()
 	d := e.desired(bucket)
-	e.cfn.stack = &cfntypes.Stack{
+	e.cfn.Stack = &cfntypes.Stack{
 		StackName: aws.String("CloudOne"), StackId: aws.String("arn:aws:cloudformation:us-east-1:" + acct + ":stack/CloudOne/1"),
-		StackStatus: status, StackStatusReason: aws.String("seeded"), Parameters: masked(d.Parameters()), Tags: d.Tags(nil),
+		StackStatus: status, StackStatusReason: aws.String("seeded"), Parameters: e.cfn.Mask(d.Parameters()), Tags: d.Tags(nil),
 	}
 }
 
@@ -153,7 +166,7 @@ func expect(t *testing.T, res Result, action Action, class fault.Class) {
 
 func expectWrites(t *testing.T, e *env, want ...string) {
 	t.Helper()
-	if got := e.calls.writes(); !slices.Equal(got, want) {
+	if got := e.calls.Writes(); !slices.Equal(got, want) {
 		t.Fatalf("write calls %v, want %v", got, want)
 	}
 }
@@ -164,7 +177,7 @@ func TestAbsentCreatesThenComesBack(t *testing.T) {
 	res := e.run()
 	expect(t, res, ActionCreate, fault.None)
 	expectWrites(t, e, "CreateStack")
-	in := e.cfn.lastCreate
+	in := e.cfn.CreateStackCalls.Last()
 	p := params(in.Parameters)
 	if p["CreateNewTrail"] != "True" || p["ExistingCloudtrailBucketName"] != "" || p["QSS3BucketName"] != "cloudone-community" || p["QSS3KeyPrefix"] != "" {
 		t.Fatalf("parameters %v", p)
@@ -185,8 +198,8 @@ func TestAbsentCreatesThenComesBack(t *testing.T) {
 	if res.StatusBefore != "ABSENT" || res.StatusAfter != "CREATE_IN_PROGRESS" || res.Region != region || res.RetryAfter != e.r.Cfg.CheckMinDelay {
 		t.Fatalf("statuses %s -> %s in %s, retry after %s", res.StatusBefore, res.StatusAfter, res.Region, res.RetryAfter)
 	}
-	if len(e.ledger.entries) != 1 || !e.ledger.entries[0].Managed || !e.ledger.entries[0].CreateNewTrail || e.ledger.entries[0].Action != "create" {
-		t.Fatalf("ledger %+v", e.ledger.entries)
+	if len(e.entries()) != 1 || !e.entries()[0].Managed || !e.entries()[0].CreateNewTrail || e.entries()[0].Action != "create" {
+		t.Fatalf("ledger %+v", e.entries())
 	}
 	// In progress: no write, come back later; the entry keeps saying "create".
 	res = e.run()
@@ -195,13 +208,13 @@ func TestAbsentCreatesThenComesBack(t *testing.T) {
 	if res.RetryAfter < e.r.Cfg.CheckMinDelay {
 		t.Fatalf("retry after %s", res.RetryAfter)
 	}
-	e.cfn.settle(cfntypes.StackStatusCreateComplete, "")
+	e.cfn.Settle(cfntypes.StackStatusCreateComplete, "")
 	res = e.run()
 	expect(t, res, ActionNone, fault.None)
 	if res.RetryAfter != 0 {
 		t.Fatalf("done, but retry after %s", res.RetryAfter)
 	}
-	if last := e.ledger.entries[len(e.ledger.entries)-1]; last.Action != "create" || last.StackStatus != "CREATE_COMPLETE" {
+	if last := e.lastEntry(); last.Action != "create" || last.StackStatus != "CREATE_COMPLETE" {
 		t.Fatalf("ledger after the create settled: %+v", last)
 	}
 }
@@ -210,12 +223,12 @@ func TestAbsentCreatesThenComesBack(t *testing.T) {
 // CloudFormation takes it as the same operation.
 func TestTokenIsStableForARequest(t *testing.T) {
 	e := newEnv(t)
-	e.cfn.createErr = apiErr("Throttling", "Rate exceeded")
+	e.cfn.CreateStackCalls.FailAlways(apiErr("Throttling", "Rate exceeded"))
 	expect(t, e.run(), ActionFail, fault.Transient)
-	first := aws.ToString(e.cfn.lastCreate.ClientRequestToken)
-	e.cfn.createErr = nil
+	first := aws.ToString(e.cfn.CreateStackCalls.Last().ClientRequestToken)
+	e.cfn.CreateStackCalls.FailAlways(nil)
 	expect(t, e.run(), ActionCreate, fault.None)
-	if got := aws.ToString(e.cfn.lastCreate.ClientRequestToken); got != first || got == "" {
+	if got := aws.ToString(e.cfn.CreateStackCalls.Last().ClientRequestToken); got != first || got == "" {
 		t.Fatalf("tokens %q then %q", first, got)
 	}
 	other := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "test", EventID: "e2"})
@@ -240,7 +253,7 @@ func TestCompleteInSyncDoesNothing(t *testing.T) {
 			res := e.run()
 			expect(t, res, ActionNone, fault.None)
 			expectWrites(t, e)
-			if got := e.calls.list(); !slices.Equal(got, []string{"DescribeStacks", "DescribeTrails", "GetTrailStatus"}) {
+			if got := e.calls.Ops(); !slices.Equal(got, []string{"DescribeStacks", "DescribeTrails", "GetTrailStatus"}) {
 				t.Fatalf("in-sync calls %v", got)
 			}
 			if !res.InSync() || res.RetryAfter != 0 {
@@ -254,19 +267,19 @@ func TestCompleteInSyncDoesNothing(t *testing.T) {
 func TestCompleteDiffersUpdates(t *testing.T) {
 	e := newEnv(t)
 	e.seedStack(cfntypes.StackStatusCreateComplete, "")
-	e.cfn.stack.Tags = append(e.cfn.stack.Tags, cfntypes.Tag{Key: aws.String("team"), Value: aws.String("secops")})
+	e.cfn.Stack.Tags = append(e.cfn.Stack.Tags, cfntypes.Tag{Key: aws.String("team"), Value: aws.String("secops")})
 	e.r.Cfg.QSS3KeyPrefix = "mirror/"
 	res := e.run()
 	expect(t, res, ActionUpdate, fault.None)
 	expectWrites(t, e, "UpdateStack")
-	if tags(e.cfn.lastUpdate.Tags)["team"] != "secops" {
+	if tags(e.cfn.UpdateStackCalls.Last().Tags)["team"] != "secops" {
 		t.Fatal("UpdateStack dropped a tag that is not ours")
 	}
 	if len(res.Changes) != 1 || res.Changes[0].Parameter != "QSS3KeyPrefix" || res.Changes[0].After != "mirror/" {
 		t.Fatalf("changes %+v", res.Changes)
 	}
-	if !strings.HasPrefix(aws.ToString(e.cfn.lastUpdate.ClientRequestToken), "onboarder-update-") || res.RetryAfter == 0 {
-		t.Fatalf("token %q, retry after %s", aws.ToString(e.cfn.lastUpdate.ClientRequestToken), res.RetryAfter)
+	if !strings.HasPrefix(aws.ToString(e.cfn.UpdateStackCalls.Last().ClientRequestToken), "onboarder-update-") || res.RetryAfter == 0 {
+		t.Fatalf("token %q, retry after %s", aws.ToString(e.cfn.UpdateStackCalls.Last().ClientRequestToken), res.RetryAfter)
 	}
 }
 
@@ -274,8 +287,8 @@ func TestCompleteDiffersUpdates(t *testing.T) {
 func TestNoUpdatesIsSuccess(t *testing.T) {
 	e := newEnv(t)
 	e.seedStack(cfntypes.StackStatusUpdateComplete, "")
-	e.cfn.stack.Tags = []cfntypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}, {Key: aws.String(stack.TagSecretVersion), Value: aws.String("v1")}}
-	e.cfn.updateErr = apiErr("ValidationError", "No updates are to be performed.")
+	e.cfn.Stack.Tags = []cfntypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}, {Key: aws.String(stack.TagSecretVersion), Value: aws.String("v1")}}
+	e.cfn.UpdateStackCalls.FailAlways(apiErr("ValidationError", "No updates are to be performed."))
 	res := e.run()
 	expect(t, res, ActionNone, fault.None)
 	expectWrites(t, e, "UpdateStack")
@@ -286,14 +299,14 @@ func TestBusyStackMeansWait(t *testing.T) {
 	e := newEnv(t)
 	e.seedStack(cfntypes.StackStatusCreateComplete, "")
 	e.r.Cfg.QSS3KeyPrefix = "mirror/"
-	e.cfn.updateErr = apiErr("ValidationError", "Stack:arn:aws:cloudformation:us-east-1:"+acct+":stack/CloudOne/1 is in UPDATE_IN_PROGRESS state and can not be updated.")
+	e.cfn.UpdateStackCalls.FailAlways(apiErr("ValidationError", "Stack:arn:aws:cloudformation:us-east-1:"+acct+":stack/CloudOne/1 is in UPDATE_IN_PROGRESS state and can not be updated."))
 	res := e.run()
 	expect(t, res, ActionWait, fault.None)
 	if res.RetryAfter == 0 {
 		t.Fatal("no retry asked")
 	}
 	e = newEnv(t)
-	e.cfn.createErr = apiErr("AlreadyExistsException", "Stack [CloudOne] already exists")
+	e.cfn.CreateStackCalls.FailAlways(apiErr("AlreadyExistsException", "Stack [CloudOne] already exists"))
 	expect(t, e.run(), ActionWait, fault.None)
 }
 
@@ -304,15 +317,15 @@ func TestForeignFailedCreateIsDeletedThenCreated(t *testing.T) {
 		t.Run(string(st), func(t *testing.T) {
 			e := newEnv(t)
 			e.seedStack(st, "")
-			e.cfn.event(string(st), "someone else's create", "Console-CreateStack-1a2b")
+			e.cfn.Event(string(st), "someone else's create", "Console-CreateStack-1a2b")
 			res := e.run()
 			expect(t, res, ActionDelete, fault.None)
 			expectWrites(t, e, "DeleteStack")
-			if aws.ToString(e.cfn.lastDelete.StackName) != aws.ToString(e.cfn.stack.StackId) || !strings.HasPrefix(aws.ToString(e.cfn.lastDelete.ClientRequestToken), "onboarder-delete-") {
-				t.Fatalf("delete %+v", e.cfn.lastDelete)
+			if aws.ToString(e.cfn.DeleteStackCalls.Last().StackName) != aws.ToString(e.cfn.Stack.StackId) || !strings.HasPrefix(aws.ToString(e.cfn.DeleteStackCalls.Last().ClientRequestToken), "onboarder-delete-") {
+				t.Fatalf("delete %+v", e.cfn.DeleteStackCalls.Last())
 			}
 			expect(t, e.run(), ActionWait, fault.None) // DELETE_IN_PROGRESS
-			e.cfn.settle(cfntypes.StackStatusDeleteComplete, "")
+			e.cfn.Settle(cfntypes.StackStatusDeleteComplete, "")
 			expect(t, e.run(), ActionCreate, fault.None)
 			expectWrites(t, e, "DeleteStack", "CreateStack")
 		})
@@ -324,7 +337,7 @@ func TestForeignFailedCreateIsDeletedThenCreated(t *testing.T) {
 func TestOwnCreateRolledBackNeedsPerson(t *testing.T) {
 	e := newEnv(t)
 	expect(t, e.run(), ActionCreate, fault.None)
-	e.cfn.settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
+	e.cfn.Settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
 	res := e.run()
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	expectWrites(t, e, "CreateStack")
@@ -332,7 +345,7 @@ func TestOwnCreateRolledBackNeedsPerson(t *testing.T) {
 		!strings.Contains(res.Reason, "--retry-failed") {
 		t.Fatalf("reason %q, failed %+v", res.Reason, res.Failed)
 	}
-	last := e.ledger.entries[len(e.ledger.entries)-1]
+	last := e.lastEntry()
 	if last.Class != "needs-person" || !strings.Contains(last.Failed, "CloudOneIntegration") {
 		t.Fatalf("ledger %+v", last)
 	}
@@ -346,7 +359,7 @@ func TestOwnCreateRolledBackNeedsPerson(t *testing.T) {
 	// The desired state changed (the secret rotated): a new write is allowed.
 	e2 := newEnv(t)
 	expect(t, e2.run(), ActionCreate, fault.None)
-	e2.cfn.settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
+	e2.cfn.Settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
 	e2.r.Secrets = &fakeSecrets{creds: secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken), VersionID: "v2"}}
 	expect(t, e2.run(), ActionDelete, fault.None)
 	// An operator asks again for the same state: one more try, delete then create. When
@@ -355,9 +368,9 @@ func TestOwnCreateRolledBackNeedsPerson(t *testing.T) {
 	retry := queue.Request{Version: 1, Account: acct, Trigger: "operator", EventID: "e10", RetryFailed: true}
 	res = e.runReq(retry)
 	expect(t, res, ActionDelete, fault.None)
-	e.cfn.settle(cfntypes.StackStatusDeleteComplete, "")
+	e.cfn.Settle(cfntypes.StackStatusDeleteComplete, "")
 	expect(t, e.runReq(retry), ActionCreate, fault.None)
-	e.cfn.settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
+	e.cfn.Settle(cfntypes.StackStatusRollbackComplete, "CloudOneIntegration")
 	res = e.runReq(retry)
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	expectWrites(t, e, "CreateStack", "DeleteStack", "CreateStack")
@@ -396,8 +409,8 @@ func ownUpdateFails(t *testing.T, status cfntypes.StackStatus) *env {
 	expect(t, e.run(), ActionUpdate, fault.None)
 	old := e.desired("")
 	old.Params[stack.ParamQSS3KeyPrefix] = ""
-	e.cfn.stack.Parameters, e.cfn.stack.Tags = masked(old.Parameters()), old.Tags(nil)
-	e.cfn.settle(status, "VisionOneEnrollment")
+	e.cfn.Stack.Parameters, e.cfn.Stack.Tags = e.cfn.Mask(old.Parameters()), old.Tags(nil)
+	e.cfn.Settle(status, "VisionOneEnrollment")
 	return e
 }
 
@@ -414,7 +427,7 @@ func TestOwnUpdateRolledBackNeedsPerson(t *testing.T) {
 
 	e = newEnv(t)
 	e.seedStack(cfntypes.StackStatusUpdateRollbackComplete, "")
-	e.cfn.event("UPDATE_ROLLBACK_COMPLETE", "", "Console-UpdateStack-9z")
+	e.cfn.Event("UPDATE_ROLLBACK_COMPLETE", "", "Console-UpdateStack-9z")
 	e.r.Cfg.QSS3KeyPrefix = "mirror/"
 	expect(t, e.run(), ActionUpdate, fault.None)
 }
@@ -426,10 +439,10 @@ func TestUpdateRollbackFailedContinues(t *testing.T) {
 	res := e.run()
 	expect(t, res, ActionContinueRollback, fault.None)
 	expectWrites(t, e, "ContinueUpdateRollback")
-	if !strings.HasPrefix(aws.ToString(e.cfn.lastCUR.ClientRequestToken), "onboarder-rollback-") {
-		t.Fatalf("token %q", aws.ToString(e.cfn.lastCUR.ClientRequestToken))
+	if !strings.HasPrefix(aws.ToString(e.cfn.ContinueUpdateRollbackCalls.Last().ClientRequestToken), "onboarder-rollback-") {
+		t.Fatalf("token %q", aws.ToString(e.cfn.ContinueUpdateRollbackCalls.Last().ClientRequestToken))
 	}
-	e.cfn.settle(cfntypes.StackStatusUpdateRollbackFailed, "Bucket")
+	e.cfn.Settle(cfntypes.StackStatusUpdateRollbackFailed, "Bucket")
 	res = e.run()
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	expectWrites(t, e, "ContinueUpdateRollback")
@@ -441,7 +454,7 @@ func TestUpdateRollbackFailedContinues(t *testing.T) {
 func TestOwnUpdateWhoseRollbackFailedIsNotWrittenAgain(t *testing.T) {
 	e := ownUpdateFails(t, cfntypes.StackStatusUpdateRollbackFailed)
 	expect(t, e.run(), ActionContinueRollback, fault.None)
-	e.cfn.settle(cfntypes.StackStatusUpdateRollbackComplete, "")
+	e.cfn.Settle(cfntypes.StackStatusUpdateRollbackComplete, "")
 	res := e.run()
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	expectWrites(t, e, "UpdateStack", "ContinueUpdateRollback")
@@ -460,11 +473,11 @@ func TestInProgressComesBackLater(t *testing.T) {
 		e := newEnv(t, func(c *config.Config) { c.CheckMinDelay, c.CheckMaxDelay = 30*time.Second, 5*time.Minute })
 		e.r.Now = func() time.Time { return now }
 		e.seedStack(cfntypes.StackStatusUpdateInProgress, "")
-		e.cfn.stack.LastUpdatedTime = aws.Time(now.Add(-tc.age))
+		e.cfn.Stack.LastUpdatedTime = aws.Time(now.Add(-tc.age))
 		res := e.run()
 		expect(t, res, ActionWait, fault.None)
 		expectWrites(t, e)
-		if got := e.calls.list(); !slices.Equal(got, []string{"DescribeStacks"}) {
+		if got := e.calls.Ops(); !slices.Equal(got, []string{"DescribeStacks"}) {
 			t.Fatalf("a stack in progress costs one call, got %v", got)
 		}
 		if res.RetryAfter != tc.want {
@@ -477,8 +490,8 @@ func TestInProgressComesBackLater(t *testing.T) {
 func TestDeleteFailedNeedsPerson(t *testing.T) {
 	e := newEnv(t)
 	e.seedStack(cfntypes.StackStatusDeleteFailed, "")
-	e.cfn.tokens = []string{"Console-Delete-1"}
-	e.cfn.settle(cfntypes.StackStatusDeleteFailed, "TrailBucket")
+	e.cfn.Tokens = []string{"Console-Delete-1"}
+	e.cfn.Settle(cfntypes.StackStatusDeleteFailed, "TrailBucket")
 	res := e.run()
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	expectWrites(t, e)
@@ -491,7 +504,7 @@ func TestDeleteFailedNeedsPerson(t *testing.T) {
 func TestNotOursLeftAloneUnlessAdopting(t *testing.T) {
 	e := newEnv(t)
 	e.seedStack(cfntypes.StackStatusCreateComplete, "")
-	e.cfn.stack.Tags = []cfntypes.Tag{{Key: aws.String("owner"), Value: aws.String("someone")}}
+	e.cfn.Stack.Tags = []cfntypes.Tag{{Key: aws.String("owner"), Value: aws.String("someone")}}
 	res := e.run()
 	expect(t, res, ActionLeaveAlone, fault.None)
 	expectWrites(t, e)
@@ -501,10 +514,10 @@ func TestNotOursLeftAloneUnlessAdopting(t *testing.T) {
 
 	e = newEnv(t, func(c *config.Config) { c.AdoptExisting = true })
 	e.seedStack(cfntypes.StackStatusCreateComplete, "")
-	e.cfn.stack.Tags = []cfntypes.Tag{{Key: aws.String("owner"), Value: aws.String("someone")}}
+	e.cfn.Stack.Tags = []cfntypes.Tag{{Key: aws.String("owner"), Value: aws.String("someone")}}
 	res = e.run()
 	expect(t, res, ActionUpdate, fault.None)
-	tg := tags(e.cfn.lastUpdate.Tags)
+	tg := tags(e.cfn.UpdateStackCalls.Last().Tags)
 	if tg["owner"] != "someone" || tg[stack.TagManaged] != "true" {
 		t.Fatalf("adopted tags %v", tg)
 	}
@@ -516,7 +529,7 @@ func TestPacedStarts(t *testing.T) {
 	now := time.Now()
 	e := newEnv(t)
 	e.r.Now = func() time.Time { return now }
-	starts := &fakeStarts{slots: []time.Time{now.Add(40 * time.Second)}}
+	starts := &fake.Starts{Slots: []time.Time{now.Add(40 * time.Second)}}
 	e.r.Starts = starts
 	e.r.Cfg.MaxStartsPerMinute = 30
 	res := e.run()
@@ -525,27 +538,27 @@ func TestPacedStarts(t *testing.T) {
 	if res.RetryAfter != 40*time.Second || !strings.Contains(res.Reason, "ONBOARDER_MAX_STARTS_PER_MINUTE") {
 		t.Fatalf("retry after %s, reason %q", res.RetryAfter, res.Reason)
 	}
-	last := e.ledger.entries[len(e.ledger.entries)-1]
+	last := e.lastEntry()
 	if !last.StartSlot.Equal(now.Add(40*time.Second).UTC()) && !last.StartSlot.Equal(now.Add(40*time.Second)) {
 		t.Fatalf("slot not kept: %+v", last)
 	}
 	// Back early: the same slot, still waiting, no second slot taken.
 	now = now.Add(10 * time.Second)
 	expect(t, e.run(), ActionScheduled, fault.None)
-	if starts.n != 1 {
-		t.Fatalf("slots taken %d, want 1", starts.n)
+	if starts.TakeCalls.Count() != 1 {
+		t.Fatalf("slots taken %d, want 1", starts.TakeCalls.Count())
 	}
 	// The slot is due: the create starts and the slot is spent.
 	now = now.Add(30 * time.Second)
 	expect(t, e.run(), ActionCreate, fault.None)
 	expectWrites(t, e, "CreateStack")
-	if starts.n != 1 || !e.ledger.entries[len(e.ledger.entries)-1].StartSlot.IsZero() {
-		t.Fatalf("slots taken %d, entry %+v", starts.n, e.ledger.entries[len(e.ledger.entries)-1])
+	if starts.TakeCalls.Count() != 1 || !e.lastEntry().StartSlot.IsZero() {
+		t.Fatalf("slots taken %d, entry %+v", starts.TakeCalls.Count(), e.lastEntry())
 	}
 	// In sync accounts take no slot.
-	e.cfn.settle(cfntypes.StackStatusCreateComplete, "")
+	e.cfn.Settle(cfntypes.StackStatusCreateComplete, "")
 	expect(t, e.run(), ActionNone, fault.None)
-	if starts.n != 1 {
+	if starts.TakeCalls.Count() != 1 {
 		t.Fatalf("an in-sync pass took a slot")
 	}
 }
@@ -555,7 +568,7 @@ func TestPacedStarts(t *testing.T) {
 func TestAssumeRoleDenied(t *testing.T) {
 	denied := fault.As(fault.Permanent, &crossaccount.DeniedError{Role: "arn:aws:iam::" + acct + ":role/CloudOneOnboarderExecution", Err: apiErr("AccessDenied", "not authorized")})
 	e := newEnv(t)
-	e.r.Members = &fakeMembers{err: denied}
+	e.r.Members = failingMembers(denied)
 	res := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "controltower:CreateManagedAccount", EventID: "e1", AccountSince: time.Now().Add(-5 * time.Minute)})
 	expect(t, res, ActionFail, fault.Transient)
 	if !strings.Contains(res.Error, "grace") || res.RetryAfter == 0 {
@@ -572,7 +585,7 @@ func TestAssumeRoleDenied(t *testing.T) {
 	// Waiting for a new account's role spends no failure budget: with ONBOARDER_MAX_FAILURES=2
 	// it waits the whole grace, looking again as the account ages, last at the grace's end.
 	e = newEnv(t, func(c *config.Config) { c.MaxFailures = 2 })
-	e.r.Members = &fakeMembers{err: denied}
+	e.r.Members = failingMembers(denied)
 	now := time.Now()
 	e.r.Now = func() time.Time { return now }
 	joined := now.Add(-4 * time.Minute)
@@ -604,14 +617,14 @@ func TestFallbackRole(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) {
 		c.ExecutionRoleName, c.CFNRoleName, c.FallbackRoleName = "CloudOneOnboarderExecution", "CloudOneOnboarderCloudFormation", "AWSControlTowerExecution"
 	})
-	member := e.r.Members.(*fakeMembers).m
-	fallback := &fakeMembers{m: member}
-	e.r.Members, e.r.Fallback = &fakeMembers{err: denied}, fallback
+	member := e.r.Members.(*fake.Members[Member]).Answer
+	fallback := &fake.Members[Member]{Answer: member}
+	e.r.Members, e.r.Fallback = failingMembers(denied), fallback
 
 	res := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "controltower:CreateManagedAccount", EventID: "e1", AccountSince: time.Now().Add(-5 * time.Minute)})
 	expect(t, res, ActionFail, fault.Transient)
-	if fallback.n != 0 || res.Via != "" {
-		t.Fatalf("within the grace the fallback was used (%d times, via %q)", fallback.n, res.Via)
+	if fallback.MemberCalls.Count() != 0 || res.Via != "" {
+		t.Fatalf("within the grace the fallback was used (%d times, via %q)", fallback.MemberCalls.Count(), res.Via)
 	}
 
 	res = e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "controltower:CreateManagedAccount", EventID: "e1", AccountSince: time.Now().Add(-2 * time.Hour)})
@@ -619,11 +632,11 @@ func TestFallbackRole(t *testing.T) {
 	if !strings.Contains(res.Via, "AWSControlTowerExecution") || !strings.Contains(res.Via, "CloudOneOnboarderExecution") {
 		t.Errorf("via %q, want both roles named", res.Via)
 	}
-	if e.cfn.lastCreate == nil || e.cfn.lastCreate.RoleARN != nil {
-		t.Errorf("the create through the fallback role passed the service role %v", e.cfn.lastCreate.RoleARN)
+	if e.cfn.CreateStackCalls.Last() == nil || e.cfn.CreateStackCalls.Last().RoleARN != nil {
+		t.Errorf("the create through the fallback role passed the service role %v", e.cfn.CreateStackCalls.Last().RoleARN)
 	}
 
-	fallback.err = fault.As(fault.Permanent, &crossaccount.DeniedError{Role: "arn:aws:iam::" + acct + ":role/AWSControlTowerExecution", Err: apiErr("AccessDenied", "not authorized")})
+	fallback.MemberCalls.FailAlways(fault.As(fault.Permanent, &crossaccount.DeniedError{Role: "arn:aws:iam::" + acct + ":role/AWSControlTowerExecution", Err: apiErr("AccessDenied", "not authorized")}))
 	res = e.run()
 	expect(t, res, ActionFail, fault.Permanent)
 	if !strings.Contains(res.Error, "CloudOneOnboarderExecution") || !strings.Contains(res.Error, "fallback role AWSControlTowerExecution") {
@@ -649,14 +662,14 @@ func TestFallbackRoleConfig(t *testing.T) {
 // names the action; LimitExceededException needs a person.
 func TestMemberErrorsClasses(t *testing.T) {
 	e := newEnv(t)
-	e.cfn.createErr = apiErr("AccessDenied", "User: arn:aws:sts::"+acct+":assumed-role/X/s is not authorized to perform: cloudformation:CreateStack with an explicit deny in a service control policy")
+	e.cfn.CreateStackCalls.FailAlways(apiErr("AccessDenied", "User: arn:aws:sts::"+acct+":assumed-role/X/s is not authorized to perform: cloudformation:CreateStack with an explicit deny in a service control policy"))
 	res := e.run()
 	expect(t, res, ActionFail, fault.Permanent)
 	if !strings.Contains(res.Error, "cloudformation:CreateStack") || !strings.Contains(res.Error, "SCP") {
 		t.Fatalf("error %q", res.Error)
 	}
 	e = newEnv(t)
-	e.cfn.createErr = apiErr("LimitExceededException", "Limit for stacks exceeded")
+	e.cfn.CreateStackCalls.FailAlways(apiErr("LimitExceededException", "Limit for stacks exceeded"))
 	expect(t, e.run(), ActionNeedsPerson, fault.NeedsPerson)
 }
 
@@ -664,7 +677,7 @@ func TestMemberErrorsClasses(t *testing.T) {
 // ONBOARDER_MAX_FAILURES in a row; success resets the count.
 func TestFailureBudget(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.MaxFailures = 3 })
-	e.trails.err = apiErr("ThrottlingException", "Rate exceeded")
+	e.trails.DescribeTrailsCalls.FailAlways(apiErr("ThrottlingException", "Rate exceeded"))
 	var delays []time.Duration
 	for i := 1; i <= 3; i++ {
 		res := e.run()
@@ -677,9 +690,9 @@ func TestFailureBudget(t *testing.T) {
 	if !(delays[0] < delays[1] && delays[1] < delays[2]) {
 		t.Fatalf("back-off does not grow: %v", delays)
 	}
-	e.trails.err = nil
+	e.trails.DescribeTrailsCalls.FailAlways(nil)
 	expect(t, e.run(), ActionCreate, fault.None)
-	if last := e.ledger.entries[len(e.ledger.entries)-1]; last.Failures != 0 {
+	if last := e.lastEntry(); last.Failures != 0 {
 		t.Fatalf("the count was not reset: %+v", last)
 	}
 }
@@ -717,12 +730,12 @@ func TestTrailModes(t *testing.T) {
 				expectWrites(t, e)
 				return
 			}
-			p := params(e.cfn.lastCreate.Parameters)
+			p := params(e.cfn.CreateStackCalls.Last().Parameters)
 			if p["CreateNewTrail"] != tc.wantNew || p["ExistingCloudtrailBucketName"] != tc.wantBucket {
 				t.Fatalf("params %v", p)
 			}
-			if tc.wantCalls != nil && !slices.Equal(e.calls.list(), tc.wantCalls) {
-				t.Fatalf("calls %v, want %v", e.calls.list(), tc.wantCalls)
+			if tc.wantCalls != nil && !slices.Equal(e.calls.Ops(), tc.wantCalls) {
+				t.Fatalf("calls %v, want %v", e.calls.Ops(), tc.wantCalls)
 			}
 		})
 	}
@@ -742,16 +755,16 @@ func TestTrailEligibility(t *testing.T) {
 	farBucket := trailOf(acct, "eu-west-1", "org-audit", "eu-audit-bucket", true) // covers us-east-1, writes to eu-west-1
 	kms := trailOf(acct, region, "encrypted", "kms-bucket", true)
 	kms.KmsKeyId = aws.String("arn:aws:kms:us-east-1:" + acct + ":key/1234")
-	e.trails.trails = []cttypes.Trail{org, other, foreign, dataOnly, farBucket, kms}
-	for _, tr := range e.trails.trails {
-		e.trails.logging[aws.ToString(tr.TrailARN)] = true
+	e.trails.Trails = []cttypes.Trail{org, other, foreign, dataOnly, farBucket, kms}
+	for _, tr := range e.trails.Trails {
+		e.trails.Logging[aws.ToString(tr.TrailARN)] = true
 	}
-	e.s3.own = []string{"eu-bucket", "data-bucket", "eu-audit-bucket", "kms-bucket"}
-	e.s3.regions = map[string]string{"eu-bucket": "eu-west-1", "eu-audit-bucket": "eu-west-1"}
-	e.trails.selectors[aws.ToString(dataOnly.TrailARN)] = &cloudtrail.GetEventSelectorsOutput{EventSelectors: []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(false), ReadWriteType: cttypes.ReadWriteTypeAll}}}
+	e.s3.Buckets = []string{"eu-bucket", "data-bucket", "eu-audit-bucket", "kms-bucket"}
+	e.s3.Regions = map[string]string{"eu-bucket": "eu-west-1", "eu-audit-bucket": "eu-west-1"}
+	e.trails.Selectors[aws.ToString(dataOnly.TrailARN)] = &cloudtrail.GetEventSelectorsOutput{EventSelectors: []cttypes.EventSelector{{IncludeManagementEvents: aws.Bool(false), ReadWriteType: cttypes.ReadWriteTypeAll}}}
 	res := e.run()
 	expect(t, res, ActionCreate, fault.None)
-	if p := params(e.cfn.lastCreate.Parameters); p["CreateNewTrail"] != "True" {
+	if p := params(e.cfn.CreateStackCalls.Last().Parameters); p["CreateNewTrail"] != "True" {
 		t.Fatalf("params %v", p)
 	}
 	if len(res.Trail.Skipped) != 6 {
@@ -770,8 +783,8 @@ func TestTrailEligibility(t *testing.T) {
 	// A Control Tower account: only the organization trail. The stack's own trail is a second,
 	// billed copy of management events, and the reason says so.
 	e = newEnv(t)
-	e.trails.trails = []cttypes.Trail{org}
-	e.trails.logging[aws.ToString(org.TrailARN)] = true
+	e.trails.Trails = []cttypes.Trail{org}
+	e.trails.Logging[aws.ToString(org.TrailARN)] = true
 	res = e.run()
 	expect(t, res, ActionCreate, fault.None)
 	if want := "own trail: the account has only the organization trail (org-trail: a trail of another account (organization trail)): the stack makes its own, a second, billed copy"; !strings.HasPrefix(res.Trail.Why, want) {
@@ -781,12 +794,12 @@ func TestTrailEligibility(t *testing.T) {
 	// Advanced selectors with the Management category qualify.
 	e = newEnv(t)
 	e.addTrail("adv", "adv-bucket", true)
-	e.trails.trails[0].HasCustomEventSelectors = aws.Bool(true)
-	e.trails.selectors[aws.ToString(e.trails.trails[0].TrailARN)] = &cloudtrail.GetEventSelectorsOutput{AdvancedEventSelectors: []cttypes.AdvancedEventSelector{{
+	e.trails.Trails[0].HasCustomEventSelectors = aws.Bool(true)
+	e.trails.Selectors[aws.ToString(e.trails.Trails[0].TrailARN)] = &cloudtrail.GetEventSelectorsOutput{AdvancedEventSelectors: []cttypes.AdvancedEventSelector{{
 		FieldSelectors: []cttypes.AdvancedFieldSelector{{Field: aws.String("eventCategory"), Equals: []string{"Management"}}},
 	}}}
 	e.run()
-	if p := params(e.cfn.lastCreate.Parameters); p["ExistingCloudtrailBucketName"] != "adv-bucket" {
+	if p := params(e.cfn.CreateStackCalls.Last().Parameters); p["ExistingCloudtrailBucketName"] != "adv-bucket" {
 		t.Fatalf("params %v", p)
 	}
 }
@@ -799,7 +812,7 @@ func TestStoppedForwardingTrailIsRestarted(t *testing.T) {
 	res := e.run()
 	expect(t, res, ActionStartLogging, fault.None)
 	expectWrites(t, e, "StartLogging main")
-	if !res.Trail.Stopped || !e.trails.logging[aws.ToString(e.trails.trails[0].TrailARN)] || !strings.Contains(res.Trail.Why, "logging started again") {
+	if !res.Trail.Stopped || !e.trails.Logging[aws.ToString(e.trails.Trails[0].TrailARN)] || !strings.Contains(res.Trail.Why, "logging started again") {
 		t.Fatalf("trail not restarted: %+v", res.Trail)
 	}
 }
@@ -810,7 +823,7 @@ func TestDeletedForwardingTrailIsReResolved(t *testing.T) {
 	e.seedStack(cfntypes.StackStatusCreateComplete, "own-bucket") // no trail any more
 	res := e.run()
 	expect(t, res, ActionUpdate, fault.None)
-	p := params(e.cfn.lastUpdate.Parameters)
+	p := params(e.cfn.UpdateStackCalls.Last().Parameters)
 	if p["CreateNewTrail"] != "True" || p["ExistingCloudtrailBucketName"] != "" {
 		t.Fatalf("params %v", p)
 	}
@@ -820,7 +833,7 @@ func TestDeletedForwardingTrailIsReResolved(t *testing.T) {
 	e.addTrail("second", "second-bucket", true)
 	e.seedStack(cfntypes.StackStatusCreateComplete, "own-bucket")
 	expect(t, e.run(), ActionUpdate, fault.None)
-	if p := params(e.cfn.lastUpdate.Parameters); p["CreateNewTrail"] != "False" || p["ExistingCloudtrailBucketName"] != "second-bucket" {
+	if p := params(e.cfn.UpdateStackCalls.Last().Parameters); p["CreateNewTrail"] != "False" || p["ExistingCloudtrailBucketName"] != "second-bucket" {
 		t.Fatalf("params %v", p)
 	}
 }
@@ -831,13 +844,13 @@ func TestOwnTrailIsKeptAndRepaired(t *testing.T) {
 	e := newEnv(t)
 	e.addTrail("other", "other-bucket", true)
 	e.addTrail("CloudOne-trail", "cloudone-stack-bucket", false)
-	own := aws.ToString(e.trails.trails[1].TrailARN)
-	e.trails.tags[own] = []cttypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}}
+	own := aws.ToString(e.trails.Trails[1].TrailARN)
+	e.trails.Tags[own] = []cttypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}}
 	e.seedStack(cfntypes.StackStatusCreateComplete, "")
 	res := e.run()
 	expect(t, res, ActionStartLogging, fault.None)
 	expectWrites(t, e, "StartLogging CloudOne-trail")
-	if !e.trails.logging[own] || res.Trail.TrailARN != own || !res.Trail.CreateNewTrail {
+	if !e.trails.Logging[own] || res.Trail.TrailARN != own || !res.Trail.CreateNewTrail {
 		t.Fatalf("trail %+v", res.Trail)
 	}
 	// Logging again: in sync, and the own trail is never offered as an existing bucket.
@@ -846,7 +859,7 @@ func TestOwnTrailIsKeptAndRepaired(t *testing.T) {
 
 	e = newEnv(t)
 	e.addTrail("CloudOne-trail", "cloudone-stack-bucket", true)
-	e.trails.tags[aws.ToString(e.trails.trails[0].TrailARN)] = []cttypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}}
+	e.trails.Tags[aws.ToString(e.trails.Trails[0].TrailARN)] = []cttypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}}
 	e.r.Cfg.TrailMode = config.TrailExisting
 	if res := e.run(); res.Class != fault.NeedsPerson {
 		t.Fatalf("the stack's own trail was taken as an existing trail: %+v", res)
@@ -886,7 +899,7 @@ func TestDryRun(t *testing.T) {
 			res := e.run()
 			expect(t, res, tc.action, fault.None)
 			expectWrites(t, e)
-			if !res.DryRun || len(e.ledger.entries) != 0 {
+			if !res.DryRun || len(e.entries()) != 0 {
 				t.Fatal("a dry run must say so and write no ledger entry")
 			}
 		})
@@ -912,7 +925,7 @@ func TestBadAccount(t *testing.T) {
 	e := newEnv(t)
 	res := e.r.Reconcile(context.Background(), queue.Request{Version: 1, Account: "12345678901", Trigger: "test"})
 	expect(t, res, ActionFail, fault.Permanent)
-	if len(e.calls.list()) != 0 {
+	if len(e.calls.Ops()) != 0 {
 		t.Fatal("calls made for a bad account id")
 	}
 }
@@ -920,7 +933,7 @@ func TestBadAccount(t *testing.T) {
 // Throttling that outlasts the SDK's retries is transient.
 func TestThrottlingIsTransient(t *testing.T) {
 	e := newEnv(t)
-	e.trails.err = apiErr("ThrottlingException", "Rate exceeded")
+	e.trails.DescribeTrailsCalls.FailAlways(apiErr("ThrottlingException", "Rate exceeded"))
 	expect(t, e.run(), ActionFail, fault.Transient)
 }
 
@@ -934,10 +947,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	for _, f := range failures {
 		e := newEnv(t)
-		e.cfn.createErr = f
+		e.cfn.CreateStackCalls.FailAlways(f)
 		res := e.run()
 		e2 := newEnv(t)
-		e2.trails.err = f
+		e2.trails.DescribeTrailsCalls.FailAlways(f)
 		e2.seedStack("CREATE_COMPLETE", "b")
 		res2 := e2.run()
 		e3 := newEnv(t, func(c *config.Config) { c.CloudOneRegion = "" })
@@ -961,19 +974,19 @@ func TestSecretsNeverLeak(t *testing.T) {
 	// the failed resource, the ledger and the log carry none of it.
 	e := newEnv(t)
 	expect(t, e.run(), ActionCreate, fault.None)
-	e.cfn.events = append(e.cfn.events, cfntypes.StackEvent{StackId: e.cfn.stack.StackId, StackName: e.cfn.stack.StackName,
+	e.cfn.Events = append(e.cfn.Events, cfntypes.StackEvent{StackId: e.cfn.Stack.StackId, StackName: e.cfn.Stack.StackName,
 		LogicalResourceId: aws.String("CloudOneIntegration"), ResourceType: aws.String("AWS::CloudFormation::CustomResource"),
-		ResourceStatus: cfntypes.ResourceStatusCreateFailed, ClientRequestToken: aws.String(e.cfn.lastToken()),
+		ResourceStatus: cfntypes.ResourceStatusCreateFailed, ClientRequestToken: aws.String(e.cfn.LastToken()),
 		ResourceStatusReason: aws.String(`Received response status [FAILED]: {"ApiKey": "` + apiKey + `", "Token": "` + apiToken + `"}`)})
-	e.cfn.stack.StackStatusReason = aws.String("The following resource(s) failed to create: key " + apiKey)
-	e.cfn.settle(cfntypes.StackStatusRollbackComplete, "")
+	e.cfn.Stack.StackStatusReason = aws.String("The following resource(s) failed to create: key " + apiKey)
+	e.cfn.Settle(cfntypes.StackStatusRollbackComplete, "")
 	res := e.run()
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	if res.Failed == nil || res.Failed.LogicalID != "CloudOneIntegration" || !strings.Contains(res.Reason, "[redacted]") {
 		t.Fatalf("failed %+v, reason %q", res.Failed, res.Reason)
 	}
 	js, _ := json.Marshal(res)
-	led, _ := json.Marshal(e.ledger.entries)
+	led, _ := json.Marshal(e.entries())
 	if all := string(js) + res.Reason + fmtAll(res) + string(led) + e.logs.String(); strings.Contains(all, apiKey) || strings.Contains(all, apiToken) {
 		t.Fatalf("a secret leaked through a failed resource's reason: %s", all)
 	}
@@ -989,12 +1002,12 @@ func fmtAll(r Result) string {
 func TestServiceRolePassed(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.CFNRoleName = "CloudOneOnboarderCfn" })
 	expect(t, e.run(), ActionCreate, fault.None)
-	if got := aws.ToString(e.cfn.lastCreate.RoleARN); got != "arn:aws:iam::"+acct+":role/CloudOneOnboarderCfn" {
+	if got := aws.ToString(e.cfn.CreateStackCalls.Last().RoleARN); got != "arn:aws:iam::"+acct+":role/CloudOneOnboarderCfn" {
 		t.Fatalf("RoleARN %q", got)
 	}
 	e = newEnv(t)
 	e.run()
-	if e.cfn.lastCreate.RoleARN != nil {
+	if e.cfn.CreateStackCalls.Last().RoleARN != nil {
 		t.Fatal("no service role configured, but one was passed")
 	}
 }
@@ -1006,36 +1019,36 @@ func TestLedgerWrittenOnlyWhenChanged(t *testing.T) {
 	e.addTrail("main", "own-bucket", true)
 	e.seedStack(cfntypes.StackStatusCreateComplete, "own-bucket")
 	e.run()
-	if len(e.ledger.entries) != 1 {
-		t.Fatalf("first reconcile wrote %d entries", len(e.ledger.entries))
+	if len(e.entries()) != 1 {
+		t.Fatalf("first reconcile wrote %d entries", len(e.entries()))
 	}
-	stored := e.ledger.entries[0]
+	stored := e.entries()[0]
 	req := queue.Request{Version: 1, Account: acct, Trigger: "sweep", EventID: "e2", LedgerDigest: stored.Digest()}
 	e.r.Now = func() time.Time { return time.Now().Add(time.Hour) } // only the time differs
-	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 1 {
-		t.Fatalf("unchanged entry rewritten: %d writes, %+v", len(e.ledger.entries), res)
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.entries()) != 1 {
+		t.Fatalf("unchanged entry rewritten: %d writes, %+v", len(e.entries()), res)
 	}
-	e.trails.logging[aws.ToString(e.trails.trails[0].TrailARN)] = false // the trail stopped: logging is started again
-	if res := e.r.Reconcile(context.Background(), req); res.Action != ActionStartLogging || len(e.ledger.entries) != 2 {
-		t.Fatalf("a change with the same end state not written: %d writes, %+v", len(e.ledger.entries), res)
+	e.trails.Logging[aws.ToString(e.trails.Trails[0].TrailARN)] = false // the trail stopped: logging is started again
+	if res := e.r.Reconcile(context.Background(), req); res.Action != ActionStartLogging || len(e.entries()) != 2 {
+		t.Fatalf("a change with the same end state not written: %d writes, %+v", len(e.entries()), res)
 	}
-	if got := e.ledger.entries[1]; got.Action != string(ActionStartLogging) || got.Digest() != stored.Digest() {
+	if got := e.entries()[1]; got.Action != string(ActionStartLogging) || got.Digest() != stored.Digest() {
 		t.Fatalf("entry after start-logging: %+v (its state is the same, its action is new)", got)
 	}
 	// The next sweep finds it in sync: the entry keeps saying what was last changed.
-	req.LedgerDigest = e.ledger.entries[1].Digest()
-	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 2 {
-		t.Fatalf("in sync after a change: %d writes, %+v", len(e.ledger.entries), res)
+	req.LedgerDigest = e.entries()[1].Digest()
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.entries()) != 2 {
+		t.Fatalf("in sync after a change: %d writes, %+v", len(e.entries()), res)
 	}
 	// A failure is written, and so is the recovery from it.
-	e.cfn.describeErr = errors.New("boom")
-	if res := e.r.Reconcile(context.Background(), req); res.Class == fault.None || len(e.ledger.entries) != 3 {
-		t.Fatalf("failure: %d writes, %+v", len(e.ledger.entries), res)
+	e.cfn.DescribeStacksCalls.FailAlways(errors.New("boom"))
+	if res := e.r.Reconcile(context.Background(), req); res.Class == fault.None || len(e.entries()) != 3 {
+		t.Fatalf("failure: %d writes, %+v", len(e.entries()), res)
 	}
-	e.cfn.describeErr = nil
-	req.LedgerDigest = e.ledger.entries[2].Digest()
-	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 4 {
-		t.Fatalf("recovery: %d writes, %+v", len(e.ledger.entries), res)
+	e.cfn.DescribeStacksCalls.FailAlways(nil)
+	req.LedgerDigest = e.entries()[2].Digest()
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.entries()) != 4 {
+		t.Fatalf("recovery: %d writes, %+v", len(e.entries()), res)
 	}
 }
 
@@ -1078,20 +1091,20 @@ func TestLedgerReadWhenNoDigest(t *testing.T) {
 	e.seedStack(cfntypes.StackStatusCreateComplete, "own-bucket")
 	req := queue.Request{Version: 1, Account: acct, Trigger: "vending", EventID: "e1"}
 	e.r.Reconcile(context.Background(), req)
-	if len(e.ledger.entries) != 1 || e.ledger.gets != 1 {
-		t.Fatalf("first reconcile: %d writes, %d reads; want 1, 1", len(e.ledger.entries), e.ledger.gets)
+	if len(e.entries()) != 1 || e.ledger.GetCalls.Count() != 1 {
+		t.Fatalf("first reconcile: %d writes, %d reads; want 1, 1", len(e.entries()), e.ledger.GetCalls.Count())
 	}
 	e.r.Now = func() time.Time { return time.Now().Add(time.Hour) }
-	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 1 || e.ledger.gets != 2 {
-		t.Fatalf("in sync again: %d writes, %d reads; want 1, 2: %+v", len(e.ledger.entries), e.ledger.gets, res)
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.entries()) != 1 || e.ledger.GetCalls.Count() != 2 {
+		t.Fatalf("in sync again: %d writes, %d reads; want 1, 2: %+v", len(e.entries()), e.ledger.GetCalls.Count(), res)
 	}
-	e.trails.logging[aws.ToString(e.trails.trails[0].TrailARN)] = false
-	if res := e.r.Reconcile(context.Background(), req); res.Action != ActionStartLogging || len(e.ledger.entries) != 2 || e.ledger.gets != 2 {
-		t.Fatalf("a change: %d writes, %d reads; want 2, 2: %+v", len(e.ledger.entries), e.ledger.gets, res)
+	e.trails.Logging[aws.ToString(e.trails.Trails[0].TrailARN)] = false
+	if res := e.r.Reconcile(context.Background(), req); res.Action != ActionStartLogging || len(e.entries()) != 2 || e.ledger.GetCalls.Count() != 2 {
+		t.Fatalf("a change: %d writes, %d reads; want 2, 2: %+v", len(e.entries()), e.ledger.GetCalls.Count(), res)
 	}
-	e.ledger.getErr = errors.New("ThrottlingException")
-	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.ledger.entries) != 3 {
-		t.Fatalf("ledger unreadable: %d writes, want 3: %+v", len(e.ledger.entries), res)
+	e.ledger.GetCalls.FailAlways(errors.New("ThrottlingException"))
+	if res := e.r.Reconcile(context.Background(), req); !res.InSync() || len(e.entries()) != 3 {
+		t.Fatalf("ledger unreadable: %d writes, want 3: %+v", len(e.entries()), res)
 	}
 }
 
@@ -1104,16 +1117,16 @@ func TestOffboarding(t *testing.T) {
 		Offboard: queue.OffboardRemoved, Reason: "account-removed: Organizations RemoveAccountFromOrganization"}
 	last := func(e *env) ledger.Entry {
 		t.Helper()
-		if len(e.ledger.entries) == 0 {
+		if len(e.entries()) == 0 {
 			t.Fatal("no ledger entry written")
 		}
-		return e.ledger.entries[len(e.ledger.entries)-1]
+		return e.lastEntry()
 	}
 	t.Run("delete", func(t *testing.T) {
 		e := newEnv(t, func(c *config.Config) { c.Offboard = config.OffboardDelete })
 		e.seedStack("UPDATE_COMPLETE", "b")
 		res := e.runReq(req)
-		if res.Action != ActionDelete || e.cfn.lastDelete == nil || aws.ToString(e.cfn.lastDelete.ClientRequestToken) == "" || res.RetryAfter == 0 {
+		if res.Action != ActionDelete || e.cfn.DeleteStackCalls.Last() == nil || aws.ToString(e.cfn.DeleteStackCalls.Last().ClientRequestToken) == "" || res.RetryAfter == 0 {
 			t.Fatalf("first pass %+v", res)
 		}
 		if en := last(e); en.Offboard != queue.OffboardRemoved || en.Action != "delete" || !en.Managed {
@@ -1123,7 +1136,7 @@ func TestOffboarding(t *testing.T) {
 		if res.Action != ActionWait || res.Row != string(RowOffboardInProgress) {
 			t.Errorf("second pass %s (%s)", res.Action, res.Row)
 		}
-		e.cfn.settle(cfntypes.StackStatusDeleteComplete, "")
+		e.cfn.Settle(cfntypes.StackStatusDeleteComplete, "")
 		res = e.runReq(req)
 		if res.Action != ActionOffboarded || res.Row != string(RowOffboardGone) || res.RetryAfter != 0 {
 			t.Fatalf("last pass %+v", res)
@@ -1141,8 +1154,8 @@ func TestOffboarding(t *testing.T) {
 		e := newEnv(t)
 		e.seedStack("CREATE_COMPLETE", "b")
 		res := e.runReq(req)
-		if res.Action != ActionOffboarded || len(e.calls.writes()) > 0 || !strings.Contains(res.Left, "cloud account of AWS account "+acct) {
-			t.Fatalf("report pass %+v, writes %v", res, e.calls.writes())
+		if res.Action != ActionOffboarded || len(e.calls.Writes()) > 0 || !strings.Contains(res.Left, "cloud account of AWS account "+acct) {
+			t.Fatalf("report pass %+v, writes %v", res, e.calls.Writes())
 		}
 		if en := last(e); !en.StackLeft() || en.Onboarded() {
 			t.Errorf("a reported account: %+v", en)
@@ -1151,16 +1164,16 @@ func TestOffboarding(t *testing.T) {
 	t.Run("not ours", func(t *testing.T) {
 		e := newEnv(t, func(c *config.Config) { c.Offboard, c.AdoptExisting = config.OffboardDelete, true })
 		e.seedStack("CREATE_COMPLETE", "b")
-		e.cfn.stack.Tags = nil
+		e.cfn.Stack.Tags = nil
 		res := e.runReq(req)
-		if res.Action != ActionLeaveAlone || len(e.calls.writes()) > 0 {
-			t.Fatalf("a foreign stack: %+v, writes %v", res, e.calls.writes())
+		if res.Action != ActionLeaveAlone || len(e.calls.Writes()) > 0 {
+			t.Fatalf("a foreign stack: %+v, writes %v", res, e.calls.Writes())
 		}
 	})
 	t.Run("unreachable", func(t *testing.T) {
 		e := newEnv(t, func(c *config.Config) { c.Offboard = config.OffboardDelete })
-		e.ledger.entries = []ledger.Entry{{Account: acct, Region: "us-east-1", StackName: "CloudOne", StackStatus: "CREATE_COMPLETE", Managed: true, Action: "create", Class: "none"}}
-		e.r.Members = &fakeMembers{err: fault.As(fault.Permanent, &crossaccount.DeniedError{Role: "arn:aws:iam::" + acct + ":role/AWSControlTowerExecution", Err: apiErr("AccessDenied", "not authorized")})}
+		e.ledger.Seed(ledger.Entry{Account: acct, Region: "us-east-1", StackName: "CloudOne", StackStatus: "CREATE_COMPLETE", Managed: true, Action: "create", Class: "none"})
+		e.r.Members = failingMembers(fault.As(fault.Permanent, &crossaccount.DeniedError{Role: "arn:aws:iam::" + acct + ":role/AWSControlTowerExecution", Err: apiErr("AccessDenied", "not authorized")}))
 		res := e.runReq(req)
 		if res.Action != ActionOffboarded || res.Row != string(RowOffboardUnreachable) || res.Class != fault.None {
 			t.Fatalf("an account that cannot be opened: %+v", res)
@@ -1173,16 +1186,16 @@ func TestOffboarding(t *testing.T) {
 	t.Run("excluded: never touched, even with the delete policy", func(t *testing.T) {
 		e := newEnv(t, func(c *config.Config) { c.Offboard = config.OffboardDelete })
 		e.seedStack("CREATE_COMPLETE", "b")
-		e.ledger.entries = []ledger.Entry{{Account: acct, Region: "us-east-1", StackName: "CloudOne", StackStatus: "CREATE_COMPLETE", Managed: true, Action: "create", Class: "none"}}
-		members := e.r.Members.(*fakeMembers)
+		e.ledger.Seed(ledger.Entry{Account: acct, Region: "us-east-1", StackName: "CloudOne", StackStatus: "CREATE_COMPLETE", Managed: true, Action: "create", Class: "none"})
+		members := e.r.Members.(*fake.Members[Member])
 		excluded := req
 		excluded.Offboard, excluded.Reason = queue.OffboardExcluded, "excluded-account: account is in ONBOARDER_EXCLUDE_ACCOUNTS"
 		res := e.runReq(excluded)
 		if res.Action != ActionOffboarded || res.Row != string(RowOffboardExcluded) || res.Class != fault.None || !strings.Contains(res.Left, "cloud account of AWS account "+acct) {
 			t.Fatalf("an excluded account: %+v", res)
 		}
-		if members.n != 0 || len(e.calls.list()) != 0 {
-			t.Fatalf("the excluded account was opened (%d times) or called: %v", members.n, e.calls.list())
+		if members.MemberCalls.Count() != 0 || len(e.calls.Ops()) != 0 {
+			t.Fatalf("the excluded account was opened (%d times) or called: %v", members.MemberCalls.Count(), e.calls.Ops())
 		}
 		if en := last(e); en.Offboard != queue.OffboardExcluded || en.StackStatus != "CREATE_COMPLETE" || !en.StackLeft() {
 			t.Errorf("ledger: %+v", en)
@@ -1192,8 +1205,8 @@ func TestOffboarding(t *testing.T) {
 		e := newEnv(t, func(c *config.Config) { c.Offboard, c.DryRun = config.OffboardDelete, true })
 		e.seedStack("CREATE_COMPLETE", "b")
 		res := e.runReq(req)
-		if res.Action != ActionDelete || len(e.calls.writes()) > 0 || len(e.ledger.entries) > 0 || len(res.Steps) != 1 || !strings.Contains(res.Steps[0].Detail, "dry run: would") {
-			t.Fatalf("dry run %+v, writes %v", res, e.calls.writes())
+		if res.Action != ActionDelete || len(e.calls.Writes()) > 0 || len(e.entries()) > 0 || len(res.Steps) != 1 || !strings.Contains(res.Steps[0].Detail, "dry run: would") {
+			t.Fatalf("dry run %+v, writes %v", res, e.calls.Writes())
 		}
 	})
 }
@@ -1224,7 +1237,7 @@ func TestRolloutChoosesTheVersion(t *testing.T) {
 	e.seedStack(cfntypes.StackStatusCreateComplete, "")
 	res := e.run()
 	expect(t, res, ActionUpdate, fault.None)
-	u := e.cfn.lastUpdate
+	u := e.cfn.UpdateStackCalls.Last()
 	if got := params(u.Parameters); aws.ToString(u.TemplateURL) != to.URL || got[stack.ParamQSS3Bucket] != "mirror" || got[stack.ParamQSS3KeyPrefix] != "trend/v2/" {
 		t.Fatalf("canary account updated to %s with %v, want %s", aws.ToString(u.TemplateURL), got, to)
 	}
@@ -1242,4 +1255,11 @@ func TestRolloutChoosesTheVersion(t *testing.T) {
 	if len(ro.recorded) != 0 {
 		t.Fatalf("passes recorded before their wave settled or for a later wave: %v", ro.recorded)
 	}
+}
+
+// failingMembers opens no member account: every call answers err.
+func failingMembers(err error) *fake.Members[Member] {
+	m := &fake.Members[Member]{}
+	m.MemberCalls.FailAlways(err)
+	return m
 }

@@ -15,9 +15,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
@@ -69,36 +68,6 @@ func failed(resp events.SQSEventResponse) string {
 	return strings.Join(ids, ",")
 }
 
-// FakeSQS records the messages moved to the DLQ and the visibility changes.
-type FakeSQS struct {
-	mu         sync.Mutex
-	Sent       []*sqs.SendMessageInput
-	Visibility map[string]int32 // receipt handle -> seconds
-	Err        error
-}
-
-var _ worker.SQSAPI = (*FakeSQS)(nil)
-
-func (f *FakeSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.Err != nil {
-		return nil, f.Err
-	}
-	f.Sent = append(f.Sent, in)
-	return &sqs.SendMessageOutput{}, nil
-}
-
-func (f *FakeSQS) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessageVisibilityInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.Visibility == nil {
-		f.Visibility = map[string]int32{}
-	}
-	f.Visibility[aws.ToString(in.ReceiptHandle)] = in.VisibilityTimeout
-	return &sqs.ChangeMessageVisibilityOutput{}, nil
-}
-
 // A batch: groups run in parallel, the messages of a group are one pass carried by the first,
 // a pass that asks to come back sets its message's visibility, bad messages and permanent
 // failures go to the DLQ at once.
@@ -124,7 +93,7 @@ func TestWorkerBatch(t *testing.T) {
 		return r
 	}}
 	var logs, emf bytes.Buffer
-	q := &FakeSQS{}
+	q := &fake.SQS{}
 	w := &worker.Worker{Reconciler: rec, Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: metrics.New(&emf, "reconcile"),
 		SQS: q, QueueURL: "https://sqs.example/q.fifo", DeadLetterURL: "https://sqs.example/dlq.fifo"}
 	bad := events.SQSMessage{MessageId: "m6", Body: `{"version":2,"account":"12345"}`, Attributes: map[string]string{"MessageGroupId": d}}
@@ -160,11 +129,11 @@ func TestWorkerBatch(t *testing.T) {
 			t.Errorf("merged request %+v", r)
 		}
 	}
-	if v := q.Visibility; v["rh-m2"] != 45 || v["rh-m4"] != 45 || v["rh-m12"] != 120 || v["rh-m11"] != 30 || v["rh-m13"] != 30 {
+	if v := q.Visibility(); v["rh-m2"] != 45 || v["rh-m4"] != 45 || v["rh-m12"] != 120 || v["rh-m11"] != 30 || v["rh-m13"] != 30 {
 		t.Errorf("visibility %v: m2 and m4 (merged into its pass) in 45 s, m12 after its back-off, m11 (a panic) and m13 (no outcome) not at once", v)
 	}
-	if len(q.Sent) != 3 {
-		t.Errorf("dead-lettered %d, want 3 (m5, m6, m10)", len(q.Sent))
+	if len(q.SendMessageCalls.Succeeded()) != 3 {
+		t.Errorf("dead-lettered %d, want 3 (m5, m6, m10)", len(q.SendMessageCalls.Succeeded()))
 	}
 	// One line per message, with the fields.
 	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
@@ -234,12 +203,12 @@ func TestGiveUpAndAlreadyReported(t *testing.T) {
 		}
 		return reconcile.Result{Action: reconcile.ActionFail, Class: fault.Transient, Reason: "throttled", Failures: 5, GiveUp: true, Outcome: reconcile.OutcomeDLQ}
 	}}
-	q := &FakeSQS{}
+	q := &fake.SQS{}
 	var logs bytes.Buffer
 	w := &worker.Worker{Reconciler: rec, SQS: q, DeadLetterURL: "https://sqs.example/dlq.fifo", Log: slog.New(slog.NewJSONHandler(&logs, nil))}
 	resp := run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m1", "012345678901", "e1"), msg("m2", "123456789012", "again")}})
-	if failed(resp) != "" || len(q.Sent) != 1 || !strings.Contains(*q.Sent[0].MessageAttributes["reason"].StringValue, "gave up after 5 transient failures") {
-		t.Fatalf("failures %q, dead letters %d", failed(resp), len(q.Sent))
+	if failed(resp) != "" || len(q.SendMessageCalls.Succeeded()) != 1 || !strings.Contains(*q.SendMessageCalls.Succeeded()[0].MessageAttributes["reason"].StringValue, "gave up after 5 transient failures") {
+		t.Fatalf("failures %q, dead letters %d", failed(resp), len(q.SendMessageCalls.Succeeded()))
 	}
 	if !strings.Contains(logs.String(), "still needs a person (already reported)") {
 		t.Fatalf("logs %s", logs.String())
@@ -253,27 +222,28 @@ func TestDeadLetterAtOnce(t *testing.T) {
 	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
 		return reconcile.Result{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "stack is DELETE_FAILED", Outcome: reconcile.OutcomeDLQ}
 	}}
-	dlq := &FakeSQS{}
+	dlq := &fake.SQS{}
 	w := &worker.Worker{Reconciler: rec, SQS: dlq, DeadLetterURL: "https://sqs.example/dlq.fifo"}
 	bad := events.SQSMessage{MessageId: "m-bad", Body: `{"version":7}`, Attributes: map[string]string{"MessageGroupId": c}}
 	resp := run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m-a", a, "e1"), bad}})
 	if got := failed(resp); got != "" {
 		t.Fatalf("failures %q, want none", got)
 	}
-	if len(dlq.Sent) != 2 {
-		t.Fatalf("dead-lettered %d messages, want 2", len(dlq.Sent))
+	sent := dlq.SendMessageCalls.Succeeded()
+	if len(sent) != 2 {
+		t.Fatalf("dead-lettered %d messages, want 2", len(sent))
 	}
-	sort.Slice(dlq.Sent, func(i, j int) bool { return *dlq.Sent[i].MessageGroupId < *dlq.Sent[j].MessageGroupId })
-	first := dlq.Sent[0]
+	sort.Slice(sent, func(i, j int) bool { return *sent[i].MessageGroupId < *sent[j].MessageGroupId })
+	first := sent[0]
 	if *first.MessageGroupId != a || *first.MessageAttributes["class"].StringValue != "needs-person" ||
 		!strings.Contains(*first.MessageAttributes["reason"].StringValue, "DELETE_FAILED") || *first.MessageBody != msg("m-a", a, "e1").Body {
 		t.Fatalf("dead letter %+v", first)
 	}
-	if !strings.Contains(*dlq.Sent[1].MessageAttributes["reason"].StringValue, "version=7") {
-		t.Fatalf("the reason of the bad message does not name the field: %s", *dlq.Sent[1].MessageAttributes["reason"].StringValue)
+	if !strings.Contains(*sent[1].MessageAttributes["reason"].StringValue, "version=7") {
+		t.Fatalf("the reason of the bad message does not name the field: %s", *sent[1].MessageAttributes["reason"].StringValue)
 	}
 
-	dlq.Err = errors.New("AccessDenied")
+	dlq.SendMessageCalls.FailAlways(errors.New("AccessDenied"))
 	resp = run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m-a2", a, "e3")}})
 	if got := failed(resp); got != "m-a2" {
 		t.Fatalf("with the DLQ unreachable, failures %q, want m-a2 (SQS redrive)", got)
