@@ -229,7 +229,6 @@ func (h *Sweep) needsOffboarding(s ledger.Summary, why string) bool {
 	return s.NeedsOffboarding(why, h.Config.Offboard == config.OffboardDelete)
 }
 
-
 func (h *Sweep) reason(ev *event.Event) (string, string) {
 	trigger := ev.Trigger()
 	if c := ev.Manual; c != nil && c.Continuation != nil {
