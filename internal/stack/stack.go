@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -36,13 +38,49 @@ const (
 	TagTemplate      = "cloudone-onboarder:template"       // the template the stack was last written with (TemplateLabel)
 )
 
-// TemplateLabel is the value of TagTemplate: the template URL, or, when it is longer than a
-// tag value may be (256 characters), its end after the first "…".
+// TemplateLabel is the value of TagTemplate: the template URL, when IAM takes it as a tag value.
+// CloudFormation propagates stack tags to the resources the stack makes, and Trend's template
+// makes IAM roles, whose tag values are at most 256 characters of letters, digits, spaces and
+// _.:/=+-@ (https://docs.aws.amazon.com/IAM/latest/APIReference/API_Tag.html: "Pattern:
+// [\p{L}\p{Z}\p{N}_.:/=+\-@]*"); any other character (the ? of ?versionId=, a %-escape, a ~)
+// would fail every write of the stack. Such a URL is labelled with those characters made _,
+// its end kept after "..." when it is too long, and " sha256=" with the start of the URL's hash,
+// so that two URLs never share a label.
 func TemplateLabel(url string) string {
-	if r := []rune(url); len(r) > 256 {
-		return "…" + string(r[len(r)-255:])
+	clean := strings.Map(func(r rune) rune {
+		if iamTagRune(r) {
+			return r
+		}
+		return '_'
+	}, url)
+	if clean == url && utf8.RuneCountInString(url) <= maxTagValue {
+		return url
 	}
-	return url
+	sum := sha256.Sum256([]byte(url))
+	suffix := " sha256=" + hex.EncodeToString(sum[:6])
+	if r := []rune(clean); len(r)+len(suffix) > maxTagValue {
+		keep := maxTagValue - len(suffix) - len("...")
+		clean = "..." + string(r[len(r)-keep:])
+	}
+	return clean + suffix
+}
+
+// maxTagValue is the longest tag value IAM takes, in characters.
+const maxTagValue = 256
+
+// iamTagRune reports whether IAM takes r in a tag value: \p{L}, \p{Z}, \p{N} or _.:/=+-@.
+func iamTagRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.In(r, unicode.Z) || unicode.IsNumber(r) || strings.ContainsRune("_.:/=+-@", r)
+}
+
+// IAMTagValue reports whether IAM takes v as a tag value.
+func IAMTagValue(v string) bool {
+	for _, r := range v {
+		if !iamTagRune(r) {
+			return false
+		}
+	}
+	return utf8.RuneCountInString(v) <= maxTagValue
 }
 
 // Masked is what a secret parameter shows, here as in DescribeStacks (NoEcho).

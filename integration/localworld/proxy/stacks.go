@@ -46,6 +46,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -143,14 +144,14 @@ type stackRec struct {
 }
 
 type stacksLayer struct {
-	p        *Proxy
-	mu       sync.Mutex
-	enabled  bool
-	timing   StackTiming
-	recs     map[stackKey]*stackRec // live stacks by name
-	byID     map[string]*stackRec
-	failures []*failureState
-	noEcho   map[string]map[string]bool // template URL -> NoEcho parameter names
+	p         *Proxy
+	mu        sync.Mutex
+	enabled   bool
+	timing    StackTiming
+	recs      map[stackKey]*stackRec // live stacks by name
+	byID      map[string]*stackRec
+	failures  []*failureState
+	templates map[string]templateFacts // by template URL
 }
 
 type failureState struct {
@@ -159,7 +160,7 @@ type failureState struct {
 }
 
 func newStacksLayer(p *Proxy) *stacksLayer {
-	return &stacksLayer{p: p, recs: map[stackKey]*stackRec{}, byID: map[string]*stackRec{}, noEcho: map[string]map[string]bool{}}
+	return &stacksLayer{p: p, recs: map[stackKey]*stackRec{}, byID: map[string]*stackRec{}, templates: map[string]templateFacts{}}
 }
 
 // EnableStacks turns the CloudFormation layer on with the given timing (see the comment at
@@ -392,6 +393,10 @@ func (p *Proxy) createStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 	fail := l.failure(c, q.stackName, "CREATE", q.templateURL, q.params)
 	timing := l.timing
 	l.mu.Unlock()
+	facts := p.templateOf(q.templateURL)
+	if fail == nil {
+		fail = tagFailure(facts, q.tags)
+	}
 
 	resp, out, err := p.roundTrip(r, body)
 	if err != nil {
@@ -403,7 +408,7 @@ func (p *Proxy) createStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 		return
 	}
 	id := xmlText(out, "StackId")
-	noEcho := p.noEchoOf(q.templateURL)
+	noEcho := facts.noEcho
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -526,6 +531,10 @@ func (p *Proxy) updateStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 	}
 	timing := l.timing
 	l.mu.Unlock()
+	facts := p.templateOf(q.templateURL)
+	if fail == nil {
+		fail = tagFailure(facts, q.tags)
+	}
 
 	if fail == nil {
 		resp, out, err := p.roundTrip(r, body)
@@ -538,7 +547,7 @@ func (p *Proxy) updateStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 			return
 		}
 	}
-	noEcho := p.noEchoOf(q.templateURL)
+	noEcho := facts.noEcho
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -919,22 +928,29 @@ func (p *Proxy) motoCall(h http.Header, host string, form url.Values) (*http.Res
 	return resp, out, err
 }
 
-// noEchoOf reads the NoEcho parameter names of a template at a URL that moto serves (the
-// path of the URL is asked of moto's S3, path-style). Unknown templates mask nothing.
-func (p *Proxy) noEchoOf(templateURL string) map[string]bool {
+// templateFacts is what the layer needs of a template: its NoEcho parameter names and the
+// logical ids of its IAM roles (the resources that take the stack's tags under IAM's rules).
+type templateFacts struct {
+	noEcho   map[string]bool
+	iamRoles []string
+}
+
+// templateOf reads a template at a URL that moto serves (the path of the URL is asked of moto's
+// S3, path-style). An unknown template masks nothing and has no role.
+func (p *Proxy) templateOf(templateURL string) templateFacts {
 	if templateURL == "" {
-		return nil
+		return templateFacts{}
 	}
 	l := p.stacks
 	l.mu.Lock()
-	if m, ok := l.noEcho[templateURL]; ok {
+	if f, ok := l.templates[templateURL]; ok {
 		l.mu.Unlock()
-		return m
+		return f
 	}
 	l.mu.Unlock()
 	u, err := url.Parse(templateURL)
 	if err != nil {
-		return nil
+		return templateFacts{}
 	}
 	// moto refuses anonymous reads; it takes the account from the access key and checks no
 	// signature: the template is read as the default (management) account.
@@ -942,31 +958,63 @@ func (p *Proxy) noEchoOf(templateURL string) map[string]bool {
 	resp, err := p.transport.RoundTrip(&http.Request{Method: http.MethodGet, URL: &url.URL{Scheme: p.upstream.Scheme, Host: p.upstream.Host, Path: u.Path},
 		Host: p.upstream.Host, Header: h})
 	if err != nil {
-		return nil
+		return templateFacts{}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil
+		return templateFacts{}
 	}
 	var t struct {
 		Parameters map[string]struct {
 			NoEcho any `yaml:"NoEcho"`
 		} `yaml:"Parameters"`
+		Resources map[string]struct {
+			Type string `yaml:"Type"`
+		} `yaml:"Resources"`
 	}
 	if yaml.Unmarshal(b, &t) != nil {
-		return nil
+		return templateFacts{}
 	}
-	m := map[string]bool{}
+	f := templateFacts{noEcho: map[string]bool{}}
 	for k, v := range t.Parameters {
 		if s := fmt.Sprint(v.NoEcho); strings.EqualFold(s, "true") {
-			m[k] = true
+			f.noEcho[k] = true
 		}
 	}
+	for id, r := range t.Resources {
+		if r.Type == "AWS::IAM::Role" {
+			f.iamRoles = append(f.iamRoles, id)
+		}
+	}
+	sort.Strings(f.iamRoles)
 	l.mu.Lock()
-	l.noEcho[templateURL] = m
+	l.templates[templateURL] = f
 	l.mu.Unlock()
-	return m
+	return f
+}
+
+// iamTagValue is IAM's rule for a tag value (https://docs.aws.amazon.com/IAM/latest/APIReference/API_Tag.html:
+// "Length Constraints: Minimum length of 0. Maximum length of 256. Pattern: [\p{L}\p{Z}\p{N}_.:/=+\-@]*").
+var iamTagValue = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
+
+// tagFailure is the failure AWS gives a stack write whose tags IAM refuses: CloudFormation
+// propagates a stack's tags to the resources it makes that take tags ("AWS CloudFormation
+// propagates these tags to the resources created in the stack",
+// https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html, Tags),
+// IAM roles among them, so the first role's creation or update fails and the operation rolls
+// back. moto neither propagates the tags nor checks them. Nil when IAM takes every tag.
+func tagFailure(f templateFacts, tags [][2]string) *StackFailure {
+	if len(f.iamRoles) == 0 {
+		return nil
+	}
+	for i, kv := range tags {
+		if !iamTagValue.MatchString(kv[1]) {
+			return &StackFailure{LogicalID: f.iamRoles[0], ResourceType: "AWS::IAM::Role",
+				Reason: fmt.Sprintf("1 validation error detected: Value at 'tags.%d.member.value' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]* (Service: Iam, Status Code: 400)", i+1)}
+		}
+	}
+	return nil
 }
 
 // motoReaderKey is an access key moto maps to its default account.

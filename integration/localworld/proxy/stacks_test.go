@@ -352,3 +352,50 @@ func TestBusyAndTargetedAccessDenied(t *testing.T) {
 		t.Fatalf("another account: %v", err)
 	}
 }
+
+// A stack write whose tags IAM refuses fails as on AWS when the template makes an IAM role:
+// CloudFormation propagates the stack's tags to the role, IAM refuses the value, and the
+// operation rolls back naming the role. moto checks none of it.
+func TestTagsIAMRefusesRollBack(t *testing.T) {
+	ctx := context.Background()
+	_, c, url := layer(t, proxy.Uniform(100*time.Millisecond))
+	const withRole = `Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Version: "2012-10-17", Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: "sts:AssumeRole"}]}
+`
+	s3c := s3.NewFromConfig(cfg(motoURL, 1, nil), func(o *s3.Options) { o.UsePathStyle = true })
+	bucket := strings.TrimSuffix(strings.TrimPrefix(url[strings.Index(url, "/layer-"):], "/"), "/t.yaml")
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("role.yaml"), Body: bytes.NewReader([]byte(withRole))}); err != nil {
+		t.Fatal(err)
+	}
+	roleURL := strings.TrimSuffix(url, "t.yaml") + "role.yaml"
+	create := func(name, tmpl, value string) {
+		t.Helper()
+		var ps []cfntypes.Parameter
+		if tmpl == url {
+			ps = []cfntypes.Parameter{{ParameterKey: aws.String("Secret"), ParameterValue: aws.String("s")}}
+		}
+		if _, err := c.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateURL: aws.String(tmpl), Parameters: ps,
+			Tags: []cfntypes.Tag{{Key: aws.String("managed"), Value: aws.String("true")}, {Key: aws.String("template"), Value: aws.String(value)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create("Refused", roleURL, "https://mirror.s3.amazonaws.com/t.yaml?versionId=1")
+	create("Taken", roleURL, "https://mirror.s3.amazonaws.com/t.yaml versionId=1")
+	create("NoRole", url, "…/t.yaml?versionId=1")
+	waitStatus(t, c, "Refused", "ROLLBACK_COMPLETE")
+	waitStatus(t, c, "Taken", "CREATE_COMPLETE")
+	waitStatus(t, c, "NoRole", "CREATE_COMPLETE")
+	var failed *cfntypes.StackEvent
+	for _, e := range events(t, c, "Refused") {
+		if e.ResourceStatus == cfntypes.ResourceStatusCreateFailed {
+			failed = &e
+		}
+	}
+	if failed == nil || aws.ToString(failed.LogicalResourceId) != "Role" || aws.ToString(failed.ResourceType) != "AWS::IAM::Role" ||
+		!strings.Contains(aws.ToString(failed.ResourceStatusReason), "tags.2.member.value") {
+		t.Errorf("failed event %+v", failed)
+	}
+}
