@@ -351,20 +351,12 @@ func checkTemplate(ctx context.Context, awsCfg aws.Config, region, url string) (
 	return missing, nil
 }
 
-// scrubErr removes the secret values from an error's text, whatever produced it.
+// scrubErr removes the secret values from an error's text, whatever produced it, in every form
+// (secret.Credentials.Scrub: the worker's scrubber).
 func scrubErr(err error, creds secret.Credentials) error {
 	msg := err.Error()
-	clean := msg
-	for _, v := range []secret.Value{creds.APIKey, creds.ServiceToken} {
-		if s := v.Reveal(); len(s) >= 4 {
-			clean = strings.ReplaceAll(clean, s, "[redacted]")
-		}
-		if _, after, ok := strings.Cut(v.Reveal(), ":"); ok && len(after) >= 4 {
-			clean = strings.ReplaceAll(clean, after, "[redacted]")
-		}
+	if clean := creds.Scrub(msg); clean != msg {
+		return errors.New(clean)
 	}
-	if clean == msg {
-		return err
-	}
-	return errors.New(clean)
+	return err
 }

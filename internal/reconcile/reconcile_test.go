@@ -944,6 +944,11 @@ func TestSecretsNeverLeak(t *testing.T) {
 		apiErr("ValidationError", "Parameter CloudOneApiKey value "+apiKey+" is invalid"),
 		apiErr("AccessDenied", "token "+apiToken+" denied"),
 		apiErr("InternalFailure", apiKey+apiToken),
+		// The key's secret half, and URL- and JSON-escaped forms, as an HTTP answer or a
+		// custom resource's message may quote them.
+		apiErr("ValidationError", "secret part SUPERSECRETAPIKEYVALUE refused"),
+		apiErr("InternalFailure", `GET /api/apikeys?key=KEYID123%3ASUPERSECRETAPIKEYVALUE failed`),
+		apiErr("InternalFailure", `{"ApiKey":"KEYID123:SUPERSECRETAPIKEYVALUE"}`),
 	}
 	for _, f := range failures {
 		e := newEnv(t)

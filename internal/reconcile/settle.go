@@ -154,42 +154,45 @@ func (at Setting) memberErr(action string, err error) error {
 // class: no API answer can carry the key or the token into a log.
 func scrub(err error, creds secret.Credentials) error {
 	msg := err.Error()
-	clean := scrubText(msg, creds)
+	clean := creds.Scrub(msg)
 	if clean == msg {
 		return err
 	}
 	return fault.As(fault.ClassOf(err), errors.New(clean))
 }
 
-// scrubText removes the secret values from a text.
-func scrubText(text string, creds secret.Credentials) string {
-	for _, v := range []secret.Value{creds.APIKey, creds.ServiceToken} {
-		if s := v.Reveal(); len(s) >= 4 {
-			text = strings.ReplaceAll(text, s, "[redacted]")
-		}
-	}
-	return text
-}
-
-// scrubResult removes the secret values from every text of the result that an API answer
-// may have filled (an error, a stack's status reason, a failed resource's reason, which
-// Trend's custom resources write and which may quote their input), before it reaches the
-// ledger or a log.
+// scrubResult removes the secret values, in every form (secret.Credentials.Scrub), from every
+// text of the result that an API answer may have filled (an error, a stack's status reason, a
+// failed resource's reason, which Trend's custom resources write and which may quote their
+// input), before it reaches the ledger or a log.
 func scrubResult(res Result, c secret.Credentials) Result {
 	if res.Err != nil {
 		res.Err = scrub(res.Err, c)
 		res.Error = res.Err.Error()
 	}
-	res.Error = scrubText(res.Error, c)
-	res.Reason = scrubText(res.Reason, c)
+	res.Error = c.Scrub(res.Error)
+	res.Reason = c.Scrub(res.Reason)
+	res.Left = c.Scrub(res.Left)
 	if f := res.Failed; f != nil {
 		scrubbed := *f
-		scrubbed.Reason = scrubText(f.Reason, c)
+		scrubbed.Reason = c.Scrub(f.Reason)
 		res.Failed = &scrubbed
+	}
+	if res.Changes != nil {
+		changes := make([]Change, len(res.Changes))
+		for i, ch := range res.Changes {
+			changes[i] = Change{Parameter: ch.Parameter, Before: c.Scrub(ch.Before), After: c.Scrub(ch.After)}
+		}
+		res.Changes = changes
+	}
+	if t := res.Trail; t != nil {
+		scrubbed := *t
+		scrubbed.Why = c.Scrub(t.Why)
+		res.Trail = &scrubbed
 	}
 	steps := make([]Step, len(res.Steps))
 	for i, s := range res.Steps {
-		steps[i] = Step{Action: s.Action, Detail: scrubText(s.Detail, c)}
+		steps[i] = Step{Action: s.Action, Detail: c.Scrub(s.Detail)}
 	}
 	res.Steps = steps
 	return res
