@@ -72,6 +72,9 @@ type Observation struct {
 	Policy                config.OffboardPolicy
 	Unreachable           string
 	WasOurs               bool
+	// Template is what the desired template declares (GetTemplateSummary), nil while it was
+	// not read: it is read only when the plan would write the stack from it.
+	Template stack.TemplateParams
 	// DryRun: ONBOARDER_DRY_RUN, the plan is reported and not carried out; Paced: stack
 	// writes take a start slot first (ONBOARDER_MAX_STARTS_PER_MINUTE); Now and Delays say
 	// when a request comes back.
@@ -97,6 +100,9 @@ type Plan struct {
 	Next Next
 	// Paced: the stack write waits for its start slot. DryRun: nothing is carried out.
 	Paced, DryRun bool
+	// ReadTemplate: the step writes the stack from a template whose parameters were not read;
+	// the caller reads them (Observation.Template) and decides again.
+	ReadTemplate bool
 }
 
 // Row names the row of the state table (docs/ARCHITECTURE.md, "Decide: the state table") that
@@ -117,6 +123,7 @@ const (
 	RowDeleteFailed     Row = "DELETE_FAILED"
 	RowReview           Row = "REVIEW_IN_PROGRESS"
 	RowHalted           Row = "UPDATE_FAILED, IMPORT_ROLLBACK_FAILED (stopped without a rollback)"
+	RowTemplateRefused  Row = "a create or update from a template whose parameters are not the ones the onboarder sends"
 
 	// Offboarding: the account left the scope.
 	RowOffboardExcluded     Row = "offboarding: the account is excluded (ONBOARDER_EXCLUDE_ACCOUNTS): never touched"
@@ -134,6 +141,16 @@ const (
 // the code that acts on a plan holds no decisions.
 func Decide(o Observation) (Plan, Row) {
 	p, row := decide(o)
+	if (p.Step == ActionCreate || p.Step == ActionUpdate) && o.Desired != nil {
+		// The template's contract is checked before a write from it: CloudFormation would
+		// refuse the write on its parameters, or, under an unversioned URL that changed, run a
+		// stack the onboarder does not know how to configure.
+		if o.Template == nil {
+			p.ReadTemplate = true
+		} else if missing, unknown := o.Template.Mismatch(o.Desired.ParameterNames()); len(missing)+len(unknown) > 0 {
+			p, row = Plan{Step: ActionNeedsPerson, Why: templateRefused(o.Desired.TemplateURL, missing, unknown, p.Why)}, RowTemplateRefused
+		}
+	}
 	p.DryRun = o.DryRun
 	p.Paced = o.Paced && p.Step.writesStack()
 	switch {
@@ -261,6 +278,18 @@ func decideOffboard(o Observation) (Plan, Row) {
 		why += "; the stack's own trail goes with it, and its bucket with the logs delivered so far (Trend's CloudTrail stack empties the bucket on delete: archive them first where they must be kept)"
 	}
 	return Plan{Step: ActionDelete, Why: why}, RowOffboardDelete
+}
+
+// templateRefused says why no stack is written from a template.
+func templateRefused(url string, missing, unknown []string, wanted string) string {
+	why := "template " + url + " does not take the parameters the onboarder sends:"
+	if len(missing) > 0 {
+		why += " it does not declare " + strings.Join(missing, ", ") + ";"
+	}
+	if len(unknown) > 0 {
+		why += " it requires " + strings.Join(unknown, ", ") + ", which the onboarder does not know;"
+	}
+	return why + " no stack is written from it (wanted: " + wanted + "). Point ONBOARDER_TEMPLATE_URL (or the rollout) at a template with the onboarder's parameter set (docs/ARCHITECTURE.md, section 3), or use an onboarder release made for this template"
 }
 
 // leftIn says what stays, in the account and in Cloud One, when the onboarder's stack is not

@@ -40,6 +40,8 @@ func TestDecideTable(t *testing.T) {
 	after := func(op, prev *stack.Operation) *stack.Operation { c := *op; c.Previous = prev; return &c }
 	theirs := &stack.Operation{Token: "Console-1", Failed: &stack.Failure{LogicalID: "X", Type: "AWS::IAM::Role", Status: "CREATE_FAILED", Reason: "denied"}}
 	stopped := &trail.Choice{Stopped: true, TrailName: "audit", Why: "trail audit forwards to the stack but was stopped"}
+	takes := stack.TemplateParams{stack.ParamAPIKey: false, stack.ParamServiceToken: false, stack.ParamCreateNew: true, stack.ParamBucket: true, stack.ParamQSS3Bucket: true, stack.ParamQSS3KeyPrefix: true}
+	later := stack.TemplateParams{"CloudOneApiKeySecret": false, stack.ParamQSS3Bucket: true, stack.ParamQSS3KeyPrefix: true}
 	cases := []struct {
 		name string
 		o    Observation
@@ -50,6 +52,11 @@ func TestDecideTable(t *testing.T) {
 	}{
 		{"absent", Observation{Desired: &want}, ActionCreate, RowAbsent, false, "absent"},
 		{"absent, trail irrelevant", Observation{Desired: &want, Trail: &trail.Choice{CreateNewTrail: true}}, ActionCreate, RowAbsent, false, ""},
+		{"absent, the template takes the parameters", Observation{Desired: &want, Template: takes}, ActionCreate, RowAbsent, false, "absent"},
+		{"absent, the template does not take the parameters", Observation{Desired: &want, Template: later}, ActionNeedsPerson, RowTemplateRefused, false,
+			"it does not declare CloudOneApiKey, CreateNewTrail, ExistingCloudtrailBucketName, VisionOneServiceToken; it requires CloudOneApiKeySecret"},
+		{"differs, the template does not take the parameters", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &other, Template: later}, ActionNeedsPerson, RowTemplateRefused, false, "no stack is written from it"},
+		{"in sync, whatever the template declares", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want, Template: later}, ActionNone, RowInSync, false, "in sync"},
 		{"not ours", Observation{Stack: observed("CREATE_COMPLETE", want, false), Desired: &want}, ActionLeaveAlone, RowNotOurs, false, "ONBOARDER_ADOPT_EXISTING"},
 		{"not ours, adopting", Observation{Stack: observed("CREATE_COMPLETE", want, false), Desired: &want, Adopt: true}, ActionUpdate, RowDiffers, false, "adopting"},
 		{"create in progress", Observation{Stack: observed("CREATE_IN_PROGRESS", want, true)}, ActionWait, RowInProgress, false, "settles"},
@@ -132,6 +139,15 @@ func TestDecideTable(t *testing.T) {
 			if dp, drow := Decide(dry); dp.Step != p.Step || drow != row || !dp.DryRun || (p.Step.writesStack() && dp.Next != Next{Outcome: OutcomeDone}) {
 				t.Errorf("dry run: %s (row %q), next %+v", dp.Step, drow, dp.Next)
 			}
+			// A create or update reads the template's parameters first: not read, it asks for them.
+			if unread := tc.o; unread.Template == nil {
+				up, urow := Decide(unread)
+				if up.ReadTemplate != ((up.Step == ActionCreate || up.Step == ActionUpdate) && unread.Desired != nil) || urow != row {
+					t.Errorf("read the template %v for step %s", up.ReadTemplate, up.Step)
+				}
+			} else if p.ReadTemplate {
+				t.Error("a read template is asked for again")
+			}
 			// Only stack writes are paced.
 			paced := tc.o
 			paced.Paced = true
@@ -175,7 +191,7 @@ func TestDelays(t *testing.T) {
 // Every row of the table is reached by some observation.
 func TestDecideCoversEveryRow(t *testing.T) {
 	rows := []Row{RowAbsent, RowNotOurs, RowInProgress, RowInSync, RowDiffers, RowOwnUpdateFailed, RowFailedCreate, RowOwnCreateFailed,
-		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted,
+		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted, RowTemplateRefused,
 		RowOffboardExcluded, RowOffboardUnreachable, RowOffboardGone, RowOffboardNotOurs, RowOffboardReport, RowOffboardInProgress, RowOffboardDeleteFailed, RowOffboardDelete}
 	seen := map[Row]bool{}
 	for _, st := range []string{"", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_FAILED", "ROLLBACK_COMPLETE"} {
@@ -230,6 +246,8 @@ func TestDecideCoversEveryRow(t *testing.T) {
 		inSync.Tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
 	_, row := Decide(Observation{Where: "w", Desired: &want, Stack: inSync})
+	seen[row] = true
+	_, row = Decide(Observation{Where: "w", Desired: &want, Template: stack.TemplateParams{"Other": false}})
 	seen[row] = true
 	for _, r := range rows {
 		if !seen[r] {

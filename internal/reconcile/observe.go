@@ -37,6 +37,14 @@ func (p *pass) stack(ctx context.Context) (res Result) {
 		return failure(res, err)
 	}
 	plan, row := Decide(o)
+	if plan.ReadTemplate {
+		// The plan writes from the desired template: what it declares is read, and the
+		// decision made again with it.
+		if o.Template, err = p.template(ctx, m, o.Desired.TemplateURL, at); err != nil {
+			return failure(res, err)
+		}
+		plan, row = Decide(o)
+	}
 	res.Row = string(row)
 	got := p.act(ctx, m, o, plan, at)
 	return Settle(res, plan, got, at)
@@ -272,6 +280,21 @@ func (p *pass) templateVersion(ctx context.Context) (rollout.Version, error) {
 	}
 	p.version = p.ro.TemplateFor(p.req.Account, rollout.Version{URL: r.Cfg.TemplateURL})
 	return p.version, nil
+}
+
+// template is what the template at url declares, read in the member account, where the stack
+// is written (the execution role may GetTemplateSummary): once per URL and process, for
+// templateTTL.
+func (p *pass) template(ctx context.Context, m Member, url string, at Setting) (stack.TemplateParams, error) {
+	if v, ok := p.r.templates.Load(url); ok && p.now.Sub(v.(templateRead).at) < templateTTL {
+		return v.(templateRead).params, nil
+	}
+	t, err := stack.ReadTemplate(ctx, m.CloudFormation, url)
+	if err != nil {
+		return nil, fmt.Errorf("read the parameters of template %s: %w", url, at.memberErr("cloudformation:GetTemplateSummary", err))
+	}
+	p.r.templates.Store(url, templateRead{params: t, at: p.now})
+	return t, nil
 }
 
 // awsRegion is the AWS region of the stack: the configured Cloud One region, or the key's.

@@ -27,6 +27,7 @@ package reconcile
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -55,6 +56,7 @@ type KeyDescriber interface {
 type CloudFormationAPI interface {
 	cloudformation.DescribeStacksAPIClient
 	stack.EventsAPI
+	stack.SummaryAPI
 	CreateStack(ctx context.Context, in *cloudformation.CreateStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error)
 	UpdateStack(ctx context.Context, in *cloudformation.UpdateStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error)
 	DeleteStack(ctx context.Context, in *cloudformation.DeleteStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error)
@@ -107,7 +109,21 @@ type Reconciler struct {
 	Release  func(ctx context.Context, r *rollout.Rollout, wave int, why string, accounts []string) error
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	// templates keeps what each template URL declares (its parameters), read once per URL
+	// and process, for templateTTL.
+	templates sync.Map // URL -> templateRead
 }
+
+// templateRead is a template's parameters and when they were read.
+type templateRead struct {
+	params stack.TemplateParams
+	at     time.Time
+}
+
+// templateTTL is how long a template's parameters are trusted: a template under an unversioned
+// URL (Trend's latest/) can change.
+const templateTTL = 15 * time.Minute
 
 // pass is one call of Reconcile: the request and what the reconcilers learned on the way.
 type pass struct {

@@ -63,7 +63,8 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	}
 	e := &env{
 		t: t, calls: c,
-		cfn:    &fake.CloudFormation{Log: c, Account: acct, Region: region, NoEcho: []string{stack.ParamAPIKey, stack.ParamServiceToken}},
+		cfn: &fake.CloudFormation{Log: c, Account: acct, Region: region, NoEcho: []string{stack.ParamAPIKey, stack.ParamServiceToken},
+			TemplateParameters: v1Parameters()},
 		trails: &fake.CloudTrail{Log: c, Logging: map[string]bool{}, Selectors: map[string]*cloudtrail.GetEventSelectorsOutput{}, Tags: map[string][]cttypes.Tag{}},
 		s3:     &fake.S3{Log: c},
 		ledger: &fake.Ledger{},
@@ -97,6 +98,20 @@ func (e *env) runReq(req queue.Request) Result {
 	e.t.Logf("result: %+v", res)
 	e.t.Logf("calls: %v", e.calls.Ops()[mark:])
 	return res
+}
+
+// v1Parameters are the parameters Trend's v1 template declares (aws-ia/cfn-abi-trend-cloudone@39352c3
+// templates/trend-cloudone-onboard/main.template.yaml): the key and the token without a default.
+func v1Parameters() []cfntypes.ParameterDeclaration {
+	var out []cfntypes.ParameterDeclaration
+	for _, p := range []string{stack.ParamAPIKey, stack.ParamServiceToken, stack.ParamCreateNew, stack.ParamBucket, stack.ParamQSS3Bucket, stack.ParamQSS3KeyPrefix} {
+		d := cfntypes.ParameterDeclaration{ParameterKey: aws.String(p)}
+		if p != stack.ParamAPIKey && p != stack.ParamServiceToken {
+			d.DefaultValue = aws.String("")
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // entries are the ledger entries written, in order; lastEntry the last one.
@@ -714,7 +729,7 @@ func TestTrailModes(t *testing.T) {
 		{"auto with a stopped trail", config.TrailAuto, true, false, "True", "", fault.None, nil},
 		{"existing with a logging trail", config.TrailExisting, true, true, "False", "own-bucket", fault.None, nil},
 		{"existing without a trail", config.TrailExisting, false, false, "", "", fault.NeedsPerson, nil},
-		{"new ignores trails", config.TrailNew, true, true, "True", "", fault.None, []string{"DescribeStacks", "CreateStack"}},
+		{"new ignores trails", config.TrailNew, true, true, "True", "", fault.None, []string{"DescribeStacks", "GetTemplateSummary", "CreateStack"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1267,4 +1282,59 @@ func failingMembers(err error) *fake.Members[Member] {
 	m := &fake.Members[Member]{}
 	m.MemberCalls.FailAlways(err)
 	return m
+}
+
+// The template's contract is checked before the first write from it: a template that does not
+// take the onboarder's parameters (Trend's later version, aws-ia/cfn-abi-trend-cloudone@5a525f6:
+// a secret ARN, a staging bucket) gets no write and needs a person, naming the parameters; what
+// a template declares is read once per URL (and process), and only by a pass that would write.
+func TestTemplateContractCheckedBeforeAWrite(t *testing.T) {
+	later := "https://mirror.s3.us-east-1.amazonaws.com/trend/5a525f6/main.template.yaml"
+	e := newEnv(t, func(c *config.Config) { c.TemplateURL = later })
+	e.cfn.Templates = map[string][]cfntypes.ParameterDeclaration{later: {
+		{ParameterKey: aws.String("CloudOneApiKeySecret")}, {ParameterKey: aws.String("TrendStagingS3Bucket")},
+		{ParameterKey: aws.String(stack.ParamQSS3Bucket), DefaultValue: aws.String("aws-abi-pilot")}, {ParameterKey: aws.String(stack.ParamQSS3KeyPrefix), DefaultValue: aws.String("")},
+	}}
+	res := e.run()
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	expectWrites(t, e)
+	if res.Row != string(RowTemplateRefused) || !strings.Contains(res.Reason, "it does not declare CloudOneApiKey, CreateNewTrail, ExistingCloudtrailBucketName, VisionOneServiceToken") ||
+		!strings.Contains(res.Reason, "it requires CloudOneApiKeySecret, TrendStagingS3Bucket") || res.Outcome != OutcomeDLQ {
+		t.Fatalf("result %+v", res)
+	}
+	// Read once: the next pass (an operator's retry) decides from what was read.
+	e.run()
+	if n := e.cfn.GetTemplateSummaryCalls.Count(); n != 1 {
+		t.Errorf("GetTemplateSummary called %d times, want once", n)
+	}
+	// The URL now serves the v1 parameter set: once the read ages out, the stack is created.
+	e.cfn.Templates[later] = v1Parameters()
+	e.r.Now = func() time.Time { return time.Now().Add(templateTTL + time.Minute) }
+	expect(t, e.run(), ActionCreate, fault.None)
+	expectWrites(t, e, "CreateStack")
+
+	// A template that cannot be read fails the pass with its class, and names the action.
+	e = newEnv(t)
+	e.cfn.GetTemplateSummaryCalls.FailAlways(apiErr("AccessDenied", "not authorized to perform: cloudformation:GetTemplateSummary"))
+	res = e.run()
+	expect(t, res, ActionFail, fault.Permanent)
+	if !strings.Contains(res.Error, "cloudformation:GetTemplateSummary") || !strings.Contains(res.Error, e.r.Cfg.TemplateURL) {
+		t.Errorf("error %q", res.Error)
+	}
+	expectWrites(t, e)
+
+	// A rollout's version that does not take the parameters: its canary gets no write, needs
+	// a person, and the rollout records the failure (it halts beyond its tolerance).
+	to := rollout.Version{URL: later}
+	ro := &fakeRollouts{r: &rollout.Rollout{ID: "r1", From: rollout.Version{URL: config.Default().TemplateURL}, To: to, Waves: [][]string{{acct}}, State: rollout.Running}}
+	e = newEnv(t)
+	e.r.Rollouts = ro
+	e.cfn.Templates = map[string][]cfntypes.ParameterDeclaration{later: {{ParameterKey: aws.String("CloudOneApiKeySecret")}}}
+	e.seedStack(cfntypes.StackStatusCreateComplete, "")
+	res = e.run()
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	expectWrites(t, e)
+	if len(ro.recorded) != 1 || !strings.Contains(ro.recorded[0], "failed=true") {
+		t.Errorf("rollout recorded %v, want the canary's failure", ro.recorded)
+	}
 }

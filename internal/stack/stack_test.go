@@ -41,3 +41,20 @@ func TestTemplateLabelIsAnIAMTagValue(t *testing.T) {
 		}
 	}
 }
+
+// A template takes a write when it declares every parameter sent and has a default for every
+// one it declares that is not sent.
+func TestTemplateMismatch(t *testing.T) {
+	v1 := TemplateParams{ParamAPIKey: false, ParamServiceToken: false, ParamCreateNew: true, ParamBucket: true, ParamQSS3Bucket: true, ParamQSS3KeyPrefix: true}
+	sent := Desired{Params: map[string]string{ParamCreateNew: "True", ParamBucket: "", ParamQSS3Bucket: "b", ParamQSS3KeyPrefix: ""}}.ParameterNames()
+	if m, u := v1.Mismatch(sent); len(m)+len(u) > 0 {
+		t.Errorf("v1 refused: missing %v, unknown %v", m, u)
+	}
+	// Trend's later version (aws-ia/cfn-abi-trend-cloudone@5a525f6): a secret ARN, a staging bucket.
+	later := TemplateParams{"CloudOneApiKeySecret": false, "CloudOneAccountID": false, "TrendStagingS3Bucket": false, "CloudOneRegion": true, ParamQSS3Bucket: true, ParamQSS3KeyPrefix: true}
+	m, u := later.Mismatch(sent)
+	if strings.Join(m, ",") != "CloudOneApiKey,CreateNewTrail,ExistingCloudtrailBucketName,VisionOneServiceToken" ||
+		strings.Join(u, ",") != "CloudOneAccountID,CloudOneApiKeySecret,TrendStagingS3Bucket" {
+		t.Errorf("missing %v, unknown %v", m, u)
+	}
+}

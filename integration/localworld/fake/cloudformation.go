@@ -22,8 +22,8 @@ import (
 // is how the product tells its own operations from a person's.
 //
 // It implements reconcile.CloudFormationAPI (DescribeStacks, DescribeStackEvents,
-// CreateStack, UpdateStack, DeleteStack, ContinueUpdateRollback), stack.EventsAPI,
-// stack.DescribeAPI and the operator's ListStackInstances.
+// CreateStack, UpdateStack, DeleteStack, ContinueUpdateRollback, GetTemplateSummary),
+// stack.EventsAPI, stack.DescribeAPI, stack.SummaryAPI and the operator's ListStackInstances.
 type CloudFormation struct {
 	Log *Log
 	// Account and Region make the stack ids; 000000000000 and us-east-1 when empty.
@@ -41,6 +41,11 @@ type CloudFormation struct {
 	Tokens []string
 	// StackInstances are the instances of each StackSet, by StackSet name.
 	StackInstances map[string][]cfntypes.StackInstanceSummary
+	// Templates are the parameters each template URL declares (GetTemplateSummary), and
+	// TemplateParameters those of any other URL; a URL neither names answers CloudFormation's
+	// ValidationError for a template it cannot read.
+	Templates          map[string][]cfntypes.ParameterDeclaration
+	TemplateParameters []cfntypes.ParameterDeclaration
 
 	DescribeStacksCalls         Calls[*cloudformation.DescribeStacksInput, *cloudformation.DescribeStacksOutput]
 	DescribeStackEventsCalls    Calls[*cloudformation.DescribeStackEventsInput, *cloudformation.DescribeStackEventsOutput]
@@ -49,6 +54,7 @@ type CloudFormation struct {
 	DeleteStackCalls            Calls[*cloudformation.DeleteStackInput, *cloudformation.DeleteStackOutput]
 	ContinueUpdateRollbackCalls Calls[*cloudformation.ContinueUpdateRollbackInput, *cloudformation.ContinueUpdateRollbackOutput]
 	ListStackInstancesCalls     Calls[*cloudformation.ListStackInstancesInput, *cloudformation.ListStackInstancesOutput]
+	GetTemplateSummaryCalls     Calls[*cloudformation.GetTemplateSummaryInput, *cloudformation.GetTemplateSummaryOutput]
 
 	mu      sync.Mutex
 	creates int
@@ -241,5 +247,23 @@ func (f *CloudFormation) ListStackInstances(ctx context.Context, in *cloudformat
 			return nil, &cfntypes.StackSetNotFoundException{Message: aws.String("StackSet " + name + " not found")}
 		}
 		return &cloudformation.ListStackInstancesOutput{Summaries: append([]cfntypes.StackInstanceSummary(nil), all...)}, nil
+	})
+}
+
+// GetTemplateSummary answers the parameters the URL's template declares (Templates, else
+// TemplateParameters).
+func (f *CloudFormation) GetTemplateSummary(ctx context.Context, in *cloudformation.GetTemplateSummaryInput, _ ...func(*cloudformation.Options)) (*cloudformation.GetTemplateSummaryOutput, error) {
+	return f.GetTemplateSummaryCalls.invoke(ctx, f.Log, read("GetTemplateSummary"), in, func(_ context.Context, in *cloudformation.GetTemplateSummaryInput) (*cloudformation.GetTemplateSummaryOutput, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		ps, ok := f.Templates[aws.ToString(in.TemplateURL)]
+		if !ok && f.TemplateParameters == nil {
+			// The message CloudFormation gives for a TemplateURL it cannot read.
+			return nil, validation("TemplateURL must be a supported URL.")
+		}
+		if !ok {
+			ps = f.TemplateParameters
+		}
+		return &cloudformation.GetTemplateSummaryOutput{Parameters: slices.Clone(ps)}, nil
 	})
 }

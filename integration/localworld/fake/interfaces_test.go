@@ -30,6 +30,7 @@ var (
 	_ reconcile.CloudFormationAPI                = (*fake.CloudFormation)(nil)
 	_ stack.EventsAPI                            = (*fake.CloudFormation)(nil)
 	_ stack.DescribeAPI                          = (*fake.CloudFormation)(nil)
+	_ stack.SummaryAPI                           = (*fake.CloudFormation)(nil)
 	_ cloudformation.ListStackInstancesAPIClient = (*fake.CloudFormation)(nil)
 	_ trail.API                                  = (*fake.CloudTrail)(nil)
 	_ trail.BucketsAPI                           = (*fake.S3)(nil)
