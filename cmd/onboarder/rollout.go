@@ -169,13 +169,11 @@ func (a *app) rolloutStart(ctx context.Context, to rollout.Version, canary []str
 	if err != nil {
 		return err
 	}
-	from := rollout.Version{URL: e.cfg.TemplateURL, Bucket: e.cfg.QSS3BucketName, Prefix: e.cfg.QSS3KeyPrefix}
-	switch {
-	case prev != nil && prev.State == rollout.Done:
-		from = prev.To
-	case prev != nil:
+	if prev != nil && prev.State != rollout.Done {
 		return fmt.Errorf("rollout %s is %s: %w", prev.ID, prev.State, rollout.ErrBusy)
 	}
+	// A done rollout's version, unless the configuration changed since.
+	from := prev.InForce(rollout.Version{URL: e.cfg.TemplateURL, Bucket: e.cfg.QSS3BucketName, Prefix: e.cfg.QSS3KeyPrefix})
 	if to.Bucket == "" {
 		to.Bucket, to.Prefix = from.Bucket, from.Prefix // the assets stay where they are
 	}

@@ -249,9 +249,9 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region 
 	if err != nil {
 		return nil, &ch, err
 	}
-	qsBucket, qsPrefix := r.Cfg.QSS3BucketName, r.Cfg.QSS3KeyPrefix
-	if v.Bucket != "" {
-		qsBucket, qsPrefix = v.Bucket, v.Prefix
+	qsBucket, qsPrefix := v.Bucket, v.Prefix
+	if qsBucket == "" { // a version with the configured assets
+		qsBucket, qsPrefix = r.Cfg.QSS3BucketName, r.Cfg.QSS3KeyPrefix
 	}
 	return &stack.Desired{
 		Name:        r.Cfg.StackName,
@@ -278,7 +278,7 @@ func (p *pass) templateVersion(ctx context.Context) (rollout.Version, error) {
 		}
 		p.ro = ro
 	}
-	p.version = p.ro.TemplateFor(p.req.Account, rollout.Version{URL: r.Cfg.TemplateURL})
+	p.version = p.ro.TemplateFor(p.req.Account, rollout.Version{URL: r.Cfg.TemplateURL, Bucket: r.Cfg.QSS3BucketName, Prefix: r.Cfg.QSS3KeyPrefix})
 	return p.version, nil
 }
 

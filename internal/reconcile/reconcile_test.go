@@ -1265,6 +1265,26 @@ func TestRolloutChoosesTheVersion(t *testing.T) {
 		t.Fatalf("changes %+v, want the assets and the template", res.Changes)
 	}
 
+	// Done, the configuration unchanged: the new version stays in force; the configuration
+	// deployed since with another version is in force at once (a done rollout freezes nothing).
+	done := *ro.r
+	done.State = rollout.Done
+	e = newEnv(t)
+	e.r.Rollouts = &fakeRollouts{r: &done}
+	e.seedStack(cfntypes.StackStatusCreateComplete, "")
+	expect(t, e.run(), ActionUpdate, fault.None)
+	if u := e.cfn.UpdateStackCalls.Last(); aws.ToString(u.TemplateURL) != to.URL {
+		t.Fatalf("done, configuration unchanged: updated to %s, want %s", aws.ToString(u.TemplateURL), to.URL)
+	}
+	e = newEnv(t)
+	e.r.Rollouts = &fakeRollouts{r: &done}
+	e.seedStack(cfntypes.StackStatusCreateComplete, "")
+	e.r.Cfg.TemplateURL, e.r.Cfg.QSS3BucketName, e.r.Cfg.QSS3KeyPrefix = "https://mirror.s3.amazonaws.com/trend/v3/main.template.yaml", "mirror", "trend/v3/"
+	expect(t, e.run(), ActionUpdate, fault.None)
+	if u := e.cfn.UpdateStackCalls.Last(); aws.ToString(u.TemplateURL) != e.r.Cfg.TemplateURL || params(u.Parameters)[stack.ParamQSS3KeyPrefix] != "trend/v3/" {
+		t.Fatalf("done, configuration changed since: updated to %s with %v, want the configuration", aws.ToString(u.TemplateURL), params(u.Parameters))
+	}
+
 	// An account of the next wave: in sync with the old version, so nothing to do.
 	e = newEnv(t)
 	e.r.Rollouts = ro

@@ -107,15 +107,13 @@ func (r *Rollout) WaveOf(account string) int {
 	return -1
 }
 
-// TemplateFor is the version an account gets: inForce without a rollout; the new version
-// once the account's wave is released (or the rollout is done); the old one before. An
-// account the rollout does not name gets the new version once the canary wave passed.
-func (r *Rollout) TemplateFor(account string, inForce Version) Version {
-	if r == nil {
-		return inForce
-	}
-	if r.State == Done {
-		return r.To
+// TemplateFor is the version an account gets: the configured one without a rollout (or, once
+// a rollout is done, InForce); the new version once the account's wave is released; the old
+// one before. An account the rollout does not name gets the new version once the canary wave
+// passed.
+func (r *Rollout) TemplateFor(account string, configured Version) Version {
+	if r == nil || r.State == Done {
+		return r.InForce(configured)
 	}
 	w := r.WaveOf(account)
 	switch {
@@ -123,6 +121,18 @@ func (r *Rollout) TemplateFor(account string, inForce Version) Version {
 		return r.To
 	}
 	return r.From
+}
+
+// InForce is the version in force when no wave decides: the configured one, but, once a
+// rollout is done, its new version for as long as the configuration is the one it started
+// from. So a done rollout does not freeze the template: a configuration deployed since (a new
+// ONBOARDER_TEMPLATE_URL or new assets) is in force at once, for every account, as it is
+// without a rollout; to take a version in waves, start a rollout instead.
+func (r *Rollout) InForce(configured Version) Version {
+	if r != nil && r.State == Done && configured == r.From {
+		return r.To
+	}
+	return configured
 }
 
 // Plan splits accounts into waves: the canary accounts first (those in accounts), then

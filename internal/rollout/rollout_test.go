@@ -33,9 +33,10 @@ func TestPlan(t *testing.T) {
 }
 
 // An account gets the new version once its wave is released, never before; an account the
-// rollout does not name gets it once the canary wave passed; a finished rollout is in force.
+// rollout does not name gets it once the canary wave passed; a finished rollout is in force
+// while the configuration is the one it started from.
 func TestTemplateFor(t *testing.T) {
-	old, nw, inForce := Version{URL: "old"}, Version{URL: "new", Bucket: "b", Prefix: "v2/"}, Version{URL: "in-force"}
+	old, nw, inForce := Version{URL: "old"}, Version{URL: "new", Bucket: "b", Prefix: "v2/"}, Version{URL: "old"}
 	r := &Rollout{From: old, To: nw, Waves: [][]string{{"a"}, {"b"}, {"c"}}, State: Running}
 	for _, tc := range []struct {
 		wave    int
@@ -54,7 +55,15 @@ func TestTemplateFor(t *testing.T) {
 		}
 	}
 	var none *Rollout
-	if got := none.TemplateFor("a", inForce); got != inForce {
+	if got := none.TemplateFor("a", Version{URL: "in-force"}); got.URL != "in-force" {
 		t.Errorf("no rollout: %s", got)
+	}
+	// Done: the new version while the configuration is the old one; the configuration set to
+	// the new one, or deployed since with another, is in force (a done rollout freezes nothing).
+	r.State = Done
+	for configured, want := range map[Version]Version{old: nw, nw: nw, {URL: "v3", Bucket: "b", Prefix: "v3/"}: {URL: "v3", Bucket: "b", Prefix: "v3/"}, {URL: "old", Bucket: "moved"}: {URL: "old", Bucket: "moved"}} {
+		if got := r.TemplateFor("a", configured); got != want {
+			t.Errorf("done, configured %s: %s, want %s", configured, got, want)
+		}
 	}
 }
