@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
@@ -107,7 +108,18 @@ func TestAccountVending(t *testing.T) {
 			}
 			if len(reqs) != 1 || reqs[0].Account != c.account || reqs[0].Trigger != c.trigger || reqs[0].ReplayName != c.replay || reqs[0].EventID != d["event_id"] ||
 				reqs[0].Offboard != c.offboard {
-				t.Errorf("requests %+v", reqs)
+				t.Fatalf("requests %+v", reqs)
+			}
+			// An account onboarded by an event is one whose roles are being made (a new account,
+			// and one moved into scope: the member StackSet makes the dedicated role because of
+			// that same move): it has the AssumeRole grace from the event's time. An offboarding
+			// has none.
+			var ev struct {
+				Time time.Time `json:"time"`
+			}
+			_ = json.Unmarshal(raw, &ev)
+			if got, onboards := reqs[0].AccountSince, c.offboard == ""; onboards != got.Equal(ev.Time) || (!onboards && !got.IsZero()) {
+				t.Errorf("AccountSince %s (event at %s), onboarding %v", got, ev.Time, onboards)
 			}
 		})
 	}
