@@ -57,8 +57,8 @@ func (h *TrailGuard) decide(ctx context.Context, ev *event.Event) (decision, err
 	switch {
 	case c.Failed():
 		return skip(a, ReasonFailedCall, "%s failed with %s: it changed nothing", ev.Name, c.ErrorCode), nil
-	case !evasion && ownRole(c.Identity, a, h.Config.ExecutionRoleName, h.Config.CFNRoleName):
-		return skip(a, ReasonOwnChange, "%s made by the onboarder's own role (%s)", ev.Name, c.Identity.ARN), nil
+	case !evasion && ownSession(c.Identity, a, h.Config):
+		return skip(a, ReasonOwnChange, "%s made by the onboarder's own session (%s)", ev.Name, c.Identity.ARN), nil
 	case h.Config.Excluded(a):
 		return skip(a, ReasonExcluded, "account is in ONBOARDER_EXCLUDE_ACCOUNTS"), nil
 	}
@@ -129,27 +129,42 @@ func (h *TrailGuard) decideFromLedger(ctx context.Context, ev *event.Event) (dec
 	return enqueue(a, ReasonForwardingTrail, "%s on the forwarding trail %s", ev.Name, e.TrailARN), e, found, nil
 }
 
-// ownRole reports whether id is a session of one of the onboarder's roles in account (the
-// execution role, or the CloudFormation service role the stack runs with):
-// arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/ANY-SESSION. The session name is not looked
-// at: whoever may assume a role chooses it, so it proves nothing.
-func ownRole(id event.Identity, account string, roles ...string) bool {
-	if id.Type != "AssumedRole" {
+// ownSession reports whether id is the onboarder's own session in account: a session of the
+// CloudFormation service role (ONBOARDER_CLOUDFORMATION_ROLE_NAME: only CloudFormation may
+// assume it, for the stacks that pass it: deploy/member.yaml), whatever its name; or a session
+// of the execution role or the fallback role named as the onboarder names its sessions
+// (ONBOARDER_EXECUTION_ROLE_NAME, ONBOARDER_FALLBACK_ROLE_NAME; the session name
+// cloudone-onboarder). A role is not the onboarder: AWSControlTowerExecution serves Control
+// Tower, Customizations for Control Tower, Account Factory for Terraform and people too, so a
+// person's DeleteStack through it is theirs, and repaired at once. The session name alone
+// proves nothing either (whoever may assume a role chooses it): both must be the onboarder's.
+func ownSession(id event.Identity, account string, cfg config.Config) bool {
+	role, session, ok := assumedRole(id, account)
+	switch {
+	case !ok:
 		return false
+	case cfg.CFNRoleName != "" && role == cfg.CFNRoleName:
+		return true
+	case role == cfg.ExecutionRoleName || (cfg.FallbackRoleName != "" && role == cfg.FallbackRoleName):
+		return session == cfg.SessionName
+	}
+	return false
+}
+
+// assumedRole is the role and session of id when it is a session of a role of account:
+// arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION.
+func assumedRole(id event.Identity, account string) (role, session string, ok bool) {
+	if id.Type != "AssumedRole" {
+		return "", "", false
 	}
 	p := strings.SplitN(id.ARN, ":", 6)
 	if len(p) != 6 || p[0] != "arn" || p[2] != "sts" || p[4] != account {
-		return false
+		return "", "", false
 	}
 	rest, ok := strings.CutPrefix(p[5], "assumed-role/")
 	if !ok {
-		return false
+		return "", "", false
 	}
-	role, _, _ := strings.Cut(rest, "/")
-	for _, r := range roles {
-		if r != "" && role == r {
-			return true
-		}
-	}
-	return false
+	role, session, ok = strings.Cut(rest, "/")
+	return role, session, ok && role != "" && session != ""
 }

@@ -50,12 +50,22 @@ func TestTrailGuard(t *testing.T) {
 		{name: "failed call", file: "cloudtrail-stop-logging-failed.json", entry: &fw, decision: "skip", reason: intake.ReasonFailedCall, noCalls: true},
 		// StopLogging and DeleteTrail on the forwarding trail are never skipped, whoever made them.
 		{name: "stop logging by the onboarder's role", file: "cloudtrail-stop-logging-own-role.json", entry: &fw, decision: "enqueue", reason: intake.ReasonForwardingTrail},
-		// Other changes by the onboarder's roles (its StartLogging, the trail its stack makes)
-		// are its own: skipped, whatever the session name.
-		{name: "create trail by the onboarder's role", file: "cloudtrail-create-trail.json", entry: &fw, raw: withIdentity(t, "cloudtrail-create-trail.json",
-			"arn:aws:sts::"+member+":assumed-role/AWSControlTowerExecution/any-session"), decision: "skip", reason: intake.ReasonOwnChange, noCalls: true},
+		// Other changes by the onboarder's own session (its StartLogging, the trail its stack
+		// makes) are its own: skipped. Its session is its role and its session name; the
+		// CloudFormation service role's sessions are CloudFormation's, for the stack.
+		{name: "create trail by the onboarder's session", file: "cloudtrail-create-trail.json", entry: &fw, raw: withIdentity(t, "cloudtrail-create-trail.json",
+			"arn:aws:sts::"+member+":assumed-role/AWSControlTowerExecution/cloudone-onboarder"), decision: "skip", reason: intake.ReasonOwnChange, noCalls: true},
+		{name: "create trail through the fallback role", file: "cloudtrail-create-trail.json", entry: &fw, cfg: func(c *config.Config) {
+			c.ExecutionRoleName, c.FallbackRoleName = "CloudOneOnboarderExecution", "AWSControlTowerExecution"
+		}, raw: withIdentity(t, "cloudtrail-create-trail.json", "arn:aws:sts::"+member+":assumed-role/AWSControlTowerExecution/cloudone-onboarder"), decision: "skip", reason: intake.ReasonOwnChange, noCalls: true},
 		{name: "create trail by the CloudFormation role", file: "cloudtrail-create-trail.json", entry: &fw, cfg: func(c *config.Config) { c.CFNRoleName = "CloudOneOnboarderCloudFormation" },
 			raw: withIdentity(t, "cloudtrail-create-trail.json", "arn:aws:sts::"+member+":assumed-role/CloudOneOnboarderCloudFormation/AWSCloudFormation"), decision: "skip", reason: intake.ReasonOwnChange, noCalls: true},
+		// A role is not the onboarder: AWSControlTowerExecution serves Control Tower, CfCT,
+		// AFT and people too. Their sessions are theirs.
+		{name: "update forwarding trail by Control Tower's session of the role", file: "cloudtrail-update-trail.json", entry: &fw, raw: withIdentity(t, "cloudtrail-update-trail.json",
+			"arn:aws:sts::"+member+":assumed-role/AWSControlTowerExecution/AWS-ControlTower-Session"), decision: "enqueue", reason: intake.ReasonForwardingTrail},
+		{name: "delete onboarding stack by a person through the role", file: "cloudformation-delete-stack.json", raw: withIdentity(t, "cloudformation-delete-stack.json",
+			"arn:aws:sts::"+member+":assumed-role/AWSControlTowerExecution/jane.doe"), decision: "enqueue", reason: intake.ReasonStackChanged},
 		// A session name proves nothing: anyone may choose "cloudone-onboarder".
 		{name: "update trail by an impostor session", file: "cloudtrail-update-trail.json", entry: &fw, raw: withIdentity(t, "cloudtrail-update-trail.json",
 			"arn:aws:sts::"+member+":assumed-role/SomeAdmin/cloudone-onboarder"), decision: "enqueue", reason: intake.ReasonForwardingTrail},
