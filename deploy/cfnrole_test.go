@@ -61,12 +61,24 @@ var longParams = map[string]string{
 var outsideTable = map[string]string{
 	// The table's transforms[].candidatePermission: Trend's CloudTrail stack uses the
 	// AWS::Serverless-2016-10-31 transform, which a service role expands with this permission.
-	"cloudformation:createchangeset": "the Serverless transform of Trend's CloudTrail stack",
-	// Read-only actions an earlier reading attributed to Trend's deploy permissions; no public
-	// source confirms them (docs/ARCHITECTURE.md, section 3).
-	"lambda:getfunctionconfiguration": "Trend's documented list",
-	"iam:listaccountaliases":          "Trend's documented list",
-	"s3:getbucketlocation":            "Trend's documented list (the template buckets)",
+	"cloudformation:createchangeset": "the table's transforms[].candidatePermission: the Serverless transform of Trend's CloudTrail stack",
+	// Read-only actions of the permissions "the user would need" "to deploy this stack", which
+	// Trend's README lists since May 2023 (lines 118, 122, 143 and 151 at that commit).
+	"lambda:getfunctionconfiguration": trendDeployList,
+	"iam:listaccountaliases":          trendDeployList,
+	"s3:getbucketlocation":            trendDeployList + " (the template buckets)",
+}
+
+const trendDeployList = "https://github.com/aws-ia/cfn-abi-trend-cloudone/blob/bad883b49a78f4ac704aefad5adc9d328efdd8ba/templates/trend-cloudone-onboard/README.md"
+
+// TestOutsideTableNamesItsSource: an action the role grants beyond the table carries the public
+// source that asks for it, as a link or the table field it comes from, never a bare attribution.
+func TestOutsideTableNamesItsSource(t *testing.T) {
+	for a, why := range outsideTable {
+		if !strings.Contains(why, "https://") && !strings.Contains(why, "the table's ") {
+			t.Errorf("outsideTable: %s: %q names no public source (a link, or the table's field)", a, why)
+		}
+	}
 }
 
 // iamAction maps operation names the schemas list to the IAM action that authorizes them. The
@@ -617,10 +629,12 @@ func TestCloudFormationRoleTrust(t *testing.T) {
 		context map[string][]string
 		want    iampolicy.Decision
 	}{
-		{"CloudFormation for this account", cfn, map[string][]string{"aws:SourceAccount": {exampleAccount}}, iampolicy.Allow},
-		{"CloudFormation for another account", cfn, map[string][]string{"aws:SourceAccount": {managementAccount}}, iampolicy.NotApplicable},
-		{"CloudFormation without a source account", cfn, nil, iampolicy.NotApplicable},
+		// CloudFormation is not documented to send aws:SourceAccount when it assumes a service
+		// role: a trust that required it could refuse every stack operation (member.yaml).
+		{"CloudFormation without a source account", cfn, nil, iampolicy.Allow},
+		{"CloudFormation with a source account", cfn, map[string][]string{"aws:SourceAccount": {exampleAccount}}, iampolicy.Allow},
 		{"Lambda", iampolicy.Principal{Service: "lambda.amazonaws.com"}, map[string][]string{"aws:SourceAccount": {exampleAccount}}, iampolicy.NotApplicable},
+		{"a role of this account", iampolicy.Principal{ARN: "arn:aws:iam::" + exampleAccount + ":role/SandboxAdmin"}, nil, iampolicy.NotApplicable},
 	} {
 		got, _ := d.Evaluate(iampolicy.Request{Action: "sts:AssumeRole", Principal: tc.caller, Context: tc.context})
 		if got != tc.want {

@@ -29,11 +29,13 @@ import (
 )
 
 // The guardrail SCP of deploy/guardrail.yaml on every member account (resolved from the
-// template, enforced by the IAM gate): the onboarder still onboards an account, and an
-// administrator of that account can no longer read the onboarding functions' configuration
-// or logs, where Trend's template leaves the API key, nor delete the stack.
+// template with its defaults, enforced by the IAM gate): the onboarder still onboards an
+// account, and an administrator of that account can no longer read the onboarding functions'
+// configuration (one by one or through ListFunctions) or logs (one log group, or every log group
+// through an account-wide subscription filter policy), where Trend's template leaves the API
+// key, nor delete the stack.
 func TestE2EGuardrailSCP(t *testing.T) {
-	w := newWorld(t, worldOpts{allowDenials: []string{"lambda:GetFunctionConfiguration", "logs:FilterLogEvents", "cloudformation:DeleteStack"}})
+	w := newWorld(t, worldOpts{allowDenials: []string{"lambda:GetFunctionConfiguration", "lambda:ListFunctions", "logs:FilterLogEvents", "logs:PutAccountPolicy", "cloudformation:DeleteStack"}})
 	props, err := localworld.ResourceProperties(filepath.Join(suite.root, "deploy", "guardrail.yaml"), "Guardrail",
 		localworld.TemplateValues{Region: w.region, Account: localworld.ManagementAccount, Params: map[string]string{"TargetIds": w.org.RootID}})
 	if err != nil {
@@ -83,15 +85,25 @@ func TestE2EGuardrailSCP(t *testing.T) {
 	fn := func(name string) (int, string) {
 		return signed(t, admin, "lambda", http.MethodGet, "/2015-03-31/functions/"+name+"/configuration", "", nil)
 	}
-	if status, body := fn("CloudOne-VisionOneEnrollmentSt-VisionOneEnrollmentFun-1A2B3C"); status == http.StatusOK || !strings.Contains(body, "AccessDeniedException") || !strings.Contains(body, "DenyOnboardingFunctions") {
-		t.Errorf("GetFunctionConfiguration of an onboarding function: %d %s, want AccessDeniedException by statement DenyOnboardingFunctions", status, body)
+	if status, body := fn("CloudOne-VisionOneEnrollmentSt-VisionOneEnrollmentFun-1A2B3C"); status == http.StatusOK || !strings.Contains(body, "AccessDeniedException") || !strings.Contains(body, "DenyOnboardingResources") {
+		t.Errorf("GetFunctionConfiguration of an onboarding function: %d %s, want AccessDeniedException by statement DenyOnboardingResources", status, body)
 	}
 	if status, body := signed(t, admin, "logs", http.MethodPost, "/", "Logs_20140328.FilterLogEvents",
-		[]byte(`{"logGroupName":"/aws/lambda/CloudOne-WorkloadSecurityInte-AWSConnectorCreateLam-9Z8Y"}`)); status == http.StatusOK || !strings.Contains(body, "DenyOnboardingLogs") {
-		t.Errorf("FilterLogEvents of an onboarding function's logs: %d %s, want AccessDenied by statement DenyOnboardingLogs", status, body)
+		[]byte(`{"logGroupName":"/aws/lambda/CloudOne-WorkloadSecurityInte-AWSConnectorCreateLam-9Z8Y"}`)); status == http.StatusOK || !strings.Contains(body, "DenyOnboardingResources") {
+		t.Errorf("FilterLogEvents of an onboarding function's logs: %d %s, want AccessDenied by statement DenyOnboardingResources", status, body)
+	}
+	if status, body := signed(t, admin, "lambda", http.MethodGet, "/2015-03-31/functions/", "", nil); status == http.StatusOK || !strings.Contains(body, "DenyAccountWideReads") {
+		t.Errorf("ListFunctions: %d %s, want AccessDenied by statement DenyAccountWideReads", status, body)
+	}
+	// The gate names no resource for a logs call without a log group, so any Deny statement of
+	// the policy applies to it (the first one answers); deploy/guardrail_test.go checks that
+	// DenyAccountWideReads is the one that denies it on AWS's "*".
+	if status, body := signed(t, admin, "logs", http.MethodPost, "/", "Logs_20140328.PutAccountPolicy",
+		[]byte(`{"policyName":"everything","policyType":"SUBSCRIPTION_FILTER_POLICY","policyDocument":"{\"DestinationArn\":\"arn:aws:lambda:us-east-1:`+a.ID+`:function:mine\"}"}`)); status == http.StatusOK || !strings.Contains(body, "explicit deny in a service control policy") {
+		t.Errorf("PutAccountPolicy (an account-wide subscription filter): %d %s, want AccessDenied by the guardrail", status, body)
 	}
 	_, err = cloudformation.NewFromConfig(admin).DeleteStack(w.ctx, &cloudformation.DeleteStackInput{StackName: aws.String(stackName)})
-	denied("DeleteStack of the onboarding stack", err, "DenyOnboardingStackWrites")
+	denied("DeleteStack of the onboarding stack", err, "DenyOnboardingStack")
 	if s := w.stack(a.ID, stackRegion, stackName); s == nil || !strings.HasSuffix(string(s.StackStatus), "_COMPLETE") {
 		t.Errorf("the onboarding stack is gone or changed after the administrator's DeleteStack: %+v", s)
 	}

@@ -410,6 +410,13 @@ func (p *parser) actionProblem(a string) string {
 	case p.kind == Trust && prefix != "sts":
 		// IAM: "AssumeRole policy may only specify STS AssumeRole actions."
 		return trustOnly
+	case p.kind == SCP && strings.ContainsAny(strings.TrimRight(name, "*?"), "*?"):
+		// "In an SCP, the wildcard (*) and (?) characters in an Action or NotAction element can
+		// be used only by themselves or at the end of the string" (Organizations User Guide,
+		// "SCP syntax", Action and NotAction elements:
+		// https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_syntax.html).
+		// IAM policies allow them anywhere; an SCP such as "ec2:*Instances" is refused.
+		return "in a service control policy a wildcard may only end the action name (\"ec2:Describe*\"), not stand inside it"
 	}
 	return ""
 }

@@ -62,6 +62,8 @@ func TestParseRejects(t *testing.T) {
 		{"resource with too few fields", Identity, identityDoc(`{"Effect":"Allow","Action":"s3:*","NotResource":"arn:aws:s3:bucket"}`), `Statement[0].NotResource[0] "arn:aws:s3:bucket": a resource must be`},
 		{"principal in identity policy", Identity, identityDoc(`{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}`), `Statement[0].Principal: not allowed in an identity-based policy`},
 		{"NotPrincipal in SCP", SCP, identityDoc(`{"Effect":"Deny","NotPrincipal":{"AWS":"123456789012"},"Action":"*","Resource":"*"}`), `Statement[0].NotPrincipal: not allowed in a service control policy`},
+		{"SCP action with a wildcard inside", SCP, identityDoc(`{"Effect":"Deny","Action":["lambda:Get*","ec2:*Instances"],"Resource":"*"}`), `Statement[0].Action[1] "ec2:*Instances": in a service control policy a wildcard may only end the action name`},
+		{"SCP NotAction with a ? inside", SCP, identityDoc(`{"Effect":"Deny","NotAction":["logs:Describe*","logs:Get?ogEvents"],"Resource":"*"}`), `Statement[0].NotAction[1] "logs:Get?ogEvents": in a service control policy a wildcard may only end`},
 		{"SCP statement without resource", SCP, identityDoc(`{"Effect":"Deny","Action":"cloudtrail:StopLogging"}`), `Statement[0]: needs Resource or NotResource in a service control policy`},
 
 		// trust and resource-based policies
