@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -142,15 +143,37 @@ func Manual(accounts ...string) Entry {
 	return Entry{DefaultBus: true, Source: "onboarder.manual", DetailType: "Reconcile Request", Detail: d}
 }
 
-// ScheduledEvent is the payload of the daily sweep's schedule (EventBridge scheduled rule).
+// ScheduledEvent is the payload the daily sweep's schedule sends: the Input of SweepSchedule in
+// deploy/template.yaml (EventBridge Scheduler, with its placeholders filled), which names no
+// account and no region.
 func ScheduledEvent(region string) []byte {
+	at := scheduledTime()
 	b, _ := json.Marshal(map[string]any{
-		"version": "0", "id": uuid(), "detail-type": "Scheduled Event", "source": "aws.events",
-		"account": ManagementAccount, "time": time.Now().UTC().Format(time.RFC3339), "region": region,
-		"resources": []string{"arn:aws:events:" + region + ":" + ManagementAccount + ":rule/cloudone-onboarder-daily-sweep"},
+		"version": "0", "id": "sweep-" + at, "detail-type": "Scheduled Event", "source": "aws.scheduler", "time": at,
+		"resources": []string{"arn:aws:scheduler:" + region + ":" + ManagementAccount + ":schedule/default/cloudone-onboarder-SweepSchedule"},
 		"detail":    map[string]any{},
 	})
 	return b
+}
+
+// lastScheduled is the last scheduled time ScheduledEvent gave, so that two sweeps of one
+// second (a test's, not a daily schedule's) are two runs, as two schedule times would be.
+var lastScheduled struct {
+	sync.Mutex
+	t time.Time
+}
+
+// scheduledTime is a run's scheduled time as EventBridge Scheduler fills <aws.scheduler.scheduled-time>
+// (seconds, UTC), later than the last one given.
+func scheduledTime() string {
+	lastScheduled.Lock()
+	defer lastScheduled.Unlock()
+	t := time.Now().UTC().Truncate(time.Second)
+	if !t.After(lastScheduled.t) {
+		t = lastScheduled.t.Add(time.Second)
+	}
+	lastScheduled.t = t
+	return t.Format(time.RFC3339)
 }
 
 // OrganizationsCreateAccountResult is the Organizations event for a finished CreateAccount
