@@ -22,7 +22,13 @@ package proxy
 //   - sts:AssumeRole: the target role must exist (be registered) and its trust policy must
 //     allow the caller, with the keys trust policies use (aws:PrincipalArn,
 //     aws:PrincipalOrgID, sts:RoleSessionName); the caller's own policy sees
-//     aws:ResourceOrgID of the target account.
+//     aws:ResourceOrgID of the target account;
+//   - CloudFormation assuming the service role a write passes: the role must exist and its
+//     trust must let the service principal cloudformation.amazonaws.com in with no condition
+//     key, since CloudFormation documents none that it sends
+//     (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html;
+//     a key a service does not send is absent: "AWS global condition context keys",
+//     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html).
 // Not checked: resource-based policies (bucket, queue and bus policies), permission
 // boundaries, session policies.
 
@@ -229,6 +235,9 @@ func (p *Proxy) authorize(r *http.Request, c Call, akid string, form url.Values,
 	}
 	sessionARN := "arn:aws:sts::" + who.account + ":assumed-role/" + who.roleARN[strings.LastIndex(who.roleARN, "/")+1:] + "/" + who.session
 	for _, ch := range checksOf(r, c, form, body, settings) {
+		if c.Service == "iam" && strings.Contains(ch.resource, ":role/") && form.Get("Path") == "" {
+			ch.resource = p.knownRole(ch.resource)
+		}
 		req := iampolicy.Request{Action: ch.action, Resource: ch.resource, Context: map[string][]string{
 			"aws:PrincipalArn": {who.roleARN}, "aws:PrincipalAccount": {who.account},
 		}, Principal: iampolicy.Principal{ARN: sessionARN, Account: who.account}}
@@ -251,6 +260,20 @@ func (p *Proxy) authorize(r *http.Request, c Call, akid string, form url.Values,
 		}
 		if d, _ := settings.Delegation.Evaluate(req); d != iampolicy.Allow {
 			return deny(req.Action, c.resource, "the Organization's delegation policy does not allow it for "+who.account+" ("+d.String()+")")
+		}
+	}
+	if c.Service == "cloudformation" && form.Get("RoleARN") != "" {
+		service := form.Get("RoleARN")
+		p.mu.Lock()
+		sr := p.iam.roles[service]
+		p.mu.Unlock()
+		if sr == nil || sr.Trust == nil {
+			return deny("sts:AssumeRole", service, "CloudFormation cannot assume the service role: it does not exist")
+		}
+		req := iampolicy.Request{Action: "sts:AssumeRole", Resource: service, Principal: iampolicy.Principal{Service: "cloudformation.amazonaws.com"},
+			Context: map[string][]string{}}
+		if d, _ := sr.Trust.Evaluate(req); d != iampolicy.Allow {
+			return deny("sts:AssumeRole", service, "the trust policy of the service role "+service+" does not let cloudformation.amazonaws.com assume it ("+d.String()+")")
 		}
 	}
 	if c.Service == "sts" && c.Action == "AssumeRole" {
@@ -280,6 +303,20 @@ func (p *Proxy) authorize(r *http.Request, c Call, akid string, form url.Values,
 		}
 	}
 	return nil
+}
+
+// knownRole is the ARN, path included, of the known role an IAM call names by name only
+// (arn:aws:iam::ACCOUNT:role/NAME); the ARN as given when none is known.
+func (p *Proxy) knownRole(arn string) string {
+	account, name := arn[len("arn:aws:iam::"):strings.Index(arn, ":role/")], arn[strings.LastIndex(arn, "/")+1:]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for known := range p.iam.roles {
+		if m := roleArnRE.FindStringSubmatch(known); m != nil && m[1] == account && strings.HasSuffix(known, "/"+name) {
+			return known
+		}
+	}
+	return arn
 }
 
 // checksOf lists the authorizations AWS makes for a call: its IAM action on its resource,
@@ -402,7 +439,23 @@ func actionOf(r *http.Request, c Call, form url.Values, body []byte) (string, st
 		if g := str("logGroupName"); g != "" {
 			return "logs:" + api, arn("logs", "log-group:"+g+":*")
 		}
-		return "logs:" + api, ""
+		// Account-level actions (PutAccountPolicy, DescribeLogGroups, ...) take "*"
+		// (Service Authorization Reference, CloudWatch Logs: no resource type).
+		return "logs:" + api, "*"
+	case "iam":
+		// Role and policy calls name their resource (Service Authorization Reference, IAM:
+		// role arn:aws:iam::ACCOUNT:role/PATH/NAME, policy arn:aws:iam::ACCOUNT:policy/PATH/NAME).
+		switch {
+		case str("PolicyArn") != "" && !strings.Contains(api, "RolePolicy"):
+			return "iam:" + api, str("PolicyArn")
+		case str("RoleName") != "":
+			path := str("Path")
+			if path == "" {
+				path = "/"
+			}
+			return "iam:" + api, "arn:aws:iam::" + c.Account + ":role" + path + str("RoleName")
+		}
+		return "iam:" + api, ""
 	}
 	return svc + ":" + api, ""
 }
@@ -433,6 +486,9 @@ func lambdaIAM(r *http.Request, arn func(service, resource string) string) (stri
 		"GET ": "GetFunction", "DELETE ": "DeleteFunction",
 		"GET configuration": "GetFunctionConfiguration", "PUT configuration": "UpdateFunctionConfiguration",
 		"PUT code": "UpdateFunctionCode", "POST invocations": "InvokeFunction",
+		// GET /2015-03-31/functions/NAME/versions, POST to publish one
+		// (https://docs.aws.amazon.com/lambda/latest/api/API_ListVersionsByFunction.html).
+		"GET versions": "ListVersionsByFunction", "POST versions": "PublishVersion",
 	}[r.Method+" "+sub]
 	if action == "" {
 		action = r.Method + " " + sub

@@ -8,6 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -171,5 +174,63 @@ func TestIAMGateOrganizationsDelegation(t *testing.T) {
 		t.Error("DescribeOrganization was answered, which the delegation does not name")
 	} else if code, msg := apiCode(err); code != "AccessDeniedException" || !strings.Contains(msg, "delegation policy does not allow") {
 		t.Errorf("an action the delegation does not name: %v", err)
+	}
+}
+
+// CloudFormation assumes the service role a write passes: the role must exist, and its trust
+// must let cloudformation.amazonaws.com in with no condition key, since CloudFormation
+// documents none that it sends (a trust on aws:SourceAccount would refuse every write).
+func TestIAMGateCloudFormationAssumesTheServiceRole(t *testing.T) {
+	ctx := context.Background()
+	p := gate(t)
+	const deployer = "arn:aws:iam::" + gateMember + ":role/Deployer"
+	p.AddRole(proxy.Role{ARN: deployer, Label: "deployer", Policies: []iampolicy.Document{iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["cloudformation:CreateStack","iam:PassRole"],"Resource":"*"}]}`, iampolicy.Identity)}})
+	p.AddCredentials("AKIADEPLOYERKEY", deployer, "d")
+	cfn := cloudformation.NewFromConfig(cfg(p.URL, 1, credentials.NewStaticCredentialsProvider("AKIADEPLOYERKEY", "x", "")))
+	service := func(name, trust string) string {
+		arn := "arn:aws:iam::" + gateMember + ":role/" + name
+		doc := iampolicy.MustParse(trust, iampolicy.Trust)
+		p.AddRole(proxy.Role{ARN: arn, Label: name, Trust: &doc})
+		return arn
+	}
+	sourceAccount := service("WithSourceAccount", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudformation.amazonaws.com"},
+		"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":"`+gateMember+`"}}}]}`)
+	plain := service("Plain", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudformation.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)
+	create := func(name, role string) error {
+		_, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{StackName: aws.String(name), TemplateBody: aws.String(`{"Resources":{"H":{"Type":"AWS::CloudFormation::WaitConditionHandle"}}}`),
+			RoleARN: aws.String(role)})
+		return err
+	}
+	if code, msg := apiCode(create("A", sourceAccount)); code != "AccessDenied" || !strings.Contains(msg, "does not let cloudformation.amazonaws.com assume it") {
+		t.Errorf("a service role trusting on aws:SourceAccount: %s %s", code, msg)
+	}
+	if code, msg := apiCode(create("B", "arn:aws:iam::"+gateMember+":role/Nobody")); code != "AccessDenied" || !strings.Contains(msg, "does not exist") {
+		t.Errorf("a service role nobody made: %s %s", code, msg)
+	}
+	if err := create("C", plain); err != nil {
+		if code, _ := apiCode(err); code == "AccessDenied" {
+			t.Errorf("a service role CloudFormation may assume: %v", err)
+		}
+	}
+}
+
+// IAM calls name the role (its path found among the known roles), CloudWatch Logs' account
+// actions take "*", Lambda's version listing is ListVersionsByFunction.
+func TestIAMGateResourcesOfRolesLogsAndVersions(t *testing.T) {
+	ctx := context.Background()
+	p := gate(t)
+	_, err := iam.NewFromConfig(fnCfg(p)).UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("onboarder-ReconcileRole-T"), PolicyDocument: aws.String("{}")})
+	if code, msg := apiCode(err); code != "AccessDenied" || !strings.Contains(msg, "iam:UpdateAssumeRolePolicy on resource: "+fnRole) {
+		t.Errorf("UpdateAssumeRolePolicy: %v", err)
+	}
+	_, err = cloudwatchlogs.NewFromConfig(fnCfg(p)).PutAccountPolicy(ctx, &cloudwatchlogs.PutAccountPolicyInput{PolicyName: aws.String("x"), PolicyDocument: aws.String("{}"),
+		PolicyType: "SUBSCRIPTION_FILTER_POLICY"})
+	if code, msg := apiCode(err); code != "AccessDeniedException" || !strings.Contains(msg, "logs:PutAccountPolicy on resource: *") {
+		t.Errorf("PutAccountPolicy: %v", err)
+	}
+	_, err = lambda.NewFromConfig(fnCfg(p)).ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("CloudOne-forwarder")})
+	if code, msg := apiCode(err); code != "AccessDeniedException" || !strings.Contains(msg, "lambda:ListVersionsByFunction on resource: arn:aws:lambda:") {
+		t.Errorf("ListVersionsByFunction: %v", err)
 	}
 }
