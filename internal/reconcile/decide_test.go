@@ -263,5 +263,5 @@ func desiredFor(bucket string) stack.Desired {
 	}
 	return stack.Desired{Name: "CloudOne", TemplateURL: "https://example.com/t.yaml", Params: map[string]string{
 		stack.ParamCreateNew: createNew, stack.ParamBucket: bucket, stack.ParamQSS3Bucket: "cloudone-community", stack.ParamQSS3KeyPrefix: "",
-	}, Creds: secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken), VersionID: "v1"}}
+	}, Secrets: stack.CloudOneSecrets(secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken)}), SecretVersion: "v1"}
 }

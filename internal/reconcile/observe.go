@@ -262,7 +262,8 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region 
 			stack.ParamQSS3Bucket:    qsBucket,
 			stack.ParamQSS3KeyPrefix: qsPrefix,
 		},
-		Creds: p.creds,
+		Secrets:       stack.CloudOneSecrets(p.creds),
+		SecretVersion: p.creds.VersionID,
 	}, &ch, nil
 }
 

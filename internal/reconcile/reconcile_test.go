@@ -135,7 +135,7 @@ func (e *env) desired(bucket string) stack.Desired {
 	return stack.Desired{Name: "CloudOne", TemplateURL: e.r.Cfg.TemplateURL, Params: map[string]string{
 		stack.ParamCreateNew: createNew, stack.ParamBucket: bucket,
 		stack.ParamQSS3Bucket: e.r.Cfg.QSS3BucketName, stack.ParamQSS3KeyPrefix: e.r.Cfg.QSS3KeyPrefix,
-	}, Creds: secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken), VersionID: "v1"}}
+	}, Secrets: stack.CloudOneSecrets(secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken)}), SecretVersion: "v1"}
 }
 
 // addTrail gives the account a trail to its own bucket.

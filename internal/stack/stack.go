@@ -88,44 +88,67 @@ const Masked = "****"
 
 // Desired is the stack the account should have.
 type Desired struct {
-	Name        string
-	TemplateURL string
-	Params      map[string]string // the non-secret parameters
-	Creds       secret.Credentials
+	Name string
+	// TemplateURL is where a write reads the template from; TemplateID is the template's
+	// identity, for the fingerprint and the template tag: the URL itself when empty. A target
+	// whose URL changes without the template changing (a Vision One template generated again
+	// before its key expires) gives an identity that stays.
+	TemplateURL, TemplateID string
+	Params                  map[string]string // the non-secret parameters
+	// Secrets are the secret parameters (NoEcho in the template), by name, and SecretVersion
+	// the version of the secret they come from: a rotation changes the fingerprint, the values
+	// never reach it.
+	Secrets       map[string]secret.Value
+	SecretVersion string
+}
+
+// CloudOneSecrets are the secret parameters of Trend's v1 template, from the secret.
+func CloudOneSecrets(c secret.Credentials) map[string]secret.Value {
+	return map[string]secret.Value{ParamAPIKey: c.APIKey, ParamServiceToken: c.ServiceToken}
+}
+
+// Template is the template's identity: TemplateID, or the URL.
+func (d Desired) Template() string {
+	if d.TemplateID != "" {
+		return d.TemplateID
+	}
+	return d.TemplateURL
 }
 
 // Fingerprint hashes everything that defines the desired stack except the secret values:
-// the template URL, the non-secret parameters and the secret's version id. A rotation of the
-// secret changes the version id and so the fingerprint.
+// the template's identity, the non-secret parameters and the secret's version id. A rotation
+// of the secret changes the version id and so the fingerprint.
 func (d Desired) Fingerprint() string {
-	keys := make([]string, 0, len(d.Params))
-	for k := range d.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	h := sha256.New()
-	h.Write([]byte("v1\x00" + d.TemplateURL + "\x00" + d.Creds.VersionID))
-	for _, k := range keys {
+	h.Write([]byte("v1\x00" + d.Template() + "\x00" + d.SecretVersion))
+	for _, k := range sortedKeys(d.Params) {
 		h.Write([]byte("\x00" + k + "=" + d.Params[k]))
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// Parameters are the CloudFormation parameters, secrets included.
+// Parameters are the CloudFormation parameters, secrets first, each group by name.
 func (d Desired) Parameters() []cfntypes.Parameter {
-	keys := make([]string, 0, len(d.Params))
-	for k := range d.Params {
-		keys = append(keys, k)
+	var out []cfntypes.Parameter
+	for _, k := range sortedKeys(d.Secrets) {
+		out = append(out, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(d.Secrets[k].Reveal())})
 	}
-	sort.Strings(keys)
-	out := []cfntypes.Parameter{
-		{ParameterKey: aws.String(ParamAPIKey), ParameterValue: aws.String(d.Creds.APIKey.Reveal())},
-		{ParameterKey: aws.String(ParamServiceToken), ParameterValue: aws.String(d.Creds.ServiceToken.Reveal())},
-	}
-	for _, k := range keys {
+	for _, k := range sortedKeys(d.Params) {
 		out = append(out, cfntypes.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(d.Params[k])})
 	}
 	return out
+}
+
+// SecretNames are the names of the secret parameters.
+func (d Desired) SecretNames() []string { return sortedKeys(d.Secrets) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Tags returns the stack's tags: the other tags of the stack kept, ours set.
@@ -136,15 +159,12 @@ func (d Desired) Tags(existing map[string]string) []cfntypes.Tag {
 	}
 	all[TagManaged] = "true"
 	all[TagFingerprint] = d.Fingerprint()
-	all[TagSecretVersion] = d.Creds.VersionID
-	all[TagTemplate] = TemplateLabel(d.TemplateURL)
-	keys := make([]string, 0, len(all))
-	for k := range all {
-		keys = append(keys, k)
+	if len(d.Secrets) > 0 {
+		all[TagSecretVersion] = d.SecretVersion
 	}
-	sort.Strings(keys)
-	out := make([]cfntypes.Tag, 0, len(keys))
-	for _, k := range keys {
+	all[TagTemplate] = TemplateLabel(d.Template())
+	out := make([]cfntypes.Tag, 0, len(all))
+	for _, k := range sortedKeys(all) {
 		out = append(out, cfntypes.Tag{Key: aws.String(k), Value: aws.String(all[k])})
 	}
 	return out

@@ -3,6 +3,8 @@ package stack
 import (
 	"strings"
 	"testing"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 )
 
 // The template label is a stack tag that CloudFormation propagates to the IAM roles of Trend's
@@ -46,7 +48,8 @@ func TestTemplateLabelIsAnIAMTagValue(t *testing.T) {
 // one it declares that is not sent.
 func TestTemplateMismatch(t *testing.T) {
 	v1 := TemplateParams{ParamAPIKey: false, ParamServiceToken: false, ParamCreateNew: true, ParamBucket: true, ParamQSS3Bucket: true, ParamQSS3KeyPrefix: true}
-	sent := Desired{Params: map[string]string{ParamCreateNew: "True", ParamBucket: "", ParamQSS3Bucket: "b", ParamQSS3KeyPrefix: ""}}.ParameterNames()
+	sent := Desired{Params: map[string]string{ParamCreateNew: "True", ParamBucket: "", ParamQSS3Bucket: "b", ParamQSS3KeyPrefix: ""},
+		Secrets: CloudOneSecrets(secret.Credentials{})}.ParameterNames()
 	if m, u := v1.Mismatch(sent); len(m)+len(u) > 0 {
 		t.Errorf("v1 refused: missing %v, unknown %v", m, u)
 	}

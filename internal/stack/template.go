@@ -55,10 +55,7 @@ func (t TemplateParams) Mismatch(sent []string) (missing, unknown []string) {
 
 // ParameterNames are the names of the parameters a write of the desired stack sends.
 func (d Desired) ParameterNames() []string {
-	names := []string{ParamAPIKey, ParamServiceToken}
-	for k := range d.Params {
-		names = append(names, k)
-	}
+	names := append(sortedKeys(d.Secrets), sortedKeys(d.Params)...)
 	sort.Strings(names)
 	return names
 }
