@@ -40,6 +40,12 @@ const (
 	DefaultAssumeRoleGrace = 30 * time.Minute
 )
 
+// Targets: the vendor the accounts are connected to (ONBOARDER_TARGET).
+const (
+	TargetCloudOne  = "cloudone"  // Trend Cloud One's v1 all-in-one template (the default)
+	TargetVisionOne = "visionone" // Trend Vision One's Cloud Accounts, with CloudTrail
+)
+
 // TrailMode says how the forwarding trail is chosen.
 type TrailMode string
 
@@ -60,6 +66,7 @@ const (
 
 // Config is every setting of the product. Lambdas read the fields they need.
 type Config struct {
+	Target             string         // ONBOARDER_TARGET: cloudone (default) or visionone
 	SecretARN          string         // ONBOARDER_SECRET_ARN
 	StackName          string         // ONBOARDER_STACK_NAME
 	TemplateURL        string         // ONBOARDER_TEMPLATE_URL
@@ -93,6 +100,7 @@ type Config struct {
 // Default returns the configuration with every default filled in.
 func Default() Config {
 	return Config{
+		Target:             TargetCloudOne,
 		StackName:          DefaultStackName,
 		TemplateURL:        DefaultTemplateURL,
 		QSS3BucketName:     DefaultQSS3BucketName,
@@ -161,6 +169,11 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 				}
 			}
 		}
+	}
+	var target string
+	str("ONBOARDER_TARGET", &target)
+	if target != "" {
+		c.Target = strings.ToLower(target)
 	}
 	str("ONBOARDER_SECRET_ARN", &c.SecretARN)
 	str("ONBOARDER_STACK_NAME", &c.StackName)
@@ -234,6 +247,11 @@ func (c Config) Validate() error {
 	var errs []error
 	bad := func(field, value, rule string) {
 		errs = append(errs, fmt.Errorf("%s=%q: %s", field, value, rule))
+	}
+	switch c.Target {
+	case TargetCloudOne, TargetVisionOne:
+	default:
+		bad("ONBOARDER_TARGET", c.Target, "must be "+TargetCloudOne+" (Trend Cloud One's v1 template) or "+TargetVisionOne+" (Trend Vision One's Cloud Accounts)")
 	}
 	if c.SecretARN == "" {
 		errs = append(errs, errors.New("ONBOARDER_SECRET_ARN is required: the ARN of the Secrets Manager secret holding cloudOneApiKey and visionOneServiceToken"))

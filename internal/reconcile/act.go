@@ -73,7 +73,7 @@ func (p *pass) startSlot(ctx context.Context) (time.Time, error) {
 // the step, and returns the operation and CloudFormation's answer.
 func (p *pass) write(ctx context.Context, m Member, o Observation, plan Plan, at Setting) (stack.Op, error) {
 	r := p.r
-	name := r.Cfg.StackName
+	name := r.target().StackName()
 	var roleARN *string // the CloudFormation service role, when configured
 	if arn := r.Cfg.CFNRoleARN("aws", p.req.Account); arn != "" && !at.Fallback {
 		// With the fallback role the account has no member roles yet: the stack is written

@@ -23,6 +23,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/starts"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -32,10 +33,12 @@ func New(cfg config.Config, awsCfg aws.Config) (*Reconciler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fault.As(fault.Permanent, err)
 	}
+	keys := &cloudone.Client{BaseURL: cfg.AccountsURL}
 	r := &Reconciler{
 		Cfg:      cfg,
 		Secrets:  &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL},
-		CloudOne: &cloudone.Client{BaseURL: cfg.AccountsURL},
+		Target:   &target.CloudOne{Cfg: cfg, Keys: keys},
+		CloudOne: keys,
 		Members: &AWSMembers{Assumer: &crossaccount.Assumer{
 			Base:        awsCfg,
 			RoleARN:     func(account string) string { return cfg.ExecutionRoleARN("aws", account) },

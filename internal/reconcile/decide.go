@@ -7,6 +7,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -72,6 +73,8 @@ type Observation struct {
 	Policy                config.OffboardPolicy
 	Unreachable           string
 	WasOurs               bool
+	// Vendor is what the target's offboarding says (zero: Cloud One's).
+	Vendor target.Offboarding
 	// Template is what the desired template declares (GetTemplateSummary), nil while it was
 	// not read: it is read only when the plan would write the stack from it.
 	Template stack.TemplateParams
@@ -239,43 +242,39 @@ func decide(o Observation) (Plan, Row) {
 // stack that is not the onboarder's is never deleted, whatever the policy or the adoption; an
 // excluded account is never touched, not even read: it is reported from the ledger.
 func decideOffboard(o Observation) (Plan, Row) {
-	s, acct := o.Stack, account(o.Where)
+	s, acct, v := o.Stack, account(o.Where), o.vendor()
 	why := "offboarding account " + acct + " (" + o.Offboard + ")"
 	if o.OffboardWhy != "" {
 		why = "offboarding account " + acct + " (" + o.OffboardWhy + ")"
 	}
 	switch {
 	case o.Offboard == queue.OffboardExcluded:
-		return Plan{Step: ActionOffboarded, Left: leftIn(acct, o.WasOurs, false),
+		return Plan{Step: ActionOffboarded, Left: leftIn(v, acct, o.WasOurs, false),
 			Why: why + ": an excluded account is never touched (ONBOARDER_EXCLUDE_ACCOUNTS): nothing was read or deleted there, whatever ONBOARDER_OFFBOARD says; to have the onboarder delete its stack, move the account out of ONBOARDER_INCLUDE_OUS instead"}, RowOffboardExcluded
 	case o.Unreachable != "":
-		return Plan{Step: ActionOffboarded, Left: leftIn(acct, o.WasOurs, true),
+		return Plan{Step: ActionOffboarded, Left: leftIn(v, acct, o.WasOurs, true),
 			Why: why + ": the account cannot be opened any more (" + o.Unreachable + "): nothing was deleted"}, RowOffboardUnreachable
 	case !s.Exists:
-		return Plan{Step: ActionOffboarded, Left: leftAfterDelete(acct, o.WasOurs),
+		return Plan{Step: ActionOffboarded, Left: leftAfterDelete(v, acct, o.WasOurs),
 			Why: why + ": stack " + o.Where + " is absent: nothing to delete"}, RowOffboardGone
 	case !s.Managed():
 		return Plan{Step: ActionLeaveAlone, Left: "stack " + o.Where + " (not the onboarder's): whoever made it decides",
 			Why: why + ": stack " + o.Where + " exists (" + string(s.Status) + ") and was not created by the onboarder (no " + stack.TagManaged + " tag): left alone, never deleted"}, RowOffboardNotOurs
 	case o.Policy != config.OffboardDelete:
-		return Plan{Step: ActionOffboarded, Left: leftIn(acct, true, false),
+		return Plan{Step: ActionOffboarded, Left: leftIn(v, acct, true, false),
 			Why: why + ": stack " + o.Where + " (" + string(s.Status) + ") is left in place (ONBOARDER_OFFBOARD=report): delete it by hand, or set ONBOARDER_OFFBOARD=delete and the onboarder deletes it"}, RowOffboardReport
 	}
 	switch stack.Classify(s) {
 	case stack.StateInProgress:
 		return Plan{Step: ActionWait, Why: why + ": stack " + o.Where + " is " + string(s.Status) + ": come back when it settles, then delete it"}, RowOffboardInProgress
 	case stack.StateDeleteFailed:
-		return Plan{Step: ActionNeedsPerson, Failed: failed(o.LastOp), Left: leftIn(acct, true, false),
+		return Plan{Step: ActionNeedsPerson, Failed: failed(o.LastOp), Left: leftIn(v, acct, true, false),
 			Why: why + ": stack " + o.Where + " is DELETE_FAILED" + because(o.LastOp, s.Reason) +
-				": a person must remove what blocks the deletion and delete the stack, then remove what is left in Cloud One"}, RowOffboardDeleteFailed
+				": a person must remove what blocks the deletion and delete the stack, then remove what is left in " + v.Vendor}, RowOffboardDeleteFailed
 	}
-	why += ": delete stack " + o.Where + " (" + string(s.Status) + "), so that Trend's custom resources remove the Cloud One cloud account and the Workload Security connector"
-	if s.Params[stack.ParamCreateNew] == "True" {
-		// Trend's CloudTrail stack (trendmicro/cloudone-community@8ae34fe,
-		// Common/Cloud-Account/aws-tf-connectors-automation/cloudtrail.yaml) has, when it makes
-		// the trail, a custom resource CleanupBucketOnDelete that deletes every object of the
-		// trail bucket on Delete, so that the bucket can go.
-		why += "; the stack's own trail goes with it, and its bucket with the logs delivered so far (Trend's CloudTrail stack empties the bucket on delete: archive them first where they must be kept)"
+	why += ": delete stack " + o.Where + " (" + string(s.Status) + "), " + v.DeleteWhy
+	if s.Params[stack.ParamCreateNew] == "True" && v.OwnTrailGoes != "" {
+		why += "; " + v.OwnTrailGoes
 	}
 	return Plan{Step: ActionDelete, Why: why}, RowOffboardDelete
 }
@@ -292,33 +291,37 @@ func templateRefused(url string, missing, unknown []string, wanted string) strin
 	return why + " no stack is written from it (wanted: " + wanted + "). Point ONBOARDER_TEMPLATE_URL (or the rollout) at a template with the onboarder's parameter set (docs/ARCHITECTURE.md, section 3), or use an onboarder release made for this template"
 }
 
-// leftIn says what stays, in the account and in Cloud One, when the onboarder's stack is not
-// deleted: everything the stack made, and what Trend's stack registered in Cloud One.
-func leftIn(acct string, ours, unreachable bool) string {
+// leftIn says what stays, in the account and in the vendor, when the onboarder's stack is not
+// deleted: everything the stack made, and what the vendor keeps of the account.
+func leftIn(v target.Offboarding, acct string, ours, unreachable bool) string {
 	if !ours {
 		if unreachable {
-			return "unknown: the ledger has no record that the onboarder made a stack in " + acct + "; check Cloud One for AWS account " + acct
+			return "unknown: the ledger has no record that the onboarder made a stack in " + acct + "; check " + v.Vendor + " for AWS account " + acct
 		}
 		return ""
 	}
-	where := "in the account: the onboarding stack and what it made (its forwarder functions, and its own trail and bucket where CreateNewTrail is True); "
+	where := "in the account: " + v.StackMade + "; "
 	if unreachable {
-		where = "in the account, until AWS deletes it: the onboarding stack and what it made; "
+		where = "in the account, until AWS deletes it: " + v.StackMade + "; "
 	}
-	return where + "in Cloud One: the cloud account of AWS account " + acct + ", its Workload Security connector, its CloudTrail registration and its Vision One enrollment: remove them there by hand"
+	return where + v.LeftInVendor(acct)
 }
 
-// leftAfterDelete says what stays in Cloud One once the stack is deleted. Trend's v1 template
-// removes the cloud account and the Workload Security connector on delete, without checking
-// Cloud One's answers, and leaves the CloudTrail registration and the Vision One enrollment
-// (aws-ia/cfn-abi-trend-cloudone@39352c3, the custom resources of
-// templates/trend-cloudone-onboard/: their Delete handlers).
-func leftAfterDelete(acct string, ours bool) string {
+// leftAfterDelete says what stays in the vendor once the stack is deleted.
+func leftAfterDelete(v target.Offboarding, acct string, ours bool) string {
 	if !ours {
 		return ""
 	}
-	return "in Cloud One: the CloudTrail registration and the Vision One enrollment of AWS account " + acct +
-		" (Trend's v1 template does not remove them on delete), and, if the stack was deleted with a revoked key, its cloud account and Workload Security connector: check there and remove them by hand"
+	return v.LeftAfterDelete(acct)
+}
+
+// vendor is what an offboarding says of the target: Cloud One's v1 template unless the
+// observation names another.
+func (o Observation) vendor() target.Offboarding {
+	if o.Vendor.DeleteWhy != "" {
+		return o.Vendor
+	}
+	return (&target.CloudOne{}).Offboarding()
 }
 
 // ownFailed reports whether op, a failed operation, was the onboarder's op of the desired

@@ -9,15 +9,14 @@ import (
 
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -25,7 +24,7 @@ import (
 // of the pass, never of the process.
 func (p *pass) stack(ctx context.Context) (res Result) {
 	r := p.r
-	res = Result{Account: p.req.Account, StackName: r.Cfg.StackName, DryRun: r.Cfg.DryRun, Action: ActionNone, Class: fault.None, Outcome: OutcomeDone}
+	res = Result{Account: p.req.Account, StackName: r.target().StackName(), DryRun: r.Cfg.DryRun, Action: ActionNone, Class: fault.None, Outcome: OutcomeDone}
 	at := Setting{Account: p.req.Account, Role: r.Cfg.ExecutionRoleName, Now: p.now, Delays: r.delays(), StartsPerMinute: r.Cfg.MaxStartsPerMinute}
 	defer func() {
 		if v := recover(); v != nil {
@@ -65,12 +64,12 @@ func (p *pass) observe(ctx context.Context, res Result, at *Setting) (Result, Ob
 		return res, o, Member{}, err
 	}
 	p.creds = creds
-	region, err := r.awsRegion(ctx, creds)
+	region, err := r.target().Region(ctx, creds)
 	if err != nil {
 		return res, o, Member{}, err
 	}
 	res.Region, at.Region = region, region
-	at.Where = r.Cfg.StackName + " in " + req.Account + "/" + region
+	at.Where = r.target().StackName() + " in " + req.Account + "/" + region
 	o.Where = at.Where
 	if req.Offboard != "" {
 		return p.observeOffboard(ctx, res, o, at)
@@ -81,7 +80,7 @@ func (p *pass) observe(ctx context.Context, res Result, at *Setting) (Result, Ob
 			return res, o, m, err
 		}
 	}
-	s, err := stack.Describe(ctx, m.CloudFormation, r.Cfg.StackName)
+	s, err := stack.Describe(ctx, m.CloudFormation, r.target().StackName())
 	if err != nil {
 		return res, o, m, fmt.Errorf("describe stack %s: %w", at.Where, at.memberErr("cloudformation:DescribeStacks", err))
 	}
@@ -125,6 +124,7 @@ func (p *pass) observeOffboard(ctx context.Context, res Result, o Observation, a
 	res.Offboard = req.Offboard
 	prev := p.ledgerEntry(ctx)
 	o.Offboard, o.OffboardWhy, o.Policy, o.WasOurs = req.Offboard, offboardWhy(req.Reason), r.Cfg.Offboard, prev != nil && prev.Managed
+	o.Vendor = r.target().Offboarding()
 	o.Adopt, o.RetryFailed = false, false
 	if req.Offboard == queue.OffboardExcluded {
 		// Never touched: what the stack was is what the ledger last saw.
@@ -146,7 +146,7 @@ func (p *pass) observeOffboard(ctx context.Context, res Result, o Observation, a
 	case err != nil:
 		return res, o, m, err
 	}
-	s, err := stack.Describe(ctx, m.CloudFormation, r.Cfg.StackName)
+	s, err := stack.Describe(ctx, m.CloudFormation, r.target().StackName())
 	if fault.IsCode(err, "AccessDenied", "AccessDeniedException") {
 		// Credentials assumed before the account was closed are refused after it.
 		o.Unreachable = "cloudformation:DescribeStacks was denied"
@@ -226,45 +226,28 @@ func statusOf(s stack.Observed) string {
 	return string(s.Status)
 }
 
-// desire resolves the trail and builds the desired stack.
+// desire resolves the trail and builds the desired stack, as the target says.
 func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region string, at *Setting) (*stack.Desired, *trail.Choice, error) {
-	r := p.r
+	r, t := p.r, p.r.target()
 	in := trail.Input{Account: p.req.Account, Region: region, Mode: r.Cfg.TrailMode}
 	if obs.Exists && stack.Classify(obs) == stack.StateComplete {
-		if obs.Params[stack.ParamCreateNew] == "True" {
-			in.CurrentNew = obs.Managed() || r.Cfg.AdoptExisting
-		} else {
-			in.CurrentBucket = obs.Params[stack.ParamBucket]
-		}
+		t.Trail(obs, r.Cfg.AdoptExisting, &in)
+	} else {
+		t.Trail(stack.Observed{}, false, &in)
 	}
 	ch, err := trail.Resolve(ctx, m.Trails, in)
 	if err != nil {
 		return nil, &ch, at.memberErr("cloudtrail:DescribeTrails", err)
 	}
-	createNew, bucket := "False", ch.Bucket
-	if ch.CreateNewTrail {
-		createNew, bucket = "True", ""
-	}
 	v, err := p.templateVersion(ctx)
 	if err != nil {
 		return nil, &ch, err
 	}
-	qsBucket, qsPrefix := v.Bucket, v.Prefix
-	if qsBucket == "" { // a version with the configured assets
-		qsBucket, qsPrefix = r.Cfg.QSS3BucketName, r.Cfg.QSS3KeyPrefix
+	d, err := t.Desired(ctx, target.Input{Account: p.req.Account, Region: region, Trail: ch, Version: v, Creds: p.creds, Now: p.now})
+	if err != nil {
+		return nil, &ch, err
 	}
-	return &stack.Desired{
-		Name:        r.Cfg.StackName,
-		TemplateURL: v.URL,
-		Params: map[string]string{
-			stack.ParamCreateNew:     createNew,
-			stack.ParamBucket:        bucket,
-			stack.ParamQSS3Bucket:    qsBucket,
-			stack.ParamQSS3KeyPrefix: qsPrefix,
-		},
-		Secrets:       stack.CloudOneSecrets(p.creds),
-		SecretVersion: p.creds.VersionID,
-	}, &ch, nil
+	return &d, &ch, nil
 }
 
 // templateVersion is the template of the account's desired stack: the one in force, or,
@@ -296,23 +279,6 @@ func (p *pass) template(ctx context.Context, m Member, url string, at Setting) (
 	}
 	p.r.templates.Store(url, templateRead{params: t, at: p.now})
 	return t, nil
-}
-
-// awsRegion is the AWS region of the stack: the configured Cloud One region, or the key's.
-func (r *Reconciler) awsRegion(ctx context.Context, creds secret.Credentials) (string, error) {
-	c1 := r.Cfg.CloudOneRegion
-	if c1 == "" {
-		k, err := r.CloudOne.Describe(ctx, creds.APIKey)
-		if err != nil {
-			return "", err
-		}
-		c1 = k.Region
-	}
-	region, err := cloudone.AWSRegion(c1)
-	if err != nil {
-		return "", fault.Permanentf("ONBOARDER_CLOUDONE_REGION: %w", err)
-	}
-	return region, nil
 }
 
 // ledgerEntry reads the account's ledger entry once per pass; nil when there is none or it

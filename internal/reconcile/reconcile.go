@@ -32,13 +32,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -48,9 +48,7 @@ type Secrets interface {
 }
 
 // KeyDescriber reads an API key's Cloud One region (cloudone.Client).
-type KeyDescriber interface {
-	Describe(ctx context.Context, apiKey secret.Value) (cloudone.Key, error)
-}
+type KeyDescriber = target.KeyDescriber
 
 // CloudFormationAPI is the part of the CloudFormation client the reconcile uses.
 type CloudFormationAPI interface {
@@ -96,8 +94,11 @@ type Rollouts interface {
 
 // Reconciler reconciles accounts. Its fields are its dependencies; New wires the real ones.
 type Reconciler struct {
-	Cfg      config.Config
-	Secrets  Secrets
+	Cfg     config.Config
+	Secrets Secrets
+	// Target is the vendor the accounts are connected to; nil: Cloud One's v1 template, with
+	// CloudOne to read the key's region.
+	Target   target.Target
 	CloudOne KeyDescriber
 	Members  Members
 	Fallback Members // nil: no fallback role (ONBOARDER_FALLBACK_ROLE_NAME)
@@ -148,6 +149,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req queue.Request) Result {
 	res = scrubResult(p.record(ctx, res), p.creds)
 	p.rollout(ctx, res)
 	return res
+}
+
+// target is the vendor the accounts are connected to.
+func (r *Reconciler) target() target.Target {
+	if r.Target != nil {
+		return r.Target
+	}
+	return &target.CloudOne{Cfg: r.Cfg, Keys: r.CloudOne}
 }
 
 // delays are the configured delays of coming back.

@@ -1,17 +1,21 @@
-// Package trail chooses the CloudTrail trail whose bucket the onboarding stack forwards to
-// Cloud One, and starts again a forwarding trail that was stopped.
+// Package trail chooses the CloudTrail trail that forwards an account's events to the target,
+// and starts again a forwarding trail that was stopped.
 //
-// What makes a trail usable is what S3 and the v1 forwarder need: the forwarder subscribes to
-// the bucket's event notifications, which S3 sends only to targets in the bucket's own region
-// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html: "the
-// destination must be in the same AWS Region as the bucket"), so the bucket must be in the
+// What makes a trail usable is the target's (Rules). For Cloud One's v1 template (CloudOne):
+// the forwarder subscribes to the bucket's event notifications, which S3 sends only to targets
+// in the bucket's own region (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html:
+// "the destination must be in the same AWS Region as the bucket"), so the bucket must be in the
 // stack's region and of the same account; and it reads the log objects without any KMS grant,
-// so a trail that encrypts with SSE-KMS cannot be read.
+// so a trail that encrypts with SSE-KMS cannot be read. For Vision One (VisionOne): a trail in
+// the stack's account and region that records management events, read and write, with log
+// file validation on, and the SNS topic it notifies on each log file delivery, in the same
+// account and region.
 package trail
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,13 +55,50 @@ type Clients struct {
 	S3         BucketsAPI
 }
 
+// Rules say what makes a trail usable for a target.
+type Rules struct {
+	// Bucket: the trail's bucket must be the account's and in the stack's region, and found
+	// there (Cloud One v1's forwarder reads the bucket's event notifications).
+	Bucket bool
+	// NoKMS: a trail that encrypts its logs with SSE-KMS is not usable (v1's forwarder has no
+	// grant to decrypt them).
+	NoKMS bool
+	// HomeRegion: the trail's home region must be the stack's (Vision One: the trail and its
+	// topic in the stack's account and region).
+	HomeRegion bool
+	// ReadAndWrite: management events must be recorded both read and write (else write is
+	// enough).
+	ReadAndWrite bool
+	// Validation: log file validation must be on.
+	Validation bool
+	// Topic: the trail must notify an SNS topic of the account, in the stack's region, on each
+	// log file delivery.
+	Topic bool
+	// OwnTrail says who makes a trail where none is usable: "the stack makes its own", or "the
+	// onboarder's trail stack provides one".
+	OwnTrail string
+	// What is what the trail is checked for, in messages ("the v1 forwarder", "Vision One").
+	What string
+}
+
+// CloudOne are the rules of Trend Cloud One's v1 template.
+var CloudOne = Rules{Bucket: true, NoKMS: true, OwnTrail: "the stack makes its own", What: "the v1 forwarder"}
+
+// VisionOne are the rules of Trend Vision One's Cloud Accounts CloudTrail feature: Trend's
+// CloudTrail configuration page asks for a trail that logs management events, read and write,
+// with log file validation, and the SNS topic it notifies, in the stack's account and region.
+var VisionOne = Rules{HomeRegion: true, ReadAndWrite: true, Validation: true, Topic: true,
+	OwnTrail: "the onboarder's trail stack provides one", What: "Vision One"}
+
 // Input is what the resolution needs to know.
 type Input struct {
 	Account       string
 	Region        string           // the region of the stack (mapped from the Cloud One region)
 	Mode          config.TrailMode // auto, existing, new
 	CurrentBucket string           // the bucket the stack forwards today ("" if none or a new trail)
-	CurrentNew    bool             // the stack exists, is ours and made its own trail (CreateNewTrail "True")
+	CurrentTrail  string           // the trail the stack uses today, by ARN, where the stack names it (Vision One)
+	CurrentNew    bool             // the stack exists, is ours and uses the trail the onboarder made (v1: CreateNewTrail "True")
+	Rules         Rules            // what makes a trail usable; the zero Rules are CloudOne's
 }
 
 // Choice is the outcome of the resolution.
@@ -68,6 +109,7 @@ type Choice struct {
 	TrailName      string `json:"trailName,omitempty"`
 	HomeRegion     string `json:"homeRegion,omitempty"`
 	Bucket         string `json:"bucket,omitempty"`
+	TopicARN       string `json:"topicArn,omitempty"` // the SNS topic the trail notifies (Vision One)
 	// Stopped: the trail the stack forwards (or its own trail) does not log: it must be
 	// started again (StartLogging by name, in its home region: Start does it).
 	Stopped bool     `json:"stopped,omitempty"`
@@ -87,10 +129,12 @@ type Choice struct {
 // Stopped: the caller starts it again (StopLogging is a classic defence-evasion step).
 // Resolve only reads.
 func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
+	if in.Rules.OwnTrail == "" {
+		in.Rules = CloudOne
+	}
 	ch := Choice{Mode: string(in.Mode)}
-	switch {
-	case in.Mode == config.TrailNew:
-		ch.CreateNewTrail, ch.Why = true, "trail mode new: the stack makes its own trail"
+	if in.Mode == config.TrailNew && !in.Rules.Topic {
+		ch.CreateNewTrail, ch.Why = true, "trail mode new: "+in.Rules.OwnTrail+" trail"
 		return ch, nil
 	}
 
@@ -99,6 +143,19 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 		return ch, fmt.Errorf("describe trails in %s/%s: %w", in.Account, in.Region, err)
 	}
 	cands := candidates(out.TrailList, in, &ch)
+	if in.Mode == config.TrailNew {
+		// Vision One in mode new: the onboarder's trail stack's trail, found by its tag.
+		stackTrail, _, err := ownTrail(ctx, c, cands)
+		if err != nil {
+			return ch, fmt.Errorf("list tags of trails in %s: %w", in.Account, err)
+		}
+		ch.CreateNewTrail = true
+		if stackTrail == nil {
+			ch.Why = "trail mode new: " + in.Rules.OwnTrail
+			return ch, nil
+		}
+		return ch, keepOwn(ctx, c, in, *stackTrail, &ch)
+	}
 	// The trail writing to the bucket the stack already uses comes first, and settles most
 	// checks in one status call; only when it does not qualify are the tags read.
 	if in.CurrentBucket != "" {
@@ -124,6 +181,24 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 		}
 		return ch, keepOwn(ctx, c, in, *stackTrail, &ch)
 	}
+	if in.CurrentTrail != "" {
+		// The trail the stack names comes first: kept while it qualifies; the onboarder's own
+		// trail (its trail stack's) is kept as auto mode keeps what the stack already uses.
+		if stackTrail != nil && stackTrail.arn == in.CurrentTrail {
+			ch.CreateNewTrail = true
+			return ch, keepOwn(ctx, c, in, *stackTrail, &ch)
+		}
+		for i, t := range cands {
+			if t.arn == in.CurrentTrail {
+				ok, err := suitable(ctx, c, in, t, &ch)
+				if ok || err != nil {
+					return ch, err
+				}
+				cands = append(cands[:i:i], cands[i+1:]...)
+				break
+			}
+		}
+	}
 	for _, t := range cands {
 		ok, err := suitable(ctx, c, in, t, &ch)
 		if err != nil {
@@ -134,20 +209,24 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 		}
 	}
 	if in.Mode == config.TrailExisting {
-		return ch, fault.NeedsPersonf("trail mode existing: no trail in %s covers %s, logs, records management events and writes to a bucket of the account (%s); create one, or set ONBOARDER_TRAIL_MODE=auto",
-			in.Account, in.Region, strings.Join(ch.Skipped, "; "))
+		return ch, fault.NeedsPersonf("trail mode existing: no trail in %s is usable for %s (%s); create one, or set ONBOARDER_TRAIL_MODE=auto",
+			in.Account, in.Rules.What, strings.Join(ch.Skipped, "; "))
 	}
 	ch.CreateNewTrail = true
-	ch.Why = "no suitable trail: the stack makes its own"
+	ch.Why = "no suitable trail: " + in.Rules.OwnTrail
+	if stackTrail != nil && in.Rules.Topic {
+		// Vision One: the onboarder's trail stack already made one; it is the choice.
+		return ch, keepOwn(ctx, c, in, *stackTrail, &ch)
+	}
 	switch {
 	case orgTrailsOnly(out.TrailList, in.Account):
 		// A Control Tower landing zone: CloudTrail bills every copy of management events after
 		// the first (https://aws.amazon.com/cloudtrail/pricing/), and the organization trail is
 		// the first.
 		ch.Why = "own trail: the account has only the organization trail (" + strings.Join(ch.Skipped, "; ") +
-			"): the stack makes its own, a second, billed copy of the account's management events (docs/DEPLOY.md, section 10)"
+			"): " + in.Rules.OwnTrail + ", a second, billed copy of the account's management events (docs/DEPLOY.md, section 10)"
 	case len(ch.Skipped) > 0:
-		ch.Why = "no suitable trail (" + strings.Join(ch.Skipped, "; ") + "): the stack makes its own"
+		ch.Why = "no suitable trail (" + strings.Join(ch.Skipped, "; ") + "): " + in.Rules.OwnTrail
 	}
 	return ch, nil
 }
@@ -165,8 +244,8 @@ func orgTrailsOnly(list []cttypes.Trail, account string) bool {
 
 // trail is a DescribeTrails entry reduced to what matters.
 type trail struct {
-	arn, name, home, bucket, kmsKey string
-	multiRegion, custom             bool
+	arn, name, home, bucket, kmsKey, topic string
+	multiRegion, custom, validation        bool
 }
 
 // candidates keeps the account's own trails that cover the region and write to a bucket,
@@ -178,19 +257,29 @@ func candidates(list []cttypes.Trail, in Input, ch *Choice) []trail {
 			arn: aws.ToString(t.TrailARN), name: aws.ToString(t.Name), home: aws.ToString(t.HomeRegion),
 			bucket: aws.ToString(t.S3BucketName), multiRegion: aws.ToBool(t.IsMultiRegionTrail),
 			custom: aws.ToBool(t.HasCustomEventSelectors), kmsKey: aws.ToString(t.KmsKeyId),
+			topic: aws.ToString(t.SnsTopicARN), validation: aws.ToBool(t.LogFileValidationEnabled),
 		}
 		if tr.home == "" {
 			tr.home = arnRegion(tr.arn)
 		}
+		r := in.Rules
 		switch {
 		case arnAccount(tr.arn) != in.Account:
 			ch.Skipped = append(ch.Skipped, tr.name+": a trail of another account (organization trail)")
 		case !tr.multiRegion && tr.home != in.Region:
 			ch.Skipped = append(ch.Skipped, tr.name+": does not cover "+in.Region)
+		case r.HomeRegion && tr.home != in.Region:
+			ch.Skipped = append(ch.Skipped, tr.name+": its home region is "+tr.home+", not "+in.Region+" ("+r.What+" needs the trail and its topic in the stack's region)")
 		case tr.bucket == "":
 			ch.Skipped = append(ch.Skipped, tr.name+": writes to no bucket")
-		case tr.kmsKey != "":
+		case r.NoKMS && tr.kmsKey != "":
 			ch.Skipped = append(ch.Skipped, tr.name+": encrypts its logs with SSE-KMS (key "+tr.kmsKey+"); the v1 forwarder has no grant to decrypt them")
+		case r.Validation && !tr.validation:
+			ch.Skipped = append(ch.Skipped, tr.name+": log file validation is off ("+r.What+" needs it)")
+		case r.Topic && tr.topic == "":
+			ch.Skipped = append(ch.Skipped, tr.name+": notifies no SNS topic ("+r.What+" reads the deliveries from it)")
+		case r.Topic && (arnAccount(tr.topic) != in.Account || arnRegion(tr.topic) != in.Region):
+			ch.Skipped = append(ch.Skipped, tr.name+": its SNS topic "+tr.topic+" is not in "+in.Account+"/"+in.Region)
 		default:
 			out = append(out, tr)
 		}
@@ -246,7 +335,7 @@ func ownTrail(ctx context.Context, c Clients, cands []trail) (*trail, []trail, e
 
 // keepOwn checks the stack's own trail and starts it again if it was stopped.
 func keepOwn(ctx context.Context, c Clients, in Input, t trail, ch *Choice) error {
-	ch.TrailARN, ch.TrailName, ch.HomeRegion, ch.Bucket = t.arn, t.name, t.home, t.bucket
+	ch.TrailARN, ch.TrailName, ch.HomeRegion, ch.Bucket, ch.TopicARN = t.arn, t.name, t.home, t.bucket, t.topic
 	api := c.CloudTrail(t.home)
 	st, err := api.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(t.arn)})
 	if err != nil {
@@ -282,12 +371,16 @@ func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bo
 		if err != nil {
 			return false, fmt.Errorf("get event selectors of trail %s: %w", t.arn, err)
 		}
-		if !recordsManagement(sel) {
-			ch.Skipped = append(ch.Skipped, t.name+": records no management events")
+		if !recordsManagement(sel, in.Rules.ReadAndWrite) {
+			what := "records no management events"
+			if in.Rules.ReadAndWrite {
+				what = "does not record management events both read and write (" + in.Rules.What + " needs both)"
+			}
+			ch.Skipped = append(ch.Skipped, t.name+": "+what)
 			return false, nil
 		}
 	}
-	if !current {
+	if !current && in.Rules.Bucket {
 		// A bucket the stack already uses was checked when it was chosen (a bucket never
 		// changes its region or its owner).
 		where, err := bucketPlace(ctx, c.S3, t.bucket, in.Region)
@@ -312,7 +405,7 @@ func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bo
 		return false, fmt.Errorf("get status of trail %s: %w", t.arn, err)
 	}
 	fill := func(why string) {
-		ch.TrailARN, ch.TrailName, ch.HomeRegion, ch.Bucket, ch.Why = t.arn, t.name, t.home, t.bucket, why
+		ch.TrailARN, ch.TrailName, ch.HomeRegion, ch.Bucket, ch.TopicARN, ch.Why = t.arn, t.name, t.home, t.bucket, t.topic, why
 	}
 	if aws.ToBool(st.IsLogging) {
 		if current {
@@ -332,26 +425,36 @@ func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bo
 	return true, nil
 }
 
-// recordsManagement reports whether the selectors record management events. A trail with
-// no selectors at all has the default one, which records them.
-func recordsManagement(out *cloudtrail.GetEventSelectorsOutput) bool {
+// recordsManagement reports whether the selectors record management events: write ones, and
+// read ones too when both is set. A trail with no selectors at all has the default one, which
+// records them all (ReadWriteType All:
+// https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_EventSelector.html).
+func recordsManagement(out *cloudtrail.GetEventSelectorsOutput, both bool) bool {
 	if len(out.EventSelectors) == 0 && len(out.AdvancedEventSelectors) == 0 {
 		return true
 	}
 	for _, s := range out.EventSelectors {
-		if aws.ToBool(s.IncludeManagementEvents) && s.ReadWriteType != cttypes.ReadWriteTypeReadOnly {
+		if !aws.ToBool(s.IncludeManagementEvents) {
+			continue
+		}
+		if s.ReadWriteType == cttypes.ReadWriteTypeAll || (!both && s.ReadWriteType != cttypes.ReadWriteTypeReadOnly) {
 			return true
 		}
 	}
 	for _, a := range out.AdvancedEventSelectors {
+		management, readOnly := false, false
 		for _, f := range a.FieldSelectors {
-			if aws.ToString(f.Field) == "eventCategory" {
-				for _, v := range f.Equals {
-					if v == "Management" {
-						return true
-					}
-				}
+			switch aws.ToString(f.Field) {
+			case "eventCategory":
+				management = slices.Contains(f.Equals, "Management")
+			case "readOnly":
+				// A readOnly field selector narrows the selector to read or to write events
+				// (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_AdvancedFieldSelector.html).
+				readOnly = len(f.Equals) > 0
 			}
+		}
+		if management && (!both || !readOnly) {
+			return true
 		}
 	}
 	return false
