@@ -80,6 +80,9 @@ func (h *AccountVending) decide(ctx context.Context, ev *event.Event) (decision,
 	}
 	// The account is new (or newly enrolled): its roles may take minutes to be usable.
 	d.since = ev.Time.Time
+	if l.AccountName != "****" { // Organizations masks the name (internal/event/testdata/SOURCES.md)
+		d.name = l.AccountName
+	}
 	return d, nil
 }
 

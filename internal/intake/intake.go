@@ -115,6 +115,7 @@ type decision struct {
 	level   slog.Level
 	digest  string    // the digest of the account's ledger entry, when the sweep read it
 	since   time.Time // when the account joined the Organization (or was vended), when known
+	name    string    // the account's name, when the event or the listing says it
 	// offboard is set on a request to offboard the account (a queue.Offboard* code)
 	offboard string
 }
@@ -225,6 +226,7 @@ func request(ev *event.Event, d decision, region string) queue.Request {
 
 		LedgerDigest: d.digest,
 		AccountSince: d.since,
+		AccountName:  d.name,
 		Offboard:     d.offboard,
 	}
 }

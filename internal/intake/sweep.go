@@ -470,6 +470,6 @@ func (h *Sweep) decideAccount(ctx context.Context, ev *event.Event, a types.Acco
 	}
 	r, why := h.reason(ev)
 	d := enqueue(id, r, "%s", why)
-	d.since = aws.ToTime(a.JoinedTimestamp)
+	d.since, d.name = aws.ToTime(a.JoinedTimestamp), aws.ToString(a.Name)
 	return d, nil
 }

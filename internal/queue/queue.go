@@ -28,13 +28,16 @@ const Version = 1
 
 // Request asks the worker to reconcile one account.
 type Request struct {
-	Version    int    `json:"version"`
-	Account    string `json:"account"`              // 12 digits, a string
-	Trigger    string `json:"trigger"`              // event kind, "sweep", "manual" or "operator"
-	Reason     string `json:"reason"`               // why a look is needed, for people
-	EventID    string `json:"eventId"`              // the EventBridge event id (or a made-up id)
-	ReplayName string `json:"replayName,omitempty"` // set when the event came from a replay
-	Region     string `json:"region,omitempty"`     // region of the triggering API call, if any
+	Version int    `json:"version"`
+	Account string `json:"account"` // 12 digits, a string
+	// AccountName is the account's name when the intake knows it (Control Tower's events,
+	// the sweep's listing): a vendor that names the accounts it connects takes it.
+	AccountName string `json:"accountName,omitempty"`
+	Trigger     string `json:"trigger"`              // event kind, "sweep", "manual" or "operator"
+	Reason      string `json:"reason"`               // why a look is needed, for people
+	EventID     string `json:"eventId"`              // the EventBridge event id (or a made-up id)
+	ReplayName  string `json:"replayName,omitempty"` // set when the event came from a replay
+	Region      string `json:"region,omitempty"`     // region of the triggering API call, if any
 	// LedgerDigest is the digest of the account's ledger entry when the request was made (the
 	// sweep reads the ledger once); the worker does not rewrite an entry that is unchanged.
 	LedgerDigest string `json:"ledgerDigest,omitempty"`

@@ -24,6 +24,9 @@ type Acted struct {
 	// Op is the stack write sent ("" for none), WriteErr CloudFormation's answer.
 	Op       stack.Op
 	WriteErr error
+	// Forgot: the vendor was asked to forget the account; ForgetErr its answer.
+	Forgot    bool
+	ForgetErr error
 }
 
 // SlotDue reports whether a start slot has come at now: within a second, the granularity of
@@ -44,6 +47,13 @@ func (p *pass) act(ctx context.Context, m Member, o Observation, plan Plan, at S
 		}
 		got.Started = true
 		p.changed(ctx, at, ActionStartLogging, "started logging again on trail "+o.Trail.TrailName+" ("+o.Trail.TrailARN+")")
+	}
+	if plan.Step == ActionForget {
+		got.Forgot = true
+		if _, got.ForgetErr = p.r.target().Forget(ctx, p.creds, p.req.Account); got.ForgetErr == nil {
+			p.changed(ctx, at, ActionForget, "removed account "+p.req.Account+" from the vendor ("+p.r.target().Name()+")")
+		}
+		return got
 	}
 	if !plan.Step.writesStack() {
 		return got

@@ -78,6 +78,10 @@ type Observation struct {
 	// Template is what the desired template declares (GetTemplateSummary), nil while it was
 	// not read: it is read only when the plan would write the stack from it.
 	Template stack.TemplateParams
+	// HasView: the target keeps its own view of a connected account (Vision One); View is it,
+	// nil while it was not read: it is read only for a stack in sync (or an offboarding).
+	HasView bool
+	View    *target.View
 	// DryRun: ONBOARDER_DRY_RUN, the plan is reported and not carried out; Paced: stack
 	// writes take a start slot first (ONBOARDER_MAX_STARTS_PER_MINUTE); Now and Delays say
 	// when a request comes back.
@@ -104,8 +108,10 @@ type Plan struct {
 	// Paced: the stack write waits for its start slot. DryRun: nothing is carried out.
 	Paced, DryRun bool
 	// ReadTemplate: the step writes the stack from a template whose parameters were not read;
-	// the caller reads them (Observation.Template) and decides again.
-	ReadTemplate bool
+	// the caller reads them (Observation.Template) and decides again. ReadView: the stack is in
+	// sync and the vendor's own view of the account was not read; the caller reads it
+	// (Observation.View) and decides again.
+	ReadTemplate, ReadView bool
 }
 
 // Row names the row of the state table (docs/ARCHITECTURE.md, "Decide: the state table") that
@@ -127,6 +133,9 @@ const (
 	RowReview           Row = "REVIEW_IN_PROGRESS"
 	RowHalted           Row = "UPDATE_FAILED, IMPORT_ROLLBACK_FAILED (stopped without a rollback)"
 	RowTemplateRefused  Row = "a create or update from a template whose parameters are not the ones the onboarder sends"
+	RowViewPending      Row = "*_COMPLETE, as desired, not yet known to the vendor (it registers itself)"
+	RowViewUnknown      Row = "*_COMPLETE, as desired, unknown to the vendor long after it settled"
+	RowViewFailed       Row = "*_COMPLETE, as desired, the vendor reports the account failed or missing permissions"
 
 	// Offboarding: the account left the scope.
 	RowOffboardExcluded     Row = "offboarding: the account is excluded (ONBOARDER_EXCLUDE_ACCOUNTS): never touched"
@@ -137,6 +146,7 @@ const (
 	RowOffboardInProgress   Row = "offboarding, ONBOARDER_OFFBOARD=delete: *_IN_PROGRESS"
 	RowOffboardDeleteFailed Row = "offboarding, ONBOARDER_OFFBOARD=delete: DELETE_FAILED"
 	RowOffboardDelete       Row = "offboarding, ONBOARDER_OFFBOARD=delete: the onboarder's stack exists, settled"
+	RowOffboardForget       Row = "offboarding: the stack dealt with, the vendor still keeps the account"
 )
 
 // Decide is the state table as a pure function: the observation in, the next step out, with
@@ -221,6 +231,9 @@ func decide(o Observation) (Plan, Row) {
 		} else if o.Trail != nil {
 			p.Why += " (" + o.Trail.Why + ")"
 		}
+		if o.HasView {
+			return decideView(o, p)
+		}
 		return p, RowInSync
 	}
 	if upd := o.ownUpdate(); status == "UPDATE_ROLLBACK_COMPLETE" && o.ownFailed(upd, stack.OpUpdate) {
@@ -236,12 +249,64 @@ func decide(o Observation) (Plan, Row) {
 	return Plan{Step: ActionUpdate, Why: why, Changes: diff, StartLogging: stopped(o.Trail)}, RowDiffers
 }
 
+// viewGrace is how long after its stack settled a vendor may not know an account yet: the
+// account registers itself from the stack's resources (Vision One's template), and the
+// vendor's view follows. Past it, a stack that settled unknown to the vendor needs a person.
+const viewGrace = 30 * time.Minute
+
+// decideView judges the vendor's own view of an account whose stack is in sync (p): read it
+// first; unknown to the vendor, come back while it may still register itself, else a person;
+// failed or missing permissions, a person, in the vendor's words; outdated, in sync, said.
+func decideView(o Observation, p Plan) (Plan, Row) {
+	v, vendor := o.View, o.vendor().Vendor
+	switch {
+	case v == nil:
+		p.ReadView = true
+		return p, RowInSync
+	case !v.Found && o.Now.Sub(o.Stack.Settled()) < viewGrace:
+		return Plan{Step: ActionWait, StartLogging: p.StartLogging,
+			Why: "stack " + o.Where + " is " + string(o.Stack.Status) + ", and " + vendor + " does not know account " + account(o.Where) + " yet: come back once it registered itself"}, RowViewPending
+	case !v.Found:
+		return Plan{Step: ActionNeedsPerson, StartLogging: p.StartLogging,
+			Why: "stack " + o.Where + " is " + string(o.Stack.Status) + " since " + o.Stack.Settled().UTC().Format(time.RFC3339) + ", but " + vendor + " does not know account " + account(o.Where) +
+				": the stack's registration did not reach it; check the stack's events and " + vendor + "'s Cloud Accounts, then run onboarder reconcile --account " + account(o.Where) + " --retry-failed"}, RowViewUnknown
+	case v.Failed || len(v.Problems) > 0:
+		why := vendor + " reports account " + account(o.Where) + " " + v.State
+		if len(v.Problems) > 0 {
+			why += ": " + strings.Join(v.Problems, "; ")
+		}
+		return Plan{Step: ActionNeedsPerson, StartLogging: p.StartLogging,
+			Why: why + " (its stack " + o.Where + " is " + string(o.Stack.Status) + " and in sync): a person must fix it in the account or in " + vendor}, RowViewFailed
+	case v.Outdated:
+		p.Why += "; " + vendor + " reports the account's template outdated (version " + orNone(v.TemplateVersion) + "): a rollout to a new template version updates it"
+	}
+	return p, RowInSync
+}
+
 // decideOffboard is the state table of an account that left the scope: the onboarder's own
 // stack is deleted under ONBOARDER_OFFBOARD=delete (so that Trend's custom resources remove
 // the Cloud One cloud account and the Workload Security connector), reported otherwise; a
 // stack that is not the onboarder's is never deleted, whatever the policy or the adoption; an
 // excluded account is never touched, not even read: it is reported from the ledger.
 func decideOffboard(o Observation) (Plan, Row) {
+	p, row := decideOffboardStack(o)
+	if p.Step != ActionOffboarded || !o.HasView || row == RowOffboardExcluded {
+		return p, row
+	}
+	// The vendor keeps the account apart from the stack (Vision One: deleting the stack is
+	// not documented to remove it): once the stack is dealt with, the vendor forgets it.
+	switch {
+	case o.View == nil:
+		p.ReadView = true
+	case o.View.Found:
+		p.Step, row = ActionForget, RowOffboardForget
+		p.Why += "; remove account " + account(o.Where) + " from " + o.vendor().Vendor
+	}
+	return p, row
+}
+
+// decideOffboardStack is the offboarding of the account's stack.
+func decideOffboardStack(o Observation) (Plan, Row) {
 	s, acct, v := o.Stack, account(o.Where), o.vendor()
 	why := "offboarding account " + acct + " (" + o.Offboard + ")"
 	if o.OffboardWhy != "" {

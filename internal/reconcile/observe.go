@@ -35,18 +35,50 @@ func (p *pass) stack(ctx context.Context) (res Result) {
 	if err != nil {
 		return failure(res, err)
 	}
-	plan, row := Decide(o)
-	if plan.ReadTemplate {
-		// The plan writes from the desired template: what it declares is read, and the
-		// decision made again with it.
-		if o.Template, err = p.template(ctx, m, o.Desired.TemplateURL, at); err != nil {
+	if pre := p.pre; pre != nil {
+		// The onboarder's own stack the vendor's needs (Vision One's trail stack) comes first:
+		// a pass that has a step to take on it takes that one.
+		pat := at
+		pat.Where = pre.Where
+		plan, row, err := p.decide(ctx, m, pre, pat, &res)
+		if err != nil {
 			return failure(res, err)
 		}
-		plan, row = Decide(o)
+		if plan.Step != ActionNone || plan.StartLogging || o.Desired == nil {
+			res.StackName, res.StatusBefore, res.StatusAfter, res.Managed = pre.Desired.Name, statusOf(pre.Stack), statusOf(pre.Stack), pre.Stack.Managed()
+			res.Row = string(row)
+			return Settle(res, plan, p.act(ctx, m, *pre, plan, pat), pat)
+		}
+	}
+	plan, row, err := p.decide(ctx, m, &o, at, &res)
+	if err != nil {
+		return failure(res, err)
 	}
 	res.Row = string(row)
 	got := p.act(ctx, m, o, plan, at)
 	return Settle(res, plan, got, at)
+}
+
+// decide decides on an observation, reading first what the plan asks for and deciding again
+// with it: the template's parameters before a write from it, the vendor's view of an account
+// whose stack is in sync.
+func (p *pass) decide(ctx context.Context, m Member, o *Observation, at Setting, res *Result) (Plan, Row, error) {
+	plan, row := Decide(*o)
+	var err error
+	switch {
+	case plan.ReadTemplate:
+		if o.Template, err = p.template(ctx, m, o.Desired.TemplateURL, at); err != nil {
+			return plan, row, err
+		}
+		plan, row = Decide(*o)
+	case plan.ReadView:
+		if o.View, err = p.r.target().View(ctx, p.creds, p.req.Account); err != nil {
+			return plan, row, fmt.Errorf("read %s's view of account %s: %w", p.r.target().Name(), p.req.Account, err)
+		}
+		res.View = o.View
+		plan, row = Decide(*o)
+	}
+	return plan, row, nil
 }
 
 // observe opens the account and reads what the decision needs, and nothing more: the stack;
@@ -55,7 +87,7 @@ func (p *pass) stack(ctx context.Context) (res Result) {
 func (p *pass) observe(ctx context.Context, res Result, at *Setting) (Result, Observation, Member, error) {
 	r, req := p.r, p.req
 	o := Observation{Adopt: r.Cfg.AdoptExisting, RetryFailed: req.RetryFailed, Request: req.ID(),
-		DryRun: r.Cfg.DryRun, Paced: r.Starts != nil, Now: p.now, Delays: at.Delays}
+		DryRun: r.Cfg.DryRun, Paced: r.Starts != nil, Now: p.now, Delays: at.Delays, HasView: r.target().HasView()}
 	if err := config.ValidateAccountID(req.Account); err != nil {
 		return res, o, Member{}, fault.Permanentf("reconcile request: %w", err)
 	}
@@ -124,7 +156,7 @@ func (p *pass) observeOffboard(ctx context.Context, res Result, o Observation, a
 	res.Offboard = req.Offboard
 	prev := p.ledgerEntry(ctx)
 	o.Offboard, o.OffboardWhy, o.Policy, o.WasOurs = req.Offboard, offboardWhy(req.Reason), r.Cfg.Offboard, prev != nil && prev.Managed
-	o.Vendor = r.target().Offboarding()
+	o.Vendor, o.HasView = r.target().Offboarding(), r.target().HasView()
 	o.Adopt, o.RetryFailed = false, false
 	if req.Offboard == queue.OffboardExcluded {
 		// Never touched: what the stack was is what the ledger last saw.
@@ -155,6 +187,16 @@ func (p *pass) observeOffboard(ctx context.Context, res Result, o Observation, a
 	}
 	if err != nil {
 		return res, o, m, fmt.Errorf("describe stack %s: %w", at.Where, at.memberErr("cloudformation:DescribeStacks", err))
+	}
+	if name := r.target().PrerequisiteName(); !s.Exists && name != "" {
+		// The vendor's stack is gone: the onboarder's own stack it needed goes next.
+		pre, err := stack.Describe(ctx, m.CloudFormation, name)
+		if err != nil {
+			return res, o, m, fmt.Errorf("describe stack %s in %s/%s: %w", name, req.Account, at.Region, at.memberErr("cloudformation:DescribeStacks", err))
+		}
+		if pre.Exists {
+			s, o.Where, at.Where, res.StackName = pre, name+" in "+req.Account+"/"+at.Region, name+" in "+req.Account+"/"+at.Region, name
+		}
 	}
 	o.Stack = s
 	res.StatusBefore, res.StatusAfter, res.Managed = statusOf(s), statusOf(s), s.Managed()
@@ -243,11 +285,51 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region 
 	if err != nil {
 		return nil, &ch, err
 	}
-	d, err := t.Desired(ctx, target.Input{Account: p.req.Account, Region: region, Trail: ch, Version: v, Creds: p.creds, Now: p.now})
+	tin := target.Input{Account: p.req.Account, AccountName: p.req.AccountName, Region: region, Trail: ch, Version: v, Creds: p.creds, Now: p.now}
+	if pre := t.Prerequisite(tin); pre != nil {
+		// The onboarder's own stack comes first: observed here, decided first by the pass; the
+		// vendor's stack is built from its outputs once it is settled and in sync.
+		po, err := p.observePrerequisite(ctx, m, pre, region, at)
+		if err != nil {
+			return nil, &ch, err
+		}
+		p.pre = &po
+		if stack.Classify(po.Stack) != stack.StateComplete || po.Stack.Tags[stack.TagFingerprint] != pre.Fingerprint() {
+			return nil, &ch, nil
+		}
+		tin.Outputs = po.Stack.Outputs
+	}
+	d, err := t.Desired(ctx, tin)
 	if err != nil {
 		return nil, &ch, err
 	}
 	return &d, &ch, nil
+}
+
+// observePrerequisite observes the onboarder's own stack the vendor's needs, as the vendor's
+// is observed: the stack, and its latest operation where who caused its state matters.
+func (p *pass) observePrerequisite(ctx context.Context, m Member, d *stack.Desired, region string, at *Setting) (Observation, error) {
+	where := d.Name + " in " + p.req.Account + "/" + region
+	o := Observation{Where: where, Desired: d, RetryFailed: p.req.RetryFailed, Request: p.req.ID(),
+		DryRun: p.r.Cfg.DryRun, Paced: p.r.Starts != nil, Now: p.now, Delays: at.Delays}
+	s, err := stack.Describe(ctx, m.CloudFormation, d.Name)
+	if err != nil {
+		return o, fmt.Errorf("describe stack %s: %w", where, at.memberErr("cloudformation:DescribeStacks", err))
+	}
+	o.Stack = s
+	switch stack.Classify(s) {
+	case stack.StateFailed, stack.StateRollbackBad, stack.StateDeleteFailed, stack.StateHalted:
+		if o.LastOp, err = stack.LastOperation(ctx, m.CloudFormation, s.ID); err != nil {
+			return o, fmt.Errorf("describe events of stack %s: %w", where, at.memberErr("cloudformation:DescribeStackEvents", err))
+		}
+	case stack.StateComplete:
+		if s.Status == cfntypes.StackStatusUpdateRollbackComplete && s.Tags[stack.TagFingerprint] != d.Fingerprint() {
+			if o.LastOp, err = stack.LastOperation(ctx, m.CloudFormation, s.ID); err != nil {
+				return o, fmt.Errorf("describe events of stack %s: %w", where, at.memberErr("cloudformation:DescribeStackEvents", err))
+			}
+		}
+	}
+	return o, nil
 }
 
 // templateVersion is the template of the account's desired stack: the one in force, or,

@@ -139,6 +139,9 @@ type pass struct {
 	// desired state used (zero: none was built).
 	ro      *rollout.Rollout
 	version rollout.Version
+	// pre is the observation of the onboarder's own stack the vendor's needs, when the
+	// target has one for this account (Vision One's trail stack).
+	pre *Observation
 }
 
 // Reconcile takes one step for one account and says what it did and what becomes of the

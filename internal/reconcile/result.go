@@ -5,6 +5,7 @@ import (
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -24,6 +25,7 @@ const (
 	ActionNeedsPerson      Action = "needs-person"             // DELETE_FAILED, own write rolled back, no usable trail, ...
 	ActionFail             Action = "fail"                     // the reconcile could not decide
 	ActionOffboarded       Action = "offboarded"               // the account left the scope: recorded, with what is left behind
+	ActionForget           Action = "forget"                   // the account left the scope: the vendor forgets it (Vision One's DELETE)
 )
 
 // Step is one action taken (or planned) during a reconcile, with its outcome.
@@ -77,9 +79,12 @@ type Result struct {
 	// request that found it again is not dead-lettered a second time.
 	AlreadyReported bool `json:"alreadyReported,omitempty"`
 	// Offboard is set when the pass offboarded the account (a queue.Offboard* code); Left
-	// says what stays behind, in the account and in Cloud One, for a person to remove.
+	// says what stays behind, in the account and in the vendor, for a person to remove.
 	Offboard string `json:"offboard,omitempty"`
 	Left     string `json:"left,omitempty"`
+	// View is the vendor's own view of the account, when the target keeps one and the pass
+	// read it.
+	View *target.View `json:"view,omitempty"`
 
 	// startSlot is the start slot the request holds while its write waits for it (kept in
 	// the ledger entry); waitsForRole: the execution role was denied within a new account's
@@ -102,7 +107,7 @@ func (r Result) Changed() bool {
 	return false
 }
 
-func (a Action) writes() bool { return a == ActionStartLogging || a.writesStack() }
+func (a Action) writes() bool { return a == ActionStartLogging || a == ActionForget || a.writesStack() }
 
 // writesStack reports whether the action is a stack write (a start of Trend's stack).
 func (a Action) writesStack() bool {

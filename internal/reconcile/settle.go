@@ -43,6 +43,8 @@ const maxHop = 15 * time.Minute
 //	update: "No updates are to be performed."    none: done
 //	write refused: stack busy, already exists    wait: later, ONBOARDER_CHECK_MIN_DELAY
 //	write failed                                 fail (class of the error)
+//	the vendor forgot the account                forget: done
+//	the vendor could not forget it               fail (class of the error)
 func Settle(res Result, plan Plan, got Acted, at Setting) Result {
 	res.Action, res.Reason, res.Changes, res.Failed, res.Left = plan.Step, plan.Why, plan.Changes, plan.Failed, plan.Left
 	res.Outcome, res.RetryAfter = plan.Next.Outcome, plan.Next.After
@@ -72,6 +74,11 @@ func Settle(res Result, plan Plan, got Acted, at Setting) Result {
 	switch {
 	case plan.Step == ActionNeedsPerson:
 		return failure(res, fault.NeedsPersonf("%s", plan.Why))
+	case plan.Step == ActionForget && got.ForgetErr != nil:
+		return failure(res, fmt.Errorf("remove account %s from the vendor: %w", at.Account, got.ForgetErr))
+	case plan.Step == ActionForget:
+		res.Steps = append(res.Steps, Step{Action: ActionForget, Detail: "removed account " + at.Account + " from the vendor"})
+		return res
 	case !plan.Step.writesStack():
 		return res
 	case got.SlotErr != nil:

@@ -172,12 +172,13 @@ func (d Desired) Tags(existing map[string]string) []cfntypes.Tag {
 
 // Observed is the stack as DescribeStacks shows it.
 type Observed struct {
-	Exists bool
-	ID     string
-	Status cfntypes.StackStatus
-	Reason string
-	Params map[string]string // NoEcho ones read "****"
-	Tags   map[string]string
+	Exists  bool
+	ID      string
+	Status  cfntypes.StackStatus
+	Reason  string
+	Params  map[string]string // NoEcho ones read "****"
+	Tags    map[string]string
+	Outputs map[string]string // the stack's outputs, by key
 
 	Created, LastUpdated, DeletionTime time.Time
 }
@@ -207,7 +208,7 @@ func Describe(ctx context.Context, api DescribeAPI, name string) (Observed, erro
 	o := Observed{
 		Exists: true, ID: aws.ToString(s.StackId), Status: s.StackStatus,
 		Reason: aws.ToString(s.StackStatusReason),
-		Params: map[string]string{}, Tags: map[string]string{},
+		Params: map[string]string{}, Tags: map[string]string{}, Outputs: map[string]string{},
 		Created: aws.ToTime(s.CreationTime), LastUpdated: aws.ToTime(s.LastUpdatedTime), DeletionTime: aws.ToTime(s.DeletionTime),
 	}
 	for _, p := range s.Parameters {
@@ -215,6 +216,9 @@ func Describe(ctx context.Context, api DescribeAPI, name string) (Observed, erro
 	}
 	for _, t := range s.Tags {
 		o.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	for _, out := range s.Outputs {
+		o.Outputs[aws.ToString(out.OutputKey)] = aws.ToString(out.OutputValue)
 	}
 	return o, nil
 }
@@ -285,4 +289,13 @@ func Classify(o Observed) State {
 	// A status this code does not know (CloudFormation adds some now and then): look again
 	// later rather than write.
 	return StateInProgress
+}
+
+// Settled is when the stack's last operation began, as DescribeStacks tells it: the last
+// update, else the creation. For a settled stack, when it was last written. Zero when unknown.
+func (o Observed) Settled() time.Time {
+	if !o.LastUpdated.IsZero() {
+		return o.LastUpdated
+	}
+	return o.Created
 }

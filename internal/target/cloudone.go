@@ -30,6 +30,8 @@ var _ Target = (*CloudOne)(nil)
 func (*CloudOne) Name() string                      { return config.TargetCloudOne }
 func (t *CloudOne) StackName() string               { return t.Cfg.StackName }
 func (*CloudOne) Prerequisite(Input) *stack.Desired { return nil }
+func (*CloudOne) PrerequisiteName() string          { return "" }
+func (*CloudOne) HasView() bool                     { return false }
 
 // Region is the AWS region of the configured Cloud One region, or of the key's.
 func (t *CloudOne) Region(ctx context.Context, creds secret.Credentials) (string, error) {

@@ -32,11 +32,15 @@ type Target interface {
 	Trail(obs stack.Observed, adopting bool, in *trail.Input)
 	// Prerequisite is the onboarder's own stack the account needs before the vendor's, for
 	// the chosen trail: nil when none (Cloud One's stack makes its own trail).
+	// PrerequisiteName is its name ("" for a target that never has one), for offboarding.
 	Prerequisite(in Input) *stack.Desired
+	PrerequisiteName() string
 	// Desired is the vendor's stack the account should have.
 	Desired(ctx context.Context, in Input) (stack.Desired, error)
-	// View reads the vendor's own view of a connected account; nil, nil for a vendor that has
-	// none (Cloud One offers no API that says whether an account is connected and forwarding).
+	// HasView reports whether the vendor keeps its own view of a connected account, and View
+	// reads it (Cloud One offers no API that says whether an account is connected and
+	// forwarding: it has none).
+	HasView() bool
 	View(ctx context.Context, creds secret.Credentials, account string) (*View, error)
 	// Forget removes an account that left the scope from the vendor, where the vendor keeps
 	// one apart from the stack; it reports whether there was one.

@@ -62,7 +62,9 @@ func TestVisionOneRules(t *testing.T) {
 			&cloudtrail.GetEventSelectorsOutput{AdvancedEventSelectors: []cttypes.AdvancedEventSelector{{FieldSelectors: []cttypes.AdvancedFieldSelector{
 				{Field: aws.String("eventCategory"), Equals: []string{"Management"}}, {Field: aws.String("readOnly"), Equals: []string{"false"}}}}}},
 			config.TrailAuto, false, "both read and write"},
-		{"organization trail", vtrail("org", func(t *cttypes.Trail) { t.TrailARN = aws.String("arn:aws:cloudtrail:" + region + ":999999999999:trail/org") }), nil, config.TrailAuto, false, "another account"},
+		{"organization trail", vtrail("org", func(t *cttypes.Trail) {
+			t.TrailARN = aws.String("arn:aws:cloudtrail:" + region + ":999999999999:trail/org")
+		}), nil, config.TrailAuto, false, "another account"},
 		{"mode new", vtrail("audit", nil), nil, config.TrailNew, false, ""},
 	}
 	for _, tc := range cases {
