@@ -11,6 +11,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -88,6 +89,17 @@ func TestDecideTable(t *testing.T) {
 		{"update rollback failed again after ours", Observation{Stack: observed("UPDATE_ROLLBACK_FAILED", want, true), Desired: &want, LastOp: ours(stack.OpContinueRollback, want)}, ActionNeedsPerson, RowOwnContinueAgain, false, ""},
 		{"delete failed", Observation{Stack: observed("DELETE_FAILED", want, true), LastOp: theirs}, ActionNeedsPerson, RowDeleteFailed, false, "X (AWS::IAM::Role)"},
 		{"review in progress", Observation{Stack: observed("REVIEW_IN_PROGRESS", want, true)}, ActionNeedsPerson, RowReview, false, "change set"},
+		// the vendor's own view, for a target that keeps one (Vision One)
+		{"in sync, the view not read", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want, HasView: true}, ActionNone, RowInSync, false, "in sync"},
+		{"in sync, managed", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want, HasView: true, View: &target.View{Found: true, State: "managed"}}, ActionNone, RowInSync, false, "in sync"},
+		{"in sync, outdated", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want, HasView: true, View: &target.View{Found: true, State: "outdated", Outdated: true, TemplateVersion: "1.2"}},
+			ActionNone, RowInSync, false, "template outdated (version 1.2): a rollout"},
+		{"in sync, not registered yet", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want, HasView: true, View: &target.View{}}, ActionWait, RowViewPending, false, "does not know account"},
+		{"in sync, never registered", Observation{Stack: settledAgo(observed("CREATE_COMPLETE", want, true), 2*time.Hour), Desired: &want, HasView: true, View: &target.View{}}, ActionNeedsPerson, RowViewUnknown, false, "did not reach it"},
+		{"in sync, failed", Observation{Stack: observed("UPDATE_COMPLETE", want, true), Desired: &want, HasView: true,
+			View: &target.View{Found: true, State: "failed", Failed: true, Problems: []string{"cloud-audit-log-monitoring: missing iam:PassRole"}}}, ActionNeedsPerson, RowViewFailed, false, "missing iam:PassRole"},
+		{"in sync, stopped trail, failed", Observation{Stack: observed("UPDATE_COMPLETE", want, true), Desired: &want, Trail: stopped, HasView: true,
+			View: &target.View{Found: true, State: "failed", Failed: true}}, ActionNeedsPerson, RowViewFailed, true, "reports account"},
 		// offboarding: the account left the scope
 		{"offboard, closed account", Observation{Offboard: "account-closed", Unreachable: "sts:AssumeRole of R was denied", WasOurs: true, Policy: config.OffboardDelete}, ActionOffboarded, RowOffboardUnreachable, false, "cannot be opened"},
 		{"offboard, absent", Observation{Offboard: "ou-not-included", Policy: config.OffboardDelete, WasOurs: true}, ActionOffboarded, RowOffboardGone, false, "nothing to delete"},
@@ -100,6 +112,13 @@ func TestDecideTable(t *testing.T) {
 		{"offboard, delete a failed stack", Observation{Offboard: "account-removed", Stack: observed("ROLLBACK_COMPLETE", want, true), Policy: config.OffboardDelete}, ActionDelete, RowOffboardDelete, false, "Workload Security connector"},
 		{"offboard, in progress", Observation{Offboard: "account-removed", Stack: observed("DELETE_IN_PROGRESS", want, true), Policy: config.OffboardDelete}, ActionWait, RowOffboardInProgress, false, "then delete it"},
 		{"offboard, delete failed", Observation{Offboard: "account-removed", Stack: observed("DELETE_FAILED", want, true), LastOp: theirs, Policy: config.OffboardDelete}, ActionNeedsPerson, RowOffboardDeleteFailed, false, "X (AWS::IAM::Role)"},
+		{"offboard, gone, the vendor keeps it", Observation{Offboard: "account-removed", Policy: config.OffboardDelete, WasOurs: true, HasView: true, View: &target.View{Found: true}},
+			ActionForget, RowOffboardForget, false, "remove account " + acct + " from Cloud One"},
+		{"offboard, report, the vendor keeps it", Observation{Offboard: "ou-not-included", Stack: observed("CREATE_COMPLETE", want, true), Policy: config.OffboardReport, HasView: true, View: &target.View{Found: true}},
+			ActionForget, RowOffboardForget, false, "is left in place"},
+		{"offboard, gone, the vendor forgot it", Observation{Offboard: "account-removed", Policy: config.OffboardDelete, WasOurs: true, HasView: true, View: &target.View{}},
+			ActionOffboarded, RowOffboardGone, false, "nothing to delete"},
+		{"offboard, excluded, the vendor is not asked", Observation{Offboard: "excluded-account", WasOurs: true, HasView: true}, ActionOffboarded, RowOffboardExcluded, false, "never touched"},
 	}
 	delays := Delays{Min: 30 * time.Second, Max: 5 * time.Minute}
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
@@ -107,7 +126,7 @@ func TestDecideTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.o.Where = "CloudOne in " + acct + "/us-east-1"
 			tc.o.Now, tc.o.Delays = now, delays
-			if tc.o.Stack.Exists {
+			if tc.o.Stack.Exists && tc.o.Stack.LastUpdated.IsZero() {
 				tc.o.Stack.LastUpdated = now.Add(-4 * time.Minute)
 			}
 			p, row := Decide(tc.o)
@@ -138,6 +157,10 @@ func TestDecideTable(t *testing.T) {
 			dry.DryRun = true
 			if dp, drow := Decide(dry); dp.Step != p.Step || drow != row || !dp.DryRun || (p.Step.writesStack() && dp.Next != Next{Outcome: OutcomeDone}) {
 				t.Errorf("dry run: %s (row %q), next %+v", dp.Step, drow, dp.Next)
+			}
+			// The vendor's view is read for a stack in sync, and for an offboarding's end.
+			if tc.o.HasView && tc.o.View == nil && row != RowOffboardExcluded && p.Step != ActionNeedsPerson && !p.ReadView {
+				t.Errorf("the vendor's view was not asked for (step %s)", p.Step)
 			}
 			// A create or update reads the template's parameters first: not read, it asks for them.
 			if unread := tc.o; unread.Template == nil {
@@ -191,7 +214,7 @@ func TestDelays(t *testing.T) {
 // Every row of the table is reached by some observation.
 func TestDecideCoversEveryRow(t *testing.T) {
 	rows := []Row{RowAbsent, RowNotOurs, RowInProgress, RowInSync, RowDiffers, RowOwnUpdateFailed, RowFailedCreate, RowOwnCreateFailed,
-		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted, RowTemplateRefused,
+		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted, RowTemplateRefused, RowViewPending, RowViewUnknown, RowViewFailed, RowOffboardForget,
 		RowOffboardExcluded, RowOffboardUnreachable, RowOffboardGone, RowOffboardNotOurs, RowOffboardReport, RowOffboardInProgress, RowOffboardDeleteFailed, RowOffboardDelete}
 	seen := map[Row]bool{}
 	for _, st := range []string{"", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_FAILED", "ROLLBACK_COMPLETE"} {
@@ -249,11 +272,28 @@ func TestDecideCoversEveryRow(t *testing.T) {
 	seen[row] = true
 	_, row = Decide(Observation{Where: "w", Desired: &want, Template: stack.TemplateParams{"Other": false}})
 	seen[row] = true
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	inSync.LastUpdated = now.Add(-time.Minute)
+	for _, v := range []*target.View{{}, {Found: true, Failed: true}} {
+		for _, age := range []time.Duration{0, time.Hour} {
+			o := Observation{Where: "w", Desired: &want, Stack: inSync, HasView: true, View: v, Now: now.Add(age)}
+			_, row = Decide(o)
+			seen[row] = true
+		}
+	}
+	_, row = Decide(Observation{Where: "w", Offboard: "account-removed", HasView: true, View: &target.View{Found: true}})
+	seen[row] = true
 	for _, r := range rows {
 		if !seen[r] {
 			t.Errorf("row %q is never reached", r)
 		}
 	}
+}
+
+// settledAgo is the stack as last written d before the table's now.
+func settledAgo(o stack.Observed, d time.Duration) stack.Observed {
+	o.LastUpdated = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC).Add(-d)
+	return o
 }
 
 func desiredFor(bucket string) stack.Desired {

@@ -55,7 +55,7 @@ func Settle(res Result, plan Plan, got Acted, at Setting) Result {
 		switch {
 		case plan.Step == ActionNeedsPerson:
 			return failure(res, fault.NeedsPersonf("%s", plan.Why))
-		case plan.Step.writesStack():
+		case plan.Step.writesStack(), plan.Step == ActionForget:
 			res.Steps = append(res.Steps, Step{Action: plan.Step, Detail: "dry run: would " + plan.Why})
 		}
 		return res

@@ -65,6 +65,12 @@ func TestSettleTable(t *testing.T) {
 			ActionWait, fault.None, OutcomeLater, 30 * time.Second, "ABSENT", "AlreadyExistsException"},
 		{"write denied", write(ActionCreate), Acted{Op: stack.OpCreate, WriteErr: denied}, ActionFail, fault.Permanent, OutcomeDLQ, 0, "ABSENT", "cloudformation:CreateStack in " + acct + "/us-east-1 was denied (an SCP, or a missing permission of role CloudOneOnboarderExecution)"},
 		{"write at a quota", write(ActionCreate), Acted{Op: stack.OpCreate, WriteErr: apiErr("LimitExceededException", "Limit for stacks exceeded")}, ActionNeedsPerson, fault.NeedsPerson, OutcomeDLQ, 0, "ABSENT", "Limit for stacks"},
+		{"the vendor forgot the account", Plan{Step: ActionForget, Why: "offboarding: remove it", Next: Next{Outcome: OutcomeDone}}, Acted{Forgot: true},
+			ActionForget, fault.None, OutcomeDone, 0, "", "removed account " + acct + " from the vendor"},
+		{"the vendor could not forget it", Plan{Step: ActionForget, Why: "offboarding: remove it", Next: Next{Outcome: OutcomeDone}}, Acted{Forgot: true, ForgetErr: fault.Transientf("Vision One answered 503")},
+			ActionFail, fault.Transient, OutcomeRetry, 0, "", "remove account " + acct + " from the vendor: Vision One answered 503"},
+		{"dry run: the vendor is not asked", Plan{Step: ActionForget, Why: "remove it", DryRun: true, Next: Next{Outcome: OutcomeDone}}, Acted{},
+			ActionForget, fault.None, OutcomeDone, 0, "", "dry run: would remove it"},
 		{"write throttled", write(ActionDelete), Acted{Op: stack.OpDelete, WriteErr: apiErr("Throttling", "Rate exceeded")}, ActionFail, fault.Transient, OutcomeRetry, 0, "UPDATE_COMPLETE", "tried to delete"},
 	}
 	for _, tc := range cases {
