@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -246,4 +247,59 @@ func IsAccountKey(k string) bool {
 		}
 	}
 	return true
+}
+
+// TemplateKeyPrefix starts the table keys of generated templates (not an account id: scans
+// skip them).
+const TemplateKeyPrefix = "#template/"
+
+// Generated is a vendor's generated template kept for reuse: its URL and when it was made.
+type Generated struct {
+	Key       string    `dynamodbav:"account"`
+	URL       string    `dynamodbav:"url"`
+	Generated time.Time `dynamodbav:"generated"`
+}
+
+// Template reads the generated template kept under key (TemplateKeyPrefix and the target's
+// key); found is false when there is none.
+func (t *Table) Template(ctx context.Context, key string) (g Generated, found bool, err error) {
+	out, err := t.DB.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(t.Name),
+		Key:            map[string]ddbtypes.AttributeValue{"account": &ddbtypes.AttributeValueMemberS{Value: TemplateKeyPrefix + key}},
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return g, false, fmt.Errorf("read generated template %s from %s: %w", key, t.Name, err)
+	}
+	if len(out.Item) == 0 {
+		return g, false, nil
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &g); err != nil {
+		return g, false, fmt.Errorf("decode generated template %s: %w", key, err)
+	}
+	return g, true, nil
+}
+
+// PutTemplate keeps a generated template under key, unless one made later is kept already (two
+// workers that generate at once keep the newer): it reports whether this one was kept.
+func (t *Table) PutTemplate(ctx context.Context, key string, g Generated) (bool, error) {
+	// Whole seconds in UTC: the times compare as strings of one length.
+	g.Key, g.Generated = TemplateKeyPrefix+key, g.Generated.UTC().Truncate(time.Second)
+	item, err := attributevalue.MarshalMap(g)
+	if err != nil {
+		return false, fmt.Errorf("encode generated template %s: %w", key, err)
+	}
+	_, err = t.DB.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(t.Name), Item: item,
+		ConditionExpression:       aws.String("attribute_not_exists(#g) OR #g < :g"),
+		ExpressionAttributeNames:  map[string]string{"#g": "generated"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":g": item["generated"]},
+	})
+	var cond *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &cond):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("keep generated template %s in %s: %w", key, t.Name, err)
+	}
+	return true, nil
 }

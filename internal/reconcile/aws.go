@@ -25,6 +25,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/starts"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/visionone"
 )
 
 // New wires a Reconciler to AWS: awsCfg is the management account's configuration (one per
@@ -36,7 +37,7 @@ func New(cfg config.Config, awsCfg aws.Config) (*Reconciler, error) {
 	keys := &cloudone.Client{BaseURL: cfg.AccountsURL}
 	r := &Reconciler{
 		Cfg:      cfg,
-		Secrets:  &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL},
+		Secrets:  &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL, Fields: cfg.SecretFields()},
 		Target:   &target.CloudOne{Cfg: cfg, Keys: keys},
 		CloudOne: keys,
 		Members: &AWSMembers{Assumer: &crossaccount.Assumer{
@@ -52,6 +53,20 @@ func New(cfg config.Config, awsCfg aws.Config) (*Reconciler, error) {
 			RoleARN:     func(account string) string { return cfg.FallbackRoleARN("aws", account) },
 			SessionName: cfg.SessionName,
 		}}
+	}
+	if cfg.Target == config.TargetVisionOne {
+		base := cfg.VisionOneAPIURL
+		if base == "" {
+			var err error
+			if base, err = visionone.BaseURL(cfg.VisionOneRegion); err != nil {
+				return nil, fault.Permanentf("ONBOARDER_VISIONONE_REGION: %w", err)
+			}
+		}
+		if cfg.LedgerTable == "" {
+			return nil, fault.Permanentf("ONBOARDER_LEDGER_TABLE is required by the Vision One target: its generated templates are kept there for every worker")
+		}
+		r.Target = &target.VisionOne{Cfg: cfg, API: &visionone.Client{BaseURL: base},
+			Templates: &ledger.Table{DB: dynamodb.NewFromConfig(awsCfg), Name: cfg.LedgerTable}}
 	}
 	if cfg.LedgerTable != "" {
 		db := dynamodb.NewFromConfig(awsCfg)

@@ -73,8 +73,11 @@ type Observation struct {
 	Policy                config.OffboardPolicy
 	Unreachable           string
 	WasOurs               bool
-	// Vendor is what the target's offboarding says (zero: Cloud One's).
-	Vendor target.Offboarding
+	// Vendor is what the target's offboarding says (zero: Cloud One's); Prerequisite: the stack
+	// observed is the onboarder's own one the vendor's needed (its trail stack), the vendor's
+	// being gone.
+	Vendor       target.Offboarding
+	Prerequisite bool
 	// Template is what the desired template declares (GetTemplateSummary), nil while it was
 	// not read: it is read only when the plan would write the stack from it.
 	Template stack.TemplateParams
@@ -336,6 +339,9 @@ func decideOffboardStack(o Observation) (Plan, Row) {
 		return Plan{Step: ActionNeedsPerson, Failed: failed(o.LastOp), Left: leftIn(v, acct, true, false),
 			Why: why + ": stack " + o.Where + " is DELETE_FAILED" + because(o.LastOp, s.Reason) +
 				": a person must remove what blocks the deletion and delete the stack, then remove what is left in " + v.Vendor}, RowOffboardDeleteFailed
+	}
+	if o.Prerequisite {
+		return Plan{Step: ActionDelete, Why: why + ": delete stack " + o.Where + " (" + string(s.Status) + "), " + v.PrerequisiteGoes}, RowOffboardDelete
 	}
 	why += ": delete stack " + o.Where + " (" + string(s.Status) + "), " + v.DeleteWhy
 	if s.Params[stack.ParamCreateNew] == "True" && v.OwnTrailGoes != "" {

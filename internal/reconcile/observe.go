@@ -195,7 +195,7 @@ func (p *pass) observeOffboard(ctx context.Context, res Result, o Observation, a
 			return res, o, m, fmt.Errorf("describe stack %s in %s/%s: %w", name, req.Account, at.Region, at.memberErr("cloudformation:DescribeStacks", err))
 		}
 		if pre.Exists {
-			s, o.Where, at.Where, res.StackName = pre, name+" in "+req.Account+"/"+at.Region, name+" in "+req.Account+"/"+at.Region, name
+			s, o.Where, at.Where, res.StackName, o.Prerequisite = pre, name+" in "+req.Account+"/"+at.Region, name+" in "+req.Account+"/"+at.Region, name, true
 		}
 	}
 	o.Stack = s
@@ -285,7 +285,7 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region 
 	if err != nil {
 		return nil, &ch, err
 	}
-	tin := target.Input{Account: p.req.Account, AccountName: p.req.AccountName, Region: region, Trail: ch, Version: v, Creds: p.creds, Now: p.now}
+	tin := target.Input{Account: p.req.Account, AccountName: p.req.AccountName, Region: region, Trail: ch, Version: v, Creds: p.creds, Now: p.now, Stack: obs}
 	if pre := t.Prerequisite(tin); pre != nil {
 		// The onboarder's own stack comes first: observed here, decided first by the pass; the
 		// vendor's stack is built from its outputs once it is settled and in sync.

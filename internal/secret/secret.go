@@ -35,6 +35,7 @@ func (v Value) Empty() bool { return v.v == "" }
 type Credentials struct {
 	APIKey       Value  // cloudOneApiKey
 	ServiceToken Value  // visionOneServiceToken
+	VisionOneKey Value  // visionOneApiKey: the onboarder's own key for Vision One's API (the Vision One target)
 	VersionID    string // the secret version: part of the stack fingerprint, so rotation updates stacks
 }
 
@@ -57,7 +58,7 @@ func (c Credentials) Scrub(text string) string {
 // pieces by a shorter one it contains.
 func (c Credentials) forms() []string {
 	var raw []string
-	for _, v := range []Value{c.APIKey, c.ServiceToken} {
+	for _, v := range []Value{c.APIKey, c.ServiceToken, c.VisionOneKey} {
 		raw = append(raw, v.v)
 		if _, after, ok := strings.Cut(v.v, ":"); ok {
 			raw = append(raw, after)

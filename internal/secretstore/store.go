@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,9 @@ type Store struct {
 	ARN string
 	TTL time.Duration
 	Now func() time.Time // nil: time.Now
+	// Fields are the fields the secret must have (config.Config.SecretFields); nil: Cloud
+	// One's, cloudOneApiKey and visionOneServiceToken. The others are read when present.
+	Fields []string
 
 	mu      sync.Mutex
 	cached  secret.Credentials
@@ -56,7 +60,7 @@ func (s *Store) Get(ctx context.Context) (secret.Credentials, error) {
 		}
 		return secret.Credentials{}, fmt.Errorf("read secret %s: %w", s.ARN, err)
 	}
-	c, err := parse(aws.ToString(out.SecretString))
+	c, err := parse(aws.ToString(out.SecretString), s.Fields)
 	if err != nil {
 		return secret.Credentials{}, fault.Permanentf("secret %s: %w", s.ARN, err)
 	}
@@ -65,17 +69,24 @@ func (s *Store) Get(ctx context.Context) (secret.Credentials, error) {
 	return c, nil
 }
 
-// parse reads the secret's JSON. Errors name the fields, never the values.
-func parse(s string) (secret.Credentials, error) {
+// parse reads the secret's JSON: the required fields must be there, the others are read when
+// present. Errors name the fields, never the values.
+func parse(s string, required []string) (secret.Credentials, error) {
+	if required == nil {
+		required = []string{"cloudOneApiKey", "visionOneServiceToken"}
+	}
 	var doc map[string]any
 	if err := json.Unmarshal([]byte(s), &doc); err != nil {
-		return secret.Credentials{}, errors.New(`value is not JSON; want {"cloudOneApiKey": "...", "visionOneServiceToken": "..."}`)
+		return secret.Credentials{}, fmt.Errorf("value is not JSON; want {%s}", example(required))
 	}
 	var errs []error
 	field := func(name string) secret.Value {
 		raw, ok := doc[name]
+		must := slices.Contains(required, name)
 		if !ok {
-			errs = append(errs, fmt.Errorf("field %s is missing", name))
+			if must {
+				errs = append(errs, fmt.Errorf("field %s is missing", name))
+			}
 			return secret.Value{}
 		}
 		str, ok := raw.(string)
@@ -83,11 +94,20 @@ func parse(s string) (secret.Credentials, error) {
 			errs = append(errs, fmt.Errorf("field %s must be a string", name))
 			return secret.Value{}
 		}
-		if strings.TrimSpace(str) == "" {
+		if must && strings.TrimSpace(str) == "" {
 			errs = append(errs, fmt.Errorf("field %s is empty", name))
 		}
 		return secret.NewValue(strings.TrimSpace(str))
 	}
-	c := secret.Credentials{APIKey: field("cloudOneApiKey"), ServiceToken: field("visionOneServiceToken")}
+	c := secret.Credentials{APIKey: field("cloudOneApiKey"), ServiceToken: field("visionOneServiceToken"), VisionOneKey: field("visionOneApiKey")}
 	return c, errors.Join(errs...)
+}
+
+// example is the secret's JSON with the fields named and no value.
+func example(fields []string) string {
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = fmt.Sprintf("%q: \"...\"", f)
+	}
+	return strings.Join(parts, ", ")
 }

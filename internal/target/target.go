@@ -61,6 +61,8 @@ type Input struct {
 	Version rollout.Version
 	Creds   secret.Credentials
 	Now     time.Time
+	// Stack is the vendor's stack as it stands (zero: absent), for what the desired keeps of it.
+	Stack stack.Observed
 }
 
 // View is the vendor's own view of a connected account.
@@ -98,4 +100,7 @@ type Offboarding struct {
 	LeftInVendor func(account string) string
 	// LeftAfterDelete is what stays in the vendor once the stack is deleted.
 	LeftAfterDelete func(account string) string
+	// PrerequisiteGoes says what deleting the onboarder's own stack (the target's prerequisite)
+	// takes with it.
+	PrerequisiteGoes string
 }

@@ -1,0 +1,236 @@
+package target
+
+import (
+	"context"
+
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/visionone"
+)
+
+// Parameters of Vision One's generated template that the onboarder sets per account (Vision
+// One documentation, "Adding an AWS account" and "CloudTrail configuration"); the generated
+// template pre-fills the others (the key, the Vision One account, the OIDC provider, the
+// region), which the onboarder leaves as they are.
+const (
+	ParamCloudAccountName = "CloudAccountName"
+	ParamTrailARN         = "CloudAuditLogMonitoringCloudTrailArn"
+	ParamTopicARN         = "CloudAuditLogMonitoringCloudTrailSNSTopicArn"
+)
+
+// Outputs of the onboarder's trail stack (deploy/visionone-trail.yaml).
+const (
+	OutputTrailARN = "TrailArn"
+	OutputTopicARN = "TopicArn"
+)
+
+// VisionOneAPI is the part of visionone.Client the target uses.
+type VisionOneAPI interface {
+	Features(ctx context.Context, key secret.Value) ([]visionone.Feature, error)
+	GenerateTemplate(ctx context.Context, key secret.Value, in visionone.TemplateRequest) (visionone.Template, error)
+	Account(ctx context.Context, key secret.Value, awsAccountID string) (visionone.Account, bool, error)
+	DeleteAccount(ctx context.Context, key secret.Value, awsAccountID string) (bool, error)
+}
+
+// Templates keeps the generated templates, so that every worker uses one per region and
+// feature set, generated again only once it ages (*ledger.Table).
+type Templates interface {
+	Template(ctx context.Context, key string) (ledger.Generated, bool, error)
+	PutTemplate(ctx context.Context, key string, g ledger.Generated) (bool, error)
+}
+
+// VisionOne is Trend Vision One's Cloud Accounts: one stack per account from a template Vision
+// One generates (POST /v3.0/cam/awsAccounts/generateCfnTemplateLinks) for the stack's region
+// and the CloudTrail feature, which registers the account in Vision One when it completes. The
+// CloudTrail feature reads a trail of the account in the stack's region and the SNS topic that
+// trail notifies; where the account has none usable, the onboarder's trail stack provides one.
+type VisionOne struct {
+	Cfg       config.Config
+	API       VisionOneAPI
+	Templates Templates
+
+	mu       sync.Mutex
+	features []string // the feature ids, read once
+}
+
+var _ Target = (*VisionOne)(nil)
+
+func (*VisionOne) Name() string               { return config.TargetVisionOne }
+func (t *VisionOne) StackName() string        { return t.Cfg.StackName }
+func (*VisionOne) HasView() bool              { return true }
+func (t *VisionOne) PrerequisiteName() string { return t.Cfg.TrailStackName }
+
+// Region is the configured region of the stacks (ONBOARDER_STACK_REGION).
+func (t *VisionOne) Region(context.Context, secret.Credentials) (string, error) {
+	return t.Cfg.StackRegion, nil
+}
+
+// Trail: Vision One's rules; the trail the stack names today comes first.
+func (t *VisionOne) Trail(obs stack.Observed, _ bool, in *trail.Input) {
+	in.Rules = trail.VisionOne
+	in.CurrentTrail = obs.Params[ParamTrailARN]
+}
+
+// Prerequisite is the onboarder's trail stack, where the chosen trail is the onboarder's own.
+func (t *VisionOne) Prerequisite(in Input) *stack.Desired {
+	if !in.Trail.CreateNewTrail {
+		return nil
+	}
+	return &stack.Desired{Name: t.Cfg.TrailStackName, TemplateURL: t.Cfg.TrailTemplateURL, Params: map[string]string{}}
+}
+
+// Desired is the Cloud Accounts stack: the template generated for the stack's region and
+// features (kept and reused, made again once it ages), the account's name (the one the stack
+// was made with, kept), and the trail and its topic (the chosen trail's, or the trail stack's
+// outputs). Its identity is the version in force and what the template was generated for, not
+// its URL: a template generated again is the same version, and an account is not rewritten for
+// that alone (a rollout to a new version is).
+func (t *VisionOne) Desired(ctx context.Context, in Input) (stack.Desired, error) {
+	trailARN, topicARN := in.Trail.TrailARN, in.Trail.TopicARN
+	if trailARN == "" || topicARN == "" {
+		trailARN, topicARN = in.Outputs[OutputTrailARN], in.Outputs[OutputTopicARN]
+	}
+	if trailARN == "" || topicARN == "" {
+		return stack.Desired{}, fault.Transientf("the trail for Vision One in %s/%s is not known yet (trail %q, topic %q): looking again", in.Account, in.Region, trailARN, topicARN)
+	}
+	features, err := t.featureIDs(ctx, in.Creds)
+	if err != nil {
+		return stack.Desired{}, err
+	}
+	url, err := t.template(ctx, in, features)
+	if err != nil {
+		return stack.Desired{}, err
+	}
+	name := in.Stack.Params[ParamCloudAccountName]
+	if name == "" {
+		name = in.AccountName
+	}
+	if name == "" {
+		name = in.Account
+	}
+	return stack.Desired{
+		Name:        t.Cfg.StackName,
+		TemplateURL: url,
+		TemplateID:  in.Version.URL + ":" + in.Region + ":" + strings.Join(features, ","),
+		Params:      map[string]string{ParamCloudAccountName: name, ParamTrailARN: trailARN, ParamTopicARN: topicARN},
+	}, nil
+}
+
+// featureIDs are the features the template is generated with: the configured ones, else the
+// CloudTrail feature, found among the features Vision One lists (its id is not documented:
+// the feature whose id, name or description speaks of CloudTrail or audit logs).
+func (t *VisionOne) featureIDs(ctx context.Context, creds secret.Credentials) ([]string, error) {
+	if len(t.Cfg.VisionOneFeatures) > 0 {
+		return sorted(t.Cfg.VisionOneFeatures), nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.features != nil {
+		return t.features, nil
+	}
+	all, err := t.API.Features(ctx, creds.VisionOneKey)
+	if err != nil {
+		return nil, err
+	}
+	var found, ids []string
+	for _, f := range all {
+		ids = append(ids, f.ID)
+		text := strings.ToLower(f.ID + " " + f.Name + " " + f.Description)
+		if strings.Contains(text, "cloudtrail") || strings.Contains(text, "audit-log") || strings.Contains(text, "audit log") {
+			found = append(found, f.ID)
+		}
+	}
+	if len(found) != 1 {
+		return nil, fault.NeedsPersonf("Vision One lists the features %s, and %d of them look like the CloudTrail one (%s): set ONBOARDER_VISIONONE_FEATURES to its id",
+			strings.Join(ids, ", "), len(found), strings.Join(found, ", "))
+	}
+	t.features = found
+	return found, nil
+}
+
+// template is the URL of the template generated for the stack's region and the features: the
+// one kept, while younger than ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE, else a new one (kept for
+// every worker). A generated template embeds a key that lasts 90 days; the maximum age leaves
+// a margin, so that no write uses an expired one.
+func (t *VisionOne) template(ctx context.Context, in Input, features []string) (string, error) {
+	key := "visionone/" + in.Region + "/" + strings.Join(features, ",")
+	if g, ok, err := t.Templates.Template(ctx, key); err != nil {
+		return "", err
+	} else if ok && in.Now.Sub(g.Generated) < t.Cfg.VisionOneTemplateMaxAge {
+		return g.URL, nil
+	}
+	req := visionone.TemplateRequest{AWSRegion: in.Region, TemplateAccountType: visionone.TemplateAccountSingle,
+		AWSAccountName: "cloudone-onboarder", AWSAccountDescription: "connected by the cloudone-onboarder",
+		CustomTags: []visionone.Tag{{Key: stack.TagManaged, Value: "true"}}}
+	for _, f := range features {
+		req.Features = append(req.Features, visionone.FeatureRequest{ID: f, Regions: []string{in.Region}})
+	}
+	gen, err := t.API.GenerateTemplate(ctx, in.Creds.VisionOneKey, req)
+	if err != nil {
+		return "", err
+	}
+	kept, err := t.Templates.PutTemplate(ctx, key, ledger.Generated{URL: gen.TemplateURL, Generated: in.Now})
+	if err != nil {
+		return "", err
+	}
+	if !kept { // another worker kept a newer one meanwhile: every worker uses that one
+		if g, ok, err := t.Templates.Template(ctx, key); err == nil && ok {
+			return g.URL, nil
+		}
+	}
+	return gen.TemplateURL, nil
+}
+
+// View is Vision One's view of the account (GET /v3.0/cam/awsAccounts/{id}).
+func (t *VisionOne) View(ctx context.Context, creds secret.Credentials, account string) (*View, error) {
+	a, found, err := t.API.Account(ctx, creds.VisionOneKey, account)
+	if err != nil || !found {
+		return &View{}, err
+	}
+	v := &View{Found: true, State: a.State, Problems: a.MissingPermissions(),
+		Outdated: a.State == visionone.StateOutdated, Failed: a.State == visionone.StateFailed}
+	for _, f := range a.Features {
+		if f.TemplateVersion != "" {
+			v.TemplateVersion = f.TemplateVersion
+		}
+	}
+	v.Synced, _ = a.LastSynced()
+	return v, nil
+}
+
+// Forget removes the account from Vision One (DELETE /v3.0/cam/awsAccounts/{id}): it deletes
+// no stack, and deleting the stack is not documented to remove the account.
+func (t *VisionOne) Forget(ctx context.Context, creds secret.Credentials, account string) (bool, error) {
+	return t.API.DeleteAccount(ctx, creds.VisionOneKey, account)
+}
+
+// Offboarding says what Vision One's stack makes, and what stays.
+func (*VisionOne) Offboarding() Offboarding {
+	return Offboarding{
+		Vendor:    "Vision One",
+		StackMade: "the Cloud Accounts stack and what it made (Vision One's IAM role and OIDC provider, the CloudTrail feature's functions), and the onboarder's trail stack where it made one",
+		DeleteWhy: "so that Vision One's resources leave the account (deleting the stack is not documented to remove the account from Vision One: the onboarder removes it there when the stacks are gone)",
+		LeftInVendor: func(acct string) string {
+			return "in Vision One: nothing once the onboarder removed AWS account " + acct + " from Cloud Accounts (it does, whatever ONBOARDER_OFFBOARD says)"
+		},
+		LeftAfterDelete: func(acct string) string {
+			return "in Vision One: nothing once the onboarder removed AWS account " + acct + " from Cloud Accounts"
+		},
+		PrerequisiteGoes: "the onboarder's trail stack: its trail, topic and bucket go, and the logs delivered so far with the bucket",
+	}
+}
+
+func sorted(ss []string) []string {
+	out := slices.Clone(ss)
+	sort.Strings(out)
+	return out
+}

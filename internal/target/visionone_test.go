@@ -1,0 +1,179 @@
+package target_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/visionone"
+)
+
+// fakeAPI answers as Vision One does, and counts the templates it generates.
+type fakeAPI struct {
+	features  []visionone.Feature
+	generated int
+	accounts  map[string]visionone.Account
+	deleted   []string
+	err       error
+}
+
+func (f *fakeAPI) Features(context.Context, secret.Value) ([]visionone.Feature, error) {
+	return f.features, f.err
+}
+
+func (f *fakeAPI) GenerateTemplate(_ context.Context, _ secret.Value, in visionone.TemplateRequest) (visionone.Template, error) {
+	if f.err != nil {
+		return visionone.Template{}, f.err
+	}
+	f.generated++
+	return visionone.Template{TemplateURL: "https://cam-templates.s3.amazonaws.com/" + in.AWSRegion + "/" + in.Features[0].ID + "/" + string(rune('a'+f.generated)) + ".yaml"}, nil
+}
+
+func (f *fakeAPI) Account(_ context.Context, _ secret.Value, id string) (visionone.Account, bool, error) {
+	a, ok := f.accounts[id]
+	return a, ok, f.err
+}
+
+func (f *fakeAPI) DeleteAccount(_ context.Context, _ secret.Value, id string) (bool, error) {
+	_, ok := f.accounts[id]
+	delete(f.accounts, id)
+	f.deleted = append(f.deleted, id)
+	return ok, f.err
+}
+
+// memTemplates keeps generated templates in memory, as the ledger table does.
+type memTemplates map[string]ledger.Generated
+
+func (m memTemplates) Template(_ context.Context, key string) (ledger.Generated, bool, error) {
+	g, ok := m[key]
+	return g, ok, nil
+}
+
+func (m memTemplates) PutTemplate(_ context.Context, key string, g ledger.Generated) (bool, error) {
+	if old, ok := m[key]; ok && !old.Generated.Before(g.Generated) {
+		return false, nil
+	}
+	m[key] = g
+	return true, nil
+}
+
+func visionOne(api *fakeAPI) *target.VisionOne {
+	cfg := config.Default()
+	cfg.Target, cfg.StackName, cfg.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, "eu-central-1"
+	cfg.TrailTemplateURL = "https://onboarder-artifacts.s3.amazonaws.com/visionone-trail.yaml"
+	return &target.VisionOne{Cfg: cfg, API: api, Templates: memTemplates{}}
+}
+
+// The Vision One stack: the template generated for the region and the CloudTrail feature,
+// reused until it ages and then generated again under the same identity; the account's name
+// kept from the stack; the trail and topic from the choice or the trail stack's outputs.
+func TestVisionOneDesired(t *testing.T) {
+	api := &fakeAPI{features: []visionone.Feature{{ID: "cloud-sentry"}, {ID: "cloud-audit-log-monitoring", Name: "CloudTrail log monitoring"}, {ID: "container-security"}}}
+	v1 := visionOne(api)
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	in := target.Input{Account: "012345678901", AccountName: "payments", Region: "eu-central-1", Now: now,
+		Version: rollout.Version{URL: config.DefaultVisionOneVersion},
+		Trail:   trail.Choice{TrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/audit", TopicARN: "arn:aws:sns:eu-central-1:012345678901:audit"}}
+	d, err := v1.Desired(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Name != "Vision-One-Cloud-Account-Management" || !strings.Contains(d.TemplateURL, "/cloud-audit-log-monitoring/") || len(d.Secrets) != 0 ||
+		d.Params[target.ParamCloudAccountName] != "payments" || d.Params[target.ParamTrailARN] != in.Trail.TrailARN || d.Params[target.ParamTopicARN] != in.Trail.TopicARN {
+		t.Fatalf("desired %+v", d)
+	}
+	// Reused within its age: the same URL, no new generation.
+	in.Now = now.Add(59 * 24 * time.Hour)
+	d2, _ := v1.Desired(context.Background(), in)
+	if d2.TemplateURL != d.TemplateURL || api.generated != 1 {
+		t.Errorf("generated %d times, URL %s", api.generated, d2.TemplateURL)
+	}
+	// Aged past ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE: generated again, and the stack's
+	// identity (so its fingerprint) does not change for that alone.
+	in.Now = now.Add(61 * 24 * time.Hour)
+	d3, _ := v1.Desired(context.Background(), in)
+	if d3.TemplateURL == d.TemplateURL || api.generated != 2 || d3.Fingerprint() != d.Fingerprint() {
+		t.Errorf("after 61 days: generated %d times, URL %s, fingerprint changed %v", api.generated, d3.TemplateURL, d3.Fingerprint() != d.Fingerprint())
+	}
+	// A new version (a rollout's) is a new identity.
+	in.Version = rollout.Version{URL: "visionone:2"}
+	if d4, _ := v1.Desired(context.Background(), in); d4.Fingerprint() == d.Fingerprint() {
+		t.Error("a new version did not change the fingerprint")
+	}
+	// The name the stack was made with is kept; the trail stack's outputs stand in for the choice.
+	in.Stack = stack.Observed{Exists: true, Params: map[string]string{target.ParamCloudAccountName: "payments-old"}}
+	in.Trail = trail.Choice{CreateNewTrail: true}
+	in.Outputs = map[string]string{target.OutputTrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/own", target.OutputTopicARN: "arn:aws:sns:eu-central-1:012345678901:own"}
+	d5, err := v1.Desired(context.Background(), in)
+	if err != nil || d5.Params[target.ParamCloudAccountName] != "payments-old" || !strings.HasSuffix(d5.Params[target.ParamTrailARN], "/own") {
+		t.Errorf("desired %+v %v", d5, err)
+	}
+	// Without a trail yet: not a write, a look again.
+	in.Outputs = nil
+	if _, err := v1.Desired(context.Background(), in); fault.ClassOf(err) != fault.Transient {
+		t.Errorf("no trail: %v", err)
+	}
+	// The prerequisite is the trail stack, only for the onboarder's own trail.
+	if p := v1.Prerequisite(target.Input{Trail: trail.Choice{CreateNewTrail: true}}); p == nil || p.Name != config.DefaultTrailStackName || p.TemplateURL != v1.Cfg.TrailTemplateURL {
+		t.Errorf("prerequisite %+v", p)
+	}
+	if p := v1.Prerequisite(target.Input{Trail: trail.Choice{TrailARN: "arn"}}); p != nil {
+		t.Errorf("a prerequisite for an existing trail: %+v", p)
+	}
+}
+
+// The CloudTrail feature is found by what Vision One lists; none, or more than one, needs a
+// person (its id is not documented), and ONBOARDER_VISIONONE_FEATURES names it.
+func TestVisionOneFeatures(t *testing.T) {
+	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Trail: trail.Choice{TrailARN: "a", TopicARN: "t"}}
+	for _, fs := range [][]visionone.Feature{{{ID: "cloud-sentry"}}, {{ID: "cloudtrail-a"}, {ID: "cloudtrail-b"}}} {
+		if _, err := visionOne(&fakeAPI{features: fs}).Desired(context.Background(), in); fault.ClassOf(err) != fault.NeedsPerson || !strings.Contains(err.Error(), "ONBOARDER_VISIONONE_FEATURES") {
+			t.Errorf("features %v: %v", fs, err)
+		}
+	}
+	v1 := visionOne(&fakeAPI{})
+	v1.Cfg.VisionOneFeatures = []string{"cloud-audit-log-monitoring"}
+	if d, err := v1.Desired(context.Background(), in); err != nil || !strings.Contains(d.TemplateURL, "cloud-audit-log-monitoring") {
+		t.Errorf("configured feature: %+v %v", d, err)
+	}
+	api := &fakeAPI{err: fault.Permanentf("Vision One: list AWS account features: HTTP 401")}
+	if _, err := visionOne(api).Desired(context.Background(), in); fault.ClassOf(err) != fault.Permanent {
+		t.Errorf("a refused key: %v", err)
+	}
+}
+
+// Vision One's view of an account, and forgetting one.
+func TestVisionOneView(t *testing.T) {
+	api := &fakeAPI{accounts: map[string]visionone.Account{
+		"012345678901": {ID: "012345678901", State: "failed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", MissingAWSPermissions: []string{"sns:Subscribe"}, TemplateVersion: "2.1"}}, LastSyncedDateTime: "2026-12-04T10:00:00Z"},
+		"123456789012": {ID: "123456789012", State: "outdated"},
+	}}
+	v1 := visionOne(api)
+	v, err := v1.View(context.Background(), secret.Credentials{}, "012345678901")
+	if err != nil || !v.Found || !v.Failed || v.Outdated || v.TemplateVersion != "2.1" || len(v.Problems) != 1 || !strings.Contains(v.Problems[0], "sns:Subscribe") || v.Synced.IsZero() {
+		t.Fatalf("view %+v %v", v, err)
+	}
+	if v, _ := v1.View(context.Background(), secret.Credentials{}, "123456789012"); !v.Outdated || v.Failed {
+		t.Errorf("outdated view %+v", v)
+	}
+	if v, _ := v1.View(context.Background(), secret.Credentials{}, "999999999999"); v.Found {
+		t.Errorf("unknown account %+v", v)
+	}
+	if found, err := v1.Forget(context.Background(), secret.Credentials{}, "012345678901"); !found || err != nil {
+		t.Errorf("forget: %v %v", found, err)
+	}
+	api.err = errors.New("boom")
+	if _, err := v1.View(context.Background(), secret.Credentials{}, "123456789012"); err == nil {
+		t.Error("an error was lost")
+	}
+}
