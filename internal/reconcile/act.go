@@ -84,6 +84,9 @@ func (p *pass) startSlot(ctx context.Context) (time.Time, error) {
 func (p *pass) write(ctx context.Context, m Member, o Observation, plan Plan, at Setting) (stack.Op, error) {
 	r := p.r
 	name := r.target().StackName()
+	if o.Desired != nil { // the stack the plan is about: the vendor's, or the onboarder's own it needs
+		name = o.Desired.Name
+	}
 	var roleARN *string // the CloudFormation service role, when configured
 	if arn := r.Cfg.CFNRoleARN("aws", p.req.Account); arn != "" && !at.Fallback {
 		// With the fallback role the account has no member roles yet: the stack is written

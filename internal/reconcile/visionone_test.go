@@ -1,0 +1,202 @@
+package reconcile
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/visionone"
+)
+
+// stacksByName is a member account's CloudFormation holding several stacks, one fake each,
+// chosen by the stack's name (or the name in its ARN). GetTemplateSummary goes to first.
+type stacksByName struct {
+	first  *fake.CloudFormation
+	stacks map[string]*fake.CloudFormation
+}
+
+func (s stacksByName) of(name *string) *fake.CloudFormation {
+	n := aws.ToString(name)
+	for k, f := range s.stacks {
+		if n == k || strings.Contains(n, ":stack/"+k+"/") {
+			return f
+		}
+	}
+	return s.first
+}
+
+func (s stacksByName) DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, o ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
+	return s.of(in.StackName).DescribeStacks(ctx, in, o...)
+}
+func (s stacksByName) DescribeStackEvents(ctx context.Context, in *cloudformation.DescribeStackEventsInput, o ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error) {
+	return s.of(in.StackName).DescribeStackEvents(ctx, in, o...)
+}
+func (s stacksByName) GetTemplateSummary(ctx context.Context, in *cloudformation.GetTemplateSummaryInput, o ...func(*cloudformation.Options)) (*cloudformation.GetTemplateSummaryOutput, error) {
+	return s.first.GetTemplateSummary(ctx, in, o...)
+}
+func (s stacksByName) CreateStack(ctx context.Context, in *cloudformation.CreateStackInput, o ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error) {
+	return s.of(in.StackName).CreateStack(ctx, in, o...)
+}
+func (s stacksByName) UpdateStack(ctx context.Context, in *cloudformation.UpdateStackInput, o ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error) {
+	return s.of(in.StackName).UpdateStack(ctx, in, o...)
+}
+func (s stacksByName) DeleteStack(ctx context.Context, in *cloudformation.DeleteStackInput, o ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error) {
+	return s.of(in.StackName).DeleteStack(ctx, in, o...)
+}
+func (s stacksByName) ContinueUpdateRollback(ctx context.Context, in *cloudformation.ContinueUpdateRollbackInput, o ...func(*cloudformation.Options)) (*cloudformation.ContinueUpdateRollbackOutput, error) {
+	return s.of(in.StackName).ContinueUpdateRollback(ctx, in, o...)
+}
+
+// v1API is Vision One's API for the reconcile's tests: one feature, templates by generation,
+// the accounts it knows.
+type v1API struct {
+	accounts map[string]visionone.Account
+	deleted  []string
+}
+
+func (f *v1API) Features(context.Context, secret.Value) ([]visionone.Feature, error) {
+	return []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}, nil
+}
+func (f *v1API) GenerateTemplate(context.Context, secret.Value, visionone.TemplateRequest) (visionone.Template, error) {
+	return visionone.Template{TemplateURL: camURL}, nil
+}
+func (f *v1API) Account(_ context.Context, _ secret.Value, id string) (visionone.Account, bool, error) {
+	a, ok := f.accounts[id]
+	return a, ok, nil
+}
+func (f *v1API) DeleteAccount(_ context.Context, _ secret.Value, id string) (bool, error) {
+	_, ok := f.accounts[id]
+	delete(f.accounts, id)
+	f.deleted = append(f.deleted, id)
+	return ok, nil
+}
+
+type memTemplates map[string]ledger.Generated
+
+func (m memTemplates) Template(_ context.Context, key string) (ledger.Generated, bool, error) {
+	g, ok := m[key]
+	return g, ok, nil
+}
+func (m memTemplates) PutTemplate(_ context.Context, key string, g ledger.Generated) (bool, error) {
+	m[key] = g
+	return true, nil
+}
+
+const (
+	camURL   = "https://cam-templates.s3.amazonaws.com/generated/eu-central-1.yaml"
+	trailURL = "https://onboarder-artifacts.s3.amazonaws.com/visionone-trail.yaml"
+)
+
+// An account connected to Vision One, end to end on fakes: with no trail Vision One can use,
+// the onboarder's trail stack first, then the Cloud Accounts stack from its trail and topic;
+// Vision One's view read once in sync (not registered yet: come back; failed: a person, in its
+// words); offboarded with the delete policy: the Cloud Accounts stack, then the trail stack,
+// then the account in Vision One.
+func TestVisionOneAccount(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Target, c.StackName, c.TemplateURL, c.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, config.DefaultVisionOneVersion, "us-east-1"
+		c.TrailTemplateURL, c.Offboard = trailURL, config.OffboardDelete
+	})
+	now := time.Now()
+	e.r.Now = func() time.Time { return now }
+	api := &v1API{accounts: map[string]visionone.Account{}}
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: api, Templates: memTemplates{}}
+	e.r.Secrets = &fakeSecrets{creds: secret.Credentials{VisionOneKey: secret.NewValue("V1KEYSECRETVALUE"), VersionID: "v1"}}
+	cam := &fake.CloudFormation{Log: e.calls, Account: acct, Region: region, Templates: map[string][]cfntypes.ParameterDeclaration{
+		camURL:   {{ParameterKey: aws.String(target.ParamCloudAccountName), DefaultValue: aws.String("x")}, {ParameterKey: aws.String(target.ParamTrailARN)}, {ParameterKey: aws.String(target.ParamTopicARN)}, {ParameterKey: aws.String("VisionOneAPIKey"), DefaultValue: aws.String("pre-filled")}},
+		trailURL: {},
+	}}
+	trailStack := &fake.CloudFormation{Log: e.calls, Account: acct, Region: region}
+	e.r.Members = &fake.Members[Member]{Answer: Member{CloudFormation: stacksByName{first: cam, stacks: map[string]*fake.CloudFormation{
+		config.DefaultTrailStackName: trailStack, config.DefaultVisionOneStackName: cam}},
+		Trails: trail.Clients{CloudTrail: func(string) trail.API { return e.trails }, S3: e.s3}}}
+	req := queue.Request{Version: 1, Account: acct, AccountName: "payments", Trigger: "test", EventID: "e1"}
+
+	// No usable trail: the trail stack first.
+	res := e.runReq(req)
+	expect(t, res, ActionCreate, fault.None)
+	if res.StackName != config.DefaultTrailStackName || trailStack.CreateStackCalls.Count() != 1 || aws.ToString(trailStack.CreateStackCalls.Last().TemplateURL) != trailURL || cam.CreateStackCalls.Count() != 0 {
+		t.Fatalf("first pass: %+v", res)
+	}
+	// It completes; its trail is the account's, tagged the onboarder's, with its topic.
+	ownARN, topic := "arn:aws:cloudtrail:us-east-1:"+acct+":trail/cloudone-onboarder-trail", "arn:aws:sns:us-east-1:"+acct+":cloudone-onboarder-trail"
+	e.trails.AddTrail(cttypes.Trail{Name: aws.String("cloudone-onboarder-trail"), TrailARN: aws.String(ownARN), HomeRegion: aws.String(region),
+		S3BucketName: aws.String("own-logs"), LogFileValidationEnabled: aws.Bool(true), SnsTopicARN: aws.String(topic)}, true)
+	e.trails.Tags = map[string][]cttypes.Tag{ownARN: {{Key: aws.String(trail.ManagedTag), Value: aws.String("true")}}}
+	trailStack.Stack.Outputs = []cfntypes.Output{{OutputKey: aws.String(target.OutputTrailARN), OutputValue: aws.String(ownARN)}, {OutputKey: aws.String(target.OutputTopicARN), OutputValue: aws.String(topic)}}
+	trailStack.Settle(cfntypes.StackStatusCreateComplete, "")
+
+	// Then the Cloud Accounts stack, from the generated template, with the trail and topic.
+	res = e.runReq(req)
+	expect(t, res, ActionCreate, fault.None)
+	in := cam.CreateStackCalls.Last()
+	if in == nil || aws.ToString(in.StackName) != config.DefaultVisionOneStackName || aws.ToString(in.TemplateURL) != camURL {
+		t.Fatalf("second pass: %+v, create %+v", res, in)
+	}
+	if p := params(in.Parameters); p[target.ParamTrailARN] != ownARN || p[target.ParamTopicARN] != topic || p[target.ParamCloudAccountName] != "payments" || len(p) != 3 {
+		t.Errorf("parameters %v", p)
+	}
+	cam.Settle(cfntypes.StackStatusCreateComplete, "")
+
+	// In sync, Vision One does not know the account yet: come back.
+	res = e.runReq(req)
+	if res.Row != string(RowViewPending) || res.Outcome != OutcomeLater {
+		t.Fatalf("not registered yet: %+v", res)
+	}
+	// Registered, managed: done; the view is in the result.
+	api.accounts[acct] = visionone.Account{ID: acct, State: "managed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", TemplateVersion: "2.0"}}}
+	res = e.runReq(req)
+	expect(t, res, ActionNone, fault.None)
+	if res.View == nil || res.View.State != "managed" || res.View.TemplateVersion != "2.0" {
+		t.Fatalf("view %+v", res.View)
+	}
+	// Failed, with Vision One's words: a person.
+	api.accounts[acct] = visionone.Account{ID: acct, State: "failed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", MissingAWSPermissions: []string{"sqs:CreateQueue"}}}}
+	res = e.runReq(req)
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	if !strings.Contains(res.Reason, "sqs:CreateQueue") || res.Row != string(RowViewFailed) {
+		t.Errorf("failed: %s", res.Reason)
+	}
+	expectWrites(t, e, "CreateStack", "CreateStack")
+
+	// Offboarded: the Cloud Accounts stack, the trail stack, then Vision One forgets it.
+	off := queue.Request{Version: 1, Account: acct, Trigger: "organizations:RemoveAccountFromOrganization", EventID: "e9", Offboard: queue.OffboardRemoved, Reason: "account-removed"}
+	res = e.runReq(off)
+	if res.Action != ActionDelete || res.StackName != config.DefaultVisionOneStackName {
+		t.Fatalf("offboarding, first: %+v", res)
+	}
+	cam.Settle(cfntypes.StackStatusDeleteComplete, "")
+	res = e.runReq(off)
+	if res.Action != ActionDelete || res.StackName != config.DefaultTrailStackName || !strings.Contains(res.Reason, "the onboarder's trail stack") {
+		t.Fatalf("offboarding, second: %+v", res)
+	}
+	trailStack.Settle(cfntypes.StackStatusDeleteComplete, "")
+	res = e.runReq(off)
+	if res.Action != ActionForget || len(api.deleted) != 1 || api.deleted[0] != acct {
+		t.Fatalf("offboarding, third: %+v, deleted %v", res, api.deleted)
+	}
+	res = e.runReq(off)
+	if res.Action != ActionOffboarded || res.Row != string(RowOffboardGone) || len(api.deleted) != 1 {
+		t.Fatalf("offboarding, done: %+v", res)
+	}
+	// The key never shows.
+	for _, r := range []Result{res} {
+		if strings.Contains(r.Reason+r.Error+r.Left, "V1KEYSECRETVALUE") {
+			t.Fatal("the Vision One key leaked")
+		}
+	}
+}
