@@ -54,10 +54,16 @@ type Entry struct {
 	// gone): why, as a queue.Offboard* code. The entry then records the offboarding: its
 	// Action says what the onboarder did (offboarded: reported; delete: deleting its stack).
 	Offboard string `dynamodbav:"offboard,omitempty" json:"offboard,omitempty"`
-	// Left is what the offboarding left behind, in the account and in Cloud One, for a
+	// Left is what the offboarding left behind, in the account and in the vendor, for a
 	// person to remove by hand.
-	Left      string    `dynamodbav:"left,omitempty" json:"left,omitempty"`
-	UpdatedAt time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
+	Left string `dynamodbav:"left,omitempty" json:"left,omitempty"`
+	// The vendor's own view of the account, when the target keeps one (Vision One): its
+	// state (managed, outdated, failed), what it says is wrong, and the version of its
+	// template the account runs.
+	VendorState           string    `dynamodbav:"vendorState,omitempty" json:"vendorState,omitempty"`
+	VendorProblems        []string  `dynamodbav:"vendorProblems,omitempty" json:"vendorProblems,omitempty"`
+	VendorTemplateVersion string    `dynamodbav:"vendorTemplateVersion,omitempty" json:"vendorTemplateVersion,omitempty"`
+	UpdatedAt             time.Time `dynamodbav:"updatedAt" json:"updatedAt"`
 }
 
 // StatusUnreachable is the stack status an entry records when the account could not be opened

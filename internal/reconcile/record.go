@@ -109,6 +109,9 @@ func Record(res Result, prev *ledger.Entry, in RecordInput) (Result, ledger.Entr
 	if res.Failed != nil {
 		e.Failed = res.Failed.String()
 	}
+	if v := res.View; v != nil && v.Found {
+		e.VendorState, e.VendorProblems, e.VendorTemplateVersion = v.State, v.Problems, v.TemplateVersion
+	}
 	delays := Delays{Min: cfg.CheckMinDelay, Max: cfg.CheckMaxDelay}
 	switch {
 	case res.Class == fault.Transient && res.waitsForRole:
@@ -144,6 +147,10 @@ func Record(res Result, prev *ledger.Entry, in RecordInput) (Result, ledger.Entr
 	if prev != nil && prev.Trail() != "" && res.Trail == nil {
 		// A pass that did not resolve the trail (a stack in progress) keeps what is known.
 		e.CreateNewTrail, e.TrailARN, e.TrailName, e.TrailHomeRegion, e.Bucket = prev.CreateNewTrail, prev.TrailARN, prev.TrailName, prev.TrailHomeRegion, prev.Bucket
+	}
+	if prev != nil && res.View == nil && res.Offboard == "" {
+		// A pass that did not read the vendor's view keeps what is known of it.
+		e.VendorState, e.VendorProblems, e.VendorTemplateVersion = prev.VendorState, prev.VendorProblems, prev.VendorTemplateVersion
 	}
 	if !res.Changed() && res.Class == fault.None && prev != nil && prev.Class == string(fault.None) && in.Request.Offboard == "" && prev.Offboard == "" {
 		// Nothing was changed: the entry keeps saying what the onboarder last changed, and when.

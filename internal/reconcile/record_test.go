@@ -10,6 +10,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -141,6 +142,22 @@ func TestRecordTable(t *testing.T) {
 				}
 			}},
 		{"dry run: nothing written", created, nil, req, false, OutcomeLater, 30 * time.Second, 0, false, false, nil},
+		{"the vendor's view is recorded", func() Result {
+			r := inSync
+			r.View = &target.View{Found: true, State: "outdated", Outdated: true, TemplateVersion: "1.4", Problems: []string{"f: sqs:CreateQueue"}}
+			return r
+		}(), lastChange, req, true, OutcomeDone, 0, 0, false, true,
+			func(t *testing.T, _ Result, e ledger.Entry) {
+				if e.VendorState != "outdated" || e.VendorTemplateVersion != "1.4" || len(e.VendorProblems) != 1 {
+					t.Errorf("entry %+v", e)
+				}
+			}},
+		{"a pass that did not read the view keeps it", inSync, func() *ledger.Entry { e := *lastChange; e.VendorState = "managed"; return &e }(), req, true, OutcomeDone, 0, 0, false, false,
+			func(t *testing.T, _ Result, e ledger.Entry) {
+				if e.VendorState != "managed" {
+					t.Errorf("entry %+v", e)
+				}
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
