@@ -67,10 +67,14 @@ func (h *TrailGuard) decide(ctx context.Context, ev *event.Event) (decision, err
 		switch {
 		case c.ARN != "" && c.ARNAccount != a:
 			return skip(a, ReasonNotOnboardingStack, "stack %s belongs to account %s", c.Name, c.ARNAccount), nil
+		case c.Name == h.Config.TrailStackName && h.Config.Target == config.TargetVisionOne:
+			// The onboarder's trail stack, which Vision One's stack reads its trail from.
+			d = enqueue(a, ReasonStackChanged, "%s on the onboarder's trail stack %s in %s", ev.Name, c.Name, ev.Region)
 		case c.Name != h.Config.StackName:
 			return skip(a, ReasonNotOnboardingStack, "stack %s is not the onboarding stack %s", c.Name, h.Config.StackName), nil
+		default:
+			d = enqueue(a, ReasonStackChanged, "%s on the onboarding stack %s in %s", ev.Name, c.Name, ev.Region)
 		}
-		d = enqueue(a, ReasonStackChanged, "%s on the onboarding stack %s in %s", ev.Name, c.Name, ev.Region)
 	} else {
 		if c.ARN != "" && c.ARNAccount != a {
 			return skip(a, ReasonOtherAccountTrail, "trail %s belongs to account %s", c.Name, c.ARNAccount), nil

@@ -97,6 +97,14 @@ func TestTrailGuard(t *testing.T) {
 			detail(m)["requestParameters"] = map[string]any{"stackName": "arn:aws:cloudformation:us-east-1:210987654321:stack/CloudOne/4f7a3c10"}
 		}), decision: "skip", reason: intake.ReasonNotOnboardingStack, noCalls: true},
 		{name: "other stack name configured", file: "cloudformation-delete-stack.json", cfg: func(c *config.Config) { c.StackName = "C1" }, decision: "skip", reason: intake.ReasonNotOnboardingStack, noCalls: true},
+		// Vision One: its stack and the onboarder's trail stack it reads its trail from.
+		{name: "vision one: its stack deleted", file: "cloudformation-delete-stack.json", cfg: func(c *config.Config) { c.Target, c.StackName = config.TargetVisionOne, "CloudOne" },
+			decision: "enqueue", reason: intake.ReasonStackChanged},
+		{name: "vision one: the trail stack deleted", file: "cloudformation-delete-stack.json", cfg: func(c *config.Config) {
+			c.Target, c.StackName, c.TrailStackName = config.TargetVisionOne, config.DefaultVisionOneStackName, "CloudOne"
+		}, decision: "enqueue", reason: intake.ReasonStackChanged},
+		{name: "cloud one: a stack named like the trail stack", file: "cloudformation-delete-stack.json", cfg: func(c *config.Config) { c.StackName, c.TrailStackName = "C1", "CloudOne" },
+			decision: "skip", reason: intake.ReasonNotOnboardingStack, noCalls: true},
 		{name: "excluded account", file: "cloudtrail-stop-logging.json", entry: &fw, cfg: func(c *config.Config) { c.ExcludeAccounts = []string{member} }, decision: "skip", reason: intake.ReasonExcluded, noCalls: true},
 		{name: "OU in scope", file: "cloudtrail-stop-logging.json", entry: &fw, cfg: func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-k2l3m4n5"} },
 			tree: map[string]string{member: "ou-ab12-k2l3m4n5"}, decision: "enqueue", reason: intake.ReasonForwardingTrail},
