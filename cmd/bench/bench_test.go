@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -98,5 +99,18 @@ func TestMedian(t *testing.T) {
 		if got := median(c.in); got != c.want {
 			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
 		}
+	}
+}
+
+// A section that needs the local environment, run when the section that sets it up failed,
+// fails with an error instead of a nil dereference (the bench crashed in measureSweep after
+// a failed seed).
+func TestNoEnvironmentIsAnError(t *testing.T) {
+	w := &world{}
+	if _, err := w.productConfig(); !errors.Is(err, errNoEnv) {
+		t.Errorf("productConfig without an environment: %v, want errNoEnv", err)
+	}
+	if _, err := w.reconciler(t.Context(), nil); !errors.Is(err, errNoEnv) {
+		t.Errorf("reconciler without an environment: %v, want errNoEnv", err)
 	}
 }
