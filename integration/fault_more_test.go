@@ -61,8 +61,8 @@ func TestFaultCloudOne(t *testing.T) {
 		{name: "Cloud One timeout", fault: "the accounts API holds every request unanswered for the first 8 s (client timeout 10 s)",
 			before: func(*faultWorld) { from = suite.c1.Requests(); suite.c1.Hang() }, during: restoreAfter(8 * time.Second), injected: count},
 	}
-	for _, c := range cases {
-		c.group = "cloudone"
+	for i, c := range cases {
+		c.group, c.seq = "cloudone", i
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) { runFault(t, c) })
 	}
 }
@@ -92,8 +92,8 @@ func TestFaultSecret(t *testing.T) {
 		{name: "secret lacks a field", fault: "the secret's JSON has the API key but no visionOneServiceToken", wantDLQ: []string{"*"},
 			reason: "field visionOneServiceToken is missing", before: put(`{"cloudOneApiKey":"` + c1Key.APIKey() + `","visionOneToken":"` + v1Tok + `"}`)},
 	}
-	for _, c := range cases {
-		c.group = "secret"
+	for i, c := range cases {
+		c.group, c.seq = "secret", i
 		c.after = func(fw *faultWorld, tl tally, mark int) {
 			if ws := fw.memberWrites(mark); len(ws) > 0 {
 				fw.t.Errorf("writes to member accounts without a usable secret: %s", describeCalls(ws))
@@ -335,11 +335,11 @@ func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 	tl := fw.account(fw.ids(), logs)
 	fw.checkNoLeak()
 	faulted := map[string]bool{}
-	for _, c := range cases {
+	for i, c := range cases {
 		id := fw.org.Account(c.account).ID
 		faulted[id] = true
 		t.Run(strings.ReplaceAll(c.scenario, " ", "_"), func(t *testing.T) {
-			row := faultRow{Group: group, Scenario: c.scenario, Fault: c.fault, In: 1}
+			row := faultRow{Group: group, Scenario: c.scenario, Fault: c.fault, In: 1, Seq: i}
 			switch {
 			case slices.Contains(tl.inSync, id):
 				row.InSync = 1
@@ -371,7 +371,7 @@ func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 			addFaultRow(row)
 		})
 	}
-	row := faultRow{Group: group, Scenario: group + ": the other accounts", Fault: fmt.Sprintf("none (the same run, %d accounts)", faultAccounts-len(cases))}
+	row := faultRow{Group: group, Scenario: group + ": the other accounts", Fault: fmt.Sprintf("none (the same run, %d accounts)", faultAccounts-len(cases)), Seq: len(cases)}
 	for _, a := range fw.accounts {
 		if faulted[a.ID] {
 			continue

@@ -54,6 +54,7 @@ type faultRow struct {
 	Injected                        int // faults the proxy (or the stand-in) injected
 	Writes                          int // CloudFormation write calls (the CloudFormation runs), -1: not counted
 	Duration                        time.Duration
+	Seq                             int // the scenario's place in its group, as declared
 }
 
 var faultRows struct {
@@ -324,6 +325,7 @@ type faultCase struct {
 	after              func(fw *faultWorld, tl tally, mark int)  // more checks
 	injected           func() int                                // faults injected (default: the proxy's count)
 	viaSweep           bool                                      // one manual request for the 20 accounts through the sweep, not 20 Control Tower events
+	seq                int                                       // its place in its group (the order of the page's rows)
 }
 
 // runFault runs one scenario: 20 Control Tower events, drained with the fault in place, then
@@ -374,7 +376,7 @@ func runFault(t *testing.T, c faultCase) {
 		_ = os.WriteFile(filepath.Join(dir, strings.NewReplacer(" ", "_", "%", "pct", "/", "_").Replace(c.name)+".log"), []byte(redact(fw.env.LambdaLogs())), 0o644)
 	}
 	row := faultRow{Group: c.group, Scenario: c.name, Fault: c.fault, In: faultAccounts,
-		InSync: len(tl.inSync), InDLQ: len(tl.inDLQ), Lost: len(tl.lost), Injected: injected, Duration: time.Since(start)}
+		InSync: len(tl.inSync), InDLQ: len(tl.inDLQ), Lost: len(tl.lost), Injected: injected, Duration: time.Since(start), Seq: c.seq}
 	row.Outcome = outcome(tl)
 	addFaultRow(row)
 	t.Logf("%s: %d in, %d in sync, %d in the DLQ, %d lost; %d faults injected; %s", c.name, row.In, row.InSync, row.InDLQ, row.Lost,
@@ -488,7 +490,8 @@ func TestFaultWire(t *testing.T) {
 		{group: "wire", name: "latency", fault: "0 to 2 s added before forwarding, on 25% of all calls",
 			before: all(proxy.Latency{UpTo: 2 * time.Second}, 0.25)},
 	}
-	for _, c := range cases {
+	for i, c := range cases {
+		c.seq = i
 		// The intake Lambda handles one event per invocation, and the pump invokes intakes one
 		// at a time: 20 events under throttling would queue behind each other's back-off. One
 		// manual request through the sweep enqueues the 20 accounts in one invocation (the

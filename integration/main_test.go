@@ -11,6 +11,7 @@ package integration
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -52,45 +53,108 @@ var suite struct {
 	setupErr error
 }
 
+// TestMain runs the suite between two things no test can do: before, it starts the harness
+// and captures every byte the test binary prints; after the last test, it prints the fault
+// runs' table and writes docs/RELIABILITY.md when asked (faultReport), then searches the whole
+// run's output and every line every process wrote for the secrets (leakCheck). Either
+// failing fails the run.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
+	flag.Parse() // for wholeRun, before m.Run
 	// Capture every byte the test binary prints (test logs included) for the leak check,
 	// while still passing it through.
 	suite.output = localworld.NewLog()
 	realOut := os.Stdout
 	r, w, err := os.Pipe()
-	if err == nil {
-		os.Stdout = w
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); _, _ = io.Copy(io.MultiWriter(realOut, suite.output), r) }()
-		defer func() {
-			w.Close()
-			wg.Wait()
-			os.Stdout = realOut
-		}()
+	if err != nil {
+		fmt.Fprintf(realOut, "FAIL: capture the test output for the leak check: %v\n", err)
+		return 1
 	}
+	os.Stdout = w
+	var copied sync.WaitGroup
+	copied.Add(1)
+	go func() { defer copied.Done(); _, _ = io.Copy(io.MultiWriter(realOut, suite.output), r) }()
+
 	suite.allLogs = localworld.NewLog() // replaced by the harness's log once it runs
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
 	suite.setupErr = setup(ctx)
-	defer teardown()
+	cancel()
 	if suite.setupErr != nil {
 		fmt.Printf("integration: harness failed after %s: %v\n", time.Since(start).Round(time.Millisecond), suite.setupErr)
 	} else {
 		fmt.Printf("integration: harness ready in %s\n", time.Since(start).Round(time.Millisecond))
 	}
 	code := m.Run()
-	// The final leak check covers the whole run's output, including this check's own tests.
-	if leaks := findLeaks(suite.output.String() + suite.allLogs.String()); len(leaks) > 0 {
-		fmt.Fprintf(realOut, "FAIL: a secret appeared in the output of the run: %s\n", strings.Join(leaks, "; "))
+	problems := faultReport(os.Stdout) // printed where the leak check reads it
+	teardown()
+	// Every byte printed so far is in suite.output once the pipe is closed and drained.
+	w.Close()
+	copied.Wait()
+	os.Stdout = realOut
+	problems = append(problems, leakCheck(realOut)...)
+	for _, p := range problems {
+		fmt.Fprintf(realOut, "FAIL: %s\n", p)
+	}
+	if len(problems) > 0 {
 		return 1
 	}
 	return code
+}
+
+// leakCheck searches everything the test binary printed and every line every Lambda process
+// and moto wrote during the run for the API key (and its secret part) and the token. The
+// check proves something only if the secret went through the product: it asks the recorder
+// whether a stack write carried the key; in a run of the whole suite one must have.
+func leakCheck(out io.Writer) []string {
+	logs := suite.allLogs.String()
+	var problems []string
+	if leaks := findLeaks(suite.output.String()); len(leaks) > 0 {
+		problems = append(problems, "a secret appears in the test output: "+strings.Join(leaks, "; "))
+	}
+	if leaks := findLeaks(logs); len(leaks) > 0 {
+		problems = append(problems, "a secret appears in the process logs: "+strings.Join(leaks, "; "))
+	}
+	carried := secretWrites()
+	switch {
+	case carried > 0 && !strings.Contains(logs, `"message":"reconcile"`):
+		problems = append(problems, "no reconcile log line was collected: the leak check would prove nothing")
+	case carried == 0 && wholeRun():
+		problems = append(problems, "no stack write carried the API key in the whole suite: the leak check would prove nothing")
+	case carried == 0:
+		fmt.Fprintln(out, "integration: leak check: no secret went through the product in this partial run: it proves nothing")
+	}
+	fmt.Fprintf(out, "integration: leak check: %d bytes of test output, %d bytes of process logs; the key went to CloudFormation in %d stack writes\n",
+		suite.output.Len(), len(logs), carried)
+	return problems
+}
+
+// secretWrites counts the stack writes of the run that carried the API key (the recorder
+// keeps request bodies in memory only).
+func secretWrites() int {
+	if suite.rec == nil {
+		return 0
+	}
+	n := 0
+	for _, c := range suite.rec.Calls(localworld.InService("cloudformation"), localworld.WithAction("CreateStack", "UpdateStack")) {
+		if strings.Contains(string(c.Body), c1Key.Secret) {
+			n++
+		}
+	}
+	return n
+}
+
+// wholeRun reports whether every test of the suite was asked for (no -run, no -skip).
+func wholeRun() bool {
+	for _, f := range []string{"test.run", "test.skip"} {
+		if fl := flag.Lookup(f); fl != nil && fl.Value.String() != "" {
+			return false
+		}
+	}
+	return true
 }
 
 func setup(ctx context.Context) error {
