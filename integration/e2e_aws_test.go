@@ -58,7 +58,7 @@ func TestE2EScopedByOU(t *testing.T) {
 		t.Errorf("a manual request onboarded %s, outside the included OU", out.Name)
 	}
 	calls := map[string]bool{}
-	for _, c := range suite.rec.Calls(localworld.InService("organizations")) {
+	for _, c := range w.h.Recorder.Calls(localworld.InService("organizations")) {
 		calls[c.Action] = true
 	}
 	for _, want := range []string{"ListParents", "DescribeAccount"} {
@@ -80,7 +80,7 @@ func TestE2ERepairOvertakesCreates(t *testing.T) {
 	for _, n := range newcomers {
 		events = append(events, localworld.ControlTowerAccount("CreateManagedAccount", n, "SUCCEEDED", w.env.Region))
 	}
-	mark := suite.rec.Mark()
+	mark := w.h.Recorder.Mark()
 	w.put(events...)
 	var stoppedAt time.Time
 	drained := make(chan localworld.Stats, 1)
@@ -95,7 +95,7 @@ func TestE2ERepairOvertakesCreates(t *testing.T) {
 	}()
 	// Once every create has started, someone stops the forwarding trail of work-a.
 	deadline := time.Now().Add(30 * time.Second)
-	for len(suite.rec.Since(mark, localworld.WithAction("CreateStack"))) < len(newcomers) && time.Now().Before(deadline) {
+	for len(w.h.Recorder.Since(mark, localworld.WithAction("CreateStack"))) < len(newcomers) && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if _, err := cloudtrail.NewFromConfig(w.acctCfg(a.ID, stackRegion)).StopLogging(w.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(name)}); err != nil {
@@ -104,13 +104,13 @@ func TestE2ERepairOvertakesCreates(t *testing.T) {
 	stoppedAt = time.Now()
 	w.put(localworld.TrailCall(a.ID, stackRegion, "StopLogging", arn))
 	<-drained
-	starts := suite.rec.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("StartLogging"))
+	starts := w.h.Recorder.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("StartLogging"))
 	if len(starts) != 1 {
 		t.Fatalf("%d StartLogging calls in %s, want 1", len(starts), a.Name)
 	}
 	repaired := starts[0].Time
 	var creates []time.Time
-	for _, c := range suite.rec.Since(mark, localworld.WithAction("CreateStack")) {
+	for _, c := range w.h.Recorder.Since(mark, localworld.WithAction("CreateStack")) {
 		creates = append(creates, c.Time)
 	}
 	sort.Slice(creates, func(i, j int) bool { return creates[i].Before(creates[j]) })
@@ -135,7 +135,7 @@ func TestE2ERepairOvertakesCreates(t *testing.T) {
 func TestE2EStartsArePaced(t *testing.T) {
 	w0 := seedWorldWith(t, "", localworld.OU{Name: "Workloads", Accounts: []string{"p-1", "p-2", "p-3", "p-4", "p-5", "p-6", "p-7", "p-8"}})
 	w := w0.start(worldOpts{reconcilers: 10, env: map[string]string{"ONBOARDER_MAX_STARTS_PER_MINUTE": "60"}})
-	mark := suite.rec.Mark()
+	mark := w.h.Recorder.Mark()
 	var events []localworld.Entry
 	for _, a := range w.org.Accounts {
 		events = append(events, localworld.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
@@ -143,7 +143,7 @@ func TestE2EStartsArePaced(t *testing.T) {
 	w.put(events...)
 	w.drain()
 	var at []time.Time
-	for _, c := range suite.rec.Since(mark, localworld.WithAction("CreateStack")) {
+	for _, c := range w.h.Recorder.Since(mark, localworld.WithAction("CreateStack")) {
 		at = append(at, c.Time)
 	}
 	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
@@ -179,14 +179,14 @@ func TestE2EStartsArePaced(t *testing.T) {
 func TestE2EOwnCreateRolledBack(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	a := w.org.Account("work-a")
-	rule := suite.Faults.FailStacks(proxy.StackFailure{Account: a.ID, Operation: "CREATE", LogicalID: "WorkloadSecurityConnector",
+	rule := w.h.Faults.FailStacks(proxy.StackFailure{Account: a.ID, Operation: "CREATE", LogicalID: "WorkloadSecurityConnector",
 		ResourceType: "Custom::WorkloadSecurity", Reason: "Cloud One Workload Security answered 403"})
-	mark := suite.rec.Mark()
+	mark := w.h.Recorder.Mark()
 	w.onboard(a)
-	if n := len(suite.rec.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("CreateStack"))); n != 1 {
+	if n := len(w.h.Recorder.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("CreateStack"))); n != 1 {
 		t.Fatalf("%d CreateStack calls, want 1", n)
 	}
-	if suite.Faults.StackFailures(rule) != 1 {
+	if w.h.Faults.StackFailures(rule) != 1 {
 		t.Fatal("the create did not fail")
 	}
 	if s := w.stack(a.ID, stackRegion, stackName); s == nil || s.StackStatus != "ROLLBACK_COMPLETE" {
@@ -197,21 +197,21 @@ func TestE2EOwnCreateRolledBack(t *testing.T) {
 		t.Errorf("DLQ reason %q", reason)
 	}
 	// The next sweep finds it still failed: no write.
-	mark = suite.rec.Mark()
+	mark = w.h.Recorder.Mark()
 	w.put(localworld.Manual(a.ID))
 	w.drain()
 	if ws := w.memberWrites(mark); len(ws) > 0 {
 		t.Errorf("a later request wrote again: %s", describeCalls(ws))
 	}
 	// The cause is fixed; an operator asks to retry.
-	suite.Faults.ClearStackFailures()
+	w.h.Faults.ClearStackFailures()
 	req := queue.Request{Version: queue.Version, Account: a.ID, Trigger: "operator", EventID: "operator-retry-1", Reason: "onboarder reconcile --retry-failed", RetryFailed: true}
 	if err := (&queue.Sender{SQS: sqs.NewFromConfig(w.env.Central()), QueueURL: w.env.QueueURL}).Send(w.ctx, []queue.Request{req}); err != nil {
 		t.Fatal(err)
 	}
 	w.drain()
 	ws := []string{}
-	for _, c := range suite.rec.Since(mark, localworld.InAccount(a.ID), localworld.InService("cloudformation"), localworld.Writes) {
+	for _, c := range w.h.Recorder.Since(mark, localworld.InAccount(a.ID), localworld.InService("cloudformation"), localworld.Writes) {
 		ws = append(ws, c.Action)
 	}
 	if !slices.Equal(ws, []string{"DeleteStack", "CreateStack"}) {

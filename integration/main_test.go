@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -40,17 +42,37 @@ func secretMarkers() []string {
 	return []string{c1Key.APIKey(), "LEAKSECRETc1-rotated", "LEAKTOKENv1-rotated", c1Key.Secret, v1Tok, "LEAKSECRET", "LEAKTOKEN"}
 }
 
+// suite is what the tests share. Each test that needs AWS takes a lane for itself: a whole
+// local AWS (moto, the fault proxy with its IAM gate and CloudFormation layer, the recorder,
+// the Cloud One stand-in) that no other test touches while it runs, so that tests run in
+// parallel, as many at once as there are lanes (-parallel, the lanes' number).
 var suite struct {
-	*localworld.Harness
-	moto     *localworld.Moto
-	rec      *localworld.Recorder
-	rie      string
-	bins     map[string]string
-	root     string
-	c1       *trend.Server
-	allLogs  *localworld.Log // every line of every process of the run
-	output   *localworld.Log // everything the test binary printed
+	lanes    chan *localworld.Harness // the lanes not in use
+	all      []*localworld.Harness    // every lane (the first owns the built binaries)
+	root     string                   // the module root
+	allLogs  *localworld.Log          // every line of every process of the run, every lane
+	output   *localworld.Log          // everything the test binary printed
 	setupErr error
+}
+
+// lane takes a lane for the test, which it marks parallel, and gives it back, its rules and
+// failures cleared, when the test ends.
+func lane(t *testing.T) *localworld.Harness {
+	t.Helper()
+	if suite.setupErr != nil {
+		t.Fatalf("harness: %v", suite.setupErr)
+	}
+	t.Parallel()
+	h := <-suite.lanes
+	t.Cleanup(func() {
+		h.Faults.Clear()
+		h.Faults.ResetDenials()
+		h.Faults.ClearSCPs()
+		h.Faults.ClearStackFailures()
+		h.CloudOne.Fail(0)
+		suite.lanes <- h
+	})
+	return h
 }
 
 // TestMain runs the suite between two things no test can do: before, it starts the harness
@@ -78,7 +100,7 @@ func run(m *testing.M) int {
 	copied.Add(1)
 	go func() { defer copied.Done(); _, _ = io.Copy(io.MultiWriter(realOut, suite.output), r) }()
 
-	suite.allLogs = localworld.NewLog() // replaced by the harness's log once it runs
+	suite.allLogs = localworld.NewLog()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	suite.setupErr = setup(ctx)
@@ -86,7 +108,7 @@ func run(m *testing.M) int {
 	if suite.setupErr != nil {
 		fmt.Printf("integration: harness failed after %s: %v\n", time.Since(start).Round(time.Millisecond), suite.setupErr)
 	} else {
-		fmt.Printf("integration: harness ready in %s\n", time.Since(start).Round(time.Millisecond))
+		fmt.Printf("integration: %d lanes ready in %s\n", len(suite.all), time.Since(start).Round(time.Millisecond))
 	}
 	code := m.Run()
 	problems := faultReport(os.Stdout) // printed where the leak check reads it
@@ -135,13 +157,12 @@ func leakCheck(out io.Writer) []string {
 // secretWrites counts the stack writes of the run that carried the API key (the recorder
 // keeps request bodies in memory only).
 func secretWrites() int {
-	if suite.rec == nil {
-		return 0
-	}
 	n := 0
-	for _, c := range suite.rec.Calls(localworld.InService("cloudformation"), localworld.WithAction("CreateStack", "UpdateStack")) {
-		if strings.Contains(string(c.Body), c1Key.Secret) {
-			n++
+	for _, h := range suite.all {
+		for _, c := range h.Recorder.Calls(localworld.InService("cloudformation"), localworld.WithAction("CreateStack", "UpdateStack")) {
+			if strings.Contains(string(c.Body), c1Key.Secret) {
+				n++
+			}
 		}
 	}
 	return n
@@ -157,18 +178,37 @@ func wholeRun() bool {
 	return true
 }
 
+// setup starts one lane per test that may run at once (-parallel).
 func setup(ctx context.Context) error {
-	h, err := localworld.StartHarness(ctx, []trend.Key{c1Key})
+	n := max(1, min(parallelism(), 6))
+	hs, err := localworld.StartHarnesses(ctx, n, []trend.Key{c1Key}, suite.allLogs)
 	if err != nil {
 		return err
 	}
-	suite.Harness = h
-	suite.moto, suite.rec, suite.rie, suite.bins, suite.root, suite.c1 = h.Moto, h.Recorder, h.RIE, h.Binaries, h.Root, h.CloudOne
-	suite.allLogs = h.Logs
+	suite.all, suite.root = hs, hs[0].Root
+	suite.lanes = make(chan *localworld.Harness, n)
+	for _, h := range hs {
+		suite.lanes <- h
+	}
 	return nil
 }
 
-func teardown() { suite.Harness.Stop() }
+// parallelism is -parallel: how many tests run at once (GOMAXPROCS by default).
+func parallelism() int {
+	if f := flag.Lookup("test.parallel"); f != nil {
+		if n, err := strconv.Atoi(f.Value.String()); err == nil {
+			return n
+		}
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// teardown stops every lane, the first (the binaries' owner) last.
+func teardown() {
+	for i := len(suite.all) - 1; i >= 0; i-- {
+		suite.all[i].Stop()
+	}
+}
 
 // findLeaks reports which secret markers occur in s, with a little context (the marker
 // itself masked).
