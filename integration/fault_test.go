@@ -74,6 +74,8 @@ type faultWorld struct {
 	accounts []localworld.Account
 	// The Cloud One stand-in's request count when its fault began and when it ended.
 	c1From, c1Until int64
+	// The Lambdas' logs' marks when the run's requests were put (runStates).
+	runMarks lambdaMarks
 }
 
 type faultOpts struct {
@@ -129,7 +131,7 @@ func startFaultWorld(ctx context.Context, t *testing.T, h *localworld.Harness, o
 	opts.Env, opts.FunctionEnv, opts.ReconcileConcurrency, opts.MaxReceiveCount = env, o.functionEnv, 10, o.maxReceive
 	e, err := localworld.Setup(ctx, h.Moto, h.Recorder, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("set up the environment: %w", err)
+		return nil, nil, fmt.Errorf("set up the environment: %w\n%s", err, motoTail(h))
 	}
 	return w, e, nil
 }
@@ -313,6 +315,7 @@ type faultCase struct {
 	injected           func(fw *faultWorld) int                  // faults injected (default: the proxy's count)
 	viaSweep           bool                                      // one manual request for the 20 accounts through the sweep, not 20 Control Tower events
 	seq                int                                       // its place in its group (the order of the page's rows)
+	mustInject         bool                                      // a run where no call met the fault proves nothing: it fails
 }
 
 // runFault runs one scenario: 20 Control Tower events, drained with the fault in place, then
@@ -349,6 +352,9 @@ func runFault(t *testing.T, c faultCase) {
 		for _, n := range fw.h.Faults.Stats().Faults {
 			injected += n
 		}
+	}
+	if c.mustInject && injected == 0 {
+		t.Errorf("%s: no call met the fault: the scenario proves nothing", c.name)
 	}
 	fw.h.Faults.Clear()
 	fw.h.CloudOne.Fail(0)
@@ -480,6 +486,7 @@ func TestFaultWire(t *testing.T) {
 	}
 	for i, c := range cases {
 		c.seq = i
+		c.mustInject = true
 		// The intake Lambda handles one event per invocation, and the pump invokes intakes one
 		// at a time: 20 events under throttling would queue behind each other's back-off. One
 		// manual request through the sweep enqueues the 20 accounts in one invocation (the

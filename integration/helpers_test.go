@@ -102,7 +102,7 @@ func (w *world) start(o worldOpts) *world {
 	opts.StackTiming, opts.InstallAccount = o.timing, o.install
 	env, err := localworld.Setup(w.ctx, w.h.Moto, w.h.Recorder, opts)
 	if err != nil {
-		t.Fatalf("set up the environment: %v", err)
+		t.Fatalf("set up the environment: %v\n%s", err, motoTail(w.h))
 	}
 	w.env = env
 	t.Cleanup(func() {
@@ -113,6 +113,16 @@ func (w *world) start(o worldOpts) *world {
 		env.Close()
 	})
 	return w
+}
+
+// motoTail is the end of the lane's moto log (its request lines and errors), for a failed
+// set-up.
+func motoTail(h *localworld.Harness) string {
+	s := redact(h.Moto.Logs().String())
+	if i := strings.LastIndex(s[:max(0, len(s)-6000)], "\n"); i >= 0 {
+		s = s[i+1:]
+	}
+	return "the last lines of moto (" + h.Moto.URL + "):\n" + s
 }
 
 // checkDenials fails the test for every call the IAM gate refused: a role of deploy/ lacks a
