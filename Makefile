@@ -35,9 +35,11 @@ unit:
 ## integration: everything that starts moto, the Lambda emulator or the demo (//go:build
 ## integration): the end-to-end suite, the local world's own tests, the operator command's,
 ## the deploy guide's, the demo and a tiny bench run; the packages' unit tests run again with them
+## (the end-to-end suite runs INTEGRATION_PARALLEL tests at once, each on a local AWS of its own)
 INTEGRATION_PKGS := ./integration/... ./cmd/... ./deploy/...
+INTEGRATION_PARALLEL ?= 3
 integration:
-	go test -race -count=1 -tags integration -timeout 30m $(INTEGRATION_PKGS)
+	go test -race -count=1 -tags integration -timeout 30m -parallel $(INTEGRATION_PARALLEL) $(INTEGRATION_PKGS)
 
 ## lint: gofmt, go vet (with and without the integration tag), staticcheck, cfn-lint on every template
 lint: fmt-check staticcheck cfn-lint package-check
