@@ -6,6 +6,8 @@
 //
 //	go test -tags integration ./integration/...
 //
+// Its tests run in parallel, -parallel at once (make integration: 3), each on a local AWS of
+// its own (a lane); the leak check and the fault report run after the last one (TestMain).
 // It needs moto_server on PATH (pip install 'moto[server]') and fails without it.
 package integration
 
