@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -56,13 +57,16 @@ func TestBenchRuns(t *testing.T) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
-	// The sizes are too small for the goals to mean anything, but nothing may be lost.
-	for _, row := range []string{"| 10. sweep of a large Organization |", "| 9. repair latency |"} {
-		for _, l := range strings.Split(rep, "\n") {
-			if strings.HasPrefix(l, row) && !strings.Contains(l, "| met |") {
-				t.Errorf("goal not met at tiny sizes: %s", l)
-			}
-		}
+	// The sizes are too small for the goals to mean anything, and their verdicts are the
+	// machine's (a latency, a wall time): they are not asserted. Nothing may be lost: the
+	// repair was made (its latency is a figure, not an error), and the sweep of the large
+	// Organization enqueued each of its 60 accounts once, none outside it.
+	if c := row(rep, "| live-0001 |"); len(c) != 4 || !regexp.MustCompile(`^\d+\.\d\d s$`).MatchString(c[2]) {
+		t.Errorf("the repair during the wave: %q", c)
+	}
+	// accounts | wall | invocations | longest | timeout | requests | lost | duplicates | outside | no digest | queue depth | throttles | goal
+	if c := row(rep, "| 60 |"); len(c) != 13 || c[6] != "0" || c[7] != "0" || c[8] != "0" || c[9] != "0" || c[10] != "60" {
+		t.Errorf("the sweep of the large Organization lost, duplicated or strayed: %q", c)
 	}
 	if strings.Contains(rep, "Sections that failed") {
 		t.Errorf("a section failed:\n%s", rep)
@@ -80,7 +84,20 @@ func TestBenchRuns(t *testing.T) {
 		}
 	}
 	if t.Failed() {
-		t.Logf("report:\n%s", rep)
+		t.Logf("report:\n%s\nlog:\n%s", rep, log.String())
 	}
-	t.Logf("log:\n%s", log.String())
+}
+
+// row is the cells of the first table row of the report that starts with prefix.
+func row(rep, prefix string) []string {
+	for _, l := range strings.Split(rep, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			cells := strings.Split(strings.Trim(l, "|"), "|")
+			for i := range cells {
+				cells[i] = strings.TrimSpace(cells[i])
+			}
+			return cells
+		}
+	}
+	return nil
 }
