@@ -23,20 +23,28 @@ package: build
 	@for h in $(HANDLERS); do (cd $(DIST)/$$h && rm -f ../$$h.zip && zip -q -X -9 ../$$h.zip bootstrap) || exit 1; done
 	@ls -l $(DIST)/*.zip
 
-## test: vet, unit tests with the race detector, then the end-to-end suite against moto
+## test: the unit step, then the integration step
 test: unit integration
 
+## unit: go vet (with and without the integration tag), then the fast tests with the race detector
 unit:
 	go vet ./...
-	go vet -tags integration ./integration/...
-	go test -race -count=1 -timeout 30m ./...
+	go vet -tags integration ./...
+	go test -race -count=1 -timeout 10m ./...
 
+## integration: everything that starts moto, the Lambda emulator or the demo (//go:build
+## integration): the end-to-end suite, the local world's own tests, the operator command's,
+## the deploy guide's, the demo and a tiny bench run; the packages' unit tests run again with them
+## (the end-to-end suite runs INTEGRATION_PARALLEL tests at once, each on a local AWS of its own)
+INTEGRATION_PKGS := ./integration/... ./cmd/... ./deploy/...
+INTEGRATION_PARALLEL ?= 3
 integration:
-	go test -race -count=1 -tags integration -timeout 45m ./integration/...
+	go test -race -count=1 -tags integration -timeout 30m -parallel $(INTEGRATION_PARALLEL) $(INTEGRATION_PKGS)
 
-## lint: gofmt, go vet, staticcheck, cfn-lint on every template
+## lint: gofmt, go vet (with and without the integration tag), staticcheck, cfn-lint on every template
 lint: fmt-check staticcheck cfn-lint package-check
 	go vet ./...
+	go vet -tags integration ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
@@ -44,7 +52,7 @@ fmt-check:
 staticcheck:
 	@test -x $(GOBIN)/staticcheck || GOBIN=$(GOBIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(GOBIN)/staticcheck ./...
-	$(GOBIN)/staticcheck -tags integration ./integration/...
+	$(GOBIN)/staticcheck -tags integration ./...
 
 cfn-lint:
 	cfn-lint deploy/*.yaml $$(git ls-files 'integration/localworld/*.yaml' 'integration/testdata/*.yaml')

@@ -1,3 +1,5 @@
+//go:build integration
+
 package deploy_test
 
 // The guide runs: every command of docs/DEPLOY.md marked [moto] is run, as written, against a

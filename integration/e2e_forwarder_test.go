@@ -54,7 +54,7 @@ func TestE2EDelegatedAdministrator(t *testing.T) {
 			t.Fatalf("forwarder rules %v: %s is missing", w.env.Forwarded, want)
 		}
 	}
-	mark := suite.rec.Mark()
+	mark := w.h.Recorder.Mark()
 
 	// Control Tower vends an account: its event, on the management account's default bus,
 	// is forwarded to the install account's bus and onboards the account.
@@ -75,7 +75,7 @@ func TestE2EDelegatedAdministrator(t *testing.T) {
 	// Nothing ran in the management account: every call of the Lambdas was made with the
 	// install account's credentials or a member execution role's, and the Organizations
 	// reads went through the delegation (the gate refuses anything else: checkDenials).
-	calls := suite.rec.Since(mark)
+	calls := w.h.Recorder.Since(mark)
 	orgReads := 0
 	for _, c := range calls {
 		if c.Account == localworld.ManagementAccount {
@@ -92,7 +92,7 @@ func TestE2EDelegatedAdministrator(t *testing.T) {
 		t.Error("no Organizations call was recorded: the delegation was not exercised")
 	}
 	t.Logf("%d calls of the Lambdas, %d of them Organizations reads through the delegation", len(calls), orgReads)
-	assumes := suite.rec.Since(mark, localworld.InService("sts"), localworld.WithAction("AssumeRole"))
+	assumes := w.h.Recorder.Since(mark, localworld.InService("sts"), localworld.WithAction("AssumeRole"))
 	if len(assumes) == 0 {
 		t.Fatal("no AssumeRole recorded")
 	}

@@ -47,9 +47,9 @@ func TestE2EGuardrailSCP(t *testing.T) {
 		t.Fatalf("guardrail: %v", err)
 	}
 	for _, a := range w.org.Accounts {
-		suite.Faults.AddSCP(a.ID, scp)
+		w.h.Faults.AddSCP(a.ID, scp)
 	}
-	t.Cleanup(suite.Faults.ClearSCPs)
+	t.Cleanup(w.h.Faults.ClearSCPs)
 
 	a := w.org.Account("work-b")
 	w.put(localworld.ControlTowerAccount("CreateManagedAccount", a, "SUCCEEDED", w.env.Region))
@@ -59,12 +59,12 @@ func TestE2EGuardrailSCP(t *testing.T) {
 	// An administrator of the account, as a person would assume the role.
 	adminARN := "arn:aws:iam::" + a.ID + ":role/SandboxAdmin"
 	trust := iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+localworld.ManagementAccount+`:root"},"Action":"sts:AssumeRole"}]}`, iampolicy.Trust)
-	suite.Faults.AddRole(proxy.Role{ARN: adminARN, Label: "SandboxAdmin in " + a.ID, Trust: &trust,
+	w.h.Faults.AddRole(proxy.Role{ARN: adminARN, Label: "SandboxAdmin in " + a.ID, Trust: &trust,
 		Policies: []iampolicy.Document{iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, iampolicy.Identity)}})
-	base := suite.moto.Config(w.ctx, stackRegion)
+	base := w.h.Moto.Config(w.ctx, stackRegion)
 	// Through the fault proxy, which learns the session's key and gates its calls (the
 	// loaded configuration's sources would put moto's endpoint back on each client).
-	base.BaseEndpoint, base.ConfigSources = aws.String(suite.Faults.URL), nil
+	base.BaseEndpoint, base.ConfigSources = aws.String(w.h.Faults.URL), nil
 	out, err := sts.NewFromConfig(base).AssumeRole(w.ctx, &sts.AssumeRoleInput{RoleArn: aws.String(adminARN), RoleSessionName: aws.String("alice")})
 	if err != nil {
 		t.Fatal(err)

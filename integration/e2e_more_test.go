@@ -28,7 +28,7 @@ import (
 func (w *world) awsCLI(args ...string) string {
 	w.t.Helper()
 	cmd := exec.CommandContext(w.ctx, "aws", append(args, "--output", "json")...)
-	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+suite.moto.URL, "AWS_ACCESS_KEY_ID="+localworld.AccessKeyID,
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+w.h.Moto.URL, "AWS_ACCESS_KEY_ID="+localworld.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY="+localworld.SecretAccessKey, "AWS_DEFAULT_REGION="+w.env.Region, "AWS_REGION="+w.env.Region,
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
 	out, err := cmd.Output()
@@ -59,7 +59,7 @@ func TestE2EReplay(t *testing.T) {
 	checkOnboarded(t, w, a, "True", "")
 	before := w.stack(a.ID, stackRegion, stackName)
 
-	mark, marks := suite.rec.Mark(), w.marks()
+	mark, marks := w.h.Recorder.Mark(), w.marks()
 	var mu sync.Mutex
 	var delivered []string
 	w.env.Pump.OnDeliver = func(h, body string) {
@@ -127,8 +127,8 @@ func envelope(id string, e localworld.Entry, region string) []byte {
 func TestE2EDuplicates(t *testing.T) {
 	w := newWorld(t, worldOpts{reconcilers: 3})
 	a := w.org.Account("work-a")
-	av, err := localworld.StartPool(w.ctx, 4, localworld.LambdaOptions{Name: "accountvending", RIE: suite.rie,
-		Bootstrap: suite.bins["accountvending"], Env: w.env.FunctionEnv("accountvending"), Tees: []io.Writer{suite.allLogs}})
+	av, err := localworld.StartPool(w.ctx, 4, localworld.LambdaOptions{Name: "accountvending", RIE: w.h.RIE,
+		Bootstrap: w.h.Binaries["accountvending"], Env: w.env.FunctionEnv("accountvending"), Tees: []io.Writer{w.h.Logs}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestE2EDuplicates(t *testing.T) {
 	if got := w.stacksEverywhere(a.ID, stackName); len(got) != 1 {
 		t.Fatalf("stacks in %v, want one", got)
 	}
-	creates := suite.rec.Calls(localworld.InService("cloudformation"), localworld.InAccount(a.ID), localworld.WithAction("CreateStack"))
+	creates := w.h.Recorder.Calls(localworld.InService("cloudformation"), localworld.InAccount(a.ID), localworld.WithAction("CreateStack"))
 	if len(creates) != 1 {
 		t.Errorf("%d CreateStack calls, want 1", len(creates))
 	}
@@ -184,7 +184,7 @@ func TestE2ESweep(t *testing.T) {
 	foreignBefore := w.stack(foreign.ID, stackRegion, stackName)
 
 	marks := w.marks()
-	mark := suite.rec.Mark()
+	mark := w.h.Recorder.Mark()
 	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localworld.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
 		t.Fatalf("sweep: %v %v", err, ferr)
 	}
@@ -194,7 +194,7 @@ func TestE2ESweep(t *testing.T) {
 		if got := w.stacksEverywhere(org.Account(n).ID, stackName); len(got) > 0 {
 			t.Errorf("%s is out of scope but has a stack in %v", n, got)
 		}
-		if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(org.Account(n).ID)); len(ws) > 0 {
+		if ws := w.h.Recorder.Since(mark, localworld.Writes, localworld.InAccount(org.Account(n).ID)); len(ws) > 0 {
 			t.Errorf("%s is out of scope but got writes: %s", n, describeCalls(ws))
 		}
 	}
@@ -203,7 +203,7 @@ func TestE2ESweep(t *testing.T) {
 	if after == nil || publicParams(after) != publicParams(foreignBefore) || localworld.StackTags(after)["cloudone-onboarder:managed"] != "" {
 		t.Errorf("the foreign stack in work-b was changed")
 	}
-	if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(foreign.ID)); len(ws) > 0 {
+	if ws := w.h.Recorder.Since(mark, localworld.Writes, localworld.InAccount(foreign.ID)); len(ws) > 0 {
 		t.Errorf("writes to work-b, whose stack is not ours: %s", describeCalls(ws))
 	}
 	reported := false
@@ -217,7 +217,7 @@ func TestE2ESweep(t *testing.T) {
 	}
 
 	// A second sweep finds everything in sync.
-	marks, mark = w.marks(), suite.rec.Mark()
+	marks, mark = w.marks(), w.h.Recorder.Mark()
 	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localworld.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
 		t.Fatalf("sweep: %v %v", err, ferr)
 	}
@@ -274,12 +274,12 @@ func TestE2EDryRun(t *testing.T) {
 	w := newWorld(t, worldOpts{env: map[string]string{"ONBOARDER_DRY_RUN": "true"}})
 	withTrail := w.org.Account("work-b")
 	name := "audit"
-	if _, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: withTrail.ID, Name: name, Bucket: "audit-" + withTrail.ID,
+	if _, err := w.h.Moto.SeedTrail(w.ctx, localworld.Trail{Account: withTrail.ID, Name: name, Bucket: "audit-" + withTrail.ID,
 		HomeRegion: stackRegion, Logging: false}); err != nil {
 		t.Fatal(err)
 	}
 	before := w.snapshot()
-	mark, marks := suite.rec.Mark(), w.marks()
+	mark, marks := w.h.Recorder.Mark(), w.marks()
 	if _, ferr, err := w.env.Lambdas["sweep"].Invoke(w.ctx, localworld.ScheduledEvent(w.env.Region)); err != nil || ferr != nil {
 		t.Fatalf("sweep: %v %v", err, ferr)
 	}
@@ -317,16 +317,16 @@ func TestE2ESecretRotation(t *testing.T) {
 	fp := localworld.StackTags(w.stack(a.ID, stackRegion, stackName))["cloudone-onboarder:fingerprint"]
 
 	rotated := trend.Key{ID: "LEAKKEYID0c2", Secret: "LEAKSECRETc1-rotated-5e1d", Region: "us-1", Account: c1Key.Account}
-	suite.c1.AddKey(rotated)
+	w.h.CloudOne.AddKey(rotated)
 	newTok := "LEAKTOKENv1-rotated-77a0"
 	if _, err := secretsmanager.NewFromConfig(w.env.Central()).PutSecretValue(w.ctx, &secretsmanager.PutSecretValueInput{
 		SecretId: aws.String(w.env.SecretARN), SecretString: aws.String(localworld.SecretValue{CloudOneAPIKey: rotated.APIKey(), VisionOneServiceToken: newTok}.JSON())}); err != nil {
 		t.Fatal(err)
 	}
-	mark := suite.rec.Mark()
+	mark := w.h.Recorder.Mark()
 	w.put(localworld.Manual(a.ID))
 	w.drain()
-	if ups := suite.rec.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("UpdateStack")); len(ups) != 1 {
+	if ups := w.h.Recorder.Since(mark, localworld.InAccount(a.ID), localworld.WithAction("UpdateStack")); len(ups) != 1 {
 		t.Errorf("%d UpdateStack calls after the rotation, want 1", len(ups))
 	}
 	s := w.stack(a.ID, stackRegion, stackName)
@@ -344,7 +344,7 @@ func TestE2EUnrelatedTraffic(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	a := w.org.Account("work-a")
 	_, arn, _ := seedForwardingTrail(t, w, a)
-	mark, marks := suite.rec.Mark(), w.marks()
+	mark, marks := w.h.Recorder.Mark(), w.marks()
 	// The onboarder's own roles, whatever the session name: their changes are its own.
 	own := localworld.RoleSession(a.ID, localworld.MemberExecutionRole, "any-session")
 	cfn := localworld.RoleSession(a.ID, localworld.MemberCFNRole, "AWSCloudFormation")

@@ -37,7 +37,7 @@ func TestE2EOffboarding(t *testing.T) {
 	env := map[string]string{"ONBOARDER_INCLUDE_OUS": wk, "ONBOARDER_OFFBOARD": "delete"}
 	w := w0.start(worldOpts{region: "us-east-1", env: env, allowDenials: []string{"sts:AssumeRole", "cloudformation:DescribeStacks"}})
 	acct := func(n string) localworld.Account { return w.org.Account(n) }
-	orgs := organizations.NewFromConfig(suite.moto.Config(w.ctx, "us-east-1"))
+	orgs := organizations.NewFromConfig(w.h.Moto.Config(w.ctx, "us-east-1"))
 
 	// Onboard the Workloads accounts.
 	w.put(localworld.Manual())
@@ -57,8 +57,8 @@ func TestE2EOffboarding(t *testing.T) {
 	// A deletion that fails (a custom resource of Trend's template that fails on delete): the
 	// CloudFormation layer plays it, as moto cannot.
 	w.removeAccount(orgs, acct("delete-fails"))
-	suite.Faults.FailStacks(proxy.StackFailure{Account: acct("delete-fails").ID, Operation: "DELETE"})
-	mark := suite.rec.Mark()
+	w.h.Faults.FailStacks(proxy.StackFailure{Account: acct("delete-fails").ID, Operation: "DELETE"})
+	mark := w.h.Recorder.Mark()
 	w.put(localworld.OrganizationsAccountCall("RemoveAccountFromOrganization", acct("delete-fails").ID))
 	w.put(localworld.OrganizationsAccountCall("CloseAccount", acct("close-ev").ID),
 		localworld.OrganizationsAccountCall("RemoveAccountFromOrganization", acct("remove-ev").ID),
@@ -83,19 +83,19 @@ func TestE2EOffboarding(t *testing.T) {
 	w.moveAccount(orgs, acct("move-sw"), wk, sb)
 	env["ONBOARDER_EXCLUDE_ACCOUNTS"] = acct("exclude-sw").ID
 	w.restart(env)
-	mark = suite.rec.Mark()
+	mark = w.h.Recorder.Mark()
 	w.sweep()
 	w.checkUnreachable(acct("close-sw"), "account-not-active", mark)
 	w.checkDeleted(acct("remove-sw"), "account-not-in-organization")
 	w.checkDeleted(acct("move-sw"), "ou-not-included")
 	w.checkUntouched(acct("exclude-sw"), mark)
 	checkOnboarded(t, w, acct("stays"), "True", "")
-	if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(acct("stays").ID)); len(ws) > 0 {
+	if ws := w.h.Recorder.Since(mark, localworld.Writes, localworld.InAccount(acct("stays").ID)); len(ws) > 0 {
 		t.Errorf("the account that stays in scope got writes: %s", describeCalls(ws))
 	}
 
 	// Offboarding is done once: the next sweep offboards nobody again and writes nothing.
-	marks, mark := w.marks(), suite.rec.Mark()
+	marks, mark := w.marks(), w.h.Recorder.Mark()
 	w.sweep()
 	if ws := w.memberWrites(mark); len(ws) > 0 {
 		t.Errorf("the second sweep wrote: %s", describeCalls(ws))
@@ -138,7 +138,7 @@ func (w *world) closeAccount(orgs *organizations.Client, a localworld.Account) {
 	if _, err := orgs.CloseAccount(w.ctx, &organizations.CloseAccountInput{AccountId: aws.String(a.ID)}); err != nil {
 		w.t.Fatalf("close %s: %v", a.Name, err)
 	}
-	suite.Faults.CloseAccount(a.ID)
+	w.h.Faults.CloseAccount(a.ID)
 }
 
 func (w *world) removeAccount(orgs *organizations.Client, a localworld.Account) {
@@ -205,7 +205,7 @@ func (w *world) checkUntouched(a localworld.Account, mark int) {
 
 func (w *world) checkUnreachable(a localworld.Account, code string, mark int) {
 	w.t.Helper()
-	if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(a.ID)); len(ws) > 0 {
+	if ws := w.h.Recorder.Since(mark, localworld.Writes, localworld.InAccount(a.ID)); len(ws) > 0 {
 		w.t.Errorf("%s is closed but got writes: %s", a.Name, describeCalls(ws))
 	}
 	e := w.ledgerEntry(a.ID)

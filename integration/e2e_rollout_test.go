@@ -54,10 +54,10 @@ func TestE2ERollout(t *testing.T) {
 	// Two new versions: a broken one, whose custom resource fails on update, and its fix.
 	broken := w.uploadTemplate("cloudone/v2-broken/onboarding-template.yaml", "Version 2")
 	fixed := w.uploadTemplate("cloudone/v2.1/onboarding-template.yaml", "Version 2.1")
-	rule := suite.Faults.FailStacks(proxy.StackFailure{Operation: "UPDATE", TemplateURLContains: "/v2-broken/"})
-	defer suite.Faults.ClearStackFailures()
+	rule := w.h.Faults.FailStacks(proxy.StackFailure{Operation: "UPDATE", TemplateURLContains: "/v2-broken/"})
+	defer w.h.Faults.ClearStackFailures()
 
-	mark := suite.rec.Mark()
+	mark := w.h.Recorder.Mark()
 	out := w.operator(0, "rollout", "start", "--template-url", broken, "--canary", acct("canary").ID, "--batch", "2", "--failure-tolerance", "0")
 	if !strings.Contains(out, "wave 1: 1 accounts (canary, enqueued)") || !strings.Contains(out, "wave 3: 2 accounts") {
 		t.Fatalf("rollout start:\n%s", out)
@@ -66,7 +66,7 @@ func TestE2ERollout(t *testing.T) {
 
 	// The canary's update failed and rolled back: the rollout halted after the canary wave,
 	// naming the resource and the reason.
-	if n := suite.Faults.StackFailures(rule); n != 1 {
+	if n := w.h.Faults.StackFailures(rule); n != 1 {
 		t.Errorf("the broken version failed %d updates, want 1 (the canary's)", n)
 	}
 	r := w.rollout()
@@ -92,7 +92,7 @@ func TestE2ERollout(t *testing.T) {
 		t.Helper()
 		for _, n := range names[1:] {
 			a := acct(n)
-			if ws := suite.rec.Since(mark, localworld.Writes, localworld.InAccount(a.ID)); len(ws) > 0 {
+			if ws := w.h.Recorder.Since(mark, localworld.Writes, localworld.InAccount(a.ID)); len(ws) > 0 {
 				t.Errorf("%s: %s got writes: %s", when, n, describeCalls(ws))
 			}
 			checkOnboarded(t, w, a, "True", "")
@@ -103,7 +103,7 @@ func TestE2ERollout(t *testing.T) {
 		}
 	}
 	untouched("after the halt")
-	sweepMark := suite.rec.Mark()
+	sweepMark := w.h.Recorder.Mark()
 	w.sweep()
 	untouched("after a sweep")
 	if ws := w.memberWrites(sweepMark); len(ws) > 0 {
@@ -176,11 +176,11 @@ func (w *world) uploadTemplate(key, version string) string {
 	if bytes.Equal(body, localworld.OnboardingTemplate) {
 		w.t.Fatal("the stand-in template has no description to change")
 	}
-	if _, err := localworld.S3(suite.moto.Config(w.ctx, "us-east-1")).PutObject(w.ctx, &s3.PutObjectInput{
+	if _, err := localworld.S3(w.h.Moto.Config(w.ctx, "us-east-1")).PutObject(w.ctx, &s3.PutObjectInput{
 		Bucket: aws.String(localworld.TemplateBucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 		w.t.Fatal(err)
 	}
-	return suite.moto.ObjectURL(localworld.TemplateBucket, key)
+	return w.h.Moto.ObjectURL(localworld.TemplateBucket, key)
 }
 
 // operator runs the operator command against the world and returns its output; it fails the
@@ -189,7 +189,7 @@ func (w *world) operator(want int, args ...string) string {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(w.ctx, 2*time.Minute)
 	defer cancel()
-	out, stderr, code, err := w.env.RunOperator(ctx, suite.Harness.Operator, args...)
+	out, stderr, code, err := w.env.RunOperator(ctx, w.h.Operator, args...)
 	if err != nil || code != want {
 		w.t.Fatalf("onboarder %s: exit %d (want %d), %v\n%s\n%s", strings.Join(args, " "), code, want, err, redact(out), redact(stderr))
 	}

@@ -58,7 +58,7 @@ func checkOnboardedWith(t *testing.T, w *world, a localworld.Account, wantNewTra
 		t.Errorf("%s: no tag cloudone-onboarder:fingerprint (tags %v)", a.Name, tg)
 	}
 	// moto's DescribeStacks does not return Capabilities: read them from the recorded call.
-	calls := suite.rec.Calls(localworld.InService("cloudformation"), localworld.InAccount(a.ID), localworld.WithAction("CreateStack", "UpdateStack"))
+	calls := w.h.Recorder.Calls(localworld.InService("cloudformation"), localworld.InAccount(a.ID), localworld.WithAction("CreateStack", "UpdateStack"))
 	if len(calls) == 0 {
 		t.Fatalf("%s: no CreateStack call recorded", a.Name)
 	}
@@ -102,7 +102,7 @@ func TestE2ENewAccount(t *testing.T) {
 		}
 	}
 	// The worker assumed the execution role with its own session name.
-	roles := suite.rec.Calls(localworld.WithAction("AssumeRole"), func(c localworld.Call) bool {
+	roles := w.h.Recorder.Calls(localworld.WithAction("AssumeRole"), func(c localworld.Call) bool {
 		return strings.Contains(c.RoleARN, "::"+a.ID+":role/")
 	})
 	var sessions []string
@@ -132,18 +132,18 @@ func TestE2ETrailMode(t *testing.T) {
 	w := newWorld(t, worldOpts{})
 	withTrail, without, farBucket := w.org.Account("work-a"), w.org.Account("work-b"), w.org.Account("work-c")
 	// A multi-region trail homed in eu-west-1 covers us-east-1, and its bucket is in us-east-1.
-	if _, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: withTrail.ID, Name: "org-audit", Bucket: "audit-logs-" + withTrail.ID,
+	if _, err := w.h.Moto.SeedTrail(w.ctx, localworld.Trail{Account: withTrail.ID, Name: "org-audit", Bucket: "audit-logs-" + withTrail.ID,
 		HomeRegion: "eu-west-1", BucketRegion: stackRegion, MultiRegion: true, Logging: true}); err != nil {
 		t.Fatal(err)
 	}
 	// The same, with the bucket in eu-west-1: S3 notifies only targets in the bucket's own
 	// region, so the forwarder in us-east-1 could not use it.
-	if _, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: farBucket.ID, Name: "org-audit", Bucket: "audit-logs-" + farBucket.ID,
+	if _, err := w.h.Moto.SeedTrail(w.ctx, localworld.Trail{Account: farBucket.ID, Name: "org-audit", Bucket: "audit-logs-" + farBucket.ID,
 		HomeRegion: "eu-west-1", MultiRegion: true, Logging: true}); err != nil {
 		t.Fatal(err)
 	}
 	// A trail that does not log, in the other account, must not count.
-	if _, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: without.ID, Name: "stopped", Bucket: "stopped-logs-" + without.ID,
+	if _, err := w.h.Moto.SeedTrail(w.ctx, localworld.Trail{Account: without.ID, Name: "stopped", Bucket: "stopped-logs-" + without.ID,
 		HomeRegion: "us-east-1", MultiRegion: true, Logging: false}); err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestE2ETrailMode(t *testing.T) {
 func seedForwardingTrail(t *testing.T, w *world, a localworld.Account) (name, arn, bucket string) {
 	t.Helper()
 	name, bucket = "audit", "audit-logs-"+a.ID
-	arn, err := suite.moto.SeedTrail(w.ctx, localworld.Trail{Account: a.ID, Name: name, Bucket: bucket, HomeRegion: stackRegion, Logging: true})
+	arn, err := w.h.Moto.SeedTrail(w.ctx, localworld.Trail{Account: a.ID, Name: name, Bucket: bucket, HomeRegion: stackRegion, Logging: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestE2ELoggingStopped(t *testing.T) {
 	if !w.trailLogging(a.ID, stackRegion, name) {
 		t.Errorf("the forwarding trail does not log after its StopLogging event")
 	}
-	starts := suite.rec.Calls(localworld.InService("cloudtrail"), localworld.InAccount(a.ID), localworld.WithAction("StartLogging"),
+	starts := w.h.Recorder.Calls(localworld.InService("cloudtrail"), localworld.InAccount(a.ID), localworld.WithAction("StartLogging"),
 		func(c localworld.Call) bool { return c.Region == stackRegion })
 	if len(starts) == 0 { // the seed talks to moto directly: only the product's calls are recorded
 		t.Errorf("no StartLogging by the product in %s/%s", a.ID, stackRegion)
@@ -262,7 +262,7 @@ func TestE2ENewAccountOrganizationsEvent(t *testing.T) {
 	}
 	checkOnboarded(t, w, a, "True", "")
 	// A failed creation changes nothing.
-	mark := suite.rec.Mark()
+	mark := w.h.Recorder.Mark()
 	w.put(localworld.OrganizationsCreateAccountResult(w.org.Account("sandbox-b"), "FAILED"),
 		localworld.ControlTowerAccount("CreateManagedAccount", w.org.Account("work-a"), "FAILED", w.env.Region))
 	w.drain()

@@ -25,26 +25,33 @@ import (
 // ---- Cloud One ----
 
 func TestFaultCloudOne(t *testing.T) {
-	var from int64
+	t.Parallel()
 	fail := func(status int) func(*faultWorld) {
-		return func(*faultWorld) { from = suite.c1.Requests(); suite.c1.Fail(status) }
+		return func(fw *faultWorld) { fw.c1From = fw.h.CloudOne.Requests(); fw.h.CloudOne.Fail(status) }
 	}
-	var until int64
+	// The fault lasts d, and in any case until a request met it: on a loaded machine the
+	// first reconcile may come later than d, and the scenario would prove nothing.
 	restoreAfter := func(d time.Duration) func(context.Context, *faultWorld) {
-		return func(ctx context.Context, _ *faultWorld) {
+		return func(ctx context.Context, fw *faultWorld) {
 			select {
 			case <-ctx.Done():
 			case <-time.After(d):
 			}
-			until = suite.c1.Requests()
-			suite.c1.Fail(0)
+			for fw.h.CloudOne.Requests() == fw.c1From && ctx.Err() == nil {
+				select {
+				case <-ctx.Done():
+				case <-time.After(100 * time.Millisecond): // polling the stand-in's count
+				}
+			}
+			fw.c1Until = fw.h.CloudOne.Requests()
+			fw.h.CloudOne.Fail(0)
 		}
 	}
-	count := func() int { return int(until - from) }
-	permanent := func() int { return int(suite.c1.Requests() - from) }
+	count := func(fw *faultWorld) int { return int(fw.c1Until - fw.c1From) }
+	permanent := func(fw *faultWorld) int { return int(fw.h.CloudOne.Requests() - fw.c1From) }
 	// Permanent answers: each request fails at once, and the only retries are the redrive's.
 	onlyRedrive := func(fw *faultWorld, tl tally, mark int) {
-		if n := permanent(); n > 2*faultAccounts {
+		if n := permanent(fw); n > 2*faultAccounts {
 			fw.t.Errorf("Cloud One got %d requests for %d accounts: a rejected key must be dead-lettered at once, not retried", n, faultAccounts)
 		}
 		if ws := fw.memberWrites(mark); len(ws) > 0 {
@@ -59,10 +66,10 @@ func TestFaultCloudOne(t *testing.T) {
 		{name: "Cloud One 429", fault: "the accounts API answers 429 for the first 3 s", before: fail(429), during: restoreAfter(3 * time.Second), injected: count},
 		{name: "Cloud One 503", fault: "the accounts API answers 503 for the first 3 s", before: fail(503), during: restoreAfter(3 * time.Second), injected: count},
 		{name: "Cloud One timeout", fault: "the accounts API holds every request unanswered for the first 8 s (client timeout 10 s)",
-			before: func(*faultWorld) { from = suite.c1.Requests(); suite.c1.Hang() }, during: restoreAfter(8 * time.Second), injected: count},
+			before: func(fw *faultWorld) { fw.c1From = fw.h.CloudOne.Requests(); fw.h.CloudOne.Hang() }, during: restoreAfter(8 * time.Second), injected: count},
 	}
-	for _, c := range cases {
-		c.group = "cloudone"
+	for i, c := range cases {
+		c.group, c.seq, c.mustInject = "cloudone", i, true
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) { runFault(t, c) })
 	}
 }
@@ -70,9 +77,10 @@ func TestFaultCloudOne(t *testing.T) {
 // ---- the secret ----
 
 func TestFaultSecret(t *testing.T) {
+	t.Parallel()
 	put := func(v string) func(*faultWorld) {
 		return func(fw *faultWorld) {
-			if _, err := secretsmanager.NewFromConfig(suite.moto.Config(fw.ctx, fw.env.Region)).PutSecretValue(fw.ctx,
+			if _, err := secretsmanager.NewFromConfig(fw.h.Moto.Config(fw.ctx, fw.env.Region)).PutSecretValue(fw.ctx,
 				&secretsmanager.PutSecretValueInput{SecretId: aws.String(fw.env.SecretARN), SecretString: aws.String(v)}); err != nil {
 				fw.t.Fatal(err)
 			}
@@ -81,7 +89,7 @@ func TestFaultSecret(t *testing.T) {
 	cases := []faultCase{
 		{name: "secret missing", fault: "the secret is deleted (no recovery window)", wantDLQ: []string{"*"}, reason: "it does not exist",
 			before: func(fw *faultWorld) {
-				if _, err := secretsmanager.NewFromConfig(suite.moto.Config(fw.ctx, fw.env.Region)).DeleteSecret(fw.ctx,
+				if _, err := secretsmanager.NewFromConfig(fw.h.Moto.Config(fw.ctx, fw.env.Region)).DeleteSecret(fw.ctx,
 					&secretsmanager.DeleteSecretInput{SecretId: aws.String(fw.env.SecretARN), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
 					fw.t.Fatal(err)
 				}
@@ -92,8 +100,8 @@ func TestFaultSecret(t *testing.T) {
 		{name: "secret lacks a field", fault: "the secret's JSON has the API key but no visionOneServiceToken", wantDLQ: []string{"*"},
 			reason: "field visionOneServiceToken is missing", before: put(`{"cloudOneApiKey":"` + c1Key.APIKey() + `","visionOneToken":"` + v1Tok + `"}`)},
 	}
-	for _, c := range cases {
-		c.group = "secret"
+	for i, c := range cases {
+		c.group, c.seq = "secret", i
 		c.after = func(fw *faultWorld, tl tally, mark int) {
 			if ws := fw.memberWrites(mark); len(ws) > 0 {
 				fw.t.Errorf("writes to member accounts without a usable secret: %s", describeCalls(ws))
@@ -117,9 +125,9 @@ type stateCase struct {
 }
 
 // cfnWrites lists the product's CloudFormation write calls in an account since mark.
-func cfnWrites(id string, mark int) []string {
+func (fw *faultWorld) cfnWrites(id string, mark int) []string {
 	var out []string
-	for _, c := range suite.rec.Since(mark, localworld.Writes, localworld.InAccount(id), localworld.InService("cloudformation")) {
+	for _, c := range fw.h.Recorder.Since(mark, localworld.Writes, localworld.InAccount(id), localworld.InService("cloudformation")) {
 		out = append(out, c.Action)
 	}
 	return out
@@ -129,7 +137,7 @@ func cfnWrites(id string, mark int) []string {
 // CloudFormation layer.
 func force(status, reason string) func(fw *faultWorld, id string) {
 	return func(fw *faultWorld, id string) {
-		if err := suite.Faults.ForceStackStatus(id, stackRegion, stackName, status, reason); err != nil {
+		if err := fw.h.Faults.ForceStackStatus(id, stackRegion, stackName, status, reason); err != nil {
 			fw.t.Fatal(err)
 		}
 	}
@@ -137,7 +145,7 @@ func force(status, reason string) func(fw *faultWorld, id string) {
 
 func writesAre(want ...string) func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
 	return func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
-		ws := cfnWrites(id, mark)
+		ws := fw.cfnWrites(id, mark)
 		if !slices.Equal(ws, want) {
 			t.Errorf("%s: CloudFormation writes %v, want %v", id, ws, want)
 		}
@@ -168,18 +176,27 @@ func passes(logs, id string) (n, later, failures int) {
 // reconciles all 20 through the sweep. The other 13 are the control: in sync, untouched.
 func TestFaultStackStates(t *testing.T) {
 	recreated := writesAre("DeleteStack", "CreateStack")
-	releaseAfter := func(d time.Duration) func(ctx context.Context, fw *faultWorld, id string) {
+	// The other party's update ends once the worker has come back to the stack n times (its
+	// passes logged as "later"): a clock would let a slow worker find it over at its first
+	// look, and a fast one at its n-th.
+	releaseAfterLooks := func(n int) func(ctx context.Context, fw *faultWorld, id string) {
 		return func(ctx context.Context, fw *faultWorld, id string) {
-			select {
-			case <-ctx.Done():
-			case <-time.After(d):
+			for {
+				if _, later, _ := passes(fw.logsSince(fw.runMarks, "reconcile"), id); later >= n {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(100 * time.Millisecond): // polling the logs
+				}
 			}
-			_ = suite.Faults.ForceStackStatus(id, stackRegion, stackName, "UPDATE_COMPLETE", "")
+			_ = fw.h.Faults.ForceStackStatus(id, stackRegion, stackName, "UPDATE_COMPLETE", "")
 		}
 	}
 	waited := func(minLater int) func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
 		return func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
-			if ws := cfnWrites(id, mark); len(ws) > 0 {
+			if ws := fw.cfnWrites(id, mark); len(ws) > 0 {
 				t.Errorf("%s: writes %v while the stack was in progress", id, ws)
 			}
 			n, later, failures := passes(logs, id)
@@ -195,10 +212,10 @@ func TestFaultStackStates(t *testing.T) {
 		{account: "fault-03", scenario: "stack CREATE_FAILED", fault: "someone else's create failed", before: force("CREATE_FAILED", "Resource handler returned message"), check: recreated},
 		{account: "fault-04", scenario: "stack UPDATE_ROLLBACK_FAILED", fault: "someone else's update failed to roll back", before: force("UPDATE_ROLLBACK_FAILED", "The following resource(s) failed to update: [Fn]."),
 			check: writesAre("ContinueUpdateRollback")},
-		{account: "fault-05", scenario: "stack UPDATE_IN_PROGRESS", fault: "someone else's update in progress for 3 s",
-			before: force("UPDATE_IN_PROGRESS", "User Initiated"), during: releaseAfter(3 * time.Second), check: waited(1)},
-		{account: "fault-06", scenario: "stack UPDATE_IN_PROGRESS, long", fault: fmt.Sprintf("someone else's update in progress for 25 s (more than %d failures' worth of looks)", faultMaxFailures),
-			before: force("UPDATE_IN_PROGRESS", "User Initiated"), during: releaseAfter(25 * time.Second), check: waited(faultMaxFailures + 1)},
+		{account: "fault-05", scenario: "stack UPDATE_IN_PROGRESS", fault: "someone else's update in progress until the worker has come back once",
+			before: force("UPDATE_IN_PROGRESS", "User Initiated"), during: releaseAfterLooks(1), check: waited(1)},
+		{account: "fault-06", scenario: "stack UPDATE_IN_PROGRESS, long", fault: fmt.Sprintf("someone else's update in progress until the worker has come back %d times (more than %d failures' worth of looks)", faultMaxFailures+1, faultMaxFailures),
+			before: force("UPDATE_IN_PROGRESS", "User Initiated"), during: releaseAfterLooks(faultMaxFailures + 1), check: waited(faultMaxFailures + 1)},
 		{account: "fault-07", scenario: "stack DELETE_FAILED", fault: "someone else's delete failed", before: force("DELETE_FAILED", "The following resource(s) failed to delete: [TrailBucket]."),
 			dlq: true, reason: "DELETE_FAILED", check: writesAre()},
 	}
@@ -213,21 +230,21 @@ func TestFaultOwnWrites(t *testing.T) {
 	cases := []stateCase{
 		{account: "fault-01", scenario: "own create rolled back", fault: "CreateStack fails at the custom resource that calls Cloud One; the create rolls back",
 			before: func(fw *faultWorld, id string) {
-				suite.Faults.FailStacks(proxy.StackFailure{Account: id, Operation: "CREATE", LogicalID: "CloudOneIntegration",
+				fw.h.Faults.FailStacks(proxy.StackFailure{Account: id, Operation: "CREATE", LogicalID: "CloudOneIntegration",
 					Reason: "Received response status [FAILED] from custom resource. Message returned: Cloud One API returned 500"})
 				fw.deleteStack(id)
 			},
 			dlq: true, reason: "CloudOneIntegration (AWS::CloudFormation::CustomResource) CREATE_FAILED", check: writesAre("CreateStack")},
 		{account: "fault-02", scenario: "own update rolled back", fault: "the forwarding trail is deleted; the UpdateStack that follows fails and rolls back (old parameters back)",
 			before: func(fw *faultWorld, id string) {
-				suite.Faults.FailStacks(proxy.StackFailure{Account: id, Operation: "UPDATE", LogicalID: "CloudTrailStack", ResourceType: "AWS::CloudFormation::Stack",
+				fw.h.Faults.FailStacks(proxy.StackFailure{Account: id, Operation: "UPDATE", LogicalID: "CloudTrailStack", ResourceType: "AWS::CloudFormation::Stack",
 					Reason: "Embedded stack was not successfully updated"})
 				stopTrail(fw, id)
 			},
 			dlq: true, reason: "CloudTrailStack (AWS::CloudFormation::Stack) UPDATE_FAILED", check: writesAre("UpdateStack")},
 		{account: "fault-03", scenario: "write during an operation", fault: "the first two UpdateStack calls meet another operation (CloudFormation's ValidationError \"... is in UPDATE_IN_PROGRESS state and can not be updated.\")",
 			before: func(fw *faultWorld, id string) {
-				suite.Faults.Add(proxy.Rule{Service: "cloudformation", Action: "UpdateStack", Account: id, Fault: proxy.Busy{}, Times: 2})
+				fw.h.Faults.Add(proxy.Rule{Service: "cloudformation", Action: "UpdateStack", Account: id, Fault: proxy.Busy{}, Times: 2})
 				stopTrail(fw, id)
 			},
 			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
@@ -239,14 +256,15 @@ func TestFaultOwnWrites(t *testing.T) {
 			}},
 		{account: "fault-04", scenario: "AccessDenied in the member (SCP)", fault: "an SCP on the account denies cloudformation:CreateStack",
 			before: func(fw *faultWorld, id string) {
-				suite.Faults.AddSCP(id, iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Sid":"DenyStacks","Effect":"Deny","Action":"cloudformation:CreateStack","Resource":"*"}]}`, iampolicy.SCP))
+				fw.h.Faults.AddSCP(id, iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Sid":"DenyStacks","Effect":"Deny","Action":"cloudformation:CreateStack","Resource":"*"}]}`, iampolicy.SCP))
 				fw.deleteStack(id)
 			},
 			dlq: true, reason: "cloudformation:CreateStack in " /* + id */, check: writesAre("CreateStack")},
-		{account: "fault-05", scenario: "AccessDenied on AssumeRole for a new account, recovering", fault: "AssumeRole into the account is denied for the first 6 s (its role is not usable yet)",
+		{account: "fault-05", scenario: "AccessDenied on AssumeRole for a new account, recovering", fault: "AssumeRole into the account is denied twice (its role is not usable yet)",
 			before: func(fw *faultWorld, id string) {
 				fw.deleteStack(id)
-				suite.Faults.Add(proxy.Rule{Service: "sts", Action: "AssumeRole", Resource: ":" + id + ":", Fault: proxy.AccessDenied{Reason: "the role is not usable yet"}, Duration: 6 * time.Second})
+				// Twice, not for a time: a loaded machine could make the first AssumeRole later than any window.
+				fw.h.Faults.Add(proxy.Rule{Service: "sts", Action: "AssumeRole", Resource: ":" + id + ":", Fault: proxy.AccessDenied{Reason: "the role is not usable yet"}, Times: 2})
 			},
 			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
 				writesAre("CreateStack")(t, fw, id, mark, logs)
@@ -259,12 +277,12 @@ func TestFaultOwnWrites(t *testing.T) {
 		{account: "fault-06", scenario: "repeated request token", fault: "the answer to CreateStack is lost (connection reset after CloudFormation took it); the SDK retries with the same token",
 			before: func(fw *faultWorld, id string) {
 				fw.deleteStack(id)
-				suite.Faults.Add(proxy.Rule{Service: "cloudformation", Action: "CreateStack", Account: id, Fault: proxy.LoseResponse{}, Times: 1})
+				fw.h.Faults.Add(proxy.Rule{Service: "cloudformation", Action: "CreateStack", Account: id, Fault: proxy.LoseResponse{}, Times: 1})
 			},
 			check: func(t *testing.T, fw *faultWorld, id string, mark int, logs string) string {
 				writesAre("CreateStack", "CreateStack")(t, fw, id, mark, logs)
 				creates := 0
-				for _, e := range suite.Faults.StackEvents(id, stackRegion, stackName) {
+				for _, e := range fw.h.Faults.StackEvents(id, stackRegion, stackName) {
 					if strings.HasPrefix(e, stackName+" CREATE_IN_PROGRESS") {
 						creates++
 					}
@@ -302,7 +320,7 @@ func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 	start := time.Now()
 	fw := newFaultWorld(t, o)
 	for _, a := range fw.accounts {
-		if _, err := suite.moto.SeedTrail(fw.ctx, localworld.Trail{Account: a.ID, Name: "audit", Bucket: "audit-" + a.ID, HomeRegion: stackRegion, Logging: true}); err != nil {
+		if _, err := fw.h.Moto.SeedTrail(fw.ctx, localworld.Trail{Account: a.ID, Name: "audit", Bucket: "audit-" + a.ID, HomeRegion: stackRegion, Logging: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -314,11 +332,12 @@ func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 		}
 	}
 	t.Logf("baseline of %d accounts onboarded in %s", faultAccounts, time.Since(start).Round(time.Millisecond))
-	suite.Faults.ResetStats()
+	fw.h.Faults.ResetStats()
 	for _, c := range cases {
 		c.before(fw, fw.org.Account(c.account).ID)
 	}
-	mark, marks := suite.rec.Mark(), fw.marks()
+	mark, marks := fw.h.Recorder.Mark(), fw.marks()
+	fw.runMarks = marks
 	fw.put(localworld.Manual(fw.ids()...))
 	fw.drainFor(3*time.Minute, func(ctx context.Context) {
 		var wg sync.WaitGroup
@@ -330,16 +349,16 @@ func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 		}
 		wg.Wait()
 	})
-	suite.Faults.Clear()
+	fw.h.Faults.Clear()
 	logs := fw.logsSince(marks, "reconcile")
 	tl := fw.account(fw.ids(), logs)
 	fw.checkNoLeak()
 	faulted := map[string]bool{}
-	for _, c := range cases {
+	for i, c := range cases {
 		id := fw.org.Account(c.account).ID
 		faulted[id] = true
 		t.Run(strings.ReplaceAll(c.scenario, " ", "_"), func(t *testing.T) {
-			row := faultRow{Group: group, Scenario: c.scenario, Fault: c.fault, In: 1}
+			row := faultRow{Group: group, Scenario: c.scenario, Fault: c.fault, In: 1, Seq: i}
 			switch {
 			case slices.Contains(tl.inSync, id):
 				row.InSync = 1
@@ -367,11 +386,11 @@ func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 			} else {
 				row.Outcome += "; in sync"
 			}
-			row.Writes = len(cfnWrites(id, mark))
+			row.Writes = len(fw.cfnWrites(id, mark))
 			addFaultRow(row)
 		})
 	}
-	row := faultRow{Group: group, Scenario: group + ": the other accounts", Fault: fmt.Sprintf("none (the same run, %d accounts)", faultAccounts-len(cases))}
+	row := faultRow{Group: group, Scenario: group + ": the other accounts", Fault: fmt.Sprintf("none (the same run, %d accounts)", faultAccounts-len(cases)), Seq: len(cases)}
 	for _, a := range fw.accounts {
 		if faulted[a.ID] {
 			continue
@@ -387,7 +406,7 @@ func runStates(t *testing.T, group string, cases []stateCase, o faultOpts) {
 			row.Lost++
 			t.Errorf("LOST: control account %s: %s", a.Name, tl.why[a.ID])
 		}
-		if ws := cfnWrites(a.ID, mark); len(ws) > 0 {
+		if ws := fw.cfnWrites(a.ID, mark); len(ws) > 0 {
 			t.Errorf("control account %s was written: %v", a.Name, ws)
 		}
 	}

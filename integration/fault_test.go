@@ -18,7 +18,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -54,6 +53,7 @@ type faultRow struct {
 	Injected                        int // faults the proxy (or the stand-in) injected
 	Writes                          int // CloudFormation write calls (the CloudFormation runs), -1: not counted
 	Duration                        time.Duration
+	Seq                             int // the scenario's place in its group, as declared
 }
 
 var faultRows struct {
@@ -72,6 +72,10 @@ func addFaultRow(r faultRow) {
 type faultWorld struct {
 	*world
 	accounts []localworld.Account
+	// The Cloud One stand-in's request count when its fault began and when it ended.
+	c1From, c1Until int64
+	// The Lambdas' logs' marks when the run's requests were put (runStates).
+	runMarks lambdaMarks
 }
 
 type faultOpts struct {
@@ -83,25 +87,22 @@ type faultOpts struct {
 
 func newFaultWorld(t *testing.T, o faultOpts) *faultWorld {
 	t.Helper()
-	if suite.setupErr != nil {
-		t.Fatalf("harness: %v", suite.setupErr)
-	}
-	suite.Faults.Clear()
-	suite.CloudOne.Fail(0)
-	t.Cleanup(func() { suite.Faults.Clear(); suite.CloudOne.Fail(0) })
+	h := lane(t)
+	h.Faults.Clear()
+	h.CloudOne.Fail(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	if o.maxReceive == 0 {
 		o.maxReceive = faultMaxReceive
 	}
-	w, env, err := startFaultWorld(ctx, t, o)
+	w, env, err := startFaultWorld(ctx, t, h, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env.Pump.BatchSize = 2 // 20 accounts in ten parallel batches
 	w.env = env
 	t.Cleanup(func() {
-		checkDenials(t, o.allowDenials)
+		checkDenials(t, h, o.allowDenials)
 		if t.Failed() {
 			t.Logf("Lambda logs of this test:\n%s", redact(env.LambdaLogs()))
 		}
@@ -110,8 +111,8 @@ func newFaultWorld(t *testing.T, o faultOpts) *faultWorld {
 	return &faultWorld{world: w, accounts: w.org.Accounts}
 }
 
-func startFaultWorld(ctx context.Context, t *testing.T, o faultOpts) (*world, *localworld.Env, error) {
-	if err := suite.moto.Reset(ctx); err != nil {
+func startFaultWorld(ctx context.Context, t *testing.T, h *localworld.Harness, o faultOpts) (*world, *localworld.Env, error) {
+	if err := h.Moto.Reset(ctx); err != nil {
 		return nil, nil, err
 	}
 	names := make([]string, faultAccounts)
@@ -119,29 +120,18 @@ func startFaultWorld(ctx context.Context, t *testing.T, o faultOpts) (*world, *l
 		names[i] = fmt.Sprintf("fault-%02d", i+1)
 	}
 	const region = "eu-west-1"
-	org, err := suite.moto.SeedOrganization(ctx, region, localworld.OU{Name: "Workloads", Accounts: names})
+	org, err := h.Moto.SeedOrganization(ctx, region, localworld.OU{Name: "Workloads", Accounts: names})
 	if err != nil {
 		return nil, nil, fmt.Errorf("seed organization: %w", err)
 	}
-	w := &world{t: t, ctx: ctx, org: org, region: region}
+	w := &world{t: t, h: h, ctx: ctx, org: org, region: region}
 	env := map[string]string{"ONBOARDER_MAX_FAILURES": strconv.Itoa(faultMaxFailures)}
 	maps.Copy(env, o.env)
-	e, err := localworld.Setup(ctx, suite.moto, suite.rec, localworld.Options{
-		Region:               region,
-		Secret:               secret(),
-		CloudOneURL:          suite.c1.URL,
-		RIE:                  suite.rie,
-		Binaries:             suite.bins,
-		RulesFile:            filepath.Join(suite.root, "deploy", "template.yaml"),
-		Env:                  env,
-		FunctionEnv:          o.functionEnv,
-		ReconcileConcurrency: 10,
-		MaxReceiveCount:      o.maxReceive,
-		Tees:                 []io.Writer{suite.allLogs},
-		Faults:               suite.Faults,
-	})
+	opts := h.Options(region, secret())
+	opts.Env, opts.FunctionEnv, opts.ReconcileConcurrency, opts.MaxReceiveCount = env, o.functionEnv, 10, o.maxReceive
+	e, err := localworld.Setup(ctx, h.Moto, h.Recorder, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("set up the environment: %w", err)
+		return nil, nil, fmt.Errorf("set up the environment: %w\n%s", err, motoTail(h))
 	}
 	return w, e, nil
 }
@@ -217,7 +207,7 @@ func (fw *faultWorld) inSync(account string) string {
 // accounts of the requests, with their counts.
 func (fw *faultWorld) dlqAccounts() map[string]int {
 	fw.t.Helper()
-	q := sqs.NewFromConfig(suite.moto.Config(fw.ctx, fw.env.Region))
+	q := sqs.NewFromConfig(fw.h.Moto.Config(fw.ctx, fw.env.Region))
 	out := map[string]int{}
 	for {
 		r, err := q.ReceiveMessage(fw.ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(fw.env.DLQURL), MaxNumberOfMessages: 10, VisibilityTimeout: 120})
@@ -322,8 +312,10 @@ type faultCase struct {
 	wantDLQ            []string                                  // accounts (by name) expected in the DLQ; "*" for all
 	reason             string                                    // what a DLQ reason must say
 	after              func(fw *faultWorld, tl tally, mark int)  // more checks
-	injected           func() int                                // faults injected (default: the proxy's count)
+	injected           func(fw *faultWorld) int                  // faults injected (default: the proxy's count)
 	viaSweep           bool                                      // one manual request for the 20 accounts through the sweep, not 20 Control Tower events
+	seq                int                                       // its place in its group (the order of the page's rows)
+	mustInject         bool                                      // a run where no call met the fault proves nothing: it fails
 }
 
 // runFault runs one scenario: 20 Control Tower events, drained with the fault in place, then
@@ -335,8 +327,8 @@ func runFault(t *testing.T, c faultCase) {
 	if c.before != nil {
 		c.before(fw)
 	}
-	suite.Faults.ResetStats()
-	mark, marks := suite.rec.Mark(), fw.marks()
+	fw.h.Faults.ResetStats()
+	mark, marks := fw.h.Recorder.Mark(), fw.marks()
 	if c.viaSweep {
 		fw.put(localworld.Manual(fw.ids()...))
 	} else {
@@ -355,14 +347,17 @@ func runFault(t *testing.T, c faultCase) {
 		st.Invocations["reconcile"], st.ItemFailures, len(st.FunctionErrors))
 	injected := 0
 	if c.injected != nil {
-		injected = c.injected()
+		injected = c.injected(fw)
 	} else {
-		for _, n := range suite.Faults.Stats().Faults {
+		for _, n := range fw.h.Faults.Stats().Faults {
 			injected += n
 		}
 	}
-	suite.Faults.Clear()
-	suite.CloudOne.Fail(0)
+	if c.mustInject && injected == 0 {
+		t.Errorf("%s: no call met the fault: the scenario proves nothing", c.name)
+	}
+	fw.h.Faults.Clear()
+	fw.h.CloudOne.Fail(0)
 	logs := fw.logsSince(marks, "reconcile")
 	tl := fw.account(fw.ids(), logs)
 	fw.check(c, tl, logs)
@@ -374,7 +369,7 @@ func runFault(t *testing.T, c faultCase) {
 		_ = os.WriteFile(filepath.Join(dir, strings.NewReplacer(" ", "_", "%", "pct", "/", "_").Replace(c.name)+".log"), []byte(redact(fw.env.LambdaLogs())), 0o644)
 	}
 	row := faultRow{Group: c.group, Scenario: c.name, Fault: c.fault, In: faultAccounts,
-		InSync: len(tl.inSync), InDLQ: len(tl.inDLQ), Lost: len(tl.lost), Injected: injected, Duration: time.Since(start)}
+		InSync: len(tl.inSync), InDLQ: len(tl.inDLQ), Lost: len(tl.lost), Injected: injected, Duration: time.Since(start), Seq: c.seq}
 	row.Outcome = outcome(tl)
 	addFaultRow(row)
 	t.Logf("%s: %d in, %d in sync, %d in the DLQ, %d lost; %d faults injected; %s", c.name, row.In, row.InSync, row.InDLQ, row.Lost,
@@ -467,15 +462,16 @@ func (fw *faultWorld) checkNoLeak() {
 // ---- faults on the wire ----
 
 func TestFaultWire(t *testing.T) {
+	t.Parallel()
 	all := func(f proxy.Fault, p float64) func(*faultWorld) {
-		return func(*faultWorld) { suite.Faults.Add(proxy.Rule{Fault: f, Probability: p}) }
+		return func(fw *faultWorld) { fw.h.Faults.Add(proxy.Rule{Fault: f, Probability: p}) }
 	}
 	cases := []faultCase{
 		{group: "wire", name: "throttling 30%", fault: "Throttling (query XML / JSON / S3 SlowDown) on 30% of all calls of every service",
 			before: all(proxy.Throttle{}, 0.3)},
 		{group: "wire", name: "throttling burst", fault: "Throttling on 100% of all calls for 10 s from the first event",
-			before: func(*faultWorld) {
-				suite.Faults.Add(proxy.Rule{Fault: proxy.Throttle{}, Duration: 10 * time.Second})
+			before: func(fw *faultWorld) {
+				fw.h.Faults.Add(proxy.Rule{Fault: proxy.Throttle{}, Duration: 10 * time.Second})
 			}},
 		{group: "wire", name: "server error 500", fault: "HTTP 500 InternalFailure on 30% of all calls",
 			before: all(proxy.ServerError{Status: 500}, 0.3)},
@@ -488,7 +484,9 @@ func TestFaultWire(t *testing.T) {
 		{group: "wire", name: "latency", fault: "0 to 2 s added before forwarding, on 25% of all calls",
 			before: all(proxy.Latency{UpTo: 2 * time.Second}, 0.25)},
 	}
-	for _, c := range cases {
+	for i, c := range cases {
+		c.seq = i
+		c.mustInject = true
 		// The intake Lambda handles one event per invocation, and the pump invokes intakes one
 		// at a time: 20 events under throttling would queue behind each other's back-off. One
 		// manual request through the sweep enqueues the 20 accounts in one invocation (the

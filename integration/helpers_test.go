@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -43,6 +41,7 @@ const (
 // resources, the Lambdas running.
 type world struct {
 	t      *testing.T
+	h      *localworld.Harness // the test's lane: its moto, fault proxy, recorder and Cloud One stand-in
 	ctx    context.Context
 	env    *localworld.Env
 	org    *localworld.Org
@@ -74,52 +73,40 @@ func seedWorld(t *testing.T, region string) *world {
 	)
 }
 
-// seedWorldWith resets moto and seeds an Organization of these OUs.
+// seedWorldWith takes a lane for the test (which makes it parallel), resets its moto and
+// seeds an Organization of these OUs.
 func seedWorldWith(t *testing.T, region string, ous ...localworld.OU) *world {
 	t.Helper()
-	if suite.setupErr != nil {
-		t.Fatalf("harness: %v", suite.setupErr)
-	}
+	h := lane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
-	if err := suite.moto.Reset(ctx); err != nil {
+	if err := h.Moto.Reset(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if region == "" {
 		region = "eu-west-1"
 	}
-	org, err := suite.moto.SeedOrganization(ctx, region, ous...)
+	org, err := h.Moto.SeedOrganization(ctx, region, ous...)
 	if err != nil {
 		t.Fatalf("seed organization: %v", err)
 	}
-	return &world{t: t, ctx: ctx, org: org, region: region}
+	return &world{t: t, h: h, ctx: ctx, org: org, region: region}
 }
 
 // start creates the central resources and starts the Lambdas.
 func (w *world) start(o worldOpts) *world {
 	t := w.t
 	t.Helper()
-	env, err := localworld.Setup(w.ctx, suite.moto, suite.rec, localworld.Options{
-		Region:               w.region,
-		Secret:               secret(),
-		CloudOneURL:          suite.c1.URL,
-		RIE:                  suite.rie,
-		Binaries:             suite.bins,
-		RulesFile:            filepath.Join(suite.root, "deploy", "template.yaml"),
-		Env:                  o.env,
-		FunctionEnv:          o.functionEnv,
-		ReconcileConcurrency: max(o.reconcilers, 2),
-		Tees:                 []io.Writer{suite.allLogs},
-		Faults:               suite.Faults,
-		StackTiming:          o.timing,
-		InstallAccount:       o.install,
-	})
+	opts := w.h.Options(w.region, secret())
+	opts.Env, opts.FunctionEnv, opts.ReconcileConcurrency = o.env, o.functionEnv, max(o.reconcilers, 2)
+	opts.StackTiming, opts.InstallAccount = o.timing, o.install
+	env, err := localworld.Setup(w.ctx, w.h.Moto, w.h.Recorder, opts)
 	if err != nil {
-		t.Fatalf("set up the environment: %v", err)
+		t.Fatalf("set up the environment: %v\n%s", err, motoTail(w.h))
 	}
 	w.env = env
 	t.Cleanup(func() {
-		checkDenials(t, o.allowDenials)
+		checkDenials(t, w.h, o.allowDenials)
 		if t.Failed() {
 			t.Logf("Lambda logs of this test:\n%s", redact(env.LambdaLogs()))
 		}
@@ -128,19 +115,29 @@ func (w *world) start(o worldOpts) *world {
 	return w
 }
 
+// motoTail is the end of the lane's moto log (its request lines and errors), for a failed
+// set-up.
+func motoTail(h *localworld.Harness) string {
+	s := redact(h.Moto.Logs().String())
+	if i := strings.LastIndex(s[:max(0, len(s)-6000)], "\n"); i >= 0 {
+		s = s[i+1:]
+	}
+	return "the last lines of moto (" + h.Moto.URL + "):\n" + s
+}
+
 // checkDenials fails the test for every call the IAM gate refused: a role of deploy/ lacks a
 // permission its function needs. allow names the actions a test provokes on purpose.
-func checkDenials(t *testing.T, allow []string) {
+func checkDenials(t *testing.T, h *localworld.Harness, allow []string) {
 	t.Helper()
-	for _, d := range suite.Faults.Denials() {
+	for _, d := range h.Faults.Denials() {
 		if slices.Contains(allow, d.Action) {
 			continue
 		}
 		t.Errorf("IAM: %s", d)
 	}
-	suite.Faults.ResetDenials()
-	suite.Faults.ClearSCPs()
-	suite.Faults.ClearStackFailures()
+	h.Faults.ResetDenials()
+	h.Faults.ClearSCPs()
+	h.Faults.ClearStackFailures()
 }
 
 // redact masks the secret markers, in case a product bug printed one: the leak check reports
@@ -203,7 +200,7 @@ func (w *world) onboard(a localworld.Account) localworld.Stats {
 
 func (w *world) acctCfg(account, region string) aws.Config {
 	w.t.Helper()
-	cfg, err := suite.moto.AccountConfig(w.ctx, account, region, localworld.ExecutionRole)
+	cfg, err := w.h.Moto.AccountConfig(w.ctx, account, region, localworld.ExecutionRole)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -220,7 +217,7 @@ func notFound(err error) bool {
 // nil when there is none (or it was deleted). NoEcho parameters read in clear from moto.
 func (w *world) stack(account, region, name string) *cfntypes.Stack {
 	w.t.Helper()
-	view, inLayer := suite.Faults.Stack(account, region, name)
+	view, inLayer := w.h.Faults.Stack(account, region, name)
 	out, err := cloudformation.NewFromConfig(w.acctCfg(account, region)).DescribeStacks(w.ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
 	if err != nil {
 		if notFound(err) {
@@ -358,7 +355,7 @@ func (w *world) logsSince(m lambdaMarks, handler string) string {
 
 // memberWrites are the write calls to member accounts (stacks, trails, buckets, roles) after mark.
 func (w *world) memberWrites(mark int) []localworld.Call {
-	return suite.rec.Since(mark, localworld.Writes, func(c localworld.Call) bool { return c.Account != localworld.ManagementAccount })
+	return w.h.Recorder.Since(mark, localworld.Writes, func(c localworld.Call) bool { return c.Account != localworld.ManagementAccount })
 }
 
 func describeCalls(cs []localworld.Call) string {

@@ -55,10 +55,9 @@ func goldenExpectation(file string, ev map[string]any) []string {
 // cannot drift apart without this test failing.
 func TestRulePatternsMatchHandlers(t *testing.T) {
 	w := seedWorld(t, "us-east-1") // the region where the Organizations rule exists
-	env, err := localworld.Setup(w.ctx, suite.moto, suite.rec, localworld.Options{
-		Region: w.region, Secret: secret(), CloudOneURL: suite.c1.URL,
-		RulesFile: filepath.Join(suite.root, "deploy", "template.yaml"), NoLambdas: true,
-	})
+	opts := w.h.Options(w.region, secret())
+	opts.Faults, opts.NoLambdas = nil, true // the rules alone: moto's EventBridge, no Lambda
+	env, err := localworld.Setup(w.ctx, w.h.Moto, w.h.Recorder, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +98,7 @@ func TestRulePatternsMatchHandlers(t *testing.T) {
 	}
 
 	// Put each event on the bus it travels on, marked so that deliveries can be told apart.
-	eb := eventbridge.NewFromConfig(suite.moto.Config(w.ctx, w.region))
+	eb := eventbridge.NewFromConfig(w.h.Moto.Config(w.ctx, w.region))
 	for i := range cases {
 		c := &cases[i]
 		detail, _ := c.event["detail"].(map[string]any)
@@ -126,7 +125,7 @@ func TestRulePatternsMatchHandlers(t *testing.T) {
 
 	// Collect what each handler's queue received.
 	got := map[string][]string{} // case -> handlers
-	q := sqs.NewFromConfig(suite.moto.Config(w.ctx, w.region))
+	q := sqs.NewFromConfig(w.h.Moto.Config(w.ctx, w.region))
 	for handler, url := range env.IntakeQueues {
 		deadline := time.Now().Add(20 * time.Second)
 		for time.Now().Before(deadline) {

@@ -14,6 +14,7 @@ import (
 // TestStandInTemplateLints checks the stand-in onboarding template with cfn-lint, the
 // reference checker (preinstalled with Python here; pip install cfn-lint elsewhere).
 func TestStandInTemplateLints(t *testing.T) {
+	t.Parallel()
 	bin, err := exec.LookPath("cfn-lint")
 	if err != nil {
 		t.Fatal("cfn-lint is not on PATH: install it with pip install cfn-lint")

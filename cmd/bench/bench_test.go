@@ -1,71 +1,280 @@
 package main
 
+// The bench's own arithmetic, parsing and report, from given figures: no moto, no build, no
+// run. A run of the bench against the local world is behind the integration tag
+// (run_test.go).
+
 import (
-	"bytes"
-	"context"
-	"os"
-	"os/exec"
+	"errors"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestBenchRuns runs the whole bench with tiny sizes and checks the report's shape, so that CI
-// proves make bench works. The figures themselves are not asserted: they belong to the report.
-func TestBenchRuns(t *testing.T) {
-	if _, err := exec.LookPath("moto_server"); err != nil {
-		t.Fatalf("the bench runs against moto and needs moto_server on PATH (pip install 'moto[server]'): %v", err)
+func TestParseBenchOutput(t *testing.T) {
+	out := []byte(`goos: linux
+goarch: amd64
+pkg: github.com/cloudone-onboarder/cloudone-onboarder/internal/event
+BenchmarkParseTrailCall-2   	   14230	     84262 ns/op	    6597 B/op	      76 allocs/op
+BenchmarkParseControlTower 	    9000	    120000.5 ns/op
+BenchmarkParse-Manual-8     	    1000	      1500 ns/op	     100 B/op	       2 allocs/op
+Benchmark
+PASS
+ok  	github.com/cloudone-onboarder/cloudone-onboarder/internal/event	3.2s
+`)
+	got := parseBenchOutput(out)
+	want := []parseRow{
+		{Name: "ParseTrailCall", NsPerOp: 84262, BytesPerOp: 6597, AllocsPerOp: 76},
+		{Name: "ParseControlTower", NsPerOp: 120000.5},                         // no -benchmem columns, no -GOMAXPROCS suffix
+		{Name: "Parse-Manual", NsPerOp: 1500, BytesPerOp: 100, AllocsPerOp: 2}, // only a numeric suffix is GOMAXPROCS
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	var log bytes.Buffer
+	if len(got) != len(want) {
+		t.Fatalf("got %d rows %+v, want %d", len(got), got, len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("row %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if rows := parseBenchOutput([]byte("PASS\nok x 0.1s\n")); len(rows) != 0 {
+		t.Errorf("no benchmark lines: got %+v", rows)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []time.Duration
+		want time.Duration
+	}{{nil, 0}, {[]time.Duration{5}, 5}, {[]time.Duration{3, 1, 2}, 2}, {[]time.Duration{4, 1, 3, 2}, 2}, {[]time.Duration{10, 20}, 15}} {
+		in := append([]time.Duration(nil), c.in...)
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+		for i := range in {
+			if in[i] != c.in[i] {
+				t.Fatalf("median sorted its argument: %v", c.in)
+			}
+		}
+	}
+	runs := []sweepRun{{Wall: 3 * time.Second}, {Wall: time.Second}, {Wall: 2 * time.Second}}
+	if got := medianRun(runs); got != 2*time.Second {
+		t.Errorf("medianRun = %v, want 2s", got)
+	}
+}
+
+func TestParseInts(t *testing.T) {
+	got, err := parseInts("1, 8,32")
+	if err != nil || len(got) != 3 || got[0] != 1 || got[1] != 8 || got[2] != 32 {
+		t.Errorf("parseInts(1, 8,32) = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "1,,2", "0", "-3", "a"} {
+		if _, err := parseInts(bad); err == nil {
+			t.Errorf("parseInts(%q) accepted", bad)
+		}
+	}
+}
+
+func TestInitReport(t *testing.T) {
+	out := "START RequestId: x\nINIT REPORT(durationMs: 12.5) Init Duration: 0.1 ms\nEND\n"
+	if d, ok := initReport(out); !ok || d != 12500*time.Microsecond {
+		t.Errorf("initReport = %v, %v; want 12.5ms", d, ok)
+	}
+	if _, ok := initReport("REPORT RequestId: x Init Duration: 0.31 ms"); ok {
+		t.Error("the emulator's own Init Duration field was read as the init phase")
+	}
+}
+
+func TestMostWithin(t *testing.T) {
+	s := func(secs ...float64) []time.Duration {
+		var out []time.Duration
+		for _, x := range secs {
+			out = append(out, time.Duration(x*float64(time.Second)))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		times []time.Duration
+		want  int
+	}{
+		{nil, 0},
+		{s(0), 1},
+		{s(0, 1, 2, 59.9), 4},
+		{s(0, 1, 2, 60), 3},           // a window is [start, start+60 s)
+		{s(0, 30, 61, 62, 63, 89), 5}, // 30..89
+	} {
+		if got := mostWithin(c.times, time.Minute); got != c.want {
+			t.Errorf("mostWithin(%v) = %d, want %d", c.times, got, c.want)
+		}
+	}
+}
+
+func TestWaveArithmetic(t *testing.T) {
+	// 25 accounts, 5 invocations of 5: one round of 5 accounts one after the other.
+	wd := &waitingResult{Concurrency: 5, Batch: 5, PerAccount: 2 * time.Minute}
+	for _, c := range []struct {
+		n    int
+		want time.Duration
+	}{{1, 10 * time.Minute}, {25, 10 * time.Minute}, {26, 20 * time.Minute}, {1000, 400 * time.Minute}} {
+		if got := wd.model(c.n); got != c.want {
+			t.Errorf("model(%d) = %v, want %v", c.n, got, c.want)
+		}
+	}
+	o := &onboardResult{Busy: map[string]time.Duration{"reconcile": 96 * time.Second, "accountvending": 32 * time.Second}}
+	if got := o.GBs(); got != 16 { // 128 s at 0.125 GB
+		t.Errorf("GBs = %v, want 16", got)
+	}
+	if hours(90*time.Minute) != "90.0 min" || hours(3*time.Hour) != "3.0 h" {
+		t.Errorf("hours: %q %q", hours(90*time.Minute), hours(3*time.Hour))
+	}
+	if ratio(time.Second, 0) != 0 || ratio(3*time.Second, 2*time.Second) != 1.5 {
+		t.Error("ratio")
+	}
+}
+
+// figures is a report of every section, with figures chosen so that each goal's verdict is
+// known: the cold start, the sizes and the sweep miss their goals, the rest meet them.
+func figures() *report {
 	o := defaultOptions()
-	o.Out = t.TempDir() + "/PERFORMANCE.md"
-	o.Accounts, o.ColdStarts, o.Repeats, o.RepeatsC1 = 3, 2, 1, 1
-	o.Latency, o.Concurrency, o.ThrottleConc = 5*time.Millisecond, []int{1, 2}, 2
-	o.MemoryShare, o.BenchTime, o.Log = 3, "10x", &log
-	o.OnboardAccounts, o.StackTime, o.Repairs = 3, 3*time.Second, 1
-	o.WaitingAccounts, o.WaitingConc, o.WaitingBatch = 2, 1, 2
-	o.OrgAccounts, o.OrgOUs = 60, 2
-	if err := run(ctx, o); err != nil {
-		t.Fatalf("bench: %v\n%s", err, log.String())
+	o.Concurrency = []int{1, 8}
+	ms := func(v ...int) []time.Duration {
+		var out []time.Duration
+		for _, x := range v {
+			out = append(out, time.Duration(x)*time.Millisecond)
+		}
+		return out
 	}
-	b, err := os.ReadFile(o.Out)
-	if err != nil {
-		t.Fatal(err)
+	sweep := func(wall time.Duration, calls int) sweepRun {
+		return sweepRun{Wall: wall, Calls: calls, ByOp: map[string]int{"STS.AssumeRole": 10, "CloudFormation.DescribeStacks": 10}}
 	}
-	rep := string(b)
+	return &report{
+		Opts: o, Started: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), Duration: 42 * time.Minute, Machine: "2 × test CPU",
+		Size:  []sizeRow{{floorName, 5_000_000, 2_000_000}, {"reconcile", 12_000_000, 4_200_000}, {"sweep", 9_000_000, 3_100_000}},
+		Parse: []parseRow{{Name: "ParseTrailCall", NsPerOp: 84262, BytesPerOp: 6597, AllocsPerOp: 76}},
+		Cold: []coldRow{
+			{Name: floorName, Init: ms(10, 12, 8), FirstCall: ms(20, 20, 20)},
+			{Name: "reconcile", Init: ms(40, 36, 44), FirstCall: ms(60, 60, 60)}, // 4 × floor: not met
+			{Name: "sweep", Init: ms(20, 20, 20), FirstCall: ms(30, 30, 30)},
+		},
+		Calls: []callRow{
+			{Decision: "account in sync, warm credentials", Outcome: "none", Member: "CloudFormation.DescribeStacks ×1", MemberN: 1, Management: "none", Minimum: 1, Why: "one look", Goal: "≤ minimum", Met: true},
+			{Decision: "trail that is not ours", Outcome: "skip", Member: "none", Management: "none", Why: "not ours"},
+		},
+		MemNew:        []memRow{{Name: "reconcile", Scenario: "new account", Peak: 30 << 20, Processes: 1}},
+		MemSweep:      []memRow{{Name: "sweep", Scenario: "sweep of 1000 accounts", Peak: 20 << 20, Processes: 1}},
+		Seed:          seedInfo{Accounts: 1000, Seed: time.Minute, Onboard: 2 * time.Minute, Onboard32: 16},
+		SweepAccounts: 1000,
+		Sweep: []sweepPoint{
+			{Concurrency: 1, Product: []sweepRun{sweep(100*time.Second, 5000)}, Floor: []sweepRun{sweep(90*time.Second, 4000)}},
+			{Concurrency: 8, Product: []sweepRun{sweep(30*time.Second, 5000), sweep(34*time.Second, 5000)}, Floor: []sweepRun{sweep(20*time.Second, 4000), sweep(20*time.Second, 4000)}}, // 1.6 × floor
+		},
+		Throttle: &throttleResult{Concurrency: 32, Probability: 0.2, Run: sweepRun{Wall: 40 * time.Second, SDKCalls: 5000, Attempts: 6200, Throttle: 1200}},
+		Onboard: &onboardResult{Accounts: 1000, Concurrency: 5, Rate: 30, StackTime: 2 * time.Minute, Latency: 50 * time.Millisecond, Seed: time.Minute,
+			Wall: 36 * time.Minute, Ideal: 35*time.Minute + 20*time.Second, InSync: 1000, Starts: 1000, MaxPerMinute: 30,
+			FirstStart: time.Second, LastStart: 33 * time.Minute, Invocations: map[string]int{"reconcile": 4000}, Busy: map[string]time.Duration{"reconcile": time.Hour}, Passes: 4000,
+			Repairs: []repairRun{{Account: "live-0001", At: 10 * time.Minute, Latency: 12 * time.Second}},
+			Waiting: &waitingResult{Accounts: 25, Concurrency: 5, Batch: 5, Wall: 10 * time.Minute, Busy: 50 * time.Minute, PerAccount: 2 * time.Minute}},
+		Org: &orgResult{Accounts: 10000, OUs: 10, Outside: 100, Latency: 50 * time.Millisecond, Throttle: 0.05, Seed: time.Minute,
+			Wall: 3 * time.Minute, Invocations: 2, Longest: 100 * time.Second, Enqueued: 10000, Requests: 10000, QueueDepth: 10000,
+			ByOp: map[string]int{"organizations.ListAccountsForParent": 600}, Throttled: 30, Memory: memRow{Name: "sweep", Scenario: "large Organization", Peak: 25 << 20, Processes: 1}},
+	}
+}
+
+// goalRow finds the goals table's row of an item and returns its cells.
+func goalRow(t *testing.T, rep, item string) []string {
+	t.Helper()
+	for _, l := range strings.Split(rep, "\n") {
+		if strings.HasPrefix(l, "| "+item+" |") {
+			cells := strings.Split(strings.Trim(l, "|"), "|")
+			for i := range cells {
+				cells[i] = strings.TrimSpace(cells[i])
+			}
+			return cells
+		}
+	}
+	t.Fatalf("no goal row %q in:\n%s", item, rep)
+	return nil
+}
+
+func TestReportFromFigures(t *testing.T) {
+	rep := figures().markdown()
+	// Every section, in order.
+	last := -1
+	for _, h := range []string{"# Performance", "## Goals", "## 1. Cold start", "## 2. Memory", "## 3. Size", "## 4. AWS calls per decision",
+		"## 5. Sweep at scale", "## 6. Throttling", "## 7. Parse speed", "## 8. Onboarding a wave of new accounts",
+		"## 9. Repair latency during the wave", "## 10. Sweep of a large Organization"} {
+		i := strings.Index(rep, "\n"+h+"\n")
+		if h == "# Performance" {
+			i = strings.Index(rep, h+"\n")
+		}
+		if i < 0 || i < last {
+			t.Errorf("section %q missing or out of order", h)
+		}
+		last = i
+	}
+	// The goals, worked out from the figures.
+	for _, c := range []struct {
+		item, figure, verdict string
+	}{
+		{"1. cold start", "worst reconcile at 4.00 × floor", "**not met**"},
+		{"2. memory", "worst 30.0 MiB, reconcile (new account)", "met"},
+		{"3. size", "largest reconcile, 4.20 MB", "**not met**"},
+		{"4. calls: account in sync, warm credentials", "1 member calls (minimum 1)", "met"},
+		{"5. sweep at scale", "worst 1.60 × floor at concurrency 8; 0 failed", "**not met**"},
+		{"6. throttling", "0 failed, 40.00 s wall", "met"},
+		{"7. parse speed", "1 benchmarks", "—"},
+		{"8. onboarding", "1.02 (2160.00 s for 1000 accounts", "met"},
+		{"9. repair latency", "worst 12.00 s of 1", "met"},
+		{"10. sweep of a large Organization", "10000 enqueued of 10000, 0 lost, 0 duplicates", "met"},
+	} {
+		cells := goalRow(t, rep, c.item)
+		if len(cells) != 5 || !strings.HasPrefix(cells[2], c.figure) || cells[3] != c.verdict {
+			t.Errorf("goal %s: %q, want figure %q… and verdict %q", c.item, cells, c.figure, c.verdict)
+		}
+	}
+	if strings.Count(rep, "\n| 4. calls: ") != 1 {
+		t.Error("a calls row without a goal of its own got a goal row")
+	}
+	// The tables' figures.
 	for _, want := range []string{
-		"# Performance", "**Date:**", "**Machine:**", "go1.", "## Goals",
-		"## 1. Cold start", "INIT REPORT", "| floor (empty handler) |",
-		"## 2. Memory", "VmHWM", "| reconcile | sweep of 3 accounts", "a look at a create in progress",
-		"## 3. Size", "| reconcile |",
-		"## 4. AWS calls per decision", "account in sync, warm credentials", "new account", "trail that is not ours",
-		"## 5. Sweep at scale", "| 1 |", "| 2 |",
-		"## 6. Throttling",
-		"## 7. Parse speed", "ns/op",
-		"## 8. Onboarding a wave of new accounts", "The waiting design beside it", "| never waits (now) |",
-		"## 9. Repair latency during the wave", "| live-0001 |",
-		"## 10. Sweep of a large Organization", "Organizations is a stand-in", "| 60 |", "sweep of 60 accounts in 4 OUs",
-		"| 1. cold start |", "| 2. memory |", "| 3. size |", "| 5. sweep at scale |", "| 6. throttling |",
-		"| 8. onboarding |", "| 9. repair latency |", "| 10. sweep of a large Organization |",
+		"| reconcile | 40.0 ms | 4.00 | 60.0 ms | 3.00 | 3 |", // medians and ratios to the floor
+		"| reconcile | 12.00 MB | 4.20 MB | 2.10 | **not met** |",
+		"| 8 | 32.00 s | 20.00 s | 1.60 | **not met** | 2 + 2 | 0 | 5.00 / 4.00 |",
+		"| 40.00 s | 0.00 s | 5000 | 6200 | 1200 | 1200 | 0 |", // no unthrottled sweep ran at concurrency 32
+		"| ParseTrailCall | 84262 | 6597 | 76 |",
+		"| never waits (now) |",
+		"| live-0001 | +10m0s | 12.00 s | met |",
+		"| 10000 | 180.00 s | 2 | 100.00 s | 5m0s |",
 	} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("the report lacks %q", want)
 		}
 	}
-	// The sizes are too small for the goals to mean anything, but nothing may be lost.
-	for _, row := range []string{"| 10. sweep of a large Organization |", "| 9. repair latency |"} {
-		for _, l := range strings.Split(rep, "\n") {
-			if strings.HasPrefix(l, row) && !strings.Contains(l, "| met |") {
-				t.Errorf("goal not met at tiny sizes: %s", l)
-			}
-		}
-	}
+	checkTables(t, rep)
 	if strings.Contains(rep, "Sections that failed") {
-		t.Errorf("a section failed:\n%s", rep)
+		t.Error("a failures block without failures")
 	}
-	// Every table row has as many cells as its header.
+}
+
+func TestReportOfAFailedRun(t *testing.T) {
+	r := &report{Opts: defaultOptions(), Started: time.Now(), Failures: []string{"seed: moto did not answer", "sweep: not run: it needs the seed section, which failed or was skipped"}}
+	rep := r.markdown()
+	if !strings.Contains(rep, "> **Sections that failed in this run:**\n> - seed: moto did not answer\n> - sweep: not run") {
+		t.Errorf("the failures are not listed:\n%s", rep)
+	}
+	// Nothing measured: no goal is claimed, and the later sections say so.
+	if regexp.MustCompile(`(?m)^\| \d+\. `).MatchString(rep) {
+		t.Errorf("goals claimed for a run that measured nothing:\n%s", rep)
+	}
+	if strings.Count(rep, "Not measured in this run.") != 2 {
+		t.Errorf("sections 8 and 10 do not say they were not measured:\n%s", rep)
+	}
+	checkTables(t, rep)
+}
+
+// checkTables checks that every row of every table has as many cells as its header.
+func checkTables(t *testing.T, rep string) {
+	t.Helper()
 	var cols int
 	for _, l := range strings.Split(rep, "\n") {
 		switch {
@@ -77,26 +286,17 @@ func TestBenchRuns(t *testing.T) {
 			t.Errorf("table row with %d separators, header has %d: %s", strings.Count(l, "|"), cols, l)
 		}
 	}
-	if t.Failed() {
-		t.Logf("report:\n%s\nlog:\n%s", rep, log.String())
-	}
 }
 
-func TestParseBenchOutput(t *testing.T) {
-	out := []byte("goos: linux\nBenchmarkParseTrailCall-2   \t   14230\t     84262 ns/op\t    6597 B/op\t      76 allocs/op\nPASS\n")
-	rows := parseBenchOutput(out)
-	if len(rows) != 1 || rows[0].Name != "ParseTrailCall" || rows[0].NsPerOp != 84262 || rows[0].BytesPerOp != 6597 || rows[0].AllocsPerOp != 76 {
-		t.Fatalf("got %+v", rows)
+// A section that needs the local environment, run when the section that sets it up failed,
+// fails with an error instead of a nil dereference (the bench crashed in measureSweep after
+// a failed seed).
+func TestNoEnvironmentIsAnError(t *testing.T) {
+	w := &world{}
+	if _, err := w.productConfig(); !errors.Is(err, errNoEnv) {
+		t.Errorf("productConfig without an environment: %v, want errNoEnv", err)
 	}
-}
-
-func TestMedian(t *testing.T) {
-	for _, c := range []struct {
-		in   []time.Duration
-		want time.Duration
-	}{{nil, 0}, {[]time.Duration{3, 1, 2}, 2}, {[]time.Duration{4, 1, 3, 2}, 2}} {
-		if got := median(c.in); got != c.want {
-			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
-		}
+	if _, err := w.reconciler(t.Context(), nil); !errors.Is(err, errNoEnv) {
+		t.Errorf("reconciler without an environment: %v, want errNoEnv", err)
 	}
 }

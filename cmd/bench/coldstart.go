@@ -192,13 +192,25 @@ func coldStart(ctx context.Context, rie, bootstrap, name string) (init, first ti
 	first = time.Since(t)
 	// The INIT REPORT line is written before the invocation is answered; allow the pipe a moment.
 	for range 100 {
-		if m := initReportRE.FindStringSubmatch(p.out.String()); m != nil {
-			ms, _ := strconv.ParseFloat(m[1], 64)
-			return time.Duration(ms * float64(time.Millisecond)), first, nil
+		if d, ok := initReport(p.out.String()); ok {
+			return d, first, nil
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	return 0, 0, fmt.Errorf("no INIT REPORT line in the emulator's output:\n%s", p.out.String())
+}
+
+// initReport reads the init duration of the emulator's INIT REPORT(durationMs: …) line.
+func initReport(out string) (time.Duration, bool) {
+	m := initReportRE.FindStringSubmatch(out)
+	if m == nil {
+		return 0, false
+	}
+	ms, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(ms * float64(time.Millisecond)), true
 }
 
 // vmHWM returns the peak resident set (VmHWM, bytes) of every process whose executable is

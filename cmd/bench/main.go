@@ -152,10 +152,10 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	var errs []string
-	section := func(name string, fn func() error) {
+	section := func(name string, fn func() error) bool {
 		if o.Skip[name] {
 			logf("%s: skipped", name)
-			return
+			return false
 		}
 		t := time.Now()
 		logf("%s: start", name)
@@ -163,9 +163,15 @@ func run(ctx context.Context, o options) error {
 			logf("%s: FAILED: %v", name, err)
 			errs = append(errs, name+": "+err.Error())
 			rep.Failures = append(rep.Failures, name+": "+err.Error())
-			return
+			return false
 		}
 		logf("%s: done in %s", name, time.Since(t).Round(100*time.Millisecond))
+		return true
+	}
+	// needs is a section that cannot run because one it builds on failed: it fails too,
+	// saying so, instead of running on a world that is not there.
+	needs := func(on string) func() error {
+		return func() error { return fmt.Errorf("not run: it needs the %s section, which failed or was skipped", on) }
 	}
 
 	section("size", func() (err error) { rep.Size, err = measureSize(ctx, root); return })
@@ -182,14 +188,20 @@ func run(ctx context.Context, o options) error {
 			scale := !(o.Skip["memory"] && o.Skip["sweep"] && o.Skip["throttle"])
 			var accounts []string
 			if scale {
-				section("seed", func() (err error) { rep.Seed, err = w.seedScale(ctx, o.Accounts); return })
-				section("memory", func() (err error) { rep.MemSweep, accounts, err = w.measureSweepMemory(ctx, o.MemoryShare); return })
-				if accounts == nil {
-					accounts = w.accounts
+				// The memory, sweep and throttle sections run on the scale world the seed makes.
+				if section("seed", func() (err error) { rep.Seed, err = w.seedScale(ctx, o.Accounts); return }) {
+					section("memory", func() (err error) { rep.MemSweep, accounts, err = w.measureSweepMemory(ctx, o.MemoryShare); return })
+					if accounts == nil {
+						accounts = w.accounts
+					}
+					rep.SweepAccounts = len(accounts)
+					section("sweep", func() (err error) { rep.Sweep, err = w.measureSweep(ctx, o, accounts, logf); return })
+					section("throttle", func() (err error) { rep.Throttle, err = w.measureThrottle(ctx, o, accounts); return })
+				} else {
+					for _, name := range []string{"memory", "sweep", "throttle"} {
+						section(name, needs("seed"))
+					}
 				}
-				rep.SweepAccounts = len(accounts)
-				section("sweep", func() (err error) { rep.Sweep, err = w.measureSweep(ctx, o, accounts, logf); return })
-				section("throttle", func() (err error) { rep.Throttle, err = w.measureThrottle(ctx, o, accounts); return })
 			}
 			section("onboard", func() (err error) { rep.Onboard, err = w.measureOnboarding(ctx, o); return })
 			section("org", func() (err error) { rep.Org, err = w.measureOrgSweep(ctx, o); return })

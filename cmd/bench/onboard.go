@@ -204,12 +204,7 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 	if len(creates) > 0 {
 		res.FirstStart, res.LastStart = creates[0], creates[len(creates)-1]
 	}
-	for i, j := 0, 0; i < len(creates); i++ {
-		for creates[i]-creates[j] >= time.Minute {
-			j++
-		}
-		res.MaxPerMinute = max(res.MaxPerMinute, i-j+1)
-	}
+	res.MaxPerMinute = mostWithin(creates, time.Minute)
 	for _, a := range wave {
 		v, ok := w.h.Faults.Stack(a.ID, stackRegion, stackName)
 		if ok && v.Status == "CREATE_COMPLETE" {
@@ -239,6 +234,19 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 		}
 	}
 	return res, errors.Join(errs...)
+}
+
+// mostWithin is the largest number of the sorted times that fall in any window of that
+// length (a window holds t when start <= t < start+window).
+func mostWithin(sorted []time.Duration, window time.Duration) int {
+	most := 0
+	for i, j := 0, 0; i < len(sorted); i++ {
+		for sorted[i]-sorted[j] >= window {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	return most
 }
 
 type usage struct {

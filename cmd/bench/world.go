@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -113,8 +114,15 @@ func (w *world) loadOptions() []func(*awsconfig.LoadOptions) error {
 	}
 }
 
+// errNoEnv is what a section gets that needs the environment an earlier section failed to
+// set up (or a reset cleared).
+var errNoEnv = errors.New("no local environment: the section that sets it up failed or did not run")
+
 // productConfig is the reconcile Lambda's configuration, read from its function environment.
 func (w *world) productConfig() (config.Config, error) {
+	if w.env == nil {
+		return config.Config{}, errNoEnv
+	}
 	env := w.env.FunctionEnv("reconcile")
 	return config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 }

@@ -70,9 +70,24 @@ type demo struct {
 	started time.Time
 	// member-account writes during the replay (the harness's recorder): there should be none
 	replayWrites []localworld.Call
+	// steps are the decisions the Lambdas logged during each step, for the test
+	steps []step
+}
+
+// step is one step of the story and the decision lines the Lambdas logged during it.
+type step struct {
+	title   string
+	entries []entry
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	code, _ := runDemo(ctx, args, stdout, stderr)
+	return code
+}
+
+// runDemo is run, returning the demo too (nil on a usage error): its steps, its harness's
+// recorder and its process log stay readable after everything it started is stopped.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) (int, *demo) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", false, "keep the log of moto and the Lambdas and print its path")
@@ -82,21 +97,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return 0, nil
 		}
-		return 2
+		return 2, nil
 	}
 	tmp, err := os.MkdirTemp("", "onboarder-demo-")
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
-		return 1
+		return 1, nil
 	}
 	logPath := filepath.Join(tmp, "demo.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		_ = os.RemoveAll(tmp)
-		return 1
+		return 1, nil
 	}
 	d := &demo{ctx: ctx, out: stdout, started: time.Now()}
 	code := d.run(logFile)
@@ -113,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	_ = os.RemoveAll(tmp)
-	return code
+	return code, d
 }
 
 // run does the demo with everything it starts stopped on return.
@@ -155,7 +170,9 @@ func (d *demo) run(logFile io.Writer) int {
 		if err := s.fn(); err != nil {
 			return d.fail("step %d: %v", i+1, err)
 		}
-		d.tl.print(d.out, marks)
+		es := d.tl.entries(marks)
+		d.steps = append(d.steps, step{title: s.title, entries: es})
+		d.tl.print(d.out, es)
 	}
 
 	fmt.Fprintln(d.out, "\n$ onboarder status")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
@@ -42,7 +43,7 @@ func (t *timeline) mark() marks {
 
 // entry is one log line of interest.
 type entry struct {
-	time    string
+	time    time.Time
 	handler string
 	fields  map[string]any
 	waits   int // a "wait" line stands for this many looks at the same operation
@@ -112,7 +113,10 @@ func (t *timeline) entries(m marks) []entry {
 			if ts == "" {
 				ts, _ = f["time"].(string)
 			}
-			out = append(out, entry{time: ts, handler: h, fields: f})
+			// RFC 3339 with the fraction's trailing zeros dropped: compared as times, not
+			// as strings ("…:01Z" sorts after "…:01.5Z").
+			at, _ := time.Parse(time.RFC3339Nano, ts)
+			out = append(out, entry{time: at, handler: h, fields: f})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -121,16 +125,16 @@ func (t *timeline) entries(m marks) []entry {
 		if ri != rj {
 			return rj
 		}
-		return out[i].time < out[j].time
+		return out[i].time.Before(out[j].time)
 	})
 	return out
 }
 
-// print writes the decision lines since the marks, one per decision, aligned:
+// print writes decision lines (entries' answer), one per decision, aligned:
 //
 //	FUNCTION        ACCOUNT       NAME       DECISION       WHY
-func (t *timeline) print(w io.Writer, m marks) {
-	es := collapseWaits(t.entries(m))
+func (t *timeline) print(w io.Writer, entries []entry) {
+	es := collapseWaits(entries)
 	if len(es) == 0 {
 		fmt.Fprintln(w, "   (no decision logged)")
 	}

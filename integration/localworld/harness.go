@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/trend"
@@ -36,30 +37,68 @@ func StartHarness(ctx context.Context, keys []trend.Key, tees ...io.Writer) (h *
 
 // StartHarnessWith is StartHarness with moto run as the options say.
 func StartHarnessWith(ctx context.Context, mo MotoOptions, keys []trend.Key, tees ...io.Writer) (h *Harness, err error) {
-	h = &Harness{Logs: NewLog(tees...)}
+	hs, err := startHarnesses(ctx, 1, mo, keys, tees...)
+	if err != nil {
+		return nil, err
+	}
+	return hs[0], nil
+}
+
+// StartHarnesses starts n harnesses that share one build of the emulator, the handlers and
+// the operator, each with its own moto, fault proxy, recorder and Cloud One stand-in (knowing
+// keys), so that n tests can each have a whole local AWS at the same time. Stop every one;
+// the first owns the binaries and removes them: stop it last. On error, whatever was started
+// is stopped.
+func StartHarnesses(ctx context.Context, n int, keys []trend.Key, tees ...io.Writer) ([]*Harness, error) {
+	return startHarnesses(ctx, n, MotoOptions{}, keys, tees...)
+}
+
+func startHarnesses(ctx context.Context, n int, mo MotoOptions, keys []trend.Key, tees ...io.Writer) (hs []*Harness, err error) {
+	if n < 1 {
+		return nil, errors.New("start harnesses: n < 1")
+	}
+	hs = make([]*Harness, n)
+	for i := range hs {
+		hs[i] = &Harness{Logs: NewLog(tees...)}
+	}
 	defer func() {
 		if err != nil {
-			h.Stop()
-			h = nil
+			for i := len(hs) - 1; i >= 0; i-- {
+				hs[i].Stop()
+			}
+			hs = nil
 		}
 	}()
-	if h.Root, err = ModuleRoot(); err != nil {
-		return h, err
+	first := hs[0]
+	if first.Root, err = ModuleRoot(); err != nil {
+		return hs, err
 	}
-	if h.Moto, err = StartMotoWith(ctx, mo, h.Logs); err != nil {
-		return h, err
+	// The builds and the servers at once: moto takes seconds to start, the builds too.
+	built := make(chan error, 1)
+	go func() { built <- first.build(ctx) }()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, h := range hs {
+		wg.Go(func() { errs[i] = h.startServers(ctx, mo, keys) })
 	}
-	if h.Faults, err = proxy.Start(h.Moto.URL, proxy.WithSeed(1)); err != nil {
-		return h, err
+	wg.Wait()
+	if err = errors.Join(append(errs, <-built)...); err != nil {
+		return hs, err
 	}
-	if h.Recorder, err = StartRecorder(h.Faults.URL); err != nil {
-		return h, err
+	for _, h := range hs[1:] {
+		h.Root, h.RIE, h.Binaries, h.Operator = first.Root, first.RIE, first.Binaries, first.Operator
 	}
+	return hs, nil
+}
+
+// build builds the emulator (once per machine), the handlers and the operator into a
+// directory of the harness.
+func (h *Harness) build(ctx context.Context) (err error) {
 	if h.RIE, err = EnsureRIE(ctx); err != nil {
-		return h, err
+		return err
 	}
 	if h.dir, err = os.MkdirTemp("", "onboarder-lambdas-"); err != nil {
-		return h, err
+		return err
 	}
 	operr := make(chan error, 1)
 	go func() {
@@ -68,11 +107,23 @@ func StartHarnessWith(ctx context.Context, mo MotoOptions, keys []trend.Key, tee
 		operr <- err
 	}()
 	h.Binaries, err = BuildHandlers(ctx, h.Root, h.dir)
-	if err = errors.Join(err, <-operr); err != nil {
-		return h, err
+	return errors.Join(err, <-operr)
+}
+
+// startServers starts moto, the fault proxy (with no rules: transparent), the recorder in
+// front of it and the Cloud One stand-in.
+func (h *Harness) startServers(ctx context.Context, mo MotoOptions, keys []trend.Key) (err error) {
+	if h.Moto, err = StartMotoWith(ctx, mo, h.Logs); err != nil {
+		return err
+	}
+	if h.Faults, err = proxy.Start(h.Moto.URL, proxy.WithSeed(1)); err != nil {
+		return err
+	}
+	if h.Recorder, err = StartRecorder(h.Faults.URL); err != nil {
+		return err
 	}
 	h.CloudOne = trend.New(keys...)
-	return h, nil
+	return nil
 }
 
 // Options returns Env options wired to this harness.

@@ -1,3 +1,5 @@
+//go:build integration
+
 package proxy_test
 
 import (
@@ -69,10 +71,11 @@ func params(s *cfntypes.Stack) map[string]string {
 	return m
 }
 
-// waitStatus polls until the stack shows want (or is gone, for want ""), within 5 s.
+// waitStatus polls until the stack shows want (or is gone, for want ""); after 30 s it gives
+// up (the operations here take at most a second).
 func waitStatus(t *testing.T, c *cloudformation.Client, name, want string) *cfntypes.Stack {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		s := describe(t, c, name)
 		got := ""
@@ -128,8 +131,10 @@ func events(t *testing.T, c *cloudformation.Client, name string) []cfntypes.Stac
 
 func TestStackOperationsTakeTime(t *testing.T) {
 	ctx := context.Background()
-	// Long enough for the checks made while the create runs, on a loaded machine.
-	_, c, url := layer(t, proxy.Uniform(1500*time.Millisecond))
+	// The create runs until the test ends it, so that the checks made while it runs find it
+	// running however slow the machine; the update and the delete end by themselves, and
+	// their in-between states are read from the stack's history, not caught live.
+	p, c, url := layer(t, proxy.StackTiming{Create: 10 * time.Minute, Update: 300 * time.Millisecond, Delete: 300 * time.Millisecond, Rollback: 300 * time.Millisecond})
 	in := &cloudformation.CreateStackInput{StackName: aws.String("Slow"), TemplateURL: aws.String(url), ClientRequestToken: aws.String("tok-create-1"),
 		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String("Secret"), ParameterValue: aws.String("s3cr3t")}},
 		Tags:       []cfntypes.Tag{{Key: aws.String("owner"), Value: aws.String("me")}}}
@@ -163,33 +168,39 @@ func TestStackOperationsTakeTime(t *testing.T) {
 	if code, msg := apiCode(err); code != "ValidationError" || !strings.Contains(msg, "is in CREATE_IN_PROGRESS state and can not be updated.") {
 		t.Errorf("update during create: %v", err)
 	}
-	waitStatus(t, c, "Slow", "CREATE_COMPLETE")
+	if s := describe(t, c, "Slow"); s.StackStatus != cfntypes.StackStatusCreateInProgress {
+		t.Errorf("after the refused writes: %s, want CREATE_IN_PROGRESS", s.StackStatus)
+	}
+	if err := p.ForceStackStatus(proxy.DefaultAccount, "eu-west-3", "Slow", "CREATE_COMPLETE", ""); err != nil {
+		t.Fatal(err)
+	}
 
-	// Update: in progress, then complete, with the new parameter.
+	// Update: in progress, then complete by itself, with the new parameter.
 	if _, err := c.UpdateStack(ctx, &cloudformation.UpdateStackInput{StackName: aws.String("Slow"), TemplateURL: aws.String(url), ClientRequestToken: aws.String("tok-update-1"),
 		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String("Secret"), ParameterValue: aws.String("x")}, {ParameterKey: aws.String("Mode"), ParameterValue: aws.String("b")}}}); err != nil {
 		t.Fatal(err)
 	}
-	if s := describe(t, c, "Slow"); s.StackStatus != cfntypes.StackStatusUpdateInProgress {
-		t.Errorf("after UpdateStack: %s", s.StackStatus)
-	}
 	s = waitStatus(t, c, "Slow", "UPDATE_COMPLETE")
+	passedThrough(t, c, "Slow", "UPDATE_IN_PROGRESS", "UPDATE_COMPLETE")
 	if params(s)["Mode"] != "b" {
 		t.Errorf("after the update: %v", params(s))
 	}
-	// Delete: in progress, then gone.
+	// Delete: in progress, then gone by itself.
 	if _, err := c.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String("Slow")}); err != nil {
 		t.Fatal(err)
 	}
-	if s := describe(t, c, "Slow"); s == nil || s.StackStatus != cfntypes.StackStatusDeleteInProgress {
-		t.Errorf("after DeleteStack: %v", s)
-	}
 	waitStatus(t, c, "Slow", "")
-	// The token of the events is the token of the operation.
-	var tokens []string
-	for _, e := range events(t, c, aws.ToString(out.StackId)) {
+	var statuses, tokens []string
+	for _, e := range events(t, c, aws.ToString(out.StackId)) { // newest first
+		if aws.ToString(e.LogicalResourceId) == "Slow" {
+			statuses = append(statuses, string(e.ResourceStatus))
+		}
 		tokens = append(tokens, aws.ToString(e.ClientRequestToken))
 	}
+	if len(statuses) < 2 || statuses[0] != "DELETE_COMPLETE" || statuses[1] != "DELETE_IN_PROGRESS" {
+		t.Errorf("the stack's history, newest first: %v, want DELETE_COMPLETE after DELETE_IN_PROGRESS", statuses)
+	}
+	// The token of the events is the token of the operation.
 	if len(tokens) == 0 || tokens[len(tokens)-1] != "tok-create-1" {
 		t.Errorf("event tokens %v: the oldest is the create's", tokens)
 	}
