@@ -184,13 +184,11 @@ func (w *world) checkDeleted(a localworld.Account, code string) {
 	}
 }
 
-// checkUnreachable: a closed account is reported, nothing is written in it, and its stack
-// stays (AWS deletes it with the account).
 // checkUntouched checks that an excluded account was offboarded by report, under the delete
 // policy, without a call into it: its stack stays, the ledger says what it left.
 func (w *world) checkUntouched(a localworld.Account, mark int) {
 	w.t.Helper()
-	if cs := suite.rec.Since(mark, localworld.InAccount(a.ID)); len(cs) > 0 {
+	if cs := w.h.Recorder.Since(mark, localworld.InAccount(a.ID)); len(cs) > 0 {
 		w.t.Errorf("%s is excluded but was called: %s", a.Name, describeCalls(cs))
 	}
 	if w.stack(a.ID, stackRegion, stackName) == nil {
@@ -203,6 +201,8 @@ func (w *world) checkUntouched(a localworld.Account, mark int) {
 	}
 }
 
+// checkUnreachable: a closed account is reported, nothing is written in it, and its stack
+// stays (AWS deletes it with the account).
 func (w *world) checkUnreachable(a localworld.Account, code string, mark int) {
 	w.t.Helper()
 	if ws := w.h.Recorder.Since(mark, localworld.Writes, localworld.InAccount(a.ID)); len(ws) > 0 {

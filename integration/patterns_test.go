@@ -185,8 +185,8 @@ func TestMemberRulePatterns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eb := eventbridge.NewFromConfig(suite.moto.Config(w.ctx, w.region))
-	q := sqs.NewFromConfig(suite.moto.Config(w.ctx, w.region))
+	eb := eventbridge.NewFromConfig(w.h.Moto.Config(w.ctx, w.region))
+	q := sqs.NewFromConfig(w.h.Moto.Config(w.ctx, w.region))
 	queues := map[string]string{} // rule -> queue URL
 	for _, r := range rules {
 		out, err := q.CreateQueue(w.ctx, &sqs.CreateQueueInput{QueueName: aws.String("member-" + r.Name)})
