@@ -22,6 +22,7 @@ import (
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/trend"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 )
 
 // awsCLI runs the AWS CLI against moto as the management account and returns its stdout.
@@ -345,8 +346,9 @@ func TestE2EUnrelatedTraffic(t *testing.T) {
 	a := w.org.Account("work-a")
 	_, arn, _ := seedForwardingTrail(t, w, a)
 	mark, marks := w.h.Recorder.Mark(), w.marks()
-	// The onboarder's own roles, whatever the session name: their changes are its own.
-	own := localworld.RoleSession(a.ID, localworld.MemberExecutionRole, "any-session")
+	// The onboarder's own sessions: the execution role's session as the onboarder names it, and
+	// CloudFormation's session of the service role, whatever its name.
+	own := localworld.RoleSession(a.ID, localworld.MemberExecutionRole, config.DefaultSessionName)
 	cfn := localworld.RoleSession(a.ID, localworld.MemberCFNRole, "AWSCloudFormation")
 	w.put(
 		localworld.APICall(a.ID, stackRegion, "cloudtrail.amazonaws.com", "UpdateTrail", own, map[string]any{"name": arn}, ""),
