@@ -35,14 +35,7 @@ func (p *Proxy) completeWrite(rec *stackRec, op, status string, w *write) *Stack
 	s, live, hook := rec.caller(), rec.trails, l.hook
 	l.mu.Unlock()
 	if len(w.trails) > 0 || len(live) > 0 {
-		want, f := p.resolveTrails(s, w.doc, w)
-		if f == nil {
-			live, f = p.syncTrails(s, want, live)
-		}
-		l.mu.Lock()
-		rec.trails = live
-		l.mu.Unlock()
-		if f != nil {
+		if f := p.applyTrails(rec, s, w, live); f != nil {
 			return f
 		}
 	}
@@ -55,6 +48,23 @@ func (p *Proxy) completeWrite(rec *stackRec, op, status string, w *write) *Stack
 	rec.done, rec.params, rec.tags = w, w.params, w.tags
 	l.mu.Unlock()
 	return nil
+}
+
+// applyTrails makes the stack's trails those of w (nil: none) and records what the stack has
+// afterwards, whether or not that worked.
+func (p *Proxy) applyTrails(rec *stackRec, s stackCaller, w *write, live map[string]liveTrail) *StackFailure {
+	var want []desiredTrail
+	var f *StackFailure
+	if w != nil {
+		want, f = p.resolveTrails(s, w.doc, w)
+	}
+	if f == nil {
+		live, f = p.syncTrails(s, want, live)
+	}
+	p.stacks.mu.Lock()
+	rec.trails = live
+	p.stacks.mu.Unlock()
+	return f
 }
 
 // completeDelete ends a delete: the stack's trails go (before moto deletes the bucket they
@@ -114,21 +124,12 @@ func (p *Proxy) rollbackUpdate(rec *stackRec, revert bool) *StackFailure {
 	s, live, hook, prev := rec.caller(), rec.trails, l.hook, rec.done
 	l.mu.Unlock()
 	if revert {
-		var want []desiredTrail
-		var f *StackFailure
 		if prev != nil {
 			if err := p.motoRevert(s, prev); err != nil {
 				return &StackFailure{LogicalID: s.name, ResourceType: "AWS::CloudFormation::Stack", Reason: err.Error()}
 			}
-			want, f = p.resolveTrails(s, prev.doc, prev)
 		}
-		if f == nil {
-			live, f = p.syncTrails(s, want, live)
-		}
-		l.mu.Lock()
-		rec.trails = live
-		l.mu.Unlock()
-		if f != nil {
+		if f := p.applyTrails(rec, s, prev, live); f != nil {
 			return f
 		}
 	}

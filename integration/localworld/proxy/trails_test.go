@@ -289,16 +289,8 @@ func TestTakenTrailNameRollsTheCreateBack(t *testing.T) {
 	}
 }
 
-const hookTemplate = `
-Parameters:
-  Secret: {Type: String, NoEcho: true}
-  Mode: {Type: String, Default: a}
-Resources:
-  Topic:
-    Type: AWS::SNS::Topic
-    Properties:
-      TopicName: !Sub "${AWS::StackName}-${Mode}"
-  Logs: {Type: AWS::S3::Bucket}
+// hookTemplate is the layer's test template with a trail and outputs.
+const hookTemplate = layerTemplate + `  Logs: {Type: AWS::S3::Bucket}
   Trail:
     Type: AWS::CloudTrail::Trail
     Properties:
