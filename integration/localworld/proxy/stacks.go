@@ -260,7 +260,8 @@ func newStacksLayer(p *Proxy) *stacksLayer {
 
 // EnableStacks turns the CloudFormation layer on with the given timing (see the comment at
 // the top of stacks.go). With a zero timing operations still pass through the layer and
-// settle at the next look.
+// settle at the next look (or, when they end with work of the layer's, trails or the stack
+// hook, as soon as that work is done).
 func (p *Proxy) EnableStacks(t StackTiming) {
 	p.stacks.mu.Lock()
 	defer p.stacks.mu.Unlock()
