@@ -115,18 +115,18 @@ type VisionOneOptions struct {
 
 // Generation is one template the stand-in generated.
 type Generation struct {
-	URL           string
-	Created       time.Time
-	Expires       time.Time
-	Version       string
-	AWSRegion     string
-	AccountName   string
-	Description   string
-	Features      []FeatureChoice
-	CustomTags    []map[string]string
-	CloudTrail    bool // the template has the CloudTrail parameters
-	OIDCProvider  string
-	createStackID int
+	URL          string
+	Created      time.Time
+	Expires      time.Time
+	Version      string
+	AWSRegion    string
+	AccountName  string
+	Description  string
+	Features     []FeatureChoice
+	CustomTags   []map[string]string
+	CloudTrail   bool // the template has the CloudTrail parameters
+	OIDCProvider string
+	seq          int64 // order of generation
 }
 
 // FeatureChoice is a feature of a generate request.
@@ -184,6 +184,7 @@ type VisionOne struct {
 	mem         *MemoryStore
 	requests    atomic.Int64
 	rejected    atomic.Int64
+	generated   atomic.Int64
 }
 
 // NewVisionOne starts the stand-in. Close it when done.
@@ -342,7 +343,7 @@ func (v *VisionOne) Generations() []Generation {
 	for _, g := range v.generations {
 		out = append(out, *g)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].createStackID < out[j].createStackID })
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	return out
 }
 
@@ -519,11 +520,11 @@ func (v *VisionOne) generate(w http.ResponseWriter, r *http.Request) {
 	}
 	v.mu.Lock()
 	now, version := v.now(), v.version
-	id := len(v.generations) + 1
 	v.mu.Unlock()
+	id := v.generated.Add(1)
 	g := &Generation{Created: now, Expires: now.Add(TemplateLifetime), Version: version, AWSRegion: in.AWSRegion,
 		AccountName: in.AWSAccountName, Description: in.AWSAccountDescription, Features: in.Features, CustomTags: in.CustomTags,
-		CloudTrail: cloudTrail, OIDCProvider: v.URL + "/oidc/" + v.opts.BusinessID, createStackID: id}
+		CloudTrail: cloudTrail, OIDCProvider: v.URL + "/oidc/" + v.opts.BusinessID, seq: id}
 	body, err := v.render(g, "v1cam-"+randomHex(24))
 	if err != nil {
 		camError(w, http.StatusInternalServerError, "InternalError", err.Error())
