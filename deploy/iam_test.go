@@ -501,7 +501,7 @@ func TestTemplatesFollowIAMRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"template.yaml", "member.yaml"} {
+	for _, want := range []string{"template.yaml", "member.yaml", "visionone-trail.yaml"} {
 		if !slices.Contains(files, want) {
 			t.Fatalf("deploy/%s is missing (found %v)", want, files)
 		}

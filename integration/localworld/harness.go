@@ -13,8 +13,8 @@ import (
 )
 
 // Harness is what a run needs once: moto, the recorder in front of it, the emulator, the
-// handler binaries and the Cloud One stand-in. Envs (one per test, demo or benchmark round)
-// are set up on top of it with Setup.
+// handler binaries and the Cloud One and Vision One stand-ins. Envs (one per test, demo or
+// benchmark round) are set up on top of it with Setup.
 type Harness struct {
 	Root     string // the module root
 	Moto     *Moto
@@ -24,8 +24,13 @@ type Harness struct {
 	Binaries map[string]string
 	Operator string // the operator command (cmd/onboarder), for Env.RunOperator
 	CloudOne *trend.Server
-	Logs     *Log // every line moto and every Lambda started with Options writes
-	dir      string
+	// VisionOne is the Vision One stand-in: it knows no key until VisionOne.AddKey, keeps its
+	// templates in moto's S3, and hears of every stack the fault proxy's CloudFormation layer
+	// completes (its stack hook), as Trend hears of the stacks of its templates. Call
+	// VisionOne.Reset with moto's reset.
+	VisionOne *trend.VisionOne
+	Logs      *Log // every line moto and every Lambda started with Options writes
+	dir       string
 }
 
 // StartHarness starts moto, the fault proxy (with no rules: transparent) and the recorder, builds the emulator (once per machine) and the
@@ -111,7 +116,7 @@ func (h *Harness) build(ctx context.Context) (err error) {
 }
 
 // startServers starts moto, the fault proxy (with no rules: transparent), the recorder in
-// front of it and the Cloud One stand-in.
+// front of it and the Cloud One and Vision One stand-ins.
 func (h *Harness) startServers(ctx context.Context, mo MotoOptions, keys []trend.Key) (err error) {
 	if h.Moto, err = StartMotoWith(ctx, mo, h.Logs); err != nil {
 		return err
@@ -123,6 +128,8 @@ func (h *Harness) startServers(ctx context.Context, mo MotoOptions, keys []trend
 		return err
 	}
 	h.CloudOne = trend.New(keys...)
+	h.VisionOne = trend.NewVisionOne(trend.VisionOneOptions{Store: trend.NewMotoStore(h.Moto.URL)})
+	h.Faults.SetStackHook(h.VisionOne.StackHook)
 	return nil
 }
 
@@ -147,6 +154,9 @@ func (h *Harness) Stop() {
 	}
 	if h.CloudOne != nil {
 		h.CloudOne.Close()
+	}
+	if h.VisionOne != nil {
+		h.VisionOne.Close()
 	}
 	h.Recorder.Stop()
 	if h.Faults != nil {

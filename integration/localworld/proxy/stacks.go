@@ -31,6 +31,12 @@ package proxy
 //   - DescribeStacks answers are moto's, with the status, the reason and NoEcho parameters
 //     ("****", as CloudFormation shows them) from the record; DescribeStackEvents answers
 //     are the record's for the stacks it knows.
+//   - AWS::CloudTrail::Trail resources, which moto cannot make, are made by the layer when
+//     the operation completes (trails.go);
+//   - a stack hook (SetStackHook) is told of every operation as it ends, before the stack
+//     shows its final status, and may fail one about to succeed, as a custom resource of the
+//     stack would: the local world's vendor stand-ins learn of stacks this way, as the real
+//     vendors learn of them from the stack's own custom resources (endings.go).
 // Stacks written to moto directly (the harness's own) are adopted by the layer at their first
 // write through it. ForceStackStatus gives a stack a state that another party's operation
 // left (ROLLBACK_FAILED, DELETE_FAILED, ...).
@@ -92,6 +98,10 @@ func (f StackFailure) reason() string {
 	return or(f.Reason, "Received response status [FAILED] from custom resource. Message returned: Cloud One API returned 500 (RequestId: 8d1f0c2e-4b7a-4c51-9f4e-2f6c1a9b3e70)")
 }
 
+// Error makes a StackFailure an error a StackHook can return: the resource it names fails
+// with its reason.
+func (f *StackFailure) Error() string { return f.logicalID() + ": " + f.reason() }
+
 func or(s, def string) string {
 	if s == "" {
 		return def
@@ -122,6 +132,14 @@ type phase struct {
 	do     func()
 	// overlay false: from now on moto's own status is the truth again.
 	overlay bool
+	// prepare, when set, is the work that ends the operation (the stack's trails, the stack
+	// hook): it runs outside the lock once the phase is due, and the phase applies only after
+	// it, the stack showing its previous status meanwhile, as a stack is in progress until its
+	// last resource is done. A failure it returns replaces this phase and those after it with
+	// onFail's (none: the phase applies anyway).
+	prepare        func() *StackFailure
+	onFail         func(at time.Time, f *StackFailure) []phase
+	started, ready bool
 }
 
 type stackRec struct {
@@ -138,9 +156,85 @@ type stackRec struct {
 	phases  []phase
 	auth    http.Header // of the last write: the layer's own calls to moto are made as that caller
 	host    string
-	// params and tags of the create, for the answers about a stack moto no longer holds
+	// params and tags of the last completed write (the create's until then), for the answers
+	// about a stack moto no longer holds
 	params [][2]string
 	tags   [][2]string
+	seq    int                  // counts schedules: the preparation of an overtaken one is dropped
+	done   *write               // the last write that completed
+	trails map[string]liveTrail // the trails the layer made for the stack, by logical id
+}
+
+// write is a create or update as the layer passed it to moto.
+type write struct {
+	url    string         // the TemplateURL (for UsePreviousTemplate, the previous write's)
+	body   []byte         // the template moto was given in its place (trails taken out); nil: the URL
+	params [][2]string    // the parameters sent, UsePreviousValue resolved (secrets included: the layer's own record)
+	tags   [][2]string    // the stack's tags
+	doc    map[string]any // the template, read; nil when the layer could not read it
+	noEcho map[string]bool
+	trails []trailPlan
+}
+
+// paramMap is the write's parameters by name.
+func (w *write) paramMap() map[string]string {
+	m := map[string]string{}
+	if w != nil {
+		for _, kv := range w.params {
+			m[kv[0]] = kv[1]
+		}
+	}
+	return m
+}
+
+// effectiveParams are the stack's parameters: the template's, with their defaults, and the
+// values sent.
+func (w *write) effectiveParams() map[string]string {
+	m := map[string]string{}
+	if params, ok := w.doc["Parameters"].(map[string]any); ok {
+		for name, def := range params {
+			d, _ := def.(map[string]any)
+			if v, has := d["Default"]; has {
+				m[name] = scalarText(v)
+			} else {
+				m[name] = ""
+			}
+		}
+	}
+	for k, v := range w.paramMap() {
+		m[k] = v
+	}
+	return m
+}
+
+// StackOutcome is a stack operation of the layer as it ends.
+type StackOutcome struct {
+	Account, Region, Stack, StackID string
+	// Operation is CREATE, UPDATE, DELETE or CONTINUE_UPDATE_ROLLBACK.
+	Operation string
+	// Status is the status the stack ends in: CREATE_COMPLETE, UPDATE_COMPLETE,
+	// DELETE_COMPLETE, ROLLBACK_COMPLETE, UPDATE_ROLLBACK_COMPLETE, UPDATE_ROLLBACK_FAILED or
+	// DELETE_FAILED.
+	Status      string
+	TemplateURL string            // of the write ("" when the layer knows none)
+	Parameters  map[string]string // the stack's parameters, NoEcho ones as **** (as DescribeStacks shows them)
+	Tags        map[string]string
+	Outputs     map[string]string // on CREATE_COMPLETE and UPDATE_COMPLETE: the stack's outputs
+}
+
+// StackHook is told of each stack operation the layer plays as it ends, before the stack
+// shows its final status: the work of the stack itself (a custom resource that registers the
+// account with a vendor) is done before a stack completes. For an operation about to succeed
+// a hook may return an error: the operation then fails as if a resource of the stack had
+// failed (a *StackFailure names the resource and the reason; any other error is the reason
+// of a custom resource StackHook). For an operation that failed, the error is ignored.
+type StackHook func(StackOutcome) error
+
+// SetStackHook sets the hook (nil: none). ResetStacks keeps it.
+func (p *Proxy) SetStackHook(h StackHook) {
+	p.stacks.mu.Lock()
+	defer p.stacks.mu.Unlock()
+	p.stacks.hook = h
 }
 
 type stacksLayer struct {
@@ -152,6 +246,7 @@ type stacksLayer struct {
 	byID      map[string]*stackRec
 	failures  []*failureState
 	templates map[string]templateFacts // by template URL
+	hook      StackHook
 }
 
 type failureState struct {
@@ -165,7 +260,8 @@ func newStacksLayer(p *Proxy) *stacksLayer {
 
 // EnableStacks turns the CloudFormation layer on with the given timing (see the comment at
 // the top of stacks.go). With a zero timing operations still pass through the layer and
-// settle at the next look.
+// settle at the next look (or, when they end with work of the layer's, trails or the stack
+// hook, as soon as that work is done).
 func (p *Proxy) EnableStacks(t StackTiming) {
 	p.stacks.mu.Lock()
 	defer p.stacks.mu.Unlock()
@@ -224,6 +320,7 @@ func (p *Proxy) ForceStackStatus(account, region, name, status, reason string) e
 	}
 	l.advance(r, time.Now())
 	r.phases = nil
+	r.seq++
 	r.status, r.reason, r.overlay = status, reason, true
 	r.events = append(r.events, stackEvent{id: newEventID(), logicalID: name, physicalID: r.id, resourceType: "AWS::CloudFormation::Stack",
 		status: status, reason: reason, token: "forced-by-test", at: time.Now()})
@@ -249,6 +346,9 @@ func (p *Proxy) Stack(account, region, name string) (StackView, bool) {
 // advance applies the phases that are due. Caller holds l.mu.
 func (l *stacksLayer) advance(r *stackRec, now time.Time) {
 	for len(r.phases) > 0 && !r.phases[0].at.After(now) {
+		if r.phases[0].prepare != nil && !r.phases[0].ready {
+			return // it waits for its preparation (tick)
+		}
 		ph := r.phases[0]
 		r.phases = r.phases[1:]
 		r.status, r.reason, r.overlay = ph.status, ph.reason, ph.overlay
@@ -263,17 +363,44 @@ func (l *stacksLayer) advance(r *stackRec, now time.Time) {
 }
 
 // schedule queues the phases of an operation and a timer for each, so that moto's state
-// follows without anyone asking.
+// follows without anyone asking. Caller holds l.mu.
 func (l *stacksLayer) schedule(r *stackRec, phases ...phase) {
+	r.seq++
+	seq := r.seq
 	r.phases = append(r.phases[:0], phases...)
 	for _, ph := range phases {
 		d := time.Until(ph.at)
-		time.AfterFunc(max(d, 0)+time.Millisecond, func() {
-			l.mu.Lock()
-			defer l.mu.Unlock()
-			l.advance(r, time.Now())
-		})
+		time.AfterFunc(max(d, 0)+time.Millisecond, func() { l.tick(r, seq) })
 	}
+}
+
+// tick applies the due phases of r and runs the preparation of the first one that waits for
+// it (outside the lock: it calls moto and the hook).
+func (l *stacksLayer) tick(r *stackRec, seq int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	l.advance(r, now)
+	if r.seq != seq || len(r.phases) == 0 {
+		return
+	}
+	head := r.phases[0]
+	if head.prepare == nil || head.ready || head.started || head.at.After(now) {
+		return
+	}
+	r.phases[0].started = true
+	l.mu.Unlock()
+	f := head.prepare()
+	l.mu.Lock()
+	if r.seq != seq || len(r.phases) == 0 || !r.phases[0].started {
+		return // overtaken: a forced status, a stack forgotten
+	}
+	if f != nil && head.onFail != nil {
+		l.schedule(r, head.onFail(time.Now(), f)...)
+	} else {
+		r.phases[0].ready = true
+	}
+	l.advance(r, time.Now())
 }
 
 func (l *stacksLayer) failure(c Call, name, op, templateURL string, params map[string]string) *StackFailure {
@@ -304,13 +431,16 @@ func (l *stacksLayer) failure(c Call, name, op, templateURL string, params map[s
 type cfnRequest struct {
 	action, stackName, templateURL, token, roleARN string
 	params                                         map[string]string
-	paramKeys                                      []string // in request order
+	paramKeys                                      []string        // in request order
+	usePrevious                                    map[string]bool // parameters sent with UsePreviousValue
+	usePreviousTemplate                            bool
 	tags                                           [][2]string
 }
 
 func parseCFN(form url.Values) cfnRequest {
 	q := cfnRequest{action: form.Get("Action"), stackName: form.Get("StackName"), templateURL: form.Get("TemplateURL"),
-		token: form.Get("ClientRequestToken"), roleARN: form.Get("RoleARN"), params: map[string]string{}}
+		token: form.Get("ClientRequestToken"), roleARN: form.Get("RoleARN"), params: map[string]string{}, usePrevious: map[string]bool{},
+		usePreviousTemplate: form.Get("UsePreviousTemplate") == "true"}
 	for i := 1; ; i++ {
 		k := form.Get("Parameters.member." + strconv.Itoa(i) + ".ParameterKey")
 		if k == "" {
@@ -318,6 +448,9 @@ func parseCFN(form url.Values) cfnRequest {
 		}
 		q.params[k] = form.Get("Parameters.member." + strconv.Itoa(i) + ".ParameterValue")
 		q.paramKeys = append(q.paramKeys, k)
+		if form.Get("Parameters.member."+strconv.Itoa(i)+".UsePreviousValue") == "true" {
+			q.usePrevious[k] = true
+		}
 	}
 	for i := 1; ; i++ {
 		k := form.Get("Tags.member." + strconv.Itoa(i) + ".Key")
@@ -327,6 +460,47 @@ func parseCFN(form url.Values) cfnRequest {
 		q.tags = append(q.tags, [2]string{k, form.Get("Tags.member." + strconv.Itoa(i) + ".Value")})
 	}
 	return q
+}
+
+// newWrite is the record of a create or update: its parameters (UsePreviousValue read from
+// prev), its template and, when the template declares trails, the template moto is given in
+// its place (trails.go). body is the request as the client sent it; the one to pass to moto
+// is returned.
+func (p *Proxy) newWrite(c Call, q cfnRequest, body []byte, prev *write, live map[string]liveTrail) (*write, []byte, error) {
+	w := &write{url: q.templateURL, tags: q.tags}
+	old := prev.paramMap()
+	for _, k := range q.paramKeys {
+		v := q.params[k]
+		if q.usePrevious[k] {
+			v = old[k]
+		}
+		w.params = append(w.params, [2]string{k, v})
+	}
+	if q.templateURL == "" && q.usePreviousTemplate && prev != nil {
+		// moto keeps the template it was given; the trails keep their names.
+		w.url, w.doc, w.noEcho, w.trails = prev.url, prev.doc, prev.noEcho, prev.trails
+		return w, body, nil
+	}
+	facts := p.templateOf(q.templateURL)
+	w.doc, w.noEcho = facts.doc, facts.noEcho
+	if len(facts.trails) == 0 {
+		return w, body, nil
+	}
+	plans, err := planTrails(facts.doc, c.Account, c.Region, q.stackName, w.paramMap(), live)
+	if err != nil {
+		return nil, nil, err
+	}
+	if w.body, err = templateForMoto(facts.doc, plans); err != nil {
+		return nil, nil, err
+	}
+	w.trails = plans
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, nil, err
+	}
+	form.Del("TemplateURL")
+	form.Set("TemplateBody", string(w.body))
+	return w, []byte(form.Encode()), nil
 }
 
 // serveStacks handles the CloudFormation actions of the layer; it reports false for the
@@ -397,6 +571,11 @@ func (p *Proxy) createStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 	if fail == nil {
 		fail = tagFailure(facts, q.tags)
 	}
+	wr, body, err := p.newWrite(c, q, body, nil, nil)
+	if err != nil {
+		writeCFNError(w, http.StatusBadRequest, "ValidationError", "Template error: "+err.Error())
+		return
+	}
 
 	resp, out, err := p.roundTrip(r, body)
 	if err != nil {
@@ -408,37 +587,50 @@ func (p *Proxy) createStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 		return
 	}
 	id := xmlText(out, "StackId")
-	noEcho := facts.noEcho
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	rec := &stackRec{key: stackKey{c.Account, c.Region, q.stackName}, id: id, status: "CREATE_IN_PROGRESS", reason: "User Initiated",
-		overlay: true, inMoto: true, noEcho: noEcho, tokens: map[string]bool{}, auth: r.Header.Clone(), host: r.Host, tags: q.tags}
-	for _, k := range q.paramKeys {
-		rec.params = append(rec.params, [2]string{k, q.params[k]})
-	}
+		overlay: true, inMoto: true, noEcho: facts.noEcho, tokens: map[string]bool{}, auth: r.Header.Clone(), host: r.Host, tags: q.tags,
+		params: wr.params}
 	if q.token != "" {
 		rec.tokens[q.token] = true
 	}
 	rec.events = []stackEvent{stackLevel(rec, "CREATE_IN_PROGRESS", "User Initiated", q.token, now)}
 	l.recs[rec.key], l.byID[id] = rec, rec
-	if fail == nil {
-		l.schedule(rec, phase{at: now.Add(timing.Create), status: "CREATE_COMPLETE", overlay: false,
-			events: []stackEvent{stackLevel(rec, "CREATE_COMPLETE", "", q.token, now)}})
+	if fail != nil {
+		l.schedule(rec, p.createFailed(rec, fail, q.token, now.Add(timing.Create), wr)...)
 	} else {
-		failedAt := now.Add(timing.Create)
-		why := "The following resource(s) failed to create: [" + fail.logicalID() + "]. Rollback requested by user."
-		l.schedule(rec,
-			phase{at: failedAt, status: "ROLLBACK_IN_PROGRESS", reason: why, overlay: true, events: []stackEvent{
-				{id: newEventID(), logicalID: fail.logicalID(), resourceType: fail.resourceType(), status: "CREATE_FAILED", reason: fail.reason(), token: q.token},
-				stackLevel(rec, "ROLLBACK_IN_PROGRESS", why, q.token, now),
-			}},
-			phase{at: failedAt.Add(timing.Rollback), status: "ROLLBACK_COMPLETE", overlay: true,
-				events: []stackEvent{stackLevel(rec, "ROLLBACK_COMPLETE", "", q.token, now)},
-				do:     func() { p.motoDelete(rec) }},
-		)
+		done := phase{at: now.Add(timing.Create), status: "CREATE_COMPLETE", overlay: false,
+			events: []stackEvent{stackLevel(rec, "CREATE_COMPLETE", "", q.token, now)}}
+		if l.hook != nil || len(wr.trails) > 0 {
+			done.prepare = func() *StackFailure { return p.completeWrite(rec, "CREATE", "CREATE_COMPLETE", wr) }
+			done.onFail = func(at time.Time, f *StackFailure) []phase { return p.createFailed(rec, f, q.token, at, wr) }
+		}
+		l.schedule(rec, done)
 	}
 	writeCFNResult(w, "CreateStack", "<StackId>"+html.EscapeString(id)+"</StackId>")
+}
+
+// createFailed is how a failed create goes on: ROLLBACK_IN_PROGRESS at failedAt, then
+// ROLLBACK_COMPLETE, when the stack's resources (trails included) are deleted. Caller holds
+// l.mu.
+func (p *Proxy) createFailed(rec *stackRec, f *StackFailure, token string, failedAt time.Time, wr *write) []phase {
+	l := p.stacks
+	why := "The following resource(s) failed to create: [" + f.logicalID() + "]. Rollback requested by user."
+	end := phase{at: failedAt.Add(l.timing.Rollback), status: "ROLLBACK_COMPLETE", overlay: true,
+		events: []stackEvent{stackLevel(rec, "ROLLBACK_COMPLETE", "", token, failedAt)},
+		do:     func() { p.motoDelete(rec) }}
+	if l.hook != nil || len(rec.trails) > 0 || len(wr.trails) > 0 {
+		end.prepare = func() *StackFailure { return p.endFailure(rec, "CREATE", "ROLLBACK_COMPLETE", wr, true) }
+	}
+	return []phase{
+		{at: failedAt, status: "ROLLBACK_IN_PROGRESS", reason: why, overlay: true, events: []stackEvent{
+			{id: newEventID(), logicalID: f.logicalID(), resourceType: f.resourceType(), status: "CREATE_FAILED", reason: f.reason(), token: token},
+			stackLevel(rec, "ROLLBACK_IN_PROGRESS", why, token, failedAt),
+		}},
+		end,
+	}
 }
 
 func stackLevel(r *stackRec, status, reason, token string, at time.Time) stackEvent {
@@ -465,6 +657,7 @@ func (p *Proxy) stale(r *http.Request, rec *stackRec) bool {
 
 // forget drops a record whose stack is gone. Caller holds l.mu.
 func (l *stacksLayer) forget(rec *stackRec) {
+	rec.seq++
 	rec.deleted, rec.inMoto, rec.phases = true, false, nil
 	if l.recs[rec.key] == rec {
 		delete(l.recs, rec.key)
@@ -530,10 +723,16 @@ func (p *Proxy) updateStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 		rollbackFail = l.failure(c, rec.key.name, "UPDATE_ROLLBACK", q.templateURL, q.params)
 	}
 	timing := l.timing
+	prev, live := rec.done, rec.trails
 	l.mu.Unlock()
 	facts := p.templateOf(q.templateURL)
 	if fail == nil {
 		fail = tagFailure(facts, q.tags)
+	}
+	wr, body, err := p.newWrite(c, q, body, prev, live)
+	if err != nil {
+		writeCFNError(w, http.StatusBadRequest, "ValidationError", "Template error: "+err.Error())
+		return
 	}
 
 	if fail == nil {
@@ -561,32 +760,60 @@ func (p *Proxy) updateStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 	rec.auth, rec.host = r.Header.Clone(), r.Host
 	rec.status, rec.reason, rec.overlay = "UPDATE_IN_PROGRESS", "User Initiated", true
 	rec.events = append(rec.events, stackLevel(rec, "UPDATE_IN_PROGRESS", "User Initiated", q.token, now))
-	switch {
-	case fail == nil:
-		l.schedule(rec, phase{at: now.Add(timing.Update), status: "UPDATE_COMPLETE", overlay: false,
-			events: []stackEvent{stackLevel(rec, "UPDATE_COMPLETE", "", q.token, now)}})
-	default:
-		failedAt := now.Add(timing.Update)
-		why := "The following resource(s) failed to update: [" + fail.logicalID() + "]. "
-		end := phase{at: failedAt.Add(timing.Rollback), status: "UPDATE_ROLLBACK_COMPLETE", overlay: true,
-			events: []stackEvent{stackLevel(rec, "UPDATE_ROLLBACK_COMPLETE", "", q.token, now)}}
-		if rollbackFail != nil {
-			reason := "The following resource(s) failed to update: [" + rollbackFail.logicalID() + "]. "
-			end = phase{at: failedAt.Add(timing.Rollback), status: "UPDATE_ROLLBACK_FAILED", reason: reason, overlay: true,
-				events: []stackEvent{
-					{id: newEventID(), logicalID: rollbackFail.logicalID(), resourceType: rollbackFail.resourceType(), status: "UPDATE_FAILED", reason: rollbackFail.reason(), token: q.token},
-					stackLevel(rec, "UPDATE_ROLLBACK_FAILED", reason, q.token, now),
-				}}
+	if fail != nil {
+		// The update never reached moto: nothing to undo there.
+		l.schedule(rec, p.updateFailed(rec, fail, rollbackFail, q.token, now.Add(timing.Update), false)...)
+	} else {
+		done := phase{at: now.Add(timing.Update), status: "UPDATE_COMPLETE", overlay: false,
+			events: []stackEvent{stackLevel(rec, "UPDATE_COMPLETE", "", q.token, now)}}
+		if l.hook != nil || len(wr.trails) > 0 || len(rec.trails) > 0 {
+			done.prepare = func() *StackFailure { return p.completeWrite(rec, "UPDATE", "UPDATE_COMPLETE", wr) }
+			// moto has the update already: the rollback gives it the last write back.
+			done.onFail = func(at time.Time, f *StackFailure) []phase { return p.updateFailed(rec, f, nil, q.token, at, true) }
 		}
-		l.schedule(rec,
-			phase{at: failedAt, status: "UPDATE_ROLLBACK_IN_PROGRESS", reason: why, overlay: true, events: []stackEvent{
-				{id: newEventID(), logicalID: fail.logicalID(), resourceType: fail.resourceType(), status: "UPDATE_FAILED", reason: fail.reason(), token: q.token},
-				stackLevel(rec, "UPDATE_ROLLBACK_IN_PROGRESS", why, q.token, now),
-			}},
-			end,
-		)
+		l.schedule(rec, done)
 	}
 	writeCFNResult(w, "UpdateStack", "<StackId>"+html.EscapeString(rec.id)+"</StackId>")
+}
+
+// updateFailed is how a failed update goes on: UPDATE_ROLLBACK_IN_PROGRESS at failedAt, then
+// UPDATE_ROLLBACK_COMPLETE with the last completed write back in moto (revert: moto has the
+// failed one) and its trails, or UPDATE_ROLLBACK_FAILED when rollbackFail says so or the
+// revert fails. Caller holds l.mu.
+func (p *Proxy) updateFailed(rec *stackRec, f, rollbackFail *StackFailure, token string, failedAt time.Time, revert bool) []phase {
+	l := p.stacks
+	why := "The following resource(s) failed to update: [" + f.logicalID() + "]. "
+	rolledBack := failedAt.Add(l.timing.Rollback)
+	failedRollback := func(at time.Time, rf *StackFailure) phase {
+		reason := "The following resource(s) failed to update: [" + rf.logicalID() + "]. "
+		ph := phase{at: at, status: "UPDATE_ROLLBACK_FAILED", reason: reason, overlay: true,
+			events: []stackEvent{
+				{id: newEventID(), logicalID: rf.logicalID(), resourceType: rf.resourceType(), status: "UPDATE_FAILED", reason: rf.reason(), token: token},
+				stackLevel(rec, "UPDATE_ROLLBACK_FAILED", reason, token, at),
+			}}
+		if l.hook != nil {
+			ph.prepare = func() *StackFailure { return p.endFailure(rec, "UPDATE", "UPDATE_ROLLBACK_FAILED", nil, false) }
+		}
+		return ph
+	}
+	var end phase
+	if rollbackFail != nil {
+		end = failedRollback(rolledBack, rollbackFail)
+	} else {
+		end = phase{at: rolledBack, status: "UPDATE_ROLLBACK_COMPLETE", overlay: true,
+			events: []stackEvent{stackLevel(rec, "UPDATE_ROLLBACK_COMPLETE", "", token, failedAt)}}
+		if revert || l.hook != nil {
+			end.prepare = func() *StackFailure { return p.rollbackUpdate(rec, revert) }
+			end.onFail = func(at time.Time, rf *StackFailure) []phase { return []phase{failedRollback(at, rf)} }
+		}
+	}
+	return []phase{
+		{at: failedAt, status: "UPDATE_ROLLBACK_IN_PROGRESS", reason: why, overlay: true, events: []stackEvent{
+			{id: newEventID(), logicalID: f.logicalID(), resourceType: f.resourceType(), status: "UPDATE_FAILED", reason: f.reason(), token: token},
+			stackLevel(rec, "UPDATE_ROLLBACK_IN_PROGRESS", why, token, failedAt),
+		}},
+		end,
+	}
 }
 
 func (p *Proxy) deleteStack(w http.ResponseWriter, r *http.Request, c Call, q cfnRequest, body []byte) {
@@ -621,23 +848,36 @@ func (p *Proxy) deleteStack(w http.ResponseWriter, r *http.Request, c Call, q cf
 	rec.auth, rec.host = r.Header.Clone(), r.Host
 	rec.status, rec.reason, rec.overlay = "DELETE_IN_PROGRESS", "User Initiated", true
 	rec.events = append(rec.events, stackLevel(rec, "DELETE_IN_PROGRESS", "User Initiated", q.token, now))
-	if fail != nil {
-		why := "The following resource(s) failed to delete: [" + fail.logicalID() + "]. "
-		l.schedule(rec, phase{at: now.Add(timing.Delete), status: "DELETE_FAILED", reason: why, overlay: true, events: []stackEvent{
-			{id: newEventID(), logicalID: fail.logicalID(), resourceType: fail.resourceType(), status: "DELETE_FAILED", reason: fail.reason(), token: q.token},
-			stackLevel(rec, "DELETE_FAILED", why, q.token, now),
-		}})
-	} else {
-		l.schedule(rec, phase{at: now.Add(timing.Delete), status: "DELETE_COMPLETE", overlay: true,
-			events: []stackEvent{stackLevel(rec, "DELETE_COMPLETE", "", q.token, now)},
-			do: func() {
-				p.motoDelete(rec)
-				rec.deleted = true
-				if l.recs[rec.key] == rec {
-					delete(l.recs, rec.key)
-				}
-			}})
+	deleteFailed := func(at time.Time, f *StackFailure) phase {
+		why := "The following resource(s) failed to delete: [" + f.logicalID() + "]. "
+		ph := phase{at: at, status: "DELETE_FAILED", reason: why, overlay: true, events: []stackEvent{
+			{id: newEventID(), logicalID: f.logicalID(), resourceType: f.resourceType(), status: "DELETE_FAILED", reason: f.reason(), token: q.token},
+			stackLevel(rec, "DELETE_FAILED", why, q.token, at),
+		}}
+		if l.hook != nil {
+			ph.prepare = func() *StackFailure { return p.endFailure(rec, "DELETE", "DELETE_FAILED", nil, false) }
+		}
+		return ph
 	}
+	if fail != nil {
+		l.schedule(rec, deleteFailed(now.Add(timing.Delete), fail))
+		writeCFNResult(w, "DeleteStack", "")
+		return
+	}
+	done := phase{at: now.Add(timing.Delete), status: "DELETE_COMPLETE", overlay: true,
+		events: []stackEvent{stackLevel(rec, "DELETE_COMPLETE", "", q.token, now)},
+		do: func() {
+			p.motoDelete(rec)
+			rec.deleted = true
+			if l.recs[rec.key] == rec {
+				delete(l.recs, rec.key)
+			}
+		}}
+	if l.hook != nil || len(rec.trails) > 0 {
+		done.prepare = func() *StackFailure { return p.completeDelete(rec) }
+		done.onFail = func(at time.Time, f *StackFailure) []phase { return []phase{deleteFailed(at, f)} }
+	}
+	l.schedule(rec, done)
 	writeCFNResult(w, "DeleteStack", "")
 }
 
@@ -664,8 +904,14 @@ func (p *Proxy) continueRollback(w http.ResponseWriter, r *http.Request, c Call,
 	}
 	rec.status, rec.reason, rec.overlay = "UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated", true
 	rec.events = append(rec.events, stackLevel(rec, "UPDATE_ROLLBACK_IN_PROGRESS", "User Initiated", q.token, now))
-	l.schedule(rec, phase{at: now.Add(l.timing.Rollback), status: "UPDATE_ROLLBACK_COMPLETE", overlay: true,
-		events: []stackEvent{stackLevel(rec, "UPDATE_ROLLBACK_COMPLETE", "", q.token, now)}})
+	done := phase{at: now.Add(l.timing.Rollback), status: "UPDATE_ROLLBACK_COMPLETE", overlay: true,
+		events: []stackEvent{stackLevel(rec, "UPDATE_ROLLBACK_COMPLETE", "", q.token, now)}}
+	if l.hook != nil {
+		done.prepare = func() *StackFailure {
+			return p.endFailure(rec, "CONTINUE_UPDATE_ROLLBACK", "UPDATE_ROLLBACK_COMPLETE", nil, false)
+		}
+	}
+	l.schedule(rec, done)
 	writeCFNResult(w, "ContinueUpdateRollback", "")
 }
 
@@ -928,11 +1174,14 @@ func (p *Proxy) motoCall(h http.Header, host string, form url.Values) (*http.Res
 	return resp, out, err
 }
 
-// templateFacts is what the layer needs of a template: its NoEcho parameter names and the
-// logical ids of its IAM roles (the resources that take the stack's tags under IAM's rules).
+// templateFacts is what the layer needs of a template: its NoEcho parameter names, the
+// logical ids of its IAM roles (the resources that take the stack's tags under IAM's rules)
+// and of its trails, and the template itself, read (cfneval.go).
 type templateFacts struct {
 	noEcho   map[string]bool
 	iamRoles []string
+	trails   []string
+	doc      map[string]any
 }
 
 // templateOf reads a template at a URL that moto serves (the path of the URL is asked of moto's
@@ -988,6 +1237,10 @@ func (p *Proxy) templateOf(templateURL string) templateFacts {
 		}
 	}
 	sort.Strings(f.iamRoles)
+	if doc, err := parseTemplate(b); err == nil {
+		f.doc = doc
+		f.trails = resourcesOfType(doc, trailType)
+	}
 	l.mu.Lock()
 	l.templates[templateURL] = f
 	l.mu.Unlock()

@@ -1,6 +1,7 @@
-// Package trend holds the local stand-ins for Trend's APIs: the Cloud One accounts API, for tests,
-// the demo and the benchmark. It checks the headers a real client must send and can be told
-// to fail (an HTTP status, or a hang until the client gives up).
+// Package trend holds the local stand-ins for Trend's APIs, for tests, the demo and the
+// benchmark: the Cloud One accounts API (this file) and Vision One's Cloud Accounts API
+// (visionone.go). Each checks the credentials a real client must send and can be told to
+// fail.
 package trend
 
 import (
