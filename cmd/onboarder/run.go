@@ -109,7 +109,7 @@ func (a *app) reconcileCmd() *cobra.Command {
 		enqueue bool
 	)
 	cmd := &cobra.Command{
-		Use:   "reconcile [--account ID ... | --all] [--retry-failed] [--no-wait] [--timeout D]",
+		Use:   "reconcile [--account ID ... | --all] [--retry-failed] [--no-wait] [--timeout D] [--poll D]",
 		Short: "Ask the worker to reconcile accounts now, and follow them",
 		Long: `reconcile puts one request per account on the reconcile queue (ONBOARDER_QUEUE_URL of the
 reconcile function), trigger "operator", with a fresh event id, as the sweep does: the
@@ -141,6 +141,9 @@ a person or failed, or a call failed, 2 usage error.`,
 			if o.timeout <= 0 {
 				return usageErrorf("--timeout %s: must be positive", o.timeout)
 			}
+			if a.poll <= 0 {
+				return usageErrorf("--poll %s: must be positive", a.poll)
+			}
 			o.noWait = o.noWait || enqueue
 			return a.reconcile(cmd.Context(), ids, o)
 		}),
@@ -150,6 +153,7 @@ a person or failed, or a call failed, 2 usage error.`,
 	cmd.Flags().BoolVar(&o.retryFailed, "retry-failed", false, "write again although the onboarder's own write for this desired state failed (after fixing the cause)")
 	cmd.Flags().BoolVar(&o.noWait, "no-wait", false, "enqueue and return: do not follow the accounts")
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to follow the accounts")
+	cmd.Flags().DurationVar(&a.poll, "poll", a.pollEvery(), "how often to look at the accounts while following them")
 	cmd.Flags().BoolVar(&enqueue, "enqueue", false, "the same as --no-wait")
 	_ = cmd.Flags().MarkDeprecated("enqueue", "reconcile always enqueues now; --enqueue means --no-wait")
 	return cmd

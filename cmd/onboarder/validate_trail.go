@@ -99,7 +99,7 @@ func checkTrail(ctx context.Context, ct func(region string) TrailAPI, mgmt, self
 			problems = append(problems, kind+": its event selectors record no (write) management events")
 			continue
 		}
-		return fmt.Sprintf("%s (%s) logs the management account's management events in us-east-1: %s", kind, regionsOf(t), strings.Replace(why, "only through a", "through this", 1)), "", nil
+		return fmt.Sprintf("%s (%s) logs the management account's management events in us-east-1: Organizations' CloseAccount, RemoveAccountFromOrganization and MoveAccount reach EventBridge through it", kind, regionsOf(t)), "", nil
 	}
 	switch {
 	case len(unread) > 0:
