@@ -11,6 +11,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -375,6 +376,16 @@ func TestOperatorOutputs(t *testing.T) {
 	for _, name := range []string{"ReconcileFunctionName", "OperatorPolicyName", "OperatorPolicyArn", "ReconcileQueueUrl", "ReconcileDeadLetterQueueUrl"} {
 		if get(outs, name) == nil {
 			t.Errorf("template.yaml has no output %s", name)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join("..", "docs", "DEPLOY.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"OperatorPolicyName", "ReconcileFunctionName", "ONBOARDER_RECONCILE_FUNCTION", "cloudone-onboarder-operator",
+		"attach-customer-managed-policy-reference-to-permission-set", "onboarder dlq redrive"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("docs/DEPLOY.md does not mention %s", want)
 		}
 	}
 }
