@@ -151,7 +151,9 @@ func TestE2EOperatorOnboards(t *testing.T) {
 
 	// plan: every account would be created; nothing is written.
 	mark := w.h.Recorder.Mark()
+	began := time.Now()
 	out = w.operator(3, "plan", "--all")
+	t.Logf("plan --all of %d accounts as the operator: %s (the command's process, its calls and the worker's dry runs)", 3, time.Since(began).Round(time.Millisecond))
 	if !strings.Contains(out, "plan: 3 accounts, 3 would change") || !strings.Contains(out, `CreateNewTrail: "" -> "True"`) ||
 		!strings.Contains(out, "**** (secret version") {
 		t.Errorf("plan:\n%s", out)
