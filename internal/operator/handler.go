@@ -367,10 +367,13 @@ func (h *Handler) check(ctx context.Context, req Request, seen *seenCreds) ([]Ch
 	var m Member
 	var opened bool
 	var openErr error
+	excluded := account != "" && h.Cfg.Excluded(account)
 	role := func(name string, members Members, arn string) {
 		switch {
 		case account == "":
 			add(skip(name, "no account to try: pass --account ID"))
+		case excluded:
+			add(skip(name, account+" is excluded (ONBOARDER_EXCLUDE_ACCOUNTS): the onboarder never reads it; name another"))
 		case region == "":
 			add(skip(name, regionWhy))
 		default:
@@ -404,6 +407,8 @@ func (h *Handler) check(ctx context.Context, req Request, seen *seenCreds) ([]Ch
 		switch {
 		case account == "":
 			add(skip(CheckTemplate, "no account to read it in: pass --account ID"))
+		case excluded:
+			add(skip(CheckTemplate, account+" is excluded (ONBOARDER_EXCLUDE_ACCOUNTS): the onboarder never reads it; name another"))
 		case region == "":
 			add(skip(CheckTemplate, regionWhy))
 		case openErr != nil:

@@ -309,6 +309,14 @@ func TestCheck(t *testing.T) {
 	if c := w.serve(Request{Op: OpCheck, Checks: []string{CheckRole}, Accounts: []string{acct}}).Checks[0]; c.OK || !strings.Contains(c.Detail, "belong to account "+other) {
 		t.Errorf("credentials of another account: %+v", c)
 	}
+	// An excluded account is never opened, not even for a check.
+	w.h.Cfg.ExcludeAccounts = []string{acct}
+	before = w.exec.MemberCalls.Count()
+	if cs := w.serve(Request{Op: OpCheck, Checks: []string{CheckRole, CheckTemplate}, Accounts: []string{acct}}).Checks; len(cs) != 2 || !cs[0].Skipped || !cs[1].Skipped ||
+		!strings.Contains(cs[0].Detail, "excluded") || w.exec.MemberCalls.Count() != before {
+		t.Errorf("checks in an excluded account: %+v", cs)
+	}
+	w.h.Cfg.ExcludeAccounts = nil
 	// No account to try.
 	if c := w.serve(Request{Op: OpCheck, Checks: []string{CheckRole}}).Checks[0]; !c.Skipped || !strings.Contains(c.Detail, "--account") {
 		t.Errorf("no account: %+v", c)
