@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	smithy "github.com/aws/smithy-go"
 
@@ -498,5 +500,60 @@ func TestRolloutRefusesABadTemplate(t *testing.T) {
 	}
 	if st := f.runExit(exitOK, "rollout", "status"); !strings.Contains(st.stdout, "PAUSED") {
 		t.Errorf("the refused resume moved the rollout:\n%s", st.stdout)
+	}
+}
+
+// validate: the worker's checks and the operator's own, one line each, in order; a missing
+// function fails the configuration line and what depends on it, not the others.
+func TestValidate(t *testing.T) {
+	f := newFixture(t)
+	f.worker.checks = []operator.Check{
+		{Name: operator.CheckSecret, OK: true, Detail: "secret: both fields present"},
+		{Name: operator.CheckCloudOne, OK: true, Detail: "key accepted", Region: "us-east-1"},
+		{Name: operator.CheckRole, OK: true, Detail: "role assumed"},
+		{Name: operator.CheckTemplate, OK: true, Detail: "declares the six parameters"},
+	}
+	f.orgs.ListPoliciesCalls.Return(&organizations.ListPoliciesOutput{})
+	f.cfn.StackInstances = map[string][]cfntypes.StackInstanceSummary{"cloudone-onboarder-member": {{Account: aws.String(f.members[0]), Region: aws.String("us-east-1")}}}
+	f.orgTrail("org-trail", "us-east-1", true, true)
+	r := f.runExit(exitOK, "validate")
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if fs := strings.Fields(l); len(fs) > 1 && (fs[0] == "OK" || fs[0] == "WARN" || fs[0] == "FAIL") {
+			names = append(names, strings.TrimSpace(l[6:21]))
+		}
+	}
+	if got := strings.Join(names, ","); got != "configuration,aws,organization,shape,secret,cloudone key,execution role,template,trail,guardrail,regions" {
+		t.Errorf("checks %s\n%s", got, r.stdout)
+	}
+	for _, want := range []string{"OK    configuration   reconcile function " + function, "OK    trail           organization trail org-trail",
+		"WARN  guardrail", "OK    regions", "all 11 checks passed, 1 with a warning"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("validate lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var checked []operator.Request
+	for _, op := range f.worker.ops() {
+		if op.Op == operator.OpCheck {
+			checked = append(checked, op)
+		}
+	}
+	if len(checked) != 1 || len(checked[0].Accounts) != 1 || checked[0].Accounts[0] != f.members[0] {
+		t.Errorf("the worker's checks were asked for %+v, want the first in-scope account", checked)
+	}
+
+	// A failing check of the worker's is a failure of its line.
+	f.worker.checks[3] = operator.Check{Name: operator.CheckTemplate, Detail: "https://t does not declare CloudOneApiKey"}
+	if r := f.runExit(exitFailure, "validate", "--account", f.members[1]); !strings.Contains(r.stdout, "FAIL  template        https://t does not declare") {
+		t.Errorf("a failed template check:\n%s", r.stdout)
+	}
+
+	// Without the function: the configuration fails, the operator's own checks still run.
+	delete(f.env, FunctionVar)
+	r = f.runExit(exitFailure, "validate")
+	for _, want := range []string{"FAIL  configuration   " + FunctionVar + " is not set", "OK    aws             account " + mgmt} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("validate without the function lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }

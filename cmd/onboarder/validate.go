@@ -100,11 +100,26 @@ func (a *app) validate(ctx context.Context, account, stackSet string) error {
 
 	// configuration: the reconcile function answers with a valid configuration.
 	var cfg config.Config
-	e, err := a.connect(ctx, 1)
-	if err == nil {
-		cfg, err = e.workerConfig(ctx)
+	fn, cfgErr := a.function()
+	awsCfg, awsErr := a.aws(ctx)
+	var e *env
+	if awsErr == nil {
+		if r := functionRegion(fn); r != "" {
+			awsCfg.Region = r
+		}
+		e = &env{awsCfg: awsCfg, c: a.newClients(awsCfg), worker: &workerClient{Function: fn, Parallel: 1}}
+		e.worker.API = e.c.Lambda
+		if a.verbose {
+			e.worker.Verbose = a.stderr
+		}
 	}
-	cfgErr := err
+	switch {
+	case cfgErr != nil:
+	case awsErr != nil:
+		cfgErr = notChecked("no working AWS configuration to ask the reconcile function with")
+	default:
+		cfg, cfgErr = e.workerConfig(ctx)
+	}
 	if cfgErr != nil {
 		c.fail("configuration", cfgErr)
 		cfgErr = notChecked("the reconcile function's configuration is not known")
@@ -115,10 +130,9 @@ func (a *app) validate(ctx context.Context, account, stackSet string) error {
 
 	// aws
 	var self string // the account the command runs in
-	awsErr := error(nil)
-	if e == nil {
-		awsErr = notChecked("no working AWS configuration")
+	if awsErr != nil {
 		c.fail("aws", awsErr)
+		awsErr = notChecked("no working AWS configuration")
 	} else if id, err := e.c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
 		c.fail("aws", fmt.Errorf("STS GetCallerIdentity: %w", err))
 		awsErr = notChecked("no working AWS configuration")
