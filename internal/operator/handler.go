@@ -516,7 +516,10 @@ func (s *seenCreds) scrub(resp Response) Response {
 	if err != nil {
 		return Response{Op: resp.Op, Error: "the answer could not be encoded"}
 	}
-	clean := Scrub(string(b), creds...)
+	clean := string(b)
+	for _, c := range creds {
+		clean = c.Scrub(clean) // the worker's one scrubber: every form of every value
+	}
 	if clean == string(b) {
 		return resp
 	}

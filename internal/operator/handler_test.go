@@ -330,22 +330,9 @@ func TestAnswersCarryNoSecret(t *testing.T) {
 	leak := "denied while handling " + key.APIKey() + " and " + token + " (" + strings.ReplaceAll(key.Secret, "-", "%2D") + ")"
 	w.exec.MemberCalls.FailAlways(errors.New(leak))
 	resp := w.serve(Request{Op: OpStatus, Accounts: []string{acct}}) // serve fails the test on a leak
-	if !strings.Contains(resp.Stacks[0].Error, Redacted) {
+	if !strings.Contains(resp.Stacks[0].Error, secret.Redacted) {
 		t.Errorf("the error was not scrubbed: %q", resp.Stacks[0].Error)
 	}
-	for _, form := range []string{key.Secret, key.APIKey(), token, "KEYID0001%3A" + key.Secret} {
-		if got := Scrub("x "+form+" y", w.creds()); strings.Contains(got, key.Secret) || strings.Contains(got, token) {
-			t.Errorf("Scrub left %q", got)
-		}
-	}
-}
-
-func (w *world) creds() secret.Credentials {
-	c, err := w.h.Secrets.Get(context.Background())
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return c
 }
 
 // decls are parameter declarations without defaults.
