@@ -141,7 +141,7 @@ func TestE2EOperatorOnboards(t *testing.T) {
 		"OK    aws             account " + localworld.ManagementAccount + " as arn:aws:sts::" + localworld.ManagementAccount + ":assumed-role/AWSReservedSSO_OnboarderOperator_",
 		"OK    organization", "OK    shape           installed in the management account",
 		"OK    secret", "OK    cloudone key    key " + c1Key.ID + " accepted", ":role/" + localworld.MemberExecutionRole + " assumed in ",
-		"OK    template        " + w.env.TemplateURL + " declares the six parameters", "OK    trail           organization trail " + trailName,
+		"OK    template        " + w.env.TemplateURL + " takes the parameters the onboarder sends", "OK    trail           organization trail " + trailName,
 		"WARN  guardrail", "OK    regions", "passed, 1 with a warning",
 	} {
 		if !strings.Contains(out, want) {
@@ -271,8 +271,8 @@ func TestE2EOperatorReplay(t *testing.T) {
 	}
 }
 
-// A rollout paused and resumed by the operator, and a version whose template does not
-// declare the contract's parameters refused before anything is written.
+// A rollout paused and resumed by the operator, and a version whose template does not take
+// the parameters the onboarder sends refused before anything is written.
 func TestE2EOperatorRollout(t *testing.T) {
 	names := []string{"canary", "roll-a", "roll-b"}
 	w := seedWorldWith(t, "us-east-1", localworld.OU{Name: "Workloads", Accounts: names}).start(worldOpts{region: "us-east-1"})
@@ -292,7 +292,7 @@ func TestE2EOperatorRollout(t *testing.T) {
 	v3 := w.h.Moto.ObjectURL(localworld.TemplateBucket, "cloudone/v3/onboarding-template.yaml")
 	mark := w.h.Recorder.Mark()
 	_, stderr := w.operatorErr(1, "rollout", "start", "--template-url", v3, "--canary", acct("canary").ID)
-	if !strings.Contains(stderr, "refused, nothing was written") || !strings.Contains(stderr, "does not declare CloudOneApiKey and declares CloudOneApiKeySecret") {
+	if !strings.Contains(stderr, "refused, nothing was written") || !strings.Contains(stderr, "does not declare CloudOneApiKey and requires CloudOneApiKeySecret") {
 		t.Errorf("rollout start of a later template:\n%s", stderr)
 	}
 	if ws := w.memberWrites(mark); len(ws) > 0 {

@@ -462,14 +462,14 @@ func TestTrailCheck(t *testing.T) {
 	}
 }
 
-// A rollout of a version whose template does not declare the contract's parameters is
+// A rollout of a version whose template does not take the parameters the onboarder sends is
 // refused before anything is written, naming them.
 func TestRolloutRefusesABadTemplate(t *testing.T) {
 	f := newFixture(t)
-	mis := stack.Compare([]string{"CloudOneApiKeySecret", "VisionOneServiceToken", "CreateNewTrail", "ExistingCloudtrailBucketName", "QSS3BucketName", "QSS3KeyPrefix"})
+	mis := operator.Mismatch{Missing: []string{"CloudOneApiKey"}, Unknown: []string{"CloudOneApiKeySecret"}}
 	f.worker.checks = []operator.Check{{Name: operator.CheckTemplate, Detail: "https://t/v2.yaml " + mis.Error(), Mismatch: &mis}}
 	r := f.runExit(exitFailure, "rollout", "start", "--template-url", "https://t/v2.yaml", "--canary", f.members[0])
-	if !strings.Contains(r.stderr, "refused, nothing was written") || !strings.Contains(r.stderr, "does not declare CloudOneApiKey and declares CloudOneApiKeySecret") {
+	if !strings.Contains(r.stderr, "refused, nothing was written") || !strings.Contains(r.stderr, "does not declare CloudOneApiKey and requires CloudOneApiKeySecret") {
 		t.Errorf("rollout start of a bad version:\n%s", r.stderr)
 	}
 	if w := f.log.Writes(); len(w) != 0 {
@@ -485,7 +485,7 @@ func TestRolloutRefusesABadTemplate(t *testing.T) {
 		t.Errorf("the check asked: %+v", asked)
 	}
 	// A good one starts.
-	f.worker.checks = []operator.Check{{Name: operator.CheckTemplate, OK: true, Detail: "declares the six parameters"}}
+	f.worker.checks = []operator.Check{{Name: operator.CheckTemplate, OK: true, Detail: "takes the parameters the onboarder sends"}}
 	r = f.runExit(exitOK, "rollout", "start", "--template-url", "https://t/v2.yaml", "--canary", f.members[0], "--batch", "1")
 	if !strings.Contains(r.stdout, "wave 1: 1 accounts (canary, enqueued)") || len(f.sqs.Queue(queueURL)) != 1 {
 		t.Errorf("rollout start:\n%s", r.stdout)
@@ -511,7 +511,7 @@ func TestValidate(t *testing.T) {
 		{Name: operator.CheckSecret, OK: true, Detail: "secret: both fields present"},
 		{Name: operator.CheckCloudOne, OK: true, Detail: "key accepted", Region: "us-east-1"},
 		{Name: operator.CheckRole, OK: true, Detail: "role assumed"},
-		{Name: operator.CheckTemplate, OK: true, Detail: "declares the six parameters"},
+		{Name: operator.CheckTemplate, OK: true, Detail: "takes the parameters the onboarder sends"},
 	}
 	f.orgs.ListPoliciesCalls.Return(&organizations.ListPoliciesOutput{})
 	f.cfn.StackInstances = map[string][]cfntypes.StackInstanceSummary{"cloudone-onboarder-member": {{Account: aws.String(f.members[0]), Region: aws.String("us-east-1")}}}

@@ -39,8 +39,8 @@ It needs the reconcile function's ledger (the rollout is one item of it) and que
 and resume enqueue the wave's accounts). Before anything is written, start and resume
 --template-url have the reconcile function read the version's template in the canary's (or
 the current wave's) first account, with the execution role, as its stack writes will, and
-refuse a template whose parameters are not the contract's six, naming the missing and the
-unknown ones.
+refuse a template whose parameters are not the ones the onboarder sends, naming those it
+does not declare and those it requires that the onboarder does not send.
 
   start   --template-url URL [--assets-bucket B --assets-prefix P] (--canary ID,... | --canary-ou OU)
           [--batch N | --batch-percent P] [--failure-tolerance N]
@@ -163,9 +163,10 @@ func (a *app) rolloutEnv(ctx context.Context, needQueue bool) (*env, *rollout.St
 }
 
 // checkVersion asks the reconcile function to read the template of a version in account, as
-// a stack write there reads it, and refuses a template whose parameters are not the
-// contract's (internal/stack.CheckTemplate, which validate's template check runs too). Nothing
-// is written before it passes.
+// a stack write there reads it, and refuses a template whose parameters are not the ones the
+// onboarder sends (stack.ReadTemplate and TemplateParams.Mismatch, the worker's own check
+// before every write, which validate's template check runs too). Nothing is written before it
+// passes.
 func (e *env) checkVersion(ctx context.Context, v rollout.Version, account string) error {
 	checks, err := e.worker.check(ctx, operator.Request{Checks: []string{operator.CheckTemplate}, Accounts: []string{account}, Template: &v})
 	if err != nil {

@@ -29,15 +29,18 @@ func (a *app) validateCmd() *cobra.Command {
   shape           where it runs: the management account, or a delegated administrator account
                   (docs/DEPLOY.md, section 13), where AWSControlTowerExecution cannot be used
   secret          the reconcile function reads ONBOARDER_SECRET_ARN, with cloudOneApiKey and
-                  visionOneServiceToken (you never read it)
+                  visionOneServiceToken (the Vision One target: visionOneApiKey); you never
+                  read it
   cloudone key    Cloud One accepts the API key; its region and the AWS region it maps to
-                  (ONBOARDER_CLOUDONE_REGION, when set, wins and the line says so)
+                  (ONBOARDER_CLOUDONE_REGION, when set, wins and the line says so); not
+                  applicable to the Vision One target
   execution role  the reconcile function assumes ONBOARDER_EXECUTION_ROLE_NAME in --account
                   (default: the first in-scope account), and ONBOARDER_FALLBACK_ROLE_NAME
                   when it is set
   template        the reconcile function reads ONBOARDER_TEMPLATE_URL there, with the execution
-                  role (CloudFormation GetTemplateSummary in the stacks' region), and it declares
-                  exactly the six parameters of the contract
+                  role (CloudFormation GetTemplateSummary in the stacks' region), and it takes
+                  the parameters the onboarder sends: it declares each, and requires no other
+                  (not applicable to the Vision One target, whose templates Vision One makes)
   trail           a trail logs the management account's management events in us-east-1:
                   Organizations' CloseAccount, RemoveAccountFromOrganization and MoveAccount
                   reach EventBridge only through it

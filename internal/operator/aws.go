@@ -28,7 +28,7 @@ func New(cfg config.Config, awsCfg aws.Config, r *reconcile.Reconciler, log *slo
 	h := &Handler{
 		Cfg: cfg, Planner: DryRun(r), Secrets: r.Secrets, CloudOne: r.CloudOne, Log: log,
 		FreshSecrets: func() reconcile.Secrets {
-			return &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN}
+			return &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, Fields: cfg.SecretFields()}
 		},
 		FreshCloudOne: func() reconcile.KeyDescriber { return &cloudone.Client{BaseURL: cfg.AccountsURL} },
 		Members: &AWSMembers{Assumer: &crossaccount.Assumer{Base: awsCfg, SessionName: cfg.SessionName,

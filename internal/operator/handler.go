@@ -20,8 +20,10 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 )
 
 // Planner dry-runs a reconcile request: the worker's reconciler with DryRun set, whose ledger,
@@ -33,7 +35,7 @@ type Planner interface {
 // CloudFormationAPI is the part of a member account's CloudFormation the answers read.
 type CloudFormationAPI interface {
 	stack.DescribeAPI
-	stack.TemplateSummaryAPI
+	stack.SummaryAPI
 }
 
 // TrailAPI is the part of a member account's CloudTrail status reads.
@@ -183,8 +185,12 @@ func (h *Handler) status(ctx context.Context, accounts []string, seen *seenCreds
 	return stacks, deferred, ""
 }
 
-// region is the stacks' AWS region: ONBOARDER_CLOUDONE_REGION's, else the API key's.
+// region is the stacks' AWS region: the Vision One target's ONBOARDER_STACK_REGION; for Cloud
+// One, ONBOARDER_CLOUDONE_REGION's, else the API key's.
 func (h *Handler) region(ctx context.Context, s reconcile.Secrets, c1 reconcile.KeyDescriber, seen *seenCreds) (string, error) {
+	if h.Cfg.Target == config.TargetVisionOne {
+		return h.Cfg.StackRegion, nil
+	}
 	if h.Cfg.CloudOneRegion != "" {
 		return cloudone.AWSRegion(h.Cfg.CloudOneRegion)
 	}
@@ -321,6 +327,9 @@ func (h *Handler) check(ctx context.Context, req Request, seen *seenCreds) ([]Ch
 		}
 	}
 	skip := func(name, why string) Check { return Check{Name: name, Skipped: true, Detail: "not checked: " + why} }
+	na := func(name, why string) Check {
+		return Check{Name: name, OK: true, Skipped: true, Detail: "not applicable: " + why}
+	}
 
 	// The secret, and the key's Cloud One region.
 	creds, secretErr := secrets.Get(ctx)
@@ -328,13 +337,19 @@ func (h *Handler) check(ctx context.Context, req Request, seen *seenCreds) ([]Ch
 		add(Check{Name: CheckSecret, Detail: oneLine(secretErr.Error())})
 	} else {
 		seen.keep(creds)
-		add(Check{Name: CheckSecret, OK: true, Detail: fmt.Sprintf("%s: cloudOneApiKey and visionOneServiceToken present (version %s)", h.Cfg.SecretARN, creds.VersionID)})
+		add(Check{Name: CheckSecret, OK: true, Detail: fmt.Sprintf("%s: %s present (version %s)", h.Cfg.SecretARN, strings.Join(h.Cfg.SecretFields(), " and "), creds.VersionID)})
 	}
 	region, regionWhy := "", ""
 	if h.Cfg.CloudOneRegion != "" {
 		region, _ = cloudone.AWSRegion(h.Cfg.CloudOneRegion) // Validate checked it maps
 	}
+	visionOne := h.Cfg.Target == config.TargetVisionOne
+	if visionOne {
+		region = h.Cfg.StackRegion
+	}
 	switch {
+	case visionOne:
+		add(na(CheckCloudOne, "the Vision One target uses no Cloud One key (ONBOARDER_TARGET="+config.TargetVisionOne+")"))
 	case secretErr != nil:
 		add(skip(CheckCloudOne, "the secret could not be read"))
 		if region == "" {
@@ -398,13 +413,16 @@ func (h *Handler) check(ctx context.Context, req Request, seen *seenCreds) ([]Ch
 		role(CheckFallback, h.Fallback, h.Cfg.FallbackRoleARN("aws", account))
 	}
 
-	// The template, read in the account with the execution role, as a stack write reads it.
-	url := h.Cfg.TemplateURL
+	// The template, read in the account with the execution role, as a stack write reads it,
+	// and compared as the worker compares before every write.
+	v := rollout.Version{URL: h.Cfg.TemplateURL, Bucket: h.Cfg.QSS3BucketName, Prefix: h.Cfg.QSS3KeyPrefix}
 	if req.Template != nil && req.Template.URL != "" {
-		url = req.Template.URL
+		v = *req.Template
 	}
 	if slices.Contains(want, CheckTemplate) {
 		switch {
+		case visionOne:
+			add(na(CheckTemplate, "Vision One generates the template of each region (ONBOARDER_TARGET="+config.TargetVisionOne+"): the worker reads it before each write"))
 		case account == "":
 			add(skip(CheckTemplate, "no account to read it in: pass --account ID"))
 		case excluded:
@@ -422,18 +440,30 @@ func (h *Handler) check(ctx context.Context, req Request, seen *seenCreds) ([]Ch
 				}
 				m = mm
 			}
-			mis, err := stack.CheckTemplate(ctx, m.CloudFormation, url)
-			switch {
-			case err != nil:
-				add(Check{Name: CheckTemplate, Detail: fmt.Sprintf("%s (in %s/%s): %s", url, account, region, oneLine(err.Error()))})
-			case !mis.OK():
-				add(Check{Name: CheckTemplate, Detail: url + " " + mis.Error(), Mismatch: &mis, Region: region})
-			default:
-				add(Check{Name: CheckTemplate, OK: true, Detail: fmt.Sprintf("%s declares the six parameters of the contract (read in %s/%s with the execution role)", url, account, region), Region: region})
-			}
+			add(templateCheck(ctx, h.Cfg, m.CloudFormation, v, account, region))
 		}
 	}
 	return out, ""
+}
+
+// templateCheck reads the parameters the version's template declares (GetTemplateSummary, in
+// the account) and compares them with those a stack write of that version sends
+// (stack.TemplateParams.Mismatch, the worker's own check before every write).
+func templateCheck(ctx context.Context, cfg config.Config, api stack.SummaryAPI, v rollout.Version, account, region string) Check {
+	declared, err := stack.ReadTemplate(ctx, api, v.URL)
+	if err != nil {
+		return Check{Name: CheckTemplate, Detail: fmt.Sprintf("read the parameters of template %s in %s/%s (GetTemplateSummary): %s", v.URL, account, region, oneLine(err.Error()))}
+	}
+	desired, err := (&target.CloudOne{Cfg: cfg}).Desired(ctx, target.Input{Account: account, Region: region, Version: v})
+	if err != nil {
+		return Check{Name: CheckTemplate, Detail: oneLine(err.Error())}
+	}
+	missing, unknown := declared.Mismatch(desired.ParameterNames())
+	if mis := (Mismatch{Missing: missing, Unknown: unknown}); !mis.OK() {
+		return Check{Name: CheckTemplate, Detail: v.URL + " " + mis.Error(), Mismatch: &mis, Region: region}
+	}
+	return Check{Name: CheckTemplate, OK: true, Region: region, Detail: fmt.Sprintf("%s takes the parameters the onboarder sends (%s; read in %s/%s with the execution role)",
+		v.URL, strings.Join(desired.ParameterNames(), ", "), account, region)}
 }
 
 // sameAccount checks that the member credentials are the account's.

@@ -27,6 +27,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
@@ -68,7 +69,7 @@ func newWorld(t *testing.T, mutate ...func(*config.Config)) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, c1: trend.New(key), sm: &fake.SecretsManager{}, ledger: &fake.Ledger{}, starts: &fake.Starts{},
-		cfn:    &fake.CloudFormation{Account: acct, Region: region, NoEcho: []string{stack.ParamAPIKey, stack.ParamServiceToken}, Templates: map[string][]cfntypes.ParameterDeclaration{tplURL: decls(stack.ContractParams...)}},
+		cfn:    &fake.CloudFormation{Account: acct, Region: region, NoEcho: []string{stack.ParamAPIKey, stack.ParamServiceToken}, Templates: map[string][]cfntypes.ParameterDeclaration{tplURL: decls(v1Params...)}},
 		trails: &fake.CloudTrail{Logging: map[string]bool{}, Selectors: map[string]*cloudtrail.GetEventSelectorsOutput{}, Tags: map[string][]cttypes.Tag{}},
 		sts:    &fake.STS{Account: acct, Role: "arn:aws:iam::" + acct + ":role/" + cfg.ExecutionRoleName},
 	}
@@ -180,6 +181,25 @@ func TestDryRunCannotWrite(t *testing.T) {
 	if n := r.Ledger.(*fake.Ledger).PutCalls.Count(); n != 0 {
 		t.Errorf("the original ledger got %d writes", n)
 	}
+	// Vision One's generated templates are not kept by a dry run.
+	kept := putTemplates{}
+	v1 := DryRun(&reconcile.Reconciler{Target: &target.VisionOne{Templates: kept}}).Target.(*target.VisionOne)
+	if ok, err := v1.Templates.PutTemplate(context.Background(), "visionone/us-east-1/x", ledger.Generated{URL: "https://t"}); ok || err != nil || len(kept) != 0 {
+		t.Errorf("the dry target kept a template: %v %v %v", ok, err, kept)
+	}
+}
+
+// putTemplates keeps Vision One's templates in memory.
+type putTemplates map[string]ledger.Generated
+
+func (m putTemplates) Template(_ context.Context, key string) (ledger.Generated, bool, error) {
+	g, ok := m[key]
+	return g, ok, nil
+}
+
+func (m putTemplates) PutTemplate(_ context.Context, key string, g ledger.Generated) (bool, error) {
+	m[key] = g
+	return true, nil
 }
 
 func TestStatus(t *testing.T) {
@@ -261,16 +281,25 @@ func TestCheck(t *testing.T) {
 	if c := resp.Checks[1]; c.Region != "us-east-1" || !strings.Contains(c.Detail, "key KEYID0001 accepted") {
 		t.Errorf("cloudone key: %+v", c)
 	}
-	if c := resp.Checks[3]; !strings.Contains(c.Detail, "declares the six parameters") || w.cfn.GetTemplateSummaryCalls.Count() != 1 {
+	if c := resp.Checks[3]; !strings.Contains(c.Detail, "takes the parameters the onboarder sends") || w.cfn.GetTemplateSummaryCalls.Count() != 1 {
 		t.Errorf("template: %+v", c)
 	}
 
-	// A rollout's version whose parameters are not the contract's, named.
+	// A version that declares one more parameter, with a default, takes the writes.
+	w.cfn.Templates["https://templates.example.com/v1b/main.yaml"] = append(decls(v1Params...),
+		cfntypes.ParameterDeclaration{ParameterKey: aws.String("Extra"), DefaultValue: aws.String("x")})
+	resp = w.serve(Request{Op: OpCheck, Checks: []string{CheckTemplate}, Accounts: []string{acct}, Template: &rollout.Version{URL: "https://templates.example.com/v1b/main.yaml"}})
+	if len(resp.Checks) != 1 || !resp.Checks[0].OK {
+		t.Errorf("a template with one more parameter that has a default: %+v", resp.Checks)
+	}
+
+	// A rollout's version whose parameters are not the ones the onboarder sends, named.
 	w.cfn.Templates["https://templates.example.com/v2/main.yaml"] = decls("CloudOneApiKeySecret", "VisionOneServiceToken", "CreateNewTrail",
 		"ExistingCloudtrailBucketName", "QSS3BucketName", "QSS3KeyPrefix", "TrendStagingS3Bucket")
 	resp = w.serve(Request{Op: OpCheck, Checks: []string{CheckTemplate}, Accounts: []string{acct}, Template: &rollout.Version{URL: "https://templates.example.com/v2/main.yaml"}})
 	if len(resp.Checks) != 1 || resp.Checks[0].OK || resp.Checks[0].Mismatch == nil ||
-		!strings.Contains(resp.Checks[0].Detail, "does not declare CloudOneApiKey and declares CloudOneApiKeySecret, TrendStagingS3Bucket") {
+		!strings.Contains(resp.Checks[0].Detail, "does not declare CloudOneApiKey and requires CloudOneApiKeySecret, TrendStagingS3Bucket, which the onboarder does not send") ||
+		resp.Checks[0].Mismatch.Missing[0] != "CloudOneApiKey" || len(resp.Checks[0].Mismatch.Unknown) != 2 {
 		t.Errorf("a later template: %+v", resp.Checks)
 	}
 
@@ -336,10 +365,40 @@ func TestAnswersCarryNoSecret(t *testing.T) {
 }
 
 // decls are parameter declarations without defaults.
+// v1Params are the parameters a Cloud One stack write sends (Trend's v1 template declares them).
+var v1Params = []string{stack.ParamAPIKey, stack.ParamServiceToken, stack.ParamCreateNew, stack.ParamBucket, stack.ParamQSS3Bucket, stack.ParamQSS3KeyPrefix}
+
 func decls(names ...string) []cfntypes.ParameterDeclaration {
 	var out []cfntypes.ParameterDeclaration
 	for _, n := range names {
 		out = append(out, cfntypes.ParameterDeclaration{ParameterKey: aws.String(n)})
 	}
 	return out
+}
+
+// Under the Vision One target, the secret holds Vision One's key alone, the stacks' region is
+// ONBOARDER_STACK_REGION, and no Cloud One key or template URL is checked.
+func TestCheckVisionOne(t *testing.T) {
+	w := newWorld(t)
+	w.h.Cfg.Target, w.h.Cfg.StackRegion = config.TargetVisionOne, region
+	w.sm.Put(secretARN, `{"visionOneApiKey":"V1KEY-0123456789abcdef"}`, "v1")
+	w.h.FreshSecrets = func() reconcile.Secrets {
+		return &secretstore.Store{API: w.sm, ARN: secretARN, Fields: w.h.Cfg.SecretFields()}
+	}
+	resp := w.serve(Request{Op: OpCheck, Accounts: []string{acct}})
+	want := map[string]string{CheckSecret: "visionOneApiKey present", CheckCloudOne: "no Cloud One key", CheckRole: "assumed in " + acct, CheckTemplate: "Vision One generates the template"}
+	if resp.Error != "" || len(resp.Checks) != len(want) {
+		t.Fatalf("checks: %+v", resp)
+	}
+	for _, c := range resp.Checks {
+		if !strings.Contains(c.Detail, want[c.Name]) {
+			t.Errorf("%s: %+v, want %q", c.Name, c, want[c.Name])
+		}
+	}
+	if n := w.cfn.GetTemplateSummaryCalls.Count(); n != 0 {
+		t.Errorf("%d template reads", n)
+	}
+	if b, _ := json.Marshal(resp); strings.Contains(string(b), "V1KEY-0123456789abcdef") {
+		t.Errorf("the answer holds Vision One's key: %s", b)
+	}
 }

@@ -13,8 +13,9 @@
 //   - status: each account's onboarding stack and forwarding, as `onboarder status` shows them;
 //   - check: the checks of `onboarder validate` that need the secret or a member role: the
 //     secret has both fields, Cloud One accepts the key (and its region), the execution role
-//     and the fallback role can be assumed in an account, the template declares the
-//     contract's parameters (read there with the execution role, as a stack write reads it).
+//     and the fallback role can be assumed in an account, the template takes the parameters
+//     the onboarder sends (read there with the execution role, as a stack write reads it, and
+//     compared as the worker compares before every write: stack.TemplateParams.Mismatch).
 //
 // Nothing here writes. The answer is JSON; its every text is scrubbed of the secret values
 // before it leaves the function. An invocation works on the accounts it is given, a few at a
@@ -24,11 +25,12 @@
 package operator
 
 import (
+	"strings"
+
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/rollout"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 )
 
 // The operations.
@@ -123,11 +125,39 @@ type Stack struct {
 type Check struct {
 	Name string `json:"name"`
 	OK   bool   `json:"ok"`
-	// Skipped: not checked, because something it needs failed or is not configured.
+	// Skipped: not checked, because something it needs failed or is not configured; with OK,
+	// because it does not apply (the Vision One target has no Cloud One key).
 	Skipped bool   `json:"skipped,omitempty"`
 	Detail  string `json:"detail"`
-	// Region is the stacks' AWS region (cloudone key); Mismatch, the template's parameters
-	// that differ from the contract (template).
-	Region   string          `json:"region,omitempty"`
-	Mismatch *stack.Mismatch `json:"mismatch,omitempty"`
+	// Region is the stacks' AWS region (cloudone key); Mismatch, how the template's declared
+	// parameters differ from those the onboarder sends (template).
+	Region   string    `json:"region,omitempty"`
+	Mismatch *Mismatch `json:"mismatch,omitempty"`
+}
+
+// Mismatch is how a template's parameters differ from a stack write's, as
+// stack.TemplateParams.Mismatch says (the worker's own check before every write): Missing are
+// sent and not declared, Unknown are declared without a default and not sent. Either refuses
+// the write.
+type Mismatch struct {
+	Missing []string `json:"missing,omitempty"`
+	Unknown []string `json:"unknown,omitempty"`
+}
+
+// OK reports whether the template takes the onboarder's writes.
+func (m Mismatch) OK() bool { return len(m.Missing)+len(m.Unknown) == 0 }
+
+// Error says what differs, naming the parameters, or "" when nothing does.
+func (m Mismatch) Error() string {
+	var parts []string
+	if len(m.Missing) > 0 {
+		parts = append(parts, "does not declare "+strings.Join(m.Missing, ", "))
+	}
+	if len(m.Unknown) > 0 {
+		parts = append(parts, "requires "+strings.Join(m.Unknown, ", ")+", which the onboarder does not send")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, " and ") + " (docs/ARCHITECTURE.md, section 3: the onboarder's parameter set)"
 }

@@ -56,7 +56,6 @@ var (
 	_ reconcile.Starts  = (*fake.Starts)(nil)
 	_ reconcile.Members = (*fake.Members[reconcile.Member])(nil)
 
-	_ stack.TemplateSummaryAPI   = (*fake.CloudFormation)(nil)
 	_ operator.CloudFormationAPI = (*fake.CloudFormation)(nil)
 	_ operator.TrailAPI          = (*fake.CloudTrail)(nil)
 	_ operator.IdentityAPI       = (*fake.STS)(nil)
