@@ -44,6 +44,11 @@ var readOnlyOnStar = map[string]bool{
 	"s3:listallmybuckets":                            true,
 	"iam:listaccountaliases":                         true,
 	"cloudformation:gettemplatesummary":              true,
+	// The operator policy's Organizations reads (validate's guardrail check, status's OU names).
+	"organizations:describeorganizationalunit": true,
+	"organizations:listroots":                  true,
+	"organizations:listpolicies":               true,
+	"organizations:listtargetsforpolicy":       true,
 }
 
 // scopedSAMTemplates are SAM policy templates whose statements are scoped to the resource

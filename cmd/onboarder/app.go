@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/awsconf"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 )
 
 // Exit codes, documented in the root command's help.
@@ -72,14 +70,16 @@ func exitWith(code int) error {
 // and the hooks tests use. Commands build their AWS clients from one aws.Config.
 type app struct {
 	stdout, stderr io.Writer
-	getenv         func(string) (string, bool)          // the environment (config.FromLookup)
+	getenv         func(string) (string, bool)          // the environment
 	awsOptions     []func(*awsconfig.LoadOptions) error // added to LoadDefaultConfig (tests record calls)
+	newClients     func(aws.Config) *clients            // the AWS clients (tests put fakes here)
 	isTerminal     func(io.Writer) bool                 // progress bar or plain lines
-	verbose        bool                                 // --verbose: the reconciler's decision logs
-	poll           time.Duration                        // the longest sleep between steps of a followed reconcile (0: 10 s)
+	verbose        bool                                 // --verbose: each invocation of the worker on stderr
+	poll           time.Duration                        // the wait between two looks of a followed reconcile (0: 10 s)
+	now            func() time.Time                     // nil: time.Now
 }
 
-// pollEvery is the longest wait between two steps of a reconcile the command follows.
+// pollEvery is the wait between two looks at the accounts of a reconcile the command follows.
 func (a *app) pollEvery() time.Duration {
 	if a.poll > 0 {
 		return a.poll
@@ -87,9 +87,16 @@ func (a *app) pollEvery() time.Duration {
 	return 10 * time.Second
 }
 
+func (a *app) clock() time.Time {
+	if a.now != nil {
+		return a.now()
+	}
+	return time.Now()
+}
+
 func newApp(stdout, stderr io.Writer) *app {
-	// Accounts run concurrently: the reconciler's logs and the progress share stderr.
-	return &app{stdout: &syncWriter{w: stdout}, stderr: &syncWriter{w: stderr}, getenv: os.LookupEnv, isTerminal: isTerminal}
+	// Invocations run concurrently: the progress and the verbose lines share stderr.
+	return &app{stdout: &syncWriter{w: stdout}, stderr: &syncWriter{w: stderr}, getenv: os.LookupEnv, isTerminal: isTerminal, newClients: awsClients}
 }
 
 // syncWriter serializes writes to w.
@@ -144,20 +151,25 @@ func (a *app) execute(ctx context.Context, args []string) int {
 func (a *app) root() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "onboarder",
-		Short: "Operate the Cloud One onboarder: check, inspect, plan, reconcile, replay, roll out",
+		Short: "Operate the Cloud One onboarder: check, inspect, plan, reconcile, replay, roll out, redrive",
 		Long: `onboarder keeps every in-scope account of the AWS Organization onboarded to Trend Cloud One.
-This command is the operator's side of it. It reads the same environment variables as the
-Lambdas (ONBOARDER_SECRET_ARN, ONBOARDER_TEMPLATE_URL, ONBOARDER_INCLUDE_OUS, ...) and the
-standard AWS ones (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, ...), with the management
-account's credentials.
+This command is the operator's side of it, for a person with the central stack's operator
+policy (cloudone-onboarder-operator), signed in to the install account the usual way
+(AWS_PROFILE, IAM Identity Center, AWS_REGION: the install region).
+
+It never reads the Cloud One key and never enters a member account: it asks the reconcile
+function, which does both with its own role. It needs one setting,
+ONBOARDER_RECONCILE_FUNCTION (the function's name or ARN, the stack output
+ReconcileFunctionName); the rest (the scope, the stack, the template, the queues, the
+ledger) is the function's own configuration, which it asks the function for.
 
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log every decision of the reconciler to stderr")
+	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "print each invocation of the reconcile function on stderr")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErrorf("%v", err) })
-	root.AddCommand(a.validateCmd(), a.statusCmd(), a.planCmd(), a.reconcileCmd(), a.replayCmd(), a.rolloutCmd())
+	root.AddCommand(a.validateCmd(), a.statusCmd(), a.planCmd(), a.reconcileCmd(), a.replayCmd(), a.rolloutCmd(), a.dlqCmd())
 	return root
 }
 
@@ -172,26 +184,8 @@ func runE(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command,
 	}
 }
 
-// config reads the configuration from the environment and, when valid is set, checks it.
-func (a *app) config(valid bool) (config.Config, error) {
-	cfg, err := a.checkedConfig(valid)
-	if err != nil {
-		return cfg, fmt.Errorf("configuration (environment):\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
-	}
-	return cfg, nil
-}
-
-// checkedConfig is config with the problems as they are: one per line.
-func (a *app) checkedConfig(valid bool) (config.Config, error) {
-	cfg, err := config.FromLookup(a.getenv)
-	if err == nil && valid {
-		err = cfg.Validate()
-	}
-	return cfg, err
-}
-
-// aws loads the management account's configuration (profiles, SSO and the rest of the
-// default chain), with the product's retryer (operator runs go over many accounts).
+// aws loads the operator's configuration (profiles, SSO and the rest of the default chain),
+// with the product's retryer (operator runs go over many accounts).
 func (a *app) aws(ctx context.Context) (aws.Config, error) {
 	opts := []func(*awsconfig.LoadOptions) error{
 		awsconfig.WithRetryer(awsconf.Retryer),
@@ -202,18 +196,9 @@ func (a *app) aws(ctx context.Context) (aws.Config, error) {
 		return cfg, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		return cfg, errors.New("no AWS region: set AWS_REGION (the management account's home region)")
+		return cfg, errors.New("no AWS region: set AWS_REGION (the region of the central stack)")
 	}
 	return cfg, nil
-}
-
-// logger is the reconciler's logger: warnings only, every decision with --verbose.
-func (a *app) logger() *slog.Logger {
-	level := slog.LevelWarn
-	if a.verbose {
-		level = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 }
 
 // oneLine flattens a joined error for a one-line report.

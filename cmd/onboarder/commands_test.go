@@ -1,410 +1,30 @@
-//go:build integration
-
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"os"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	smithy "github.com/aws/smithy-go"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/operator"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 )
-
-func TestValidate(t *testing.T) {
-	f := newFixture(t)
-	r := f.runExit(exitOK, "validate")
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	checks := lines[:len(lines)-1]
-	if len(checks) != 10 {
-		t.Fatalf("want 10 check lines, got %d:\n%s", len(checks), r.stdout)
-	}
-	for _, l := range checks {
-		if !strings.HasPrefix(l, "OK    ") {
-			t.Errorf("check not OK: %s", l)
-		}
-	}
-	for _, want := range []string{"region us-1, AWS region us-east-1", "declares the six parameters", "role/AWSControlTowerExecution assumed in ",
-		"cloudone-onboarder-guardrail-CloudOne (" + f.guardrail + ") is over every one of the 3 in-scope accounts (attached to " + f.root + ")",
-		"StackSet cloudone-onboarder-member covers us-east-1", "shape           installed in the management account"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("validate output lacks %q:\n%s", want, r.stdout)
-		}
-	}
-
-	// The configured Cloud One region wins, and the line says so (the member StackSet has
-	// that region too).
-	must(t, "create stack instances", err2(cloudformation.NewFromConfig(f.aws).CreateStackInstances(f.ctx, &cloudformation.CreateStackInstancesInput{
-		StackSetName: aws.String("cloudone-onboarder-member"), Accounts: []string{f.members[0]}, Regions: []string{"eu-central-1"}})))
-	f.env["ONBOARDER_CLOUDONE_REGION"] = "de-1"
-	r = f.runExit(exitOK, "validate", "--account", f.members[1])
-	if !strings.Contains(r.stdout, "ONBOARDER_CLOUDONE_REGION=de-1 is set and wins: stacks go to eu-central-1") ||
-		!strings.Contains(r.stdout, "assumed in "+f.members[1]+" (eu-central-1)") {
-		t.Errorf("configured region does not win:\n%s", r.stdout)
-	}
-	delete(f.env, "ONBOARDER_CLOUDONE_REGION")
-}
-
-// A guardrail that is missing or not over every account is a warning; a member StackSet that
-// misses the stacks' region, or a forwarding trail's, is a failure.
-func TestValidateGuardrailAndRegions(t *testing.T) {
-	f := newFixture(t)
-	orgs := organizations.NewFromConfig(f.aws)
-	must(t, "detach", err2(orgs.DetachPolicy(f.ctx, &organizations.DetachPolicyInput{PolicyId: aws.String(f.guardrail), TargetId: aws.String(f.root)})))
-	must(t, "attach to the OU", err2(orgs.AttachPolicy(f.ctx, &organizations.AttachPolicyInput{PolicyId: aws.String(f.guardrail), TargetId: aws.String(f.ou)})))
-	r := f.runExit(exitOK, "validate")
-	// The in-scope accounts are all in the OU: attached there, it covers them.
-	if !strings.Contains(r.stdout, "OK    guardrail") || !strings.Contains(r.stdout, "(attached to "+f.ou+")") {
-		t.Errorf("guardrail on the OU:\n%s", r.stdout)
-	}
-	must(t, "detach", err2(orgs.DetachPolicy(f.ctx, &organizations.DetachPolicyInput{PolicyId: aws.String(f.guardrail), TargetId: aws.String(f.ou)})))
-	r = f.runExit(exitOK, "validate")
-	if !strings.Contains(r.stdout, "WARN  guardrail") || !strings.Contains(r.stdout, "not over 3 of the 3 in-scope accounts") ||
-		!strings.Contains(r.stdout, "1 with a warning") {
-		t.Errorf("a detached guardrail is not a warning:\n%s", r.stdout)
-	}
-
-	f.env["ONBOARDER_CLOUDONE_REGION"] = "de-1" // stacks in eu-central-1, where the StackSet has no instance
-	r = f.runExit(exitFailure, "validate")
-	if !strings.Contains(r.stdout, "FAIL  regions") || !strings.Contains(r.stdout, "not in eu-central-1 (the onboarding stacks)") {
-		t.Errorf("a StackSet missing the stacks' region:\n%s", r.stdout)
-	}
-	delete(f.env, "ONBOARDER_CLOUDONE_REGION")
-	r = f.runExit(exitFailure, "validate", "--member-stackset", "nope")
-	if !strings.Contains(r.stdout, "no StackSet nope") {
-		t.Errorf("a missing StackSet:\n%s", r.stdout)
-	}
-}
-
-func TestValidateFailures(t *testing.T) {
-	f := newFixture(t)
-	ctx := f.ctx
-	noToken, err := secretsmanager.NewFromConfig(f.aws).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String("half"), SecretString: aws.String(`{"cloudOneApiKey":"` + f.key.APIKey() + `"}`),
-	})
-	must(t, "create secret", err)
-	wrongKey, err := secretsmanager.NewFromConfig(f.aws).CreateSecret(ctx, &secretsmanager.CreateSecretInput{
-		Name: aws.String("wrong"), SecretString: aws.String(`{"cloudOneApiKey":"` + f.key.ID + `:not-the-secret-xyz","visionOneServiceToken":"` + f.token + `"}`),
-	})
-	must(t, "create secret", err)
-	for _, tc := range []struct {
-		name, key, value string
-		fail             string // the FAIL line must contain this
-	}{
-		{"secret lacks a field", "ONBOARDER_SECRET_ARN", aws.ToString(noToken.ARN), "FAIL  secret"},
-		{"secret lacks a field, reason", "ONBOARDER_SECRET_ARN", aws.ToString(noToken.ARN), "field visionOneServiceToken is missing"},
-		{"key rejected", "ONBOARDER_SECRET_ARN", aws.ToString(wrongKey.ARN), "FAIL  cloudone key    Cloud One rejected API key " + f.key.ID},
-		{"template lacks parameters", "ONBOARDER_TEMPLATE_URL", f.templateURL("incomplete.template.yaml"), "does not declare VisionOneServiceToken, QSS3KeyPrefix"},
-		{"template missing", "ONBOARDER_TEMPLATE_URL", f.templateURL("nope.yaml"), "FAIL  template"},
-		{"bad configuration", "ONBOARDER_STACK_NAME", "WayTooLongName", "FAIL  configuration   ONBOARDER_STACK_NAME=\"WayTooLongName\": must be 1 to 8 characters"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			old := f.env[tc.key]
-			f.env[tc.key] = tc.value
-			defer func() { f.env[tc.key] = old }()
-			f.t = t
-			r := f.runExit(exitFailure, "validate")
-			if !strings.Contains(r.stdout, tc.fail) {
-				t.Errorf("want a line with %q:\n%s", tc.fail, r.stdout)
-			}
-			if !strings.Contains(r.stdout, "checks failed") {
-				t.Errorf("no failure count:\n%s", r.stdout)
-			}
-		})
-	}
-	f.t = t
-	f.runExit(exitUsage, "validate", "--account", "12345")
-}
-
-func TestStatus(t *testing.T) {
-	f := newFixture(t)
-	r := f.runExit(exitOK, "status")
-	for _, want := range []string{"ACCOUNT", "FORWARDING", "LAST UPDATE", f.members[0], f.members[1], f.members[2], "ABSENT", "Workloads"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("status table lacks %q:\n%s", want, r.stdout)
-		}
-	}
-	if strings.Contains(r.stdout, f.members[3]) || !strings.Contains(r.stderr, f.members[3]) || !strings.Contains(r.stderr, "management account") {
-		t.Errorf("excluded and management accounts must be left out of the table and named on stderr:\n%s\n%s", r.stdout, r.stderr)
-	}
-
-	// With a ledger, LAST UPDATE is the ledger's decision.
-	_, err := dynamodb.NewFromConfig(f.aws).CreateTable(f.ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String("onboarder-ledger"),
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("account"), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("account"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	})
-	must(t, "create ledger table", err)
-	f.env["ONBOARDER_LEDGER_TABLE"] = "onboarder-ledger"
-	f.runExit(exitOK, "reconcile", "--all")
-
-	r = f.runExit(exitOK, "status", "--json")
-	rows := decodeJSON[[]statusRow](t, r.stdout)
-	if len(rows) != 3 {
-		t.Fatalf("want 3 rows, got %d: %s", len(rows), r.stdout)
-	}
-	by := map[string]statusRow{}
-	for _, row := range rows {
-		by[row.Account] = row
-	}
-	dev, logging, foreign := by[f.members[0]], by[f.members[1]], by[f.members[2]]
-	if dev.StackStatus != "CREATE_COMPLETE" || dev.TrailMode != "new" || dev.Forwarding != "own trail" || !dev.Managed || dev.LastAction != "create" || dev.OUName != "Workloads" || dev.Region != "us-east-1" {
-		t.Errorf("dev row: %+v", dev)
-	}
-	if logging.TrailMode != "existing" || logging.Bucket != f.trailBkt || logging.Forwarding != "logging" || logging.TrailName != f.trailName || !logging.Managed {
-		t.Errorf("logging row: %+v", logging)
-	}
-	if foreign.Managed || foreign.StackStatus != "CREATE_COMPLETE" || foreign.LastAction != "leave-alone" {
-		t.Errorf("foreign row: %+v", foreign)
-	}
-	if _, err := time.Parse(time.RFC3339, dev.LastUpdate); err != nil {
-		t.Errorf("lastUpdate %q: %v", dev.LastUpdate, err)
-	}
-	// The stack's own trail (dev's) is counted below the table with what it costs.
-	r = f.runExit(exitOK, "status")
-	if !strings.Contains(r.stdout, "Cost: 1 of 3 accounts forward through the stack's own trail") || !strings.Contains(r.stdout, "$2.00 per 100,000 events") {
-		t.Errorf("status lacks the own-trail cost note:\n%s", r.stdout)
-	}
-
-	// A stopped forwarding trail shows, for the named account only.
-	_, err = cloudtrail.NewFromConfig(f.member(f.members[1])).StopLogging(f.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(f.trailName)})
-	must(t, "stop logging", err)
-	r = f.runExit(exitOK, "status", "--json", "--account", f.members[1])
-	rows = decodeJSON[[]statusRow](t, r.stdout)
-	if len(rows) != 1 || rows[0].Forwarding != "STOPPED" {
-		t.Errorf("want one row with STOPPED forwarding: %s", r.stdout)
-	}
-	r = f.runExit(exitOK, "status", "--account", f.members[1])
-	if !strings.Contains(r.stdout, "STOPPED (audit)") {
-		t.Errorf("table lacks the stopped trail:\n%s", r.stdout)
-	}
-
-	// An account of another organization is a failure, named.
-	r = f.runExit(exitFailure, "status", "--account", "000000000042")
-	if !strings.Contains(r.stderr, "000000000042") || !strings.Contains(r.stderr, "not a member of the organization") {
-		t.Errorf("stderr: %s", r.stderr)
-	}
-}
-
-// writeCall reports whether an AWS operation changes something.
-func writeCall(op string) bool {
-	_, name, _ := strings.Cut(op, ":")
-	for _, p := range []string{"Describe", "List", "Get", "AssumeRole", "Scan"} {
-		if strings.HasPrefix(name, p) {
-			return false
-		}
-	}
-	return true
-}
-
-func TestPlan(t *testing.T) {
-	f := newFixture(t)
-	before := f.allStacks()
-	f.calls.take()
-	r := f.runExit(exitDrift, "plan", "--all")
-	calls := f.calls.take()
-	if len(calls) == 0 {
-		t.Fatal("no AWS call recorded")
-	}
-	for _, c := range calls {
-		if writeCall(c) {
-			t.Errorf("plan made a write call: %s", c)
-		}
-	}
-	if after := f.allStacks(); !mapsEqual(before, after) {
-		t.Errorf("plan changed moto's state:\nbefore %v\nafter  %v", before, after)
-	}
-	for _, want := range []string{
-		f.members[0] + " (dev): create: ", `CreateNewTrail: "" -> "True"`,
-		f.members[1] + " (logging): create: ", `ExistingCloudtrailBucketName: "" -> "` + f.trailBkt + `"`,
-		f.members[2] + " (foreign): leave-alone: ", "CloudOneApiKey, VisionOneServiceToken: \"\" -> \"**** (secret version ",
-		"plan: 3 accounts, 2 would change",
-	} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("plan output lacks %q:\n%s", want, r.stdout)
-		}
-	}
-
-	r = f.runExit(exitDrift, "plan", "--json", "--account", f.members[0], "--account", f.members[2])
-	var results []map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil || len(results) != 2 {
-		t.Fatalf("plan --json: %v\n%s", err, r.stdout)
-	}
-	if results[0]["action"] != "create" || results[0]["dryRun"] != true || results[1]["action"] != "leave-alone" {
-		t.Errorf("plan --json results: %s", r.stdout)
-	}
-
-	f.runExit(exitOK, "reconcile", "--all")
-	r = f.runExit(exitOK, "plan", "--all")
-	if !strings.Contains(r.stdout, "0 would change") {
-		t.Errorf("after reconcile:\n%s", r.stdout)
-	}
-
-	// A stopped forwarding trail is drift: plan says it would start it, and starts nothing.
-	ct := cloudtrail.NewFromConfig(f.member(f.members[1]))
-	_, err := ct.StopLogging(f.ctx, &cloudtrail.StopLoggingInput{Name: aws.String(f.trailName)})
-	must(t, "stop logging", err)
-	f.calls.take()
-	r = f.runExit(exitDrift, "plan", "--account", f.members[1])
-	if !strings.Contains(r.stdout, "start-logging") {
-		t.Errorf("plan does not report the stopped trail:\n%s", r.stdout)
-	}
-	for _, c := range f.calls.take() {
-		if writeCall(c) {
-			t.Errorf("plan made a write call: %s", c)
-		}
-	}
-	st, err := ct.GetTrailStatus(f.ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(f.trailName)})
-	must(t, "trail status", err)
-	if aws.ToBool(st.IsLogging) {
-		t.Error("plan started the trail")
-	}
-}
-
-func mapsEqual(a, b map[string]map[string]string) bool {
-	ja, _ := json.Marshal(a)
-	jb, _ := json.Marshal(b)
-	return string(ja) == string(jb)
-}
-
-func TestReconcile(t *testing.T) {
-	f := newFixture(t)
-	r := f.runExit(exitOK, "reconcile", "--all", "--concurrency", "2")
-	for _, want := range []string{"summary: 3 accounts", "by action: create 2, leave-alone 1", "by class:  none 3", "create stack CloudOne in " + f.members[0] + "/us-east-1 started", "now CREATE_COMPLETE"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("reconcile output lacks %q:\n%s", want, r.stdout)
-		}
-	}
-	if !strings.Contains(r.stderr, "[3/3] ") {
-		t.Errorf("no plain progress lines off a terminal:\n%s", r.stderr)
-	}
-	for i, want := range []string{"CREATE_COMPLETE managed=true", "CREATE_COMPLETE managed=true", "CREATE_COMPLETE"} {
-		if got := f.stacks(f.members[i])["CloudOne"]; !strings.HasPrefix(got, want) || (i == 2 && strings.Contains(got, "managed")) {
-			t.Errorf("stack in %s: %q, want %q", f.members[i], got, want)
-		}
-	}
-	if len(f.stacks(f.members[3])) != 0 {
-		t.Error("the excluded account got a stack")
-	}
-
-	// On a terminal: a progress bar on stderr; the results still on stdout.
-	f.terminal = true
-	r = f.runExit(exitOK, "reconcile", "--all")
-	if strings.Contains(r.stderr, "[1/3]") || !strings.Contains(r.stderr, "reconcile") || !strings.Contains(r.stdout, "by action: leave-alone 1, none 2") {
-		t.Errorf("terminal run:\nstdout:\n%s\nstderr:\n%q", r.stdout, r.stderr)
-	}
-	f.terminal = false
-
-	// Named: an excluded account is skipped, one outside the organization fails the run.
-	r = f.runExit(exitOK, "reconcile", f.members[3])
-	if !strings.Contains(r.stderr, "skipped: "+f.members[3]) || !strings.Contains(r.stdout, "summary: 0 accounts") {
-		t.Errorf("excluded:\n%s\n%s", r.stdout, r.stderr)
-	}
-	r = f.runExit(exitFailure, "reconcile", "--account", f.members[0]+",000000000042")
-	if !strings.Contains(r.stderr, "error: 000000000042: not a member of the organization") || !strings.Contains(r.stdout, f.members[0]+" (dev): none") {
-		t.Errorf("outside the organization:\n%s\n%s", r.stdout, r.stderr)
-	}
-
-	// A failing account fails the run: the Cloud One key is revoked.
-	f.c1.Fail(401)
-	r = f.runExit(exitFailure, "reconcile", "--account", f.members[0])
-	if !strings.Contains(r.stdout, "fail FAILED [permanent]") || !strings.Contains(r.stdout, "by class:  permanent 1") {
-		t.Errorf("revoked key:\n%s", r.stdout)
-	}
-	f.c1.Fail(0)
-}
-
-func TestReconcileEnqueue(t *testing.T) {
-	f := newFixture(t)
-	r := f.runExit(exitFailure, "reconcile", "--all", "--enqueue")
-	if !strings.Contains(r.stderr, "ONBOARDER_QUEUE_URL is not set") {
-		t.Errorf("stderr: %s", r.stderr)
-	}
-	q := sqs.NewFromConfig(f.aws)
-	out, err := q.CreateQueue(f.ctx, &sqs.CreateQueueInput{QueueName: aws.String("reconcile.fifo"), Attributes: map[string]string{"FifoQueue": "true"}})
-	must(t, "create queue", err)
-	f.env["ONBOARDER_QUEUE_URL"] = aws.ToString(out.QueueUrl)
-	before := f.allStacks()
-	r = f.runExit(exitOK, "reconcile", "--all", "--enqueue")
-	if !strings.Contains(r.stdout, "enqueued 3 reconcile requests") {
-		t.Errorf("stdout: %s", r.stdout)
-	}
-	if after := f.allStacks(); !mapsEqual(before, after) {
-		t.Error("--enqueue reconciled")
-	}
-	var got []string
-	for range 5 {
-		msgs, err := q.ReceiveMessage(f.ctx, &sqs.ReceiveMessageInput{QueueUrl: out.QueueUrl, MaxNumberOfMessages: 10})
-		must(t, "receive", err)
-		for _, m := range msgs.Messages {
-			req, err := queue.Decode(aws.ToString(m.Body))
-			must(t, "decode request", err)
-			if req.Trigger != "operator" || !strings.HasPrefix(req.EventID, "operator-") {
-				t.Errorf("request %+v", req)
-			}
-			got = append(got, req.Account)
-		}
-		if len(got) >= 3 {
-			break
-		}
-	}
-	slices.Sort(got)
-	want := []string{f.members[0], f.members[1], f.members[2]}
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		t.Errorf("enqueued %v, want %v", got, want)
-	}
-}
-
-func TestReplay(t *testing.T) {
-	f := newFixture(t)
-	eb := eventbridge.NewFromConfig(f.aws)
-	bus, err := eb.CreateEventBus(f.ctx, &eventbridge.CreateEventBusInput{Name: aws.String("onboarder")})
-	must(t, "create bus", err)
-	_, err = eb.CreateArchive(f.ctx, &eventbridge.CreateArchiveInput{ArchiveName: aws.String("onboarder-events"), EventSourceArn: bus.EventBusArn})
-	must(t, "create archive", err)
-	_, err = eb.PutEvents(f.ctx, &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-		EventBusName: aws.String("onboarder"), Source: aws.String("test"), DetailType: aws.String("test"), Detail: aws.String(`{"a":1}`),
-	}}})
-	must(t, "put events", err)
-	from := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
-	to := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
-
-	r := f.runExit(exitOK, "replay", "--archive", "onboarder-events", "--from", from, "--to", to, "--wait", "--poll", "50ms", "--name", "r1")
-	if !strings.Contains(r.stdout, "replay r1 started: archive onboarder-events") || !strings.Contains(r.stdout, "replay r1 COMPLETED") || !strings.Contains(r.stderr, "100%") {
-		t.Errorf("replay --wait:\nstdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
-	}
-	d, err := eb.DescribeReplay(f.ctx, &eventbridge.DescribeReplayInput{ReplayName: aws.String("r1")})
-	must(t, "describe replay", err)
-	if aws.ToString(d.EventSourceArn) == "" || aws.ToString(d.Destination.Arn) != aws.ToString(bus.EventBusArn) {
-		t.Errorf("replay source %s destination %s", aws.ToString(d.EventSourceArn), aws.ToString(d.Destination.Arn))
-	}
-	r = f.runExit(exitOK, "replay", "--archive", "onboarder-events", "--from", from, "--to", to, "--bus", "onboarder")
-	if !strings.Contains(r.stdout, "onto "+aws.ToString(bus.EventBusArn)) {
-		t.Errorf("replay --bus:\n%s", r.stdout)
-	}
-	r = f.runExit(exitFailure, "replay", "--archive", "nope", "--from", from, "--to", to)
-	if !strings.Contains(r.stderr, "describe archive nope") {
-		t.Errorf("stderr: %s", r.stderr)
-	}
-}
 
 func TestUsageErrors(t *testing.T) {
 	f := newFixture(t)
@@ -418,244 +38,522 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"plan", "--account", "12345678901"}, `--account "12345678901": must be a 12-digit`},
 		{[]string{"reconcile", "--account", f.members[0], "--account", "abc"}, `--account "abc"`},
 		{[]string{"reconcile", "--all", "--concurrency", "0"}, "--concurrency 0"},
+		{[]string{"reconcile", "--all", "--timeout", "0s"}, "--timeout 0s"},
 		{[]string{"status", "--account", "1234567890123"}, `"1234567890123"`},
 		{[]string{"status", "--nope"}, "unknown flag: --nope"},
 		{[]string{"validate", "extra"}, `unknown command "extra"`},
 		{[]string{"replay", "--from", "2025-01-01T00:00:00Z", "--to", "2025-01-02T00:00:00Z"}, `"archive" not set`},
 		{[]string{"replay", "--archive", "a", "--from", "yesterday", "--to", "2025-01-02T00:00:00Z"}, `--from "yesterday": not an RFC3339 time`},
 		{[]string{"replay", "--archive", "a", "--from", "2025-01-02T00:00:00Z", "--to", "2025-01-01T00:00:00Z"}, "must be before"},
+		{[]string{"dlq", "redrive"}, "--account ID (repeatable) or use --all"},
+		{[]string{"dlq", "list", "x"}, `unknown command "x"`},
+		{[]string{"rollout", "start", "--canary", f.members[0]}, "--template-url: required"},
 	} {
 		r := f.runExit(exitUsage, tc.args...)
 		if !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "--help' for usage") {
 			t.Errorf("onboarder %v: stderr %q lacks %q", tc.args, r.stderr, tc.want)
 		}
 	}
-	// Help for every subcommand, with the exit codes.
-	for _, c := range []string{"validate", "status", "plan", "reconcile", "replay"} {
+	if n := f.lambda.InvokeCalls.Count(); n != 0 {
+		t.Errorf("a usage error invoked the worker %d times", n)
+	}
+	for _, c := range []string{"validate", "status", "plan", "reconcile", "replay", "rollout", "dlq"} {
 		r := f.runExit(exitOK, c, "--help")
 		if !strings.Contains(r.stdout, "Exit codes") || !strings.Contains(r.stdout, "Usage:") {
 			t.Errorf("%s --help:\n%s", c, r.stdout)
 		}
 	}
-	r := f.runExit(exitOK, "--help")
-	if !strings.Contains(r.stdout, "3  plan only") {
-		t.Errorf("root help lacks the exit codes:\n%s", r.stdout)
+	if r := f.runExit(exitOK, "--help"); !strings.Contains(r.stdout, "3  plan only") || !strings.Contains(r.stdout, FunctionVar) {
+		t.Errorf("root help:\n%s", r.stdout)
 	}
 }
 
-// TestNoSecretInOutput runs every command, verbose, in text and JSON, through drift, a
-// reconcile, failures and a rotation, and looks for the secret values in all the output
-// (f.run checks each run; this test makes sure every command and path is run).
-func TestNoSecretInOutput(t *testing.T) {
+// The command needs the function's name; a worker whose configuration is invalid is named.
+func TestTheWorkerIsNeeded(t *testing.T) {
 	f := newFixture(t)
-	var all strings.Builder
-	run := func(args ...string) {
-		r := f.run(append([]string{"--verbose"}, args...)...)
-		all.WriteString(r.stdout + r.stderr)
+	delete(f.env, FunctionVar)
+	r := f.runExit(exitFailure, "status")
+	if !strings.Contains(r.stderr, FunctionVar+" is not set") || !strings.Contains(r.stderr, "ReconcileFunctionName") {
+		t.Errorf("without the function: %s", r.stderr)
 	}
-	run("validate")
-	run("status")
-	run("status", "--json")
-	run("plan", "--all")
-	run("plan", "--all", "--json")
-	run("reconcile", "--all")
-	// Rotate the secret: the plan shows an update of the masked parameters.
-	newSecret := "rotated-" + randHex(12)
-	f.c1.AddKey(withSecret(f.key, newSecret))
-	_, err := secretsmanager.NewFromConfig(f.aws).PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-		SecretId: aws.String(f.env["ONBOARDER_SECRET_ARN"]), SecretString: aws.String(`{"cloudOneApiKey":"` + f.key.ID + ":" + newSecret + `","visionOneServiceToken":"` + f.token + `"}`),
-	})
-	must(t, "rotate", err)
-	f.key.Secret = newSecret
-	run("plan", "--all")
-	run("plan", "--all", "--json")
-	run("reconcile", "--all")
-	f.c1.Fail(401)
-	run("validate")
-	run("plan", "--all")
-	f.c1.Fail(0)
-	run("replay", "--archive", "none", "--from", "2025-01-01T00:00:00Z", "--to", "2025-01-02T00:00:00Z")
-	out := all.String()
-	if !strings.Contains(out, "****") || !strings.Contains(out, "update") {
-		t.Errorf("the rotation did not show as a masked update:\n%s", out)
+	f.env[FunctionVar] = "nope"
+	if r := f.runExit(exitFailure, "status"); !strings.Contains(r.stderr, "ResourceNotFoundException") || !strings.Contains(r.stderr, "ReconcileFunctionName") {
+		t.Errorf("another function: %s", r.stderr)
 	}
-	for _, s := range []string{newSecret, f.token, "c1secret-"} {
-		if strings.Contains(out, s) {
-			t.Fatalf("secret %q in the output", s)
+	f.env[FunctionVar] = function
+	f.worker.cfgErr = `ONBOARDER_STACK_NAME="WayTooLongName": must be 1 to 8 characters`
+	if r := f.runExit(exitFailure, "plan", "--all"); !strings.Contains(r.stderr, "configuration (the central stack's parameters) is invalid") || !strings.Contains(r.stderr, "WayTooLongName") {
+		t.Errorf("a bad configuration: %s", r.stderr)
+	}
+	// An ARN names the region the command's clients use.
+	if got := functionRegion("arn:aws:lambda:eu-central-1:999999999999:function:onboarder-reconcile"); got != "eu-central-1" {
+		t.Errorf("region of an ARN: %q", got)
+	}
+}
+
+func TestChunks(t *testing.T) {
+	for _, tc := range []struct {
+		n, size int
+		want    [][2]int
+	}{
+		{0, 25, nil},
+		{25, 25, [][2]int{{0, 25}}},
+		{60, 25, [][2]int{{0, 25}, {25, 50}, {50, 60}}},
+		{3, 0, [][2]int{{0, 3}}},
+	} {
+		if got := chunks(tc.n, tc.size); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("chunks(%d, %d) = %v, want %v", tc.n, tc.size, got, tc.want)
 		}
 	}
 }
 
-// An onboarded account that leaves the scope is offboarded by the commands as by the sweep:
-// moved out of the included OUs, plan says what would be deleted and deletes nothing, and
-// reconcile deletes the onboarder's own stack under ONBOARDER_OFFBOARD=delete; newly excluded,
-// it is reported and never touched, whatever the policy. status lists both as offboarded, with
-// what they left.
-func TestOffboardCommands(t *testing.T) {
+// Many accounts go to the worker in chunks of operator.ChunkSize; the accounts an invocation
+// deferred are asked again, and an account never reached is a failure of its own row.
+func TestPlanInChunks(t *testing.T) {
 	f := newFixture(t)
-	_, err := dynamodb.NewFromConfig(f.aws).CreateTable(f.ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String("onboarder-ledger"),
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("account"), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("account"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	})
-	must(t, "create ledger table", err)
-	f.env["ONBOARDER_LEDGER_TABLE"] = "onboarder-ledger"
-	f.env["ONBOARDER_INCLUDE_OUS"] = f.ou
-	f.runExit(exitOK, "reconcile", "--all")
-	dev, logging := f.members[0], f.members[1]
-	orgs := organizations.NewFromConfig(f.aws)
-	sandbox, err := orgs.CreateOrganizationalUnit(f.ctx, &organizations.CreateOrganizationalUnitInput{ParentId: aws.String(f.root), Name: aws.String("Sandbox")})
-	must(t, "create OU", err)
-	must(t, "move dev out", err2(orgs.MoveAccount(f.ctx, &organizations.MoveAccountInput{AccountId: aws.String(dev), SourceParentId: aws.String(f.ou),
-		DestinationParentId: sandbox.OrganizationalUnit.Id})))
-	f.env["ONBOARDER_EXCLUDE_ACCOUNTS"] = f.members[3] + "," + logging
-	never := "an excluded account is never touched (ONBOARDER_EXCLUDE_ACCOUNTS)"
+	var ids []string
+	for i := range 60 {
+		ids = append(ids, fmt.Sprintf("5000000000%02d", i))
+	}
+	w := &workerClient{API: f.lambda, Function: function, Parallel: 3}
+	var reqs []queue.Request
+	for _, id := range ids {
+		reqs = append(reqs, queue.Request{Version: 1, Account: id, Trigger: "operator", EventID: "e"})
+	}
+	f.worker.defer1[ids[7]], f.worker.defer1[ids[59]] = true, true
+	got := w.plan(context.Background(), reqs)
+	if len(got) != 60 {
+		t.Fatalf("%d results", len(got))
+	}
+	for i, r := range got {
+		if r.Account != ids[i] || r.Class != fault.None {
+			t.Errorf("result %d: %+v", i, r)
+		}
+	}
+	var sizes []int
+	for _, op := range f.worker.ops() {
+		sizes = append(sizes, len(op.Requests))
+	}
+	slices.Sort(sizes)
+	if fmt.Sprint(sizes) != "[2 10 25 25]" { // 25, 25, 10, then the two deferred ones again
+		t.Errorf("invocations of %v requests, want 25, 25, 10 and the deferred 2", sizes)
+	}
+	// An account the worker never reaches fails, alone, with what to do.
+	f.worker.defer1 = map[string]bool{ids[0]: true}
+	w.Rounds = 1
+	got = w.plan(context.Background(), reqs[:2])
+	if got[0].Action != reconcile.ActionFail || !strings.Contains(got[0].Error, "run the command again") || got[1].Class != fault.None {
+		t.Errorf("an account never reached: %+v", got)
+	}
+}
 
-	// report (the default): plan and reconcile say what stays; nothing is deleted.
+func TestStatus(t *testing.T) {
+	f := newFixture(t)
+	dev, logging, foreign := f.members[0], f.members[1], f.members[2]
+	f.worker.stacks[dev] = operator.Stack{Account: dev, Region: "us-east-1", StackStatus: "CREATE_COMPLETE", Managed: true, TrailMode: "new", Forwarding: "own trail",
+		Template: "https://t.s3.amazonaws.com/trend/v1/main.template.yaml", LastUpdated: "2026-01-02T03:04:05Z"}
+	f.worker.stacks[logging] = operator.Stack{Account: logging, Region: "us-east-1", StackStatus: "CREATE_COMPLETE", Managed: true, TrailMode: "existing", Bucket: "audit-logs",
+		Forwarding: "STOPPED", TrailName: "audit"}
+	f.worker.stacks[foreign] = operator.Stack{Account: foreign, Error: "assume arn:aws:iam::333333333333:role/CloudOneOnboarderExecution: access denied"}
+	updated := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	f.ledgerEntry(ledger.Entry{Account: logging, Region: "us-east-1", Action: "update", Class: "needs-person", Reason: "UPDATE_ROLLBACK_COMPLETE: CloudOneIntegration failed", UpdatedAt: updated})
+	f.ledgerEntry(ledger.Entry{Account: "555555555555", Region: "us-east-1", StackStatus: "CREATE_COMPLETE", Managed: true, Offboard: queue.OffboardMissing,
+		Left: "in Cloud One: the CloudTrail registration", UpdatedAt: updated})
+
+	r := f.runExit(exitFailure, "status") // foreign's row failed
+	for _, want := range []string{"ACCOUNT", "FORWARDING", dev, "Workloads", "CREATE_COMPLETE", "trend/v1/main.template.yaml", "STOPPED (audit)",
+		"2026-03-04 05:06 UTC update", "Cost: 1 of 3 accounts", "Last reconcile failed (1):", "CloudOneIntegration failed",
+		"Offboarded, out of scope (1):", "555555555555 account-not-in-organization", foreign + ": assume"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, f.members[3]) || !strings.Contains(r.stderr, "not in scope: "+f.members[3]) || !strings.Contains(r.stderr, "management account") {
+		t.Errorf("the excluded and management accounts are named on stderr only:\n%s\n%s", r.stdout, r.stderr)
+	}
+	// The worker was asked for the in-scope accounts only.
+	for _, op := range f.worker.ops() {
+		if op.Op == operator.OpStatus && (slices.Contains(op.Accounts, f.members[3]) || slices.Contains(op.Accounts, mgmt)) {
+			t.Errorf("the worker was asked about %v", op.Accounts)
+		}
+	}
+
+	rows := decodeJSON[[]statusRow](t, f.runExit(exitOK, "status", "--json", "--account", dev).stdout)
+	if len(rows) != 1 || rows[0].Account != dev || rows[0].OUName != "Workloads" || rows[0].LastAction != "(stack)" || rows[0].LastUpdate != "2026-01-02T03:04:05Z" {
+		t.Errorf("status --json --account: %+v", rows)
+	}
+	if r := f.runExit(exitFailure, "status", "--account", "000000000042"); !strings.Contains(r.stderr, "000000000042") || !strings.Contains(r.stderr, "not a member of the organization") {
+		t.Errorf("an account of another organization: %s", r.stderr)
+	}
+	if n := len(f.log.Writes()); n != 0 {
+		t.Errorf("status wrote: %v", f.log.Writes())
+	}
+}
+
+func TestPlan(t *testing.T) {
+	f := newFixture(t)
+	dev, foreign := f.members[0], f.members[2]
+	f.worker.plans[dev] = []reconcile.Result{{Action: reconcile.ActionCreate, Class: fault.None, DryRun: true, Reason: "stack CloudOne in " + dev + "/us-east-1 is absent: create it",
+		Changes: []reconcile.Change{{Parameter: stack.ParamCreateNew, Before: "", After: "True"}, {Parameter: stack.ParamBucket}}}}
+	f.worker.plans[foreign] = []reconcile.Result{{Action: reconcile.ActionLeaveAlone, Class: fault.None, Reason: "not the onboarder's"}}
 	r := f.runExit(exitDrift, "plan", "--all")
-	if !strings.Contains(r.stdout, dev+" (dev): offboarded: offboarding account "+dev+" (ou-not-included") || !strings.Contains(r.stdout, "ONBOARDER_OFFBOARD=report") ||
-		!strings.Contains(r.stdout, logging+" (logging): offboarded: offboarding account "+logging+" (excluded-account") || !strings.Contains(r.stdout, never) {
-		t.Errorf("plan under report:\n%s", r.stdout)
-	}
-	f.env["ONBOARDER_OFFBOARD"] = "delete"
-	before := f.allStacks()
-	f.calls.take()
-	r = f.runExit(exitDrift, "plan", "--all")
-	if !strings.Contains(r.stdout, dev+" (dev): delete: offboarding account "+dev) || !strings.Contains(r.stdout, "delete stack CloudOne in "+dev) ||
-		!strings.Contains(r.stdout, logging+" (logging): offboarded: ") || !strings.Contains(r.stdout, never) {
-		t.Errorf("plan under delete:\n%s", r.stdout)
-	}
-	for _, c := range f.calls.take() {
-		if writeCall(c) {
-			t.Errorf("plan made a write call: %s", c)
+	for _, want := range []string{dev + " (dev): create: stack CloudOne", `CreateNewTrail: "" -> "True"`, foreign + " (foreign): leave-alone", "plan: 3 accounts, 1 would change"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("plan lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	if after := f.allStacks(); !mapsEqual(before, after) {
-		t.Errorf("plan changed moto's state")
+	if strings.Contains(r.stdout, "ExistingCloudtrailBucketName") {
+		t.Errorf("an empty parameter that stays empty is shown:\n%s", r.stdout)
 	}
-
-	r = f.runExit(exitOK, "reconcile", "--all")
-	if s := f.stacks(dev)["CloudOne"]; s != "" && !strings.HasPrefix(s, "DELETE_COMPLETE") {
-		t.Errorf("the stack of the account moved out is %q, want deleted:\n%s", s, r.stdout)
+	var planned []queue.Request
+	for _, op := range f.worker.ops() {
+		planned = append(planned, op.Requests...)
 	}
-	if s := f.stacks(logging)["CloudOne"]; !strings.HasPrefix(s, "CREATE_COMPLETE") {
-		t.Errorf("the stack of the excluded account is %q, want it untouched:\n%s", s, r.stdout)
+	if len(planned) != 3 || planned[0].Trigger != "operator" || planned[0].Reason != "onboarder plan" || planned[0].RetryFailed {
+		t.Errorf("the requests planned: %+v", planned)
 	}
-	if s := f.stacks(f.members[2])["CloudOne"]; !strings.HasPrefix(s, "CREATE_COMPLETE") {
-		t.Errorf("the foreign stack is %q", s)
+	results := decodeJSON[[]map[string]any](t, f.runExit(exitDrift, "plan", "--json", "--account", dev).stdout)
+	if len(results) != 1 || results[0]["action"] != "create" || results[0]["dryRun"] != true || results[0]["name"] != "dev" {
+		t.Errorf("plan --json: %v", results)
 	}
-	r = f.runExit(exitOK, "status")
-	if !strings.Contains(r.stdout, "Offboarded, out of scope (2):") || !strings.Contains(r.stdout, dev+" ou-not-included") || !strings.Contains(r.stdout, logging+" excluded-account") ||
-		!strings.Contains(r.stdout, "left: in Cloud One: the CloudTrail registration and the Vision One enrollment of AWS account "+dev) {
-		t.Errorf("status does not list the offboarded accounts:\n%s", r.stdout)
+	f.worker.plans[dev] = []reconcile.Result{{Action: reconcile.ActionFail, Class: fault.Permanent, Reason: "assume role", Error: "access denied"}}
+	if r := f.runExit(exitFailure, "plan", "--account", dev); !strings.Contains(r.stdout, "fail FAILED [permanent]") {
+		t.Errorf("a failed plan:\n%s", r.stdout)
 	}
-	rows := decodeJSON[[]statusRow](t, f.runExit(exitOK, "status", "--json").stdout)
-	found := 0
-	for _, row := range rows {
-		switch {
-		case row.Account == dev && row.Offboard == "ou-not-included" && row.StackStatus == "ABSENT" && row.Left != "":
-			found++
-		case row.Account == logging && row.Offboard == "excluded-account" && row.StackStatus == "CREATE_COMPLETE" && row.Left != "":
-			found++
-		}
-	}
-	if found != 2 {
-		t.Errorf("status --json has not both offboarded rows: %+v", rows)
-	}
-	// Done once: a plan now finds nothing to offboard, not even the excluded account's stack
-	// that stays under the delete policy.
-	r = f.runExit(exitOK, "plan", "--all")
-	if strings.Contains(r.stdout, dev) || strings.Contains(r.stdout, logging) {
-		t.Errorf("plan offboards again:\n%s", r.stdout)
-	}
-}
-
-// A rollout on moto, driven by the operator: start (the canary enqueued), the canary's
-// reconcile writes the new version and releases the next wave (enqueued), an account of a wave
-// not released keeps the old version, pause and resume, status as text and JSON.
-func TestRollout(t *testing.T) {
-	f := newFixture(t)
-	_, err := dynamodb.NewFromConfig(f.aws).CreateTable(f.ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String("onboarder-ledger"),
-		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("account"), KeyType: ddbtypes.KeyTypeHash}},
-		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("account"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
-		BillingMode:          ddbtypes.BillingModePayPerRequest,
-	})
-	must(t, "create ledger table", err)
-	q := sqs.NewFromConfig(f.aws)
-	qo, err := q.CreateQueue(f.ctx, &sqs.CreateQueueInput{QueueName: aws.String("reconcile.fifo"), Attributes: map[string]string{"FifoQueue": "true"}})
-	must(t, "create queue", err)
-	f.env["ONBOARDER_LEDGER_TABLE"], f.env["ONBOARDER_QUEUE_URL"] = "onboarder-ledger", aws.ToString(qo.QueueUrl)
-	f.runExit(exitOK, "reconcile", "--all")
-	// The new version: the template with another description, at another key.
-	body, err := os.ReadFile("testdata/onboard.template.yaml")
-	must(t, "read template", err)
-	body = bytes.Replace(body, []byte("Description: Stand-in"), []byte("Description: Version 2 of the stand-in"), 1)
-	_, err = s3.NewFromConfig(f.aws, func(o *s3.Options) { o.UsePathStyle = true }).PutObject(f.ctx, &s3.PutObjectInput{
-		Bucket: aws.String("onboarder-templates"), Key: aws.String("v2/onboard.template.yaml"), Body: bytes.NewReader(body)})
-	must(t, "upload v2", err)
-	v2 := f.templateURL("v2/onboard.template.yaml")
-	dev, logging := f.members[0], f.members[1]
-	received := func() map[string]queue.Request {
-		got := map[string]queue.Request{}
-		for range 3 {
-			msgs, err := q.ReceiveMessage(f.ctx, &sqs.ReceiveMessageInput{QueueUrl: qo.QueueUrl, MaxNumberOfMessages: 10})
-			must(t, "receive", err)
-			for _, m := range msgs.Messages {
-				req, err := queue.Decode(aws.ToString(m.Body))
-				must(t, "decode", err)
-				got[req.Account] = req
-				_, err = q.DeleteMessage(f.ctx, &sqs.DeleteMessageInput{QueueUrl: qo.QueueUrl, ReceiptHandle: m.ReceiptHandle})
-				must(t, "delete", err)
+	// An account that left the scope and whose ledger says the onboarder's stack is there is
+	// planned as an offboarding.
+	f.ledgerEntry(ledger.Entry{Account: "555555555555", Region: "us-east-1", StackStatus: "CREATE_COMPLETE", Managed: true, UpdatedAt: time.Now()})
+	f.worker.requests, f.worker.plans = nil, map[string][]reconcile.Result{}
+	f.runExit(exitOK, "plan", "--all")
+	var off []queue.Request
+	for _, op := range f.worker.ops() {
+		for _, q := range op.Requests {
+			if q.Offboard != "" {
+				off = append(off, q)
 			}
 		}
-		return got
+	}
+	if len(off) != 1 || off[0].Account != "555555555555" || off[0].Offboard != queue.OffboardMissing {
+		t.Errorf("offboardings planned: %+v", off)
+	}
+	if n := len(f.log.Writes()); n != 0 {
+		t.Errorf("plan wrote: %v", f.log.Writes())
+	}
+}
+
+// reconcile enqueues, then follows each account with dry runs of the same request until it
+// ends, and says where each stands and what the worker did.
+func TestReconcileFollows(t *testing.T) {
+	f := newFixture(t)
+	dev, logging, foreign := f.members[0], f.members[1], f.members[2]
+	create := reconcile.Result{Action: reconcile.ActionCreate, Class: fault.None, Reason: "absent: create it"}
+	wait := reconcile.Result{Action: reconcile.ActionWait, Class: fault.None, Reason: "CREATE_IN_PROGRESS: come back"}
+	f.worker.plans[dev] = []reconcile.Result{create, wait, {Action: reconcile.ActionNone, Class: fault.None, Reason: "in sync", StatusAfter: "CREATE_COMPLETE"}}
+	f.worker.plans[logging] = []reconcile.Result{{Action: reconcile.ActionNeedsPerson, Class: fault.NeedsPerson, Reason: "the onboarder's own update rolled back: CloudOneIntegration"}}
+	f.worker.plans[foreign] = []reconcile.Result{{Action: reconcile.ActionLeaveAlone, Class: fault.None, Reason: "not the onboarder's"}}
+	f.ledgerEntry(ledger.Entry{Account: dev, Region: "us-east-1", Action: "create", Reason: "create stack CloudOne started", UpdatedAt: time.Now().Add(time.Minute)})
+
+	r := f.runExit(exitFailure, "reconcile", "--all", "--retry-failed")
+	for _, want := range []string{"enqueued 3 reconcile requests on " + queueURL, dev + " (dev): in sync: in sync", "the worker: create at ", "stack: CREATE_COMPLETE",
+		logging + " (logging): needs a person: ", "onboarder reconcile --account " + logging + " --retry-failed", foreign + " (foreign): left alone",
+		"summary: 3 accounts: in sync 1, left alone 1, needs a person 1"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("reconcile lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "[3/3] ") {
+		t.Errorf("no progress lines off a terminal:\n%s", r.stderr)
+	}
+	sent := f.sqs.Queue(queueURL)
+	if len(sent) != 3 {
+		t.Fatalf("%d requests enqueued", len(sent))
+	}
+	var enqueued []queue.Request
+	for _, m := range sent {
+		req, err := queue.Decode(m.Body)
+		must(t, "decode", err)
+		if m.GroupID != req.Account || req.Trigger != "operator" || !req.RetryFailed || !strings.HasPrefix(req.EventID, "operator-") {
+			t.Errorf("enqueued %+v in group %s", req, m.GroupID)
+		}
+		enqueued = append(enqueued, req)
+	}
+	// The follow asked about the very requests it enqueued (same event id: same tokens).
+	for _, op := range f.worker.ops() {
+		for _, q := range op.Requests {
+			if q.EventID != enqueued[0].EventID || !q.RetryFailed {
+				t.Errorf("followed with %+v, enqueued %+v", q, enqueued[0])
+			}
+		}
+	}
+	// dev was looked at until in sync: three looks; the others once.
+	looks := map[string]int{}
+	for _, op := range f.worker.ops() {
+		for _, q := range op.Requests {
+			looks[q.Account]++
+		}
+	}
+	if looks[dev] != 3 || looks[logging] != 1 || looks[foreign] != 1 {
+		t.Errorf("looks %v", looks)
 	}
 
-	f.runExit(exitUsage, "rollout", "start", "--template-url", v2)
-	r := f.runExit(exitOK, "rollout", "start", "--template-url", v2, "--canary", dev, "--batch", "1")
-	if !strings.Contains(r.stdout, "wave 1: 1 accounts (canary, enqueued)") || !strings.Contains(r.stdout, "wave 3: 1 accounts") {
-		t.Errorf("start:\n%s", r.stdout)
+	// --no-wait enqueues and returns.
+	f.worker.requests = nil
+	r = f.runExit(exitOK, "reconcile", "--account", dev, "--no-wait")
+	if !strings.Contains(r.stdout, "enqueued 1 reconcile requests") || !strings.Contains(r.stdout, dev+" (dev)  enqueued") {
+		t.Errorf("--no-wait:\n%s", r.stdout)
 	}
-	if got := received(); len(got) != 1 || got[dev].Trigger != "rollout" {
-		t.Errorf("the canary was not enqueued alone: %v", got)
+	for _, op := range f.worker.ops() {
+		if op.Op == operator.OpPlan {
+			t.Error("--no-wait followed")
+		}
 	}
-	f.runExit(exitFailure, "rollout", "start", "--template-url", v2+"x", "--canary", dev) // one at a time
+	// --enqueue is --no-wait, deprecated.
+	if r := f.runExit(exitOK, "reconcile", "--account", dev, "--enqueue"); !strings.Contains(r.stdout+r.stderr, "deprecated") {
+		t.Errorf("--enqueue:\n%s%s", r.stdout, r.stderr)
+	}
+	// Still under way at the timeout: the worker goes on, and that is not a failure.
+	f.worker.plans[dev] = []reconcile.Result{wait}
+	r = f.runExit(exitOK, "reconcile", "--account", dev, "--timeout", "20ms")
+	if !strings.Contains(r.stdout, "under way") || !strings.Contains(r.stdout, "1 accounts are still under way") {
+		t.Errorf("under way at the timeout:\n%s", r.stdout)
+	}
+	// A worker in dry-run mode changes nothing: the command says so and does not follow.
+	f.worker.cfg.DryRun = true
+	if r := f.runExit(exitOK, "reconcile", "--account", dev); !strings.Contains(r.stdout, "ONBOARDER_DRY_RUN=true") {
+		t.Errorf("a dry-run worker:\n%s", r.stdout)
+	}
+}
 
-	// An account of a wave not released keeps the old version.
-	r = f.runExit(exitOK, "plan", "--account", logging)
-	if !strings.Contains(r.stdout, "in sync") {
-		t.Errorf("plan of an account whose wave is not released:\n%s", r.stdout)
+// A dead letter is sent back before it is deleted, in order within an account, and left
+// where it is when the send fails; others' stay and are made visible again.
+func TestDLQRedriveSendsThenDeletes(t *testing.T) {
+	f := newFixture(t)
+	dev, logging := f.members[0], f.members[1]
+	body := func(acct, reason string) string {
+		return fmt.Sprintf(`{"version":1,"account":%q,"trigger":"sweep","reason":%q,"eventId":"ev-%s"}`, acct, reason, reason)
 	}
-	// The canary's pass writes v2 and releases wave 2.
-	r = f.runExit(exitOK, "reconcile", "--account", dev)
-	if !strings.Contains(r.stdout, "update") {
-		t.Errorf("the canary was not updated:\n%s", r.stdout)
+	attrs := func(class, reason string) map[string]sqstypes.MessageAttributeValue {
+		return map[string]sqstypes.MessageAttributeValue{"class": {DataType: aws.String("String"), StringValue: aws.String(class)},
+			"reason": {DataType: aws.String("String"), StringValue: aws.String(reason)}}
 	}
-	r = f.runExit(exitOK, "rollout", "status")
-	if !strings.Contains(r.stdout, "RUNNING, wave 2 of 3") || !strings.Contains(r.stdout, "wave 1: 1 accounts: settled") {
-		t.Errorf("status after the canary:\n%s", r.stdout)
+	d1 := f.sqs.Add(fake.Message{QueueURL: dlqURL, Body: body(dev, "first"), GroupID: dev, Attributes: attrs("needs-person", "DELETE_FAILED: bucket not empty")})
+	d2 := f.sqs.Add(fake.Message{QueueURL: dlqURL, Body: body(dev, "second"), GroupID: dev}) // moved by SQS's redrive: no attributes
+	l1 := f.sqs.Add(fake.Message{QueueURL: dlqURL, Body: body(logging, "third"), GroupID: logging, Attributes: attrs("permanent", "AccessDenied")})
+
+	list := decodeJSON[[]deadLetter](t, f.runExit(exitOK, "dlq", "list", "--json").stdout)
+	if len(list) != 3 {
+		t.Fatalf("listed %d messages, want 3: %+v", len(list), list)
 	}
-	if got := received(); len(got) != 1 {
-		t.Errorf("wave 2 was not enqueued: %v", got)
+	byID := map[string]deadLetter{}
+	for _, m := range list {
+		byID[m.MessageID] = m
 	}
-	st := decodeJSON[[]statusRow](t, f.runExit(exitOK, "status", "--json", "--account", dev).stdout)
-	if len(st) != 1 || st[0].Template != v2 {
-		t.Errorf("status TEMPLATE of the canary: %+v", st)
+	if m := byID[d1]; m.Account != dev || m.Class != "needs-person" || m.Reason != "DELETE_FAILED: bucket not empty" || !m.Decodes || m.Trigger != "sweep" {
+		t.Errorf("the worker's dead letter: %+v", m)
+	}
+	if m := byID[l1]; m.Account != logging || m.Class != "permanent" {
+		t.Errorf("logging's dead letter: %+v", m)
+	}
+	if m := byID[d2]; m.Account != dev || m.Class != "" || m.Reason != movedBySQS {
+		t.Errorf("a dead letter SQS moved: %+v", m)
+	}
+	if len(f.sqs.Queue(dlqURL)) != 3 {
+		t.Fatal("dlq list deleted a message")
+	}
+	r := f.runExit(exitOK, "dlq", "list")
+	if !strings.Contains(r.stdout, "DELETE_FAILED: bucket not empty") || !strings.Contains(r.stdout, "messages in "+dlqURL) {
+		t.Errorf("dlq list:\n%s", r.stdout)
 	}
 
-	r = f.runExit(exitOK, "rollout", "pause")
-	if !strings.Contains(r.stdout, "paused at wave 2 of 3") {
-		t.Errorf("pause: %s", r.stdout)
+	// Redrive dev's: both, in order, each sent before it is deleted.
+	mark := f.log.Len()
+	r = f.runExit(exitOK, "dlq", "redrive", "--account", dev)
+	var ops []string
+	for _, o := range f.log.Ops()[mark:] {
+		if o == "SendMessage" || o == "DeleteMessage" {
+			ops = append(ops, o)
+		}
 	}
-	f.runExit(exitFailure, "rollout", "pause")
-	r = f.runExit(exitOK, "rollout", "resume")
-	if !strings.Contains(r.stdout, "resumed at wave 2 of 3") {
-		t.Errorf("resume: %s", r.stdout)
+	if strings.Join(ops, ",") != "SendMessage,DeleteMessage,SendMessage,DeleteMessage" {
+		t.Errorf("calls %v, want each send before its delete", ops)
 	}
-	js := decodeJSON[map[string]any](t, f.runExit(exitOK, "rollout", "status", "--json").stdout)
-	if to, _ := js["To"].(map[string]any); js["State"] != "running" || to["URL"] != v2 || to["Bucket"] != "cloudone-community" {
-		t.Errorf("status --json: %v", js)
+	back := f.sqs.Queue(queueURL)
+	if len(back) != 2 || back[0].Body != body(dev, "first") || back[1].Body != body(dev, "second") || back[0].GroupID != dev ||
+		back[0].DeduplicationID == back[1].DeduplicationID || !strings.HasPrefix(back[0].DeduplicationID, "redrive-") {
+		t.Errorf("sent back %+v", back)
+	}
+	left := f.sqs.Queue(dlqURL)
+	if len(left) != 1 || left[0].ID != l1 {
+		t.Errorf("left in the DLQ: %+v", left)
+	}
+	if !strings.Contains(r.stdout, "sent back [moved by SQS]") || !strings.Contains(r.stdout, "2 sent back") || !strings.Contains(r.stdout, "1 left") {
+		t.Errorf("redrive output:\n%s", r.stdout)
+	}
+	if v := f.sqs.Visibility(); len(v) == 0 {
+		t.Error("logging's message was not made visible again")
+	}
+
+	// A send that fails leaves the message in the DLQ, undeleted, and fails the run.
+	f.sqs.SendMessageCalls.Fail(errors.New("ServiceUnavailable"))
+	mark = f.log.Len()
+	r = f.runExit(exitFailure, "dlq", "redrive", "--all")
+	for _, o := range f.log.Ops()[mark:] {
+		if o == "DeleteMessage" {
+			t.Error("a message whose send failed was deleted")
+		}
+	}
+	if len(f.sqs.Queue(dlqURL)) != 1 || !strings.Contains(r.stdout, "NOT sent back") {
+		t.Errorf("after a failed send:\n%s", r.stdout)
+	}
+	// Then it goes.
+	f.runExit(exitOK, "dlq", "redrive", "--all")
+	if len(f.sqs.Queue(dlqURL)) != 0 || len(f.sqs.Queue(queueURL)) != 3 {
+		t.Errorf("DLQ %d, queue %d", len(f.sqs.Queue(dlqURL)), len(f.sqs.Queue(queueURL)))
+	}
+}
+
+func TestTrailCheck(t *testing.T) {
+	const self = mgmt
+	for _, tc := range []struct {
+		name     string
+		setup    func(f *fixture)
+		install  string
+		ok, warn string // in the message
+		err      string
+	}{
+		{"an organization trail that logs", func(f *fixture) { f.orgTrail("org-trail", "eu-west-1", true, true) }, self, "organization trail org-trail (multi-Region, home eu-west-1) logs", "", ""},
+		{"a trail of us-east-1", func(f *fixture) { f.orgTrail("east", "us-east-1", false, true) }, self, "logs the management account's management events in us-east-1", "", ""},
+		{"stopped", func(f *fixture) { f.orgTrail("org-trail", "eu-west-1", true, false) }, self, "", "", "it is not logging"},
+		{"single-Region elsewhere", func(f *fixture) { f.orgTrail("west", "eu-west-1", false, true) }, self, "", "", "a single-Region trail of eu-west-1"},
+		{"no management events", func(f *fixture) {
+			arn := f.orgTrail("data-only", "us-east-1", true, true)
+			f.trails.Selectors[arn] = &cloudtrail.GetEventSelectorsOutput{EventSelectors: []cttypes.EventSelector{
+				{IncludeManagementEvents: aws.Bool(false), ReadWriteType: cttypes.ReadWriteTypeAll}}}
+		}, self, "", "", "record no (write) management events"},
+		{"none", func(*fixture) {}, self, "", "", "no trail of the management account " + mgmt + " logs in us-east-1"},
+		{"none visible from a delegated administrator", func(*fixture) {}, "123412341234", "", "no organization trail is visible from this account", ""},
+		{"refused", func(f *fixture) {
+			f.trails.DescribeTrailsCalls.FailAlways(&smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized"})
+		}, self, "", "", "grant cloudtrail:DescribeTrails, cloudtrail:GetTrailStatus and cloudtrail:GetEventSelectors"},
+		{"status unreadable from a member", func(f *fixture) {
+			f.orgTrail("org-trail", "eu-west-1", true, true)
+			f.trails.GetTrailStatusCalls.FailAlways(&smithy.GenericAPIError{Code: "TrailNotFoundException", Message: "Unknown trail"})
+		}, "123412341234", "", "cannot be read from this account", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			tc.setup(f)
+			ok, warn, err := checkTrail(context.Background(), func(string) TrailAPI { return f.trails }, mgmt, tc.install)
+			switch {
+			case tc.err != "":
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("error %v, want %q (ok %q warn %q)", err, tc.err, ok, warn)
+				}
+			case tc.warn != "":
+				if err != nil || !strings.Contains(warn, tc.warn) {
+					t.Errorf("warning %q, want %q (err %v)", warn, tc.warn, err)
+				}
+			default:
+				if err != nil || warn != "" || !strings.Contains(ok, tc.ok) {
+					t.Errorf("ok %q, want %q (warn %q, err %v)", ok, tc.ok, warn, err)
+				}
+			}
+		})
+	}
+}
+
+// A rollout of a version whose template does not take the parameters the onboarder sends is
+// refused before anything is written, naming them.
+func TestRolloutRefusesABadTemplate(t *testing.T) {
+	f := newFixture(t)
+	mis := operator.Mismatch{Missing: []string{"CloudOneApiKey"}, Unknown: []string{"CloudOneApiKeySecret"}}
+	f.worker.checks = []operator.Check{{Name: operator.CheckTemplate, Detail: "https://t/v2.yaml " + mis.Error(), Mismatch: &mis}}
+	r := f.runExit(exitFailure, "rollout", "start", "--template-url", "https://t/v2.yaml", "--canary", f.members[0])
+	if !strings.Contains(r.stderr, "refused, nothing was written") || !strings.Contains(r.stderr, "does not declare CloudOneApiKey and requires CloudOneApiKeySecret") {
+		t.Errorf("rollout start of a bad version:\n%s", r.stderr)
+	}
+	if w := f.log.Writes(); len(w) != 0 {
+		t.Errorf("written: %v", w)
+	}
+	var asked []operator.Request
+	for _, op := range f.worker.ops() {
+		if op.Op == operator.OpCheck {
+			asked = append(asked, op)
+		}
+	}
+	if len(asked) != 1 || asked[0].Template == nil || asked[0].Template.URL != "https://t/v2.yaml" || asked[0].Accounts[0] != f.members[0] {
+		t.Errorf("the check asked: %+v", asked)
+	}
+	// A good one starts.
+	f.worker.checks = []operator.Check{{Name: operator.CheckTemplate, OK: true, Detail: "takes the parameters the onboarder sends"}}
+	r = f.runExit(exitOK, "rollout", "start", "--template-url", "https://t/v2.yaml", "--canary", f.members[0], "--batch", "1")
+	if !strings.Contains(r.stdout, "wave 1: 1 accounts (canary, enqueued)") || len(f.sqs.Queue(queueURL)) != 1 {
+		t.Errorf("rollout start:\n%s", r.stdout)
+	}
+	// resume --template-url is checked the same way, in the current wave.
+	f.runExit(exitOK, "rollout", "pause")
+	f.worker.checks = []operator.Check{{Name: operator.CheckTemplate, Detail: "https://t/v3.yaml " + mis.Error(), Mismatch: &mis}}
+	writes := len(f.log.Writes())
+	r = f.runExit(exitFailure, "rollout", "resume", "--template-url", "https://t/v3.yaml")
+	if !strings.Contains(r.stderr, "refused, nothing was written") || len(f.log.Writes()) != writes {
+		t.Errorf("resume with a bad version:\n%s", r.stderr)
+	}
+	if st := f.runExit(exitOK, "rollout", "status"); !strings.Contains(st.stdout, "PAUSED") {
+		t.Errorf("the refused resume moved the rollout:\n%s", st.stdout)
+	}
+}
+
+// validate: the worker's checks and the operator's own, one line each, in order; a missing
+// function fails the configuration line and what depends on it, not the others.
+func TestValidate(t *testing.T) {
+	f := newFixture(t)
+	f.worker.checks = []operator.Check{
+		{Name: operator.CheckSecret, OK: true, Detail: "secret: both fields present"},
+		{Name: operator.CheckCloudOne, OK: true, Detail: "key accepted", Region: "us-east-1"},
+		{Name: operator.CheckRole, OK: true, Detail: "role assumed"},
+		{Name: operator.CheckTemplate, OK: true, Detail: "takes the parameters the onboarder sends"},
+	}
+	f.orgs.ListPoliciesCalls.Return(&organizations.ListPoliciesOutput{})
+	f.cfn.StackInstances = map[string][]cfntypes.StackInstanceSummary{"cloudone-onboarder-member": {{Account: aws.String(f.members[0]), Region: aws.String("us-east-1")}}}
+	f.orgTrail("org-trail", "us-east-1", true, true)
+	r := f.runExit(exitOK, "validate")
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if fs := strings.Fields(l); len(fs) > 1 && (fs[0] == "OK" || fs[0] == "WARN" || fs[0] == "FAIL") {
+			names = append(names, strings.TrimSpace(l[6:21]))
+		}
+	}
+	if got := strings.Join(names, ","); got != "configuration,aws,organization,shape,secret,cloudone key,execution role,template,trail,guardrail,regions" {
+		t.Errorf("checks %s\n%s", got, r.stdout)
+	}
+	for _, want := range []string{"OK    configuration   reconcile function " + function, "OK    trail           organization trail org-trail",
+		"WARN  guardrail", "OK    regions", "all 11 checks passed, 1 with a warning"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("validate lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var checked []operator.Request
+	for _, op := range f.worker.ops() {
+		if op.Op == operator.OpCheck {
+			checked = append(checked, op)
+		}
+	}
+	if len(checked) != 1 || len(checked[0].Accounts) != 1 || checked[0].Accounts[0] != f.members[0] {
+		t.Errorf("the worker's checks were asked for %+v, want the first in-scope account", checked)
+	}
+
+	// A failing check of the worker's is a failure of its line.
+	f.worker.checks[3] = operator.Check{Name: operator.CheckTemplate, Detail: "https://t does not declare CloudOneApiKey"}
+	if r := f.runExit(exitFailure, "validate", "--account", f.members[1]); !strings.Contains(r.stdout, "FAIL  template        https://t does not declare") {
+		t.Errorf("a failed template check:\n%s", r.stdout)
+	}
+
+	// Without the function: the configuration fails, the operator's own checks still run.
+	delete(f.env, FunctionVar)
+	r = f.runExit(exitFailure, "validate")
+	for _, want := range []string{"FAIL  configuration   " + FunctionVar + " is not set", "OK    aws             account " + mgmt} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("validate without the function lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }

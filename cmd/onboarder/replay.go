@@ -57,7 +57,7 @@ call failed, 2 usage error.`,
 			if err != nil {
 				return err
 			}
-			return a.replay(cmd.Context(), eventbridge.NewFromConfig(awsCfg), o, from, to)
+			return a.replay(cmd.Context(), a.newClients(awsCfg).EventBridge, o, from, to)
 		}),
 	}
 	f := cmd.Flags()

@@ -10,11 +10,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/spf13/cobra"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/operator"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
@@ -36,8 +35,12 @@ back: the failed resource is named). Until its wave is released an account keeps
 version, whatever the trigger (the sweep, a repair); an account that joins during the
 rollout gets the new version once the canary wave passed.
 
-It needs the ledger (ONBOARDER_LEDGER_TABLE: the rollout is one item of it) and the queue
-(ONBOARDER_QUEUE_URL: start and resume enqueue the wave's accounts).
+It needs the reconcile function's ledger (the rollout is one item of it) and queue (start
+and resume enqueue the wave's accounts). Before anything is written, start and resume
+--template-url have the reconcile function read the version's template in the canary's (or
+the current wave's) first account, with the execution role, as its stack writes will, and
+refuse a template whose parameters are not the ones the onboarder sends, naming those it
+does not declare and those it requires that the onboarder does not send.
 
   start   --template-url URL [--assets-bucket B --assets-prefix P] (--canary ID,... | --canary-ou OU)
           [--batch N | --batch-percent P] [--failure-tolerance N]
@@ -142,22 +145,41 @@ Exit codes: 0 done, 1 a failure (or, for status, a halted rollout), 2 usage erro
 
 // rolloutEnv is what the rollout commands use: the store and the queue.
 func (a *app) rolloutEnv(ctx context.Context, needQueue bool) (*env, *rollout.Store, *queue.Sender, error) {
-	e, err := a.setup(ctx, false)
+	e, err := a.setup(ctx, 1)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if e.cfg.LedgerTable == "" {
-		return nil, nil, nil, fmt.Errorf("ONBOARDER_LEDGER_TABLE is not set: the rollout is kept in the ledger table")
+	store, err := e.rollouts()
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if needQueue && e.cfg.QueueURL == "" {
-		return nil, nil, nil, fmt.Errorf("ONBOARDER_QUEUE_URL is not set: the wave's accounts are enqueued on the reconcile queue")
-	}
-	store := &rollout.Store{DB: dynamodb.NewFromConfig(e.awsCfg), Table: e.cfg.LedgerTable}
 	var q *queue.Sender
-	if e.cfg.QueueURL != "" {
-		q = &queue.Sender{SQS: sqs.NewFromConfig(e.awsCfg), QueueURL: e.cfg.QueueURL}
+	if needQueue {
+		if q, err = e.sender(); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 	return e, store, q, nil
+}
+
+// checkVersion asks the reconcile function to read the template of a version in account, as
+// a stack write there reads it, and refuses a template whose parameters are not the ones the
+// onboarder sends (stack.ReadTemplate and TemplateParams.Mismatch, the worker's own check
+// before every write, which validate's template check runs too). Nothing is written before it
+// passes.
+func (e *env) checkVersion(ctx context.Context, v rollout.Version, account string) error {
+	checks, err := e.worker.check(ctx, operator.Request{Checks: []string{operator.CheckTemplate}, Accounts: []string{account}, Template: &v})
+	if err != nil {
+		return fmt.Errorf("refused, nothing was written: the template of %s could not be checked: %w", v.URL, err)
+	}
+	c, ok := checkNamed(checks, operator.CheckTemplate)
+	switch {
+	case !ok:
+		return fmt.Errorf("refused, nothing was written: the reconcile function did not check the template of %s", v.URL)
+	case !c.OK:
+		return fmt.Errorf("refused, nothing was written: %s", c.Detail)
+	}
+	return nil
 }
 
 func (a *app) rolloutStart(ctx context.Context, to rollout.Version, canary []string, canaryOU string, batch int, percent float64, tolerance int) error {
@@ -184,6 +206,9 @@ func (a *app) rolloutStart(ctx context.Context, to rollout.Version, canary []str
 	if err != nil {
 		return err
 	}
+	if len(targets) == 0 {
+		return errors.New("no account is in scope: nothing to roll out")
+	}
 	accounts := make([]string, 0, len(targets))
 	for _, t := range targets {
 		accounts = append(accounts, t.ID)
@@ -206,6 +231,9 @@ func (a *app) rolloutStart(ctx context.Context, to rollout.Version, canary []str
 	waves, err := rollout.Plan(accounts, canary, batch)
 	if err != nil {
 		return usageErrorf("%v", err)
+	}
+	if err := e.checkVersion(ctx, to, waves[0][0]); err != nil {
+		return err
 	}
 	r := rollout.Rollout{ID: "rollout-" + newEventID(), From: from, To: to, Waves: waves, Tolerance: tolerance,
 		Reason: fmt.Sprintf("started by the operator: wave 1 of %d (the canary) released", len(waves))}
@@ -278,9 +306,35 @@ func (a *app) rolloutStatus(ctx context.Context, asJSON bool) error {
 }
 
 func (a *app) rolloutSetState(ctx context.Context, state rollout.State, to *rollout.Version) error {
-	_, store, q, err := a.rolloutEnv(ctx, state == rollout.Running)
+	e, store, q, err := a.rolloutEnv(ctx, state == rollout.Running)
 	if err != nil {
 		return err
+	}
+	if to != nil {
+		// The fixed version is read where the current wave runs, before anything is written.
+		cur, err := store.Get(ctx)
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			return errors.New("no rollout to resume")
+		}
+		account := ""
+		if cur.Wave < len(cur.Waves) && len(cur.Waves[cur.Wave]) > 0 {
+			account = cur.Waves[cur.Wave][0]
+		} else if targets, _, err := e.targets(ctx, nil); err == nil && len(targets) > 0 {
+			account = targets[0].ID
+		}
+		if account == "" {
+			return errors.New("refused, nothing was written: no account to read the fixed version's template in")
+		}
+		v := *to
+		if v.Bucket == "" {
+			v.Bucket, v.Prefix = cur.To.Bucket, cur.To.Prefix
+		}
+		if err := e.checkVersion(ctx, v, account); err != nil {
+			return err
+		}
 	}
 	r, again, err := store.SetState(ctx, state, to)
 	if err != nil {

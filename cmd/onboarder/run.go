@@ -9,10 +9,8 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
@@ -62,11 +60,13 @@ func (a *app) planCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan [--account ID ... | --all] [--json]",
 		Short: "Dry run: what a reconcile would do in each account, and why",
-		Long: `plan runs the reconcile of each account in dry-run mode: it reads the stack, the trails and
-the secret's version, and prints the action it would take, why, and each parameter change as
-before -> after. Secret parameters are masked (****, with the secret's version id); plan
-changes nothing (no stack, trail or ledger write).
-Actions: none (in sync), create, update, delete (a failed create, then create), 
+		Long: `plan asks the reconcile function for a dry run of each account: with its own role and
+configuration it reads the stack, the trails and the secret's version, and answers the
+action it would take, why, and each parameter change as before -> after. Secret parameters
+are masked (****, with the secret's version id); plan changes nothing (no stack, trail or
+ledger write, no start slot). Accounts go 25 to an invocation, --concurrency invocations at
+a time.
+Actions: none (in sync), create, update, delete (a failed create, then create),
 continue-update-rollback, start-logging, wait (a stack operation is in progress), leave-alone
 (a stack that is not the onboarder's), needs-person, fail.
 Accounts that left the scope (closed, suspended, removed, moved out of ONBOARDER_INCLUDE_OUS,
@@ -90,14 +90,13 @@ Exit codes: 0 every account is in sync (or left alone), 3 at least one account w
 	}
 	sel.flags(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of results instead of text")
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "accounts planned at the same time")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "invocations of the reconcile function at the same time (25 accounts each)")
 	return cmd
 }
 
 // reconcileOpts are the reconcile command's flags.
 type reconcileOpts struct {
 	concurrency int
-	enqueue     bool
 	retryFailed bool
 	noWait      bool
 	timeout     time.Duration
@@ -105,30 +104,32 @@ type reconcileOpts struct {
 
 func (a *app) reconcileCmd() *cobra.Command {
 	var (
-		sel selection
-		o   reconcileOpts
+		sel     selection
+		o       reconcileOpts
+		enqueue bool
 	)
 	cmd := &cobra.Command{
-		Use:   "reconcile [--account ID ... | --all] [--concurrency N] [--enqueue] [--retry-failed] [--no-wait]",
-		Short: "Reconcile accounts now, or enqueue them for the worker",
-		Long: `reconcile brings each account's onboarding stack to the desired state, --concurrency
-accounts at a time, and prints what it did in each, then a summary by action and by outcome
-class. On a terminal a progress bar shows on stderr; otherwise one line per account.
+		Use:   "reconcile [--account ID ... | --all] [--retry-failed] [--no-wait] [--timeout D] [--poll D]",
+		Short: "Ask the worker to reconcile accounts now, and follow them",
+		Long: `reconcile puts one request per account on the reconcile queue (ONBOARDER_QUEUE_URL of the
+reconcile function), trigger "operator", with a fresh event id, as the sweep does: the
+reconcile function makes every change, with its own role, paced Organization-wide
+(ONBOARDER_MAX_STARTS_PER_MINUTE). With --all, accounts that left the scope and whose ledger
+entry says the onboarder's stack is there are offboarded, as the sweep offboards them.
 
-A reconcile takes one step at a time, as the worker does: it starts a stack operation and
-looks again when CloudFormation has had time, until the account is in sync or needs a
-person (at most --timeout), or, with --no-wait, it stops after the first step. Stack
-operations are paced Organization-wide (ONBOARDER_MAX_STARTS_PER_MINUTE), with the worker.
+Unless --no-wait, it then follows the accounts: every few seconds it asks the reconcile
+function for a dry run of the same requests, until each account is in sync, left alone,
+offboarded or needs a person, or --timeout has passed; then it prints, per account, where
+it stands and the last change the worker made (the ledger's record). An account still under
+way when the command stops goes on without it (onboarder status shows it).
 
 When the onboarder's own write for the desired state failed (the stack rolled back), it does
-not write again by itself: fix the cause, then run reconcile --retry-failed for the account.
+not write again by itself: fix the cause, then run reconcile --retry-failed for the account
+(the request carries retryFailed: one more try).
 
-With --enqueue it reconciles nothing itself: it puts one request per account on the worker's
-queue (ONBOARDER_QUEUE_URL), trigger "operator", with a fresh event id, and the reconcile
-Lambda does the work (--retry-failed goes with the requests).
-
-Exit codes: 0 every account reconciled (or enqueued), 1 an account failed, 2 usage error.`,
-		Example: "  onboarder reconcile --all --concurrency 16\n  onboarder reconcile --account 012345678901 --enqueue\n  onboarder reconcile --account 012345678901 --retry-failed",
+Exit codes: 0 every account reconciled (or enqueued, or still under way), 1 an account needs
+a person or failed, or a call failed, 2 usage error.`,
+		Example: "  onboarder reconcile --all\n  onboarder reconcile --account 012345678901 --retry-failed\n  onboarder reconcile --all --no-wait",
 		RunE: runE(func(cmd *cobra.Command, args []string) error {
 			ids, err := sel.ids(args)
 			if err != nil {
@@ -137,81 +138,25 @@ Exit codes: 0 every account reconciled (or enqueued), 1 an account failed, 2 usa
 			if o.concurrency < 1 {
 				return usageErrorf("--concurrency %d: must be at least 1", o.concurrency)
 			}
-			if o.enqueue {
-				return a.enqueue(cmd.Context(), ids, o.retryFailed)
+			if o.timeout <= 0 {
+				return usageErrorf("--timeout %s: must be positive", o.timeout)
 			}
+			if a.poll <= 0 {
+				return usageErrorf("--poll %s: must be positive", a.poll)
+			}
+			o.noWait = o.noWait || enqueue
 			return a.reconcile(cmd.Context(), ids, o)
 		}),
 	}
 	sel.flags(cmd)
-	cmd.Flags().IntVar(&o.concurrency, "concurrency", 8, "accounts reconciled at the same time")
-	cmd.Flags().BoolVar(&o.enqueue, "enqueue", false, "enqueue requests on ONBOARDER_QUEUE_URL instead of reconciling here")
+	cmd.Flags().IntVar(&o.concurrency, "concurrency", 4, "invocations of the reconcile function at the same time while following (25 accounts each)")
 	cmd.Flags().BoolVar(&o.retryFailed, "retry-failed", false, "write again although the onboarder's own write for this desired state failed (after fixing the cause)")
-	cmd.Flags().BoolVar(&o.noWait, "no-wait", false, "stop after the first step of each account (the worker, or a later run, goes on)")
-	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to follow the accounts' stack operations")
+	cmd.Flags().BoolVar(&o.noWait, "no-wait", false, "enqueue and return: do not follow the accounts")
+	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "how long to follow the accounts")
+	cmd.Flags().DurationVar(&a.poll, "poll", a.pollEvery(), "how often to look at the accounts while following them")
+	cmd.Flags().BoolVar(&enqueue, "enqueue", false, "the same as --no-wait")
+	_ = cmd.Flags().MarkDeprecated("enqueue", "reconcile always enqueues now; --enqueue means --no-wait")
 	return cmd
-}
-
-// runReconciles reconciles the targets with at most n at a time. done is called, one call at
-// a time, as each account finishes. follow > 0 takes step after step, as the worker would,
-// until the account needs no more or follow has passed.
-func (a *app) runReconciles(ctx context.Context, e *env, dryRun bool, targets []target, n int, done func(accountResult), follow time.Duration, retryFailed bool) ([]accountResult, error) {
-	cfg := e.cfg
-	cfg.DryRun = dryRun
-	r, err := reconcile.New(cfg, e.awsCfg)
-	if err != nil {
-		return nil, err
-	}
-	r.Log = a.logger()
-	trigger := "operator"
-	eventID := newEventID()
-	digests := r.Digests(ctx) // as the sweep does: unchanged ledger entries are not rewritten
-	results := make([]accountResult, len(targets))
-	var mu sync.Mutex
-	until := time.Now().Add(follow)
-	forEach(ctx, len(targets), n, func(ctx context.Context, i int) {
-		t := targets[i]
-		req := queue.Request{
-			Version: queue.Version, Account: t.ID, Trigger: trigger, EventID: eventID,
-			Reason:       "onboarder " + map[bool]string{true: "plan", false: "reconcile"}[dryRun],
-			LedgerDigest: digests[t.ID], RetryFailed: retryFailed,
-		}
-		if t.Offboard != "" {
-			req.Offboard, req.Reason, req.RetryFailed = t.Offboard, t.Offboard+": "+t.Why, false
-		}
-		res := r.Reconcile(ctx, req)
-		var steps []reconcile.Step
-		var changed reconcile.Result // the pass that changed something, when one did
-		for comesBack(res) && time.Now().Before(until) && ctx.Err() == nil {
-			steps = append(steps, res.Steps...)
-			if res.Changed() {
-				changed = res
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(min(res.RetryAfter, a.pollEvery(), time.Until(until))):
-			}
-			req.LedgerDigest = "" // the entry may have changed since the digest was read
-			res = r.Reconcile(ctx, req)
-		}
-		res.Steps = append(steps, res.Steps...)
-		if changed.Action != "" && res.Class == fault.None && (res.Action == reconcile.ActionNone || res.Action == reconcile.ActionWait) {
-			// The account is where the change led: report the change, and where it stands.
-			res.Action, res.Reason, res.Changes = changed.Action, changed.Reason+"; now "+res.StatusAfter, changed.Changes
-		}
-		results[i] = accountResult{Name: t.Name, Result: res}
-		if done != nil {
-			mu.Lock()
-			done(results[i])
-			mu.Unlock()
-		}
-	})
-	return results, nil
-}
-
-// comesBack reports whether the pass asked to be run again later for its request.
-func comesBack(r reconcile.Result) bool {
-	return r.Outcome == reconcile.OutcomeLater || r.Outcome == reconcile.OutcomeRetry
 }
 
 // drift reports whether a result is a change the reconcile would make.
@@ -219,22 +164,50 @@ func drift(r reconcile.Result) bool {
 	return r.Class == fault.None && r.Action != reconcile.ActionNone && r.Action != reconcile.ActionLeaveAlone
 }
 
-func (a *app) plan(ctx context.Context, ids []string, asJSON bool, n int) error {
-	e, err := a.setup(ctx, false)
-	if err != nil {
-		return err
+// requests are the reconcile requests of the targets: one per account, with one event id.
+func requests(targets []target, eventID, reason string, retryFailed bool) []queue.Request {
+	reqs := make([]queue.Request, 0, len(targets))
+	for _, t := range targets {
+		r := queue.Request{Version: queue.Version, Account: t.ID, Trigger: "operator", EventID: eventID, Reason: reason, RetryFailed: retryFailed}
+		if t.Offboard != "" {
+			r.Offboard, r.Reason, r.RetryFailed = t.Offboard, t.Offboard+": "+t.Why, false
+		}
+		reqs = append(reqs, r)
 	}
+	return reqs
+}
+
+// selected resolves the selection: the accounts in scope, those that left it and need
+// offboarding (as the sweep finds them), and those left out.
+func (e *env) selected(ctx context.Context, ids []string) ([]target, []outOfScope, error) {
 	targets, skipped, err := e.targets(ctx, ids)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	off, err := offboardings(ctx, e.ledger(), e.cfg, len(ids) == 0, targets, skipped)
+	var sums summaries
+	if l := e.ledger(); l != nil {
+		sums = l
+	}
+	off, err := offboardings(ctx, sums, e.cfg, len(ids) == 0, targets, skipped)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(targets, off...), skipped, nil
+}
+
+func (a *app) plan(ctx context.Context, ids []string, asJSON bool, n int) error {
+	e, err := a.setup(ctx, n)
 	if err != nil {
 		return err
 	}
-	results, err := a.runReconciles(ctx, e, true, append(targets, off...), n, nil, 0, false)
+	targets, skipped, err := e.selected(ctx, ids)
 	if err != nil {
 		return err
+	}
+	plans := e.worker.plan(ctx, requests(targets, newEventID(), "onboarder plan", false))
+	results := make([]accountResult, len(plans))
+	for i, p := range plans {
+		results[i] = accountResult{Name: targets[i].Name, Result: p}
 	}
 	failed, changes := reportSkipped(a.stderr, skipped), 0
 	for _, r := range results {
@@ -265,79 +238,6 @@ func (a *app) plan(ctx context.Context, ids []string, asJSON bool, n int) error 
 		return exitWith(exitFailure)
 	case changes > 0:
 		return exitWith(exitDrift)
-	}
-	return nil
-}
-
-func (a *app) reconcile(ctx context.Context, ids []string, o reconcileOpts) error {
-	e, err := a.setup(ctx, false)
-	if err != nil {
-		return err
-	}
-	targets, skipped, err := e.targets(ctx, ids)
-	if err != nil {
-		return err
-	}
-	off, err := offboardings(ctx, e.ledger(), e.cfg, len(ids) == 0, targets, skipped)
-	if err != nil {
-		return err
-	}
-	targets = append(targets, off...)
-	failed := reportSkipped(a.stderr, skipped)
-	p := a.newProgress(len(targets), "reconcile")
-	follow := o.timeout
-	if o.noWait {
-		follow = 0
-	}
-	results, err := a.runReconciles(ctx, e, false, targets, o.concurrency, p.step, follow, o.retryFailed)
-	p.finish()
-	if err != nil {
-		return err
-	}
-	for _, r := range results {
-		printResult(a.stdout, r, false)
-		failed = failed || r.Class != fault.None
-		if comesBack(r.Result) {
-			fmt.Fprintf(a.stdout, "    still under way: the worker (or another run) goes on; onboarder status shows it\n")
-		}
-	}
-	printSummary(a.stdout, results)
-	if failed {
-		return exitWith(exitFailure)
-	}
-	return nil
-}
-
-func (a *app) enqueue(ctx context.Context, ids []string, retryFailed bool) error {
-	e, err := a.setup(ctx, false)
-	if err != nil {
-		return err
-	}
-	if e.cfg.QueueURL == "" {
-		return fmt.Errorf("--enqueue: ONBOARDER_QUEUE_URL is not set (the reconcile queue of the deployment)")
-	}
-	targets, skipped, err := e.targets(ctx, ids)
-	if err != nil {
-		return err
-	}
-	failed := reportSkipped(a.stderr, skipped)
-	id := newEventID()
-	reqs := make([]queue.Request, 0, len(targets))
-	for _, t := range targets {
-		reqs = append(reqs, queue.Request{Version: queue.Version, Account: t.ID, Trigger: "operator", EventID: id, Reason: "onboarder reconcile --enqueue", RetryFailed: retryFailed})
-	}
-	if len(reqs) > 0 {
-		s := &queue.Sender{SQS: sqs.NewFromConfig(e.awsCfg), QueueURL: e.cfg.QueueURL}
-		if err := s.Send(ctx, reqs); err != nil {
-			return err
-		}
-	}
-	for _, t := range targets {
-		fmt.Fprintf(a.stdout, "%s  enqueued\n", t.ID)
-	}
-	fmt.Fprintf(a.stdout, "enqueued %d reconcile requests on %s (event id %s)\n", len(reqs), e.cfg.QueueURL, id)
-	if failed {
-		return exitWith(exitFailure)
 	}
 	return nil
 }
@@ -414,18 +314,6 @@ func joinCounts(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// printSummary ends a reconcile: counts per action and per outcome class.
-func printSummary(w io.Writer, results []accountResult) {
-	actions, classes := map[string]int{}, map[string]int{}
-	for _, r := range results {
-		actions[string(r.Action)]++
-		classes[string(r.Class)]++
-	}
-	fmt.Fprintf(w, "summary: %d accounts\n", len(results))
-	fmt.Fprintf(w, "  by action: %s\n", joinCounts(actions))
-	fmt.Fprintf(w, "  by class:  %s\n", joinCounts(classes))
-}
-
 func newEventID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
@@ -454,17 +342,14 @@ func (a *app) newProgress(total int, what string) *progress {
 	return p
 }
 
-func (p *progress) step(r accountResult) {
+// step counts an account that finished, with where it ended.
+func (p *progress) step(account, outcome string) {
 	p.done++
 	if p.bar != nil {
 		_ = p.bar.Add(1)
 		return
 	}
-	outcome := string(r.Action)
-	if r.Class != fault.None {
-		outcome += " FAILED [" + string(r.Class) + "]"
-	}
-	fmt.Fprintf(p.w, "[%d/%d] %s %s\n", p.done, p.total, r.Account, outcome)
+	fmt.Fprintf(p.w, "[%d/%d] %s %s\n", p.done, p.total, account, outcome)
 }
 
 func (p *progress) finish() {

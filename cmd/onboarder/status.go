@@ -8,25 +8,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
 
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/operator"
 )
 
 // statusRow is one account in `onboarder status`, and one object of its --json output.
@@ -42,6 +30,7 @@ type statusRow struct {
 	Forwarding  string `json:"forwarding,omitempty"` // logging, stopped, no-trail, own-trail
 	TrailName   string `json:"trailName,omitempty"`  // the trail writing to the bucket
 	Managed     bool   `json:"managed"`
+	Via         string `json:"via,omitempty"`        // the fallback role the worker read the stack with
 	Template    string `json:"template,omitempty"`   // the template the onboarder last wrote the stack with (its tag)
 	LastUpdate  string `json:"lastUpdate,omitempty"` // RFC3339
 	LastAction  string `json:"lastAction,omitempty"` // the ledger's action, or "stack" when from the stack
@@ -85,7 +74,10 @@ the onboarder's that rolled back names the resource that failed, and waits for a
 fix the cause, then onboarder reconcile --account ID --retry-failed); then the accounts
 offboarded after they left the scope (closed, removed, moved out, excluded: the ledger's
 record, ONBOARDER_OFFBOARD), with what they left in the account and in Cloud One.
-Member accounts are read through the execution role, --concurrency at a time.
+ACCOUNT, NAME, OU and LAST UPDATE are read with your credentials (Organizations, the
+ledger); the live columns are read by the reconcile function, with its execution role, in
+chunks of 25 accounts, --concurrency invocations at a time: you need no role in any member
+account.
 With --json it prints a JSON array of objects, one per account.
 
 Exit codes: 0 every account was read, 1 an account or a call failed, 2 usage error.`,
@@ -103,67 +95,12 @@ Exit codes: 0 every account was read, 1 an account or a call failed, 2 usage err
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
 	cmd.Flags().StringSliceVar(&accounts, "account", nil, "only this account `ID` (repeatable, or comma separated; default: every in-scope account)")
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "accounts read at the same time")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 4, "invocations of the reconcile function at the same time (25 accounts each)")
 	return cmd
 }
 
-// env is what commands that look at member accounts share.
-type env struct {
-	cfg    config.Config
-	awsCfg aws.Config
-	scope  *scope
-	region string // the AWS region of the stacks
-	creds  secret.Credentials
-}
-
-// ledger is the ledger table, or nil when ONBOARDER_LEDGER_TABLE is not set.
-func (e *env) ledger() summaries {
-	if e.cfg.LedgerTable == "" {
-		return nil
-	}
-	return &ledger.Table{DB: dynamodb.NewFromConfig(e.awsCfg), Name: e.cfg.LedgerTable}
-}
-
-// setup reads and checks the configuration, loads AWS, and resolves the stacks' region
-// (ONBOARDER_CLOUDONE_REGION, else the API key's).
-func (a *app) setup(ctx context.Context, needRegion bool) (*env, error) {
-	cfg, err := a.config(true)
-	if err != nil {
-		return nil, err
-	}
-	awsCfg, err := a.aws(ctx)
-	if err != nil {
-		return nil, err
-	}
-	e := &env{cfg: cfg, awsCfg: awsCfg, scope: newScope(organizations.NewFromConfig(awsCfg), cfg)}
-	if !needRegion {
-		return e, nil
-	}
-	c1 := cfg.CloudOneRegion
-	if c1 == "" {
-		store := &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL}
-		if e.creds, err = store.Get(ctx); err != nil {
-			return nil, err
-		}
-		key, err := (&cloudone.Client{BaseURL: cfg.AccountsURL}).Describe(ctx, e.creds.APIKey)
-		if err != nil {
-			return nil, scrubErr(err, e.creds)
-		}
-		c1 = key.Region
-	}
-	if e.region, err = cloudone.AWSRegion(c1); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
-
-// targets selects the accounts: the named ones, or every account, by the scope rules.
-func (e *env) targets(ctx context.Context, ids []string) ([]target, []outOfScope, error) {
-	return e.scope.accounts(ctx, ids, len(ids) == 0)
-}
-
 func (a *app) status(ctx context.Context, ids []string, asJSON bool, concurrency int) error {
-	e, err := a.setup(ctx, true)
+	e, err := a.setup(ctx, concurrency)
 	if err != nil {
 		return err
 	}
@@ -173,13 +110,17 @@ func (a *app) status(ctx context.Context, ids []string, asJSON bool, concurrency
 	}
 	var entries map[string]ledger.Entry
 	var ledgerErr error
-	if e.cfg.LedgerTable != "" {
-		entries, ledgerErr = (&ledger.Table{DB: dynamodb.NewFromConfig(e.awsCfg), Name: e.cfg.LedgerTable}).All(ctx)
+	if l := e.ledger(); l != nil {
+		entries, ledgerErr = l.All(ctx)
 	}
-	as := &crossaccount.Assumer{Base: e.awsCfg, RoleARN: func(acc string) string { return e.cfg.ExecutionRoleARN("aws", acc) }, SessionName: e.cfg.SessionName}
+	accounts := make([]string, 0, len(targets))
+	for _, t := range targets {
+		accounts = append(accounts, t.ID)
+	}
+	stacks := e.worker.status(ctx, accounts)
 	rows := make([]statusRow, len(targets))
-	forEach(ctx, len(targets), concurrency, func(ctx context.Context, i int) {
-		rows[i] = e.statusOf(ctx, as, targets[i], entries)
+	forEach(ctx, len(targets), 8, func(ctx context.Context, i int) {
+		rows[i] = e.statusRow(ctx, targets[i], stacks[i], entries)
 	})
 	rows = append(rows, offboardedRows(entries, targets, ids)...)
 
@@ -224,6 +165,33 @@ func (a *app) status(ctx context.Context, ids []string, asJSON bool, concurrency
 		return exitWith(exitFailure)
 	}
 	return nil
+}
+
+// statusRow joins what the operator reads (the account's OU, its ledger entry) and what the
+// worker read in the account (the stack and its forwarding).
+func (e *env) statusRow(ctx context.Context, t target, st operator.Stack, entries map[string]ledger.Entry) statusRow {
+	row := statusRow{Account: t.ID, Name: t.Name, Region: st.Region}
+	var err error
+	if row.OU, row.OUName, err = e.scope.ou(ctx, t.ID); err != nil {
+		row.Error = oneLine(err)
+		return row
+	}
+	if en, ok := entries[t.ID]; ok {
+		row.LastUpdate, row.LastAction = en.UpdatedAt.UTC().Format(time.RFC3339), en.Action
+		if en.Class != "" && en.Class != "none" {
+			row.Class, row.Reason = en.Class, en.Reason
+		}
+	}
+	if st.Error != "" {
+		row.Error = st.Error
+		return row
+	}
+	row.StackStatus, row.Managed, row.Template, row.Via = st.StackStatus, st.Managed, st.Template, st.Via
+	row.TrailMode, row.Bucket, row.Forwarding, row.TrailName = st.TrailMode, st.Bucket, st.Forwarding, st.TrailName
+	if row.LastUpdate == "" && st.LastUpdated != "" {
+		row.LastUpdate, row.LastAction = st.LastUpdated, "(stack)"
+	}
+	return row
 }
 
 // offboardedRows are the ledger's offboarded accounts that are not in scope now (among ids,
@@ -359,105 +327,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// describeRecorder keeps the DescribeStacks answer that stack.Describe reads, for the times.
-type describeRecorder struct {
-	api stack.DescribeAPI
-	mu  sync.Mutex
-	out *cloudformation.DescribeStacksOutput
-}
-
-func (d *describeRecorder) DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
-	out, err := d.api.DescribeStacks(ctx, in, optFns...)
-	d.mu.Lock()
-	d.out = out
-	d.mu.Unlock()
-	return out, err
-}
-
-// statusOf reads one account. Errors end in the row.
-func (e *env) statusOf(ctx context.Context, as *crossaccount.Assumer, t target, entries map[string]ledger.Entry) statusRow {
-	row := statusRow{Account: t.ID, Name: t.Name, Region: e.region}
-	fail := func(err error) statusRow {
-		row.Error = oneLine(scrubErr(err, e.creds))
-		return row
-	}
-	var err error
-	if row.OU, row.OUName, err = e.scope.ou(ctx, t.ID); err != nil {
-		return fail(err)
-	}
-	if en, ok := entries[t.ID]; ok {
-		row.LastUpdate, row.LastAction = en.UpdatedAt.UTC().Format(time.RFC3339), en.Action
-		if en.Class != "" && en.Class != "none" {
-			row.Class, row.Reason = en.Class, en.Reason
-		}
-	}
-	mcfg, err := as.Config(ctx, t.ID, e.region)
-	if err != nil {
-		return fail(err)
-	}
-	rec := &describeRecorder{api: cloudformation.NewFromConfig(mcfg)}
-	obs, err := stack.Describe(ctx, rec, e.cfg.StackName)
-	if err != nil {
-		return fail(fmt.Errorf("describe stack %s in %s/%s: %w", e.cfg.StackName, t.ID, e.region, err))
-	}
-	if !obs.Exists {
-		row.StackStatus = "ABSENT"
-		return row
-	}
-	row.StackStatus, row.Managed, row.Template = string(obs.Status), obs.Managed(), obs.Tags[stack.TagTemplate]
-	if row.LastUpdate == "" && rec.out != nil && len(rec.out.Stacks) > 0 {
-		s := rec.out.Stacks[0]
-		when := s.LastUpdatedTime
-		if when == nil {
-			when = s.CreationTime
-		}
-		if when != nil {
-			row.LastUpdate, row.LastAction = when.UTC().Format(time.RFC3339), "(stack)"
-		}
-	}
-	switch {
-	case obs.Params[stack.ParamCreateNew] == "True":
-		row.TrailMode, row.Forwarding = "new", "own trail"
-	case obs.Params[stack.ParamCreateNew] == "False":
-		row.TrailMode, row.Bucket = "existing", obs.Params[stack.ParamBucket]
-		row.Forwarding, row.TrailName, err = forwarding(ctx, mcfg, e.region, row.Bucket)
-		if err != nil {
-			return fail(fmt.Errorf("forwarding health in %s/%s: %w", t.ID, e.region, err))
-		}
-	}
-	return row
-}
-
-// forwarding tells whether a trail that covers region writes to bucket and is logging.
-func forwarding(ctx context.Context, mcfg aws.Config, region, bucket string) (health, trailName string, err error) {
-	if bucket == "" {
-		return "NO BUCKET", "", nil
-	}
-	ct := cloudtrail.NewFromConfig(mcfg, func(o *cloudtrail.Options) { o.Region = region })
-	out, err := ct.DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
-	if err != nil {
-		return "", "", fmt.Errorf("describe trails: %w", err)
-	}
-	health = "NO TRAIL writes to the bucket"
-	for _, tr := range out.TrailList {
-		if aws.ToString(tr.S3BucketName) != bucket {
-			continue
-		}
-		home := aws.ToString(tr.HomeRegion)
-		if home == "" {
-			home = region
-		}
-		api := cloudtrail.NewFromConfig(mcfg, func(o *cloudtrail.Options) { o.Region = home })
-		st, err := api.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: tr.TrailARN})
-		if err != nil {
-			return "", "", fmt.Errorf("get status of trail %s: %w", aws.ToString(tr.TrailARN), err)
-		}
-		if aws.ToBool(st.IsLogging) {
-			return "logging", aws.ToString(tr.Name), nil
-		}
-		health, trailName = "STOPPED", aws.ToString(tr.Name)
-	}
-	return health, trailName, nil
 }

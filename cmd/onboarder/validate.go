@@ -7,51 +7,50 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/crossaccount"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/operator"
 )
-
-// templateParams are the parameters the onboarding template must declare.
-var templateParams = []string{
-	stack.ParamAPIKey, stack.ParamServiceToken, stack.ParamCreateNew,
-	stack.ParamBucket, stack.ParamQSS3Bucket, stack.ParamQSS3KeyPrefix,
-}
 
 func (a *app) validateCmd() *cobra.Command {
 	var account, stackSet string
 	cmd := &cobra.Command{
-		Use:   "validate [--account ID]",
+		Use:   "validate [--account ID] [--member-stackset NAME]",
 		Short: "Preflight: check everything a deployment needs, one line per check",
-		Long: `validate checks, in order, and prints one line per check, OK or FAIL with the reason:
-  configuration   the ONBOARDER_* environment is complete and valid
-  aws             the management account's credentials work (STS GetCallerIdentity)
-  secret          ONBOARDER_SECRET_ARN can be read and has cloudOneApiKey and visionOneServiceToken
-  cloudone key    Cloud One accepts the API key; its region and the AWS region it maps to
-                  (ONBOARDER_CLOUDONE_REGION, when set, wins and the line says so)
-  template        ONBOARDER_TEMPLATE_URL is reachable (CloudFormation GetTemplateSummary in
-                  the mapped region) and declares the six parameters of the contract
+		Long: `validate checks, in order, and prints one line per check, OK, WARN or FAIL with the reason:
+  configuration   ONBOARDER_RECONCILE_FUNCTION answers, and its configuration (the central
+                  stack's parameters) is complete and valid
+  aws             your credentials work (STS GetCallerIdentity)
   organization    the organization's accounts can be listed; how many are in scope
   shape           where it runs: the management account, or a delegated administrator account
                   (docs/DEPLOY.md, section 13), where AWSControlTowerExecution cannot be used
-  execution role  ONBOARDER_EXECUTION_ROLE_NAME can be assumed in --account (default: the
-                  first in-scope account), and ONBOARDER_FALLBACK_ROLE_NAME when it is set
+  secret          the reconcile function reads ONBOARDER_SECRET_ARN, with cloudOneApiKey and
+                  visionOneServiceToken (the Vision One target: visionOneApiKey); you never
+                  read it
+  cloudone key    Cloud One accepts the API key; its region and the AWS region it maps to
+                  (ONBOARDER_CLOUDONE_REGION, when set, wins and the line says so); not
+                  applicable to the Vision One target
+  execution role  the reconcile function assumes ONBOARDER_EXECUTION_ROLE_NAME in --account
+                  (default: the first in-scope account), and ONBOARDER_FALLBACK_ROLE_NAME
+                  when it is set
+  template        the reconcile function reads ONBOARDER_TEMPLATE_URL there, with the execution
+                  role (CloudFormation GetTemplateSummary in the stacks' region), and it takes
+                  the parameters the onboarder sends: it declares each, and requires no other
+                  (not applicable to the Vision One target, whose templates Vision One makes)
+  trail           a trail logs the management account's management events in us-east-1:
+                  Organizations' CloseAccount, RemoveAccountFromOrganization and MoveAccount
+                  reach EventBridge only through it
   guardrail       the guardrail SCP of deploy/guardrail.yaml is over every in-scope account
                   (a WARN, not a failure, when it is missing or partial)
   regions         the member StackSet (--member-stackset) has instances in the stacks' region
                   and in the home region of every forwarding trail the ledger knows
-No secret value is ever printed.
+The secret, the key and the member roles are checked by the reconcile function (a
+synchronous invocation that reads only), the rest with your credentials. No secret value is
+ever printed.
 
 Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 usage error.`,
 		Example: "  onboarder validate\n  onboarder validate --account 012345678901",
@@ -65,7 +64,7 @@ Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 usage e
 			return a.validate(cmd.Context(), account, stackSet)
 		}),
 	}
-	cmd.Flags().StringVar(&account, "account", "", "account `ID` in which to assume the execution role")
+	cmd.Flags().StringVar(&account, "account", "", "account `ID` in which the reconcile function assumes the execution role and reads the template")
 	cmd.Flags().StringVar(&stackSet, "member-stackset", "cloudone-onboarder-member", "`NAME` of the member StackSet of deploy/member.yaml")
 	return cmd
 }
@@ -102,108 +101,70 @@ func notChecked(why string) error { return fmt.Errorf("%w: %s", errNotChecked, w
 func (a *app) validate(ctx context.Context, account, stackSet string) error {
 	c := &checks{a: a}
 
-	// configuration
-	cfg, err := a.checkedConfig(true)
-	if err != nil {
-		c.fail("configuration", err)
+	// configuration: the reconcile function answers with a valid configuration.
+	var cfg config.Config
+	fn, cfgErr := a.function()
+	awsCfg, awsErr := a.aws(ctx)
+	var e *env
+	if awsErr == nil {
+		if r := functionRegion(fn); r != "" {
+			awsCfg.Region = r
+		}
+		e = &env{awsCfg: awsCfg, c: a.newClients(awsCfg), worker: &workerClient{Function: fn, Parallel: 1}}
+		e.worker.API = e.c.Lambda
+		if a.verbose {
+			e.worker.Verbose = a.stderr
+		}
+	}
+	switch {
+	case cfgErr != nil:
+	case awsErr != nil:
+		cfgErr = notChecked("no working AWS configuration to ask the reconcile function with")
+	default:
+		cfg, cfgErr = e.workerConfig(ctx)
+	}
+	if cfgErr != nil {
+		c.fail("configuration", cfgErr)
+		cfgErr = notChecked("the reconcile function's configuration is not known")
 	} else {
-		c.ok("configuration", "stack %s, template %s, trail mode %s, execution role %s, scope: %s",
-			cfg.StackName, cfg.TemplateURL, cfg.TrailMode, cfg.ExecutionRoleName, scopeText(cfg))
+		c.ok("configuration", "reconcile function %s: stack %s, template %s, trail mode %s, execution role %s, scope: %s",
+			e.worker.Function, cfg.StackName, cfg.TemplateURL, cfg.TrailMode, cfg.ExecutionRoleName, scopeText(cfg))
 	}
 
 	// aws
-	awsCfg, awsErr := a.aws(ctx)
 	var self string // the account the command runs in
-	if awsErr == nil {
-		id, err := sts.NewFromConfig(awsCfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			awsErr = fmt.Errorf("STS GetCallerIdentity: %w", err)
-		} else {
-			self = aws.ToString(id.Account)
-			c.ok("aws", "account %s as %s, region %s", aws.ToString(id.Account), aws.ToString(id.Arn), awsCfg.Region)
-		}
-	}
 	if awsErr != nil {
 		c.fail("aws", awsErr)
 		awsErr = notChecked("no working AWS configuration")
-	}
-
-	// secret
-	var creds secret.Credentials
-	secretErr := awsErr
-	switch {
-	case secretErr != nil:
-	case cfg.SecretARN == "":
-		secretErr = notChecked("ONBOARDER_SECRET_ARN is not set")
-	default:
-		store := &secretstore.Store{API: secretsmanager.NewFromConfig(awsCfg), ARN: cfg.SecretARN, TTL: cfg.SecretCacheTTL}
-		creds, secretErr = store.Get(ctx)
-	}
-	if secretErr != nil {
-		c.fail("secret", scrubErr(secretErr, creds))
+	} else if id, err := e.c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		c.fail("aws", fmt.Errorf("STS GetCallerIdentity: %w", err))
+		awsErr = notChecked("no working AWS configuration")
 	} else {
-		c.ok("secret", "%s: cloudOneApiKey and visionOneServiceToken present (version %s)", cfg.SecretARN, creds.VersionID)
+		self = aws.ToString(id.Account)
+		c.ok("aws", "account %s as %s, region %s", self, aws.ToString(id.Arn), e.awsCfg.Region)
 	}
-
-	// cloudone key and region
-	region := ""
-	if cfg.CloudOneRegion != "" {
-		region, _ = cloudone.AWSRegion(cfg.CloudOneRegion)
-	}
-	if secretErr != nil {
-		c.fail("cloudone key", notChecked("the secret could not be read"))
-	} else {
-		key, err := (&cloudone.Client{BaseURL: cfg.AccountsURL}).Describe(ctx, creds.APIKey)
-		if err != nil {
-			c.fail("cloudone key", scrubErr(err, creds))
-		} else {
-			keyRegion, _ := cloudone.AWSRegion(key.Region) // Describe checked it maps
-			msg := fmt.Sprintf("key %s accepted by %s (Cloud One account %s): region %s, AWS region %s", key.ID, cfg.AccountsURL, key.AccountID, key.Region, keyRegion)
-			switch {
-			case cfg.CloudOneRegion == "":
-				region = keyRegion
-				msg += "; stacks go to " + keyRegion
-			case cfg.CloudOneRegion == key.Region:
-				msg += "; ONBOARDER_CLOUDONE_REGION=" + cfg.CloudOneRegion + " agrees"
-			default:
-				msg += fmt.Sprintf("; ONBOARDER_CLOUDONE_REGION=%s is set and wins: stacks go to %s (it differs from the key's region)", cfg.CloudOneRegion, region)
-			}
-			c.ok("cloudone key", "%s", msg)
-		}
-	}
-
-	// template
-	switch {
-	case awsErr != nil:
-		c.fail("template", awsErr)
-	case region == "":
-		c.fail("template", notChecked("no AWS region for the stacks (the Cloud One region is unknown)"))
-	default:
-		if missing, err := checkTemplate(ctx, awsCfg, region, cfg.TemplateURL); err != nil {
-			c.fail("template", fmt.Errorf("%s in %s: GetTemplateSummary: %w", cfg.TemplateURL, region, err))
-		} else if len(missing) > 0 {
-			c.fail("template", fmt.Errorf("%s does not declare %s (the onboarding template must declare %s)", cfg.TemplateURL, strings.Join(missing, ", "), strings.Join(templateParams, ", ")))
-		} else {
-			c.ok("template", "%s reachable in %s, declares the six parameters", cfg.TemplateURL, region)
-		}
+	bothErr := awsErr // what the checks with your credentials and the function's settings need
+	if bothErr == nil {
+		bothErr = cfgErr
 	}
 
 	// organization
 	var first string
 	var in []target
 	var sc *scope
-	orgErr := awsErr
-	if awsErr != nil {
-		c.fail("organization", awsErr)
+	var mgmt string
+	orgErr := bothErr
+	if orgErr != nil {
+		c.fail("organization", orgErr)
 	} else {
-		sc = newScope(organizations.NewFromConfig(awsCfg), cfg)
+		sc = newScope(e.c.Organizations, cfg)
 		var out []outOfScope
 		in, out, orgErr = sc.accounts(ctx, nil, true)
 		if err := orgErr; err != nil {
 			c.fail("organization", err)
 			orgErr = notChecked("the organization could not be listed")
 		} else {
-			mgmt, _ := sc.ManagementAccount(ctx) // cached by accounts
+			mgmt, _ = sc.ManagementAccount(ctx) // cached by accounts
 			c.ok("organization", "management account %s, %d accounts, %d in scope", mgmt, len(in)+len(out), len(in))
 			if len(in) > 0 {
 				first = in[0].ID
@@ -215,7 +176,7 @@ func (a *app) validate(ctx context.Context, account, stackSet string) error {
 	delegated := false
 	if orgErr != nil {
 		c.fail("shape", orgErr)
-	} else if mgmt, _ := sc.ManagementAccount(ctx); mgmt == self {
+	} else if mgmt == self {
 		c.ok("shape", "installed in the management account %s, where SCPs do not apply (docs/DEPLOY.md, section 13: a delegated administrator install)", self)
 	} else {
 		delegated = true
@@ -233,48 +194,58 @@ func (a *app) validate(ctx context.Context, account, stackSet string) error {
 		}
 	}
 
-	// execution role
+	// secret, cloudone key, execution role, fallback role, template: the reconcile function's.
 	chosen := account
 	if chosen == "" {
 		chosen = first
 	}
-	switch {
-	case awsErr != nil:
-		c.fail("execution role", awsErr)
-	case chosen == "":
-		c.fail("execution role", notChecked("no account to try: pass --account ID"))
-	case region == "":
-		c.fail("execution role", notChecked("no AWS region for the stacks (the Cloud One region is unknown)"))
-	default:
-		as := &crossaccount.Assumer{Base: awsCfg, RoleARN: func(acc string) string { return cfg.ExecutionRoleARN("aws", acc) }, SessionName: cfg.SessionName}
-		mcfg, err := as.Config(ctx, chosen, region)
+	region := ""
+	if cfg.CloudOneRegion != "" {
+		region, _ = cloudone.AWSRegion(cfg.CloudOneRegion)
+	}
+	if cfgErr != nil {
+		for _, name := range []string{operator.CheckSecret, operator.CheckCloudOne, operator.CheckRole, operator.CheckTemplate} {
+			c.fail(name, cfgErr)
+		}
+	} else {
+		var accounts []string
+		if chosen != "" {
+			accounts = []string{chosen}
+		}
+		results, err := e.worker.check(ctx, operator.Request{Accounts: accounts})
 		if err != nil {
-			c.fail("execution role", err)
-			break
-		}
-		id, err := sts.NewFromConfig(mcfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		switch {
-		case err != nil:
-			c.fail("execution role", fmt.Errorf("assumed %s, but GetCallerIdentity failed: %w", cfg.ExecutionRoleARN("aws", chosen), err))
-		case aws.ToString(id.Account) != chosen:
-			c.fail("execution role", fmt.Errorf("assumed %s, but the credentials belong to account %s", cfg.ExecutionRoleARN("aws", chosen), aws.ToString(id.Account)))
-		default:
-			c.ok("execution role", "%s assumed in %s (%s)", cfg.ExecutionRoleARN("aws", chosen), chosen, region)
-		}
-		if cfg.FallbackRoleName != "" {
-			fs := &crossaccount.Assumer{Base: awsCfg, RoleARN: func(acc string) string { return cfg.FallbackRoleARN("aws", acc) }, SessionName: cfg.SessionName}
-			if _, err := fs.Config(ctx, chosen, region); err != nil {
-				c.fail("fallback role", err)
-			} else {
-				c.ok("fallback role", "%s assumed in %s", cfg.FallbackRoleARN("aws", chosen), chosen)
+			for _, name := range []string{operator.CheckSecret, operator.CheckCloudOne, operator.CheckRole, operator.CheckTemplate} {
+				c.fail(name, err)
 			}
 		}
+		for _, r := range results {
+			switch {
+			case r.OK:
+				c.ok(r.Name, "%s", r.Detail)
+			default:
+				c.fail(r.Name, errors.New(r.Detail))
+			}
+			if r.Name == operator.CheckCloudOne && r.Region != "" {
+				region = r.Region
+			}
+		}
+	}
+
+	// trail
+	if orgErr != nil {
+		c.fail("trail", orgErr)
+	} else if ok, warn, err := checkTrail(ctx, e.c.CloudTrail, mgmt, self); err != nil {
+		c.fail("trail", err)
+	} else if warn != "" {
+		c.warn("trail", "%s", warn)
+	} else {
+		c.ok("trail", "%s", ok)
 	}
 
 	// guardrail
 	if orgErr != nil {
 		c.fail("guardrail", orgErr)
-	} else if ok, warn, err := checkGuardrail(ctx, organizations.NewFromConfig(awsCfg), sc, cfg, in); err != nil {
+	} else if ok, warn, err := checkGuardrail(ctx, e.c.Organizations, sc, cfg, in); err != nil {
 		c.fail("guardrail", err)
 	} else if warn != "" {
 		c.warn("guardrail", "%s", warn)
@@ -284,21 +255,21 @@ func (a *app) validate(ctx context.Context, account, stackSet string) error {
 
 	// regions
 	switch {
-	case awsErr != nil:
-		c.fail("regions", awsErr)
+	case bothErr != nil:
+		c.fail("regions", bothErr)
 	case region == "":
 		c.fail("regions", notChecked("no AWS region for the stacks (the Cloud One region is unknown)"))
 	default:
 		var entries map[string]ledger.Entry
 		var err error
-		if cfg.LedgerTable != "" {
-			entries, err = (&ledger.Table{DB: dynamodb.NewFromConfig(awsCfg), Name: cfg.LedgerTable}).All(ctx)
+		if l := e.ledger(); l != nil {
+			entries, err = l.All(ctx)
 		}
 		if err != nil {
 			c.fail("regions", fmt.Errorf("read the ledger %s: %w", cfg.LedgerTable, err))
 			break
 		}
-		if msg, err := checkRegions(ctx, cloudformation.NewFromConfig(awsCfg), stackSet, region, entries, delegated); err != nil {
+		if msg, err := checkRegions(ctx, e.c.StackSets, stackSet, region, entries, delegated); err != nil {
 			c.fail("regions", err)
 		} else {
 			c.ok("regions", "%s", msg)
@@ -328,35 +299,4 @@ func scopeText(cfg config.Config) string {
 		parts = append(parts, "excluding "+strings.Join(cfg.ExcludeAccounts, ","))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// checkTemplate asks CloudFormation for the template's summary and returns the contract's
-// parameters it does not declare.
-func checkTemplate(ctx context.Context, awsCfg aws.Config, region, url string) ([]string, error) {
-	cfn := cloudformation.NewFromConfig(awsCfg, func(o *cloudformation.Options) { o.Region = region })
-	out, err := cfn.GetTemplateSummary(ctx, &cloudformation.GetTemplateSummaryInput{TemplateURL: aws.String(url)})
-	if err != nil {
-		return nil, err
-	}
-	declared := map[string]bool{}
-	for _, p := range out.Parameters {
-		declared[aws.ToString(p.ParameterKey)] = true
-	}
-	var missing []string
-	for _, p := range templateParams {
-		if !declared[p] {
-			missing = append(missing, p)
-		}
-	}
-	return missing, nil
-}
-
-// scrubErr removes the secret values from an error's text, whatever produced it, in every form
-// (secret.Credentials.Scrub: the worker's scrubber).
-func scrubErr(err error, creds secret.Credentials) error {
-	msg := err.Error()
-	if clean := creds.Scrub(msg); clean != msg {
-		return errors.New(clean)
-	}
-	return err
 }

@@ -100,6 +100,9 @@ type Env struct {
 	OrgID        string
 
 	creds map[string]roleCreds // handler -> its role's credentials (with Faults)
+	// Operator is the person the operator command runs as (with Faults): an IAM Identity
+	// Center role of the install account with the central stack's operator policy.
+	Operator *Operator
 }
 
 // Setup creates the central resources in the management account, the rules and their queues,
@@ -251,6 +254,7 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 		}
 	}
 
+	e.serveLambda()
 	if !opts.NoLambdas {
 		if err := e.StartLambdas(ctx); err != nil {
 			e.Close()

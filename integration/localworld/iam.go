@@ -44,7 +44,7 @@ func (e *Env) setupIAM(ctx context.Context) error {
 	g.ForgetIAM()
 	g.ResetDenials()
 	dir := filepath.Dir(e.Opts.RulesFile)
-	settings := proxy.IAMSettings{OrgID: e.OrgID, Management: ManagementAccount}
+	settings := proxy.IAMSettings{OrgID: e.OrgID, Management: ManagementAccount, PartitionKeys: map[string]string{LedgerTable: "account"}}
 	if e.Install != ManagementAccount {
 		// The Organization's delegation policy, as the forwarder stack creates it.
 		doc, _, err := ResourcePolicy(filepath.Join(dir, "forwarder.yaml"), "OrganizationsDelegation", "Content", iampolicy.Resource, TemplateValues{Region: OrganizationsRegion, Account: ManagementAccount,
@@ -56,14 +56,7 @@ func (e *Env) setupIAM(ctx context.Context) error {
 	}
 	g.EnforceIAM(settings)
 
-	roles, err := ReadRoles(e.Opts.RulesFile, TemplateValues{Region: e.Region, Account: e.Install,
-		Params: map[string]string{
-			"OrganizationId": e.OrgID, "SecretArn": e.SecretARN, "EventBusName": BusName, "ManagementAccountId": e.managementParam(),
-			"ExecutionRoleName": e.executionRole(), "CloudFormationRoleName": e.cfnRole(), "OnboardingStackName": "CloudOne",
-		},
-		Refs:  map[string]string{"OnboarderBus": BusName, "LedgerTable": LedgerTable},
-		Attrs: e.centralAttrs(),
-	})
+	roles, err := ReadRoles(e.Opts.RulesFile, e.templateValues())
 	if err != nil {
 		return err
 	}
@@ -148,7 +141,7 @@ func (e *Env) setupIAM(ctx context.Context) error {
 		g.AddRole(proxy.Role{ARN: "arn:aws:iam::" + acct + ":role/" + ExecutionRole, Label: ExecutionRole + " in " + acct, Trust: &trust,
 			Policies: []iampolicy.Document{iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`, iampolicy.Identity)}})
 	}
-	return nil
+	return e.setupOperator(ctx, g)
 }
 
 // centralAttrs are the !GetAtt values of deploy/template.yaml's resources in the local world.
@@ -165,6 +158,9 @@ func (e *Env) centralAttrs() map[string]string {
 		"SweepLogGroup.Arn":            "arn:aws:logs:" + r + ":" + a + ":log-group:/cloudone-onboarder/onboarder/sweep:*",
 		"ReconcileLogGroup.Arn":        "arn:aws:logs:" + r + ":" + a + ":log-group:/cloudone-onboarder/onboarder/reconcile:*",
 		"SweepFunction.Arn":            "arn:aws:lambda:" + r + ":" + a + ":function:onboarder-sweep",
+		"ReconcileFunction.Arn":        "arn:aws:lambda:" + r + ":" + a + ":function:" + ReconcileFunction,
+		"DefaultBusArchive.Arn":        "arn:aws:events:" + r + ":" + a + ":archive/" + BusName + "-default",
+		"OnboarderBusArchive.Arn":      "arn:aws:events:" + r + ":" + a + ":archive/" + BusName + "-own",
 	}
 }
 

@@ -102,7 +102,7 @@ type Config struct {
 	DryRun             bool           // ONBOARDER_DRY_RUN
 	AdoptExisting      bool           // ONBOARDER_ADOPT_EXISTING
 	Offboard           OffboardPolicy // ONBOARDER_OFFBOARD: report (default) or delete
-	QueueURL           string         // ONBOARDER_QUEUE_URL (intake Lambdas, operator --enqueue)
+	QueueURL           string         // ONBOARDER_QUEUE_URL (intake Lambdas, the operator command's reconcile, rollout and dlq redrive)
 	DeadLetterURL      string         // ONBOARDER_DLQ_URL: the worker moves permanent failures there at once; empty: SQS redrive
 	LedgerTable        string         // ONBOARDER_LEDGER_TABLE (DynamoDB table of the last decision per account)
 	IncludeOUs         []string       // ONBOARDER_INCLUDE_OUS, comma separated OU ids; empty: all

@@ -425,6 +425,12 @@ func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bo
 	return true, nil
 }
 
+// RecordsManagement reports whether a trail's selectors record (write) management events. A
+// trail with no selectors at all has the default one, which records them.
+func RecordsManagement(out *cloudtrail.GetEventSelectorsOutput) bool {
+	return recordsManagement(out, false)
+}
+
 // recordsManagement reports whether the selectors record management events: write ones, and
 // read ones too when both is set. A trail with no selectors at all has the default one, which
 // records them all (ReadWriteType All:

@@ -54,9 +54,11 @@ type SQSAPI interface {
 // Worker is the SQS worker.
 type Worker struct {
 	Reconciler Reconciler
-	Log        *slog.Logger
-	Metrics    *metrics.Recorder
-	ConfigErr  error // if set, every message fails (and so shows in the DLQ after the retries)
+	// Operator answers the operator command's direct invocations (Invoke); nil: none.
+	Operator  Operator
+	Log       *slog.Logger
+	Metrics   *metrics.Recorder
+	ConfigErr error // if set, every message fails (and so shows in the DLQ after the retries)
 
 	// SQS and QueueURL set the visibility of messages that come back later; without them such
 	// messages come back after the queue's visibility timeout.

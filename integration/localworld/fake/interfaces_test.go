@@ -10,6 +10,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/operator"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
@@ -54,6 +55,11 @@ var (
 	} = (*fake.Ledger)(nil)
 	_ reconcile.Starts  = (*fake.Starts)(nil)
 	_ reconcile.Members = (*fake.Members[reconcile.Member])(nil)
+
+	_ operator.CloudFormationAPI = (*fake.CloudFormation)(nil)
+	_ operator.TrailAPI          = (*fake.CloudTrail)(nil)
+	_ operator.IdentityAPI       = (*fake.STS)(nil)
+	_ operator.Members           = (*fake.Members[operator.Member])(nil)
 )
 
 var ctx = context.Background()

@@ -10,7 +10,8 @@ import (
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 )
 
-// STS answers AssumeRole (stscreds.AssumeRoleAPIClient, what crossaccount.Assumer takes).
+// STS answers AssumeRole (stscreds.AssumeRoleAPIClient, what crossaccount.Assumer takes) and
+// GetCallerIdentity (the account Account, as the role Role, when set).
 // By default every role may be assumed: the credentials last DurationSeconds, one hour when
 // it is not set (the SDK's service/sts/api_op_AssumeRole.go: "By default, the value is set to
 // 3600 seconds"). Refusals are injected (an AccessDenied while a new account's role is not
@@ -19,7 +20,23 @@ type STS struct {
 	Log *Log
 	Now func() time.Time // nil: time.Now
 
-	AssumeRoleCalls Calls[*sts.AssumeRoleInput, *sts.AssumeRoleOutput]
+	// Account and Role are whose credentials the client holds, for GetCallerIdentity.
+	Account, Role string
+
+	AssumeRoleCalls        Calls[*sts.AssumeRoleInput, *sts.AssumeRoleOutput]
+	GetCallerIdentityCalls Calls[*sts.GetCallerIdentityInput, *sts.GetCallerIdentityOutput]
+}
+
+// GetCallerIdentity answers Account, and as the ARN Role's assumed-role session when Role
+// is set (arn:aws:iam::A:role/P/N is seen as arn:aws:sts::A:assumed-role/N/SESSION).
+func (f *STS) GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, _ ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error) {
+	return f.GetCallerIdentityCalls.invoke(ctx, f.Log, read("GetCallerIdentity"), in, func(context.Context, *sts.GetCallerIdentityInput) (*sts.GetCallerIdentityOutput, error) {
+		arn := "arn:aws:iam::" + f.Account + ":root"
+		if f.Role != "" {
+			arn = "arn:aws:sts::" + f.Account + ":assumed-role/" + f.Role[strings.LastIndex(f.Role, "/")+1:] + "/fake-session"
+		}
+		return &sts.GetCallerIdentityOutput{Account: aws.String(f.Account), Arn: aws.String(arn), UserId: aws.String("AROAFAKEROLEID:fake-session")}, nil
+	})
 }
 
 func (f *STS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, _ ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {

@@ -69,6 +69,12 @@ type IAMSettings struct {
 	// empty view for the rest (moto/organizations/models.py). Without it, a member account's
 	// Organizations calls are refused, as AWS refuses them without a delegation.
 	Delegation *iampolicy.Document
+	// PartitionKeys names the partition key attribute of each table (by name): an item
+	// request on one of them carries dynamodb:LeadingKeys, the partition key value it names,
+	// for conditions on it (Amazon DynamoDB Developer Guide, "Using IAM policy conditions for
+	// fine-grained access control",
+	// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html).
+	PartitionKeys map[string]string
 }
 
 // Denial is one call the gate refused.
@@ -330,6 +336,10 @@ func checksOf(r *http.Request, c Call, form url.Values, body []byte, s IAMSettin
 		if m := roleArnRE.FindStringSubmatch(form.Get("RoleArn")); m != nil && s.OrgID != "" && (s.Accounts == nil || s.Accounts[m[1]]) {
 			out[0].context = map[string][]string{"aws:ResourceOrgID": {s.OrgID}}
 		}
+	case c.Service == "dynamodb":
+		if keys := leadingKeys(c.Action, body, s.PartitionKeys); keys != nil {
+			out[0].context = map[string][]string{"dynamodb:LeadingKeys": keys}
+		}
 	case c.Service == "cloudformation":
 		// CloudFormation authorizes iam:PassRole on the service role a write passes
 		// (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html)
@@ -414,6 +424,33 @@ func actionOf(r *http.Request, c Call, form url.Values, body []byte) (string, st
 		}
 		return "cloudtrail:" + api, ""
 	case "events":
+		// The resource each call names: an archive, a replay, a bus (the resource types
+		// archive, replay and event-bus of the Service Authorization Reference, "Actions,
+		// resources, and condition keys for Amazon EventBridge"). StartReplay is checked
+		// against the archive it replays, which the request names.
+		switch api {
+		case "DescribeArchive":
+			if n := str("ArchiveName"); n != "" {
+				return "events:" + api, arn("events", "archive/"+n)
+			}
+		case "StartReplay":
+			if a := str("EventSourceArn"); a != "" {
+				return "events:" + api, a
+			}
+		case "DescribeReplay":
+			if n := str("ReplayName"); n != "" {
+				return "events:" + api, arn("events", "replay/"+n)
+			}
+		case "DescribeEventBus":
+			n := str("Name")
+			switch {
+			case strings.HasPrefix(n, "arn:"):
+				return "events:" + api, n
+			case n == "":
+				n = "default"
+			}
+			return "events:" + api, arn("events", "event-bus/"+n)
+		}
 		if api == "PutEvents" {
 			var entries []struct {
 				EventBusName string `json:"EventBusName"`
@@ -458,6 +495,38 @@ func actionOf(r *http.Request, c Call, form url.Values, body []byte) (string, st
 		return "iam:" + api, ""
 	}
 	return svc + ":" + api, ""
+}
+
+// leadingKeys is the partition key value an item request (GetItem, PutItem, UpdateItem,
+// DeleteItem) names, for a table whose partition key is known; nil otherwise.
+func leadingKeys(api string, body []byte, partitionKeys map[string]string) []string {
+	var req struct {
+		TableName string                                `json:"TableName"`
+		Key       map[string]map[string]json.RawMessage `json:"Key"`
+		Item      map[string]map[string]json.RawMessage `json:"Item"`
+	}
+	if json.Unmarshal(body, &req) != nil {
+		return nil
+	}
+	name := partitionKeys[req.TableName]
+	attrs := req.Key
+	switch api {
+	case "GetItem", "UpdateItem", "DeleteItem":
+	case "PutItem":
+		attrs = req.Item
+	default:
+		return nil
+	}
+	if name == "" || attrs == nil {
+		return nil
+	}
+	for _, typ := range []string{"S", "N", "B"} {
+		var v string
+		if raw, ok := attrs[name][typ]; ok && json.Unmarshal(raw, &v) == nil {
+			return []string{v}
+		}
+	}
+	return nil
 }
 
 // lambdaIAM names the IAM action and resource of a Lambda REST call on a function

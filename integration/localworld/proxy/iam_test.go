@@ -4,6 +4,7 @@ package proxy_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -11,6 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/organizations"
@@ -234,5 +238,73 @@ func TestIAMGateResourcesOfRolesLogsAndVersions(t *testing.T) {
 	_, err = lambda.NewFromConfig(fnCfg(p)).ListVersionsByFunction(ctx, &lambda.ListVersionsByFunctionInput{FunctionName: aws.String("CloudOne-forwarder")})
 	if code, msg := apiCode(err); code != "AccessDeniedException" || !strings.Contains(msg, "lambda:ListVersionsByFunction on resource: arn:aws:lambda:") {
 		t.Errorf("ListVersionsByFunction: %v", err)
+	}
+}
+
+// An item request on a table whose partition key the gate knows carries
+// dynamodb:LeadingKeys, so that a policy can hold a principal to some items; EventBridge's
+// replay calls are checked against the archive, replay or bus they name; a Lambda stand-in
+// is reached only with lambda:InvokeFunction on the function.
+func TestIAMGateItemsReplaysInvocations(t *testing.T) {
+	ctx := context.Background()
+	p := start(t)
+	p.EnforceIAM(proxy.IAMSettings{OrgID: gateOrg, Management: "123456789012", PartitionKeys: map[string]string{"gate-ledger": "account"}})
+	const opRole = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/us-east-1/AWSReservedSSO_Op_0123456789abcdef"
+	p.AddRole(proxy.Role{ARN: opRole, Label: "operator", Policies: []iampolicy.Document{iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:PutItem"],"Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/gate-ledger",
+		 "Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["#rollout"]},"Null":{"dynamodb:LeadingKeys":"false"}}},
+		{"Effect":"Allow","Action":"events:DescribeArchive","Resource":"arn:aws:events:us-east-1:123456789012:archive/mine"},
+		{"Effect":"Allow","Action":"lambda:InvokeFunction","Resource":"arn:aws:lambda:us-east-1:123456789012:function:worker"}]}`, iampolicy.Identity)}})
+	p.AddCredentials("AKIAOPERATORKEY", opRole, "operator@example.com")
+	op := cfg(p.URL, 1, credentials.NewStaticCredentialsProvider("AKIAOPERATORKEY", "x", ""))
+
+	db := dynamodb.NewFromConfig(cfg(motoURL, 1, nil))
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("gate-ledger"), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("account"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("account"), KeyType: ddbtypes.KeyTypeHash}}}); err != nil {
+		t.Fatal(err)
+	}
+	opdb := dynamodb.NewFromConfig(op)
+	item := func(k string) map[string]ddbtypes.AttributeValue {
+		return map[string]ddbtypes.AttributeValue{"account": &ddbtypes.AttributeValueMemberS{Value: k}}
+	}
+	if _, err := opdb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("gate-ledger"), Item: item("#rollout")}); err != nil {
+		t.Errorf("PutItem of #rollout: %v", err)
+	}
+	if _, err := opdb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("gate-ledger"), Key: item("#rollout")}); err != nil {
+		t.Errorf("GetItem of #rollout: %v", err)
+	}
+	if _, err := opdb.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("gate-ledger"), Item: item("111111111111")}); err == nil {
+		t.Error("PutItem of an account's entry was allowed")
+	} else if code, msg := apiCode(err); code != "AccessDeniedException" || !strings.Contains(msg, "dynamodb:PutItem") {
+		t.Errorf("PutItem of an account's entry: %v", err)
+	}
+
+	eb := eventbridge.NewFromConfig(op)
+	if _, err := eb.DescribeArchive(ctx, &eventbridge.DescribeArchiveInput{ArchiveName: aws.String("theirs")}); err == nil {
+		t.Error("DescribeArchive of another archive was allowed")
+	} else if _, msg := apiCode(err); !strings.Contains(msg, "archive/theirs") {
+		t.Errorf("DescribeArchive of another archive: %v", err)
+	}
+
+	invoked := 0
+	p.Serve("lambda", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		invoked++
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	defer p.Serve("lambda", nil)
+	fn := lambda.NewFromConfig(op)
+	out, err := fn.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("worker"), Payload: []byte(`{}`)})
+	if err != nil || string(out.Payload) != `{"ok":true}` {
+		t.Errorf("Invoke of the function: %v %s", err, out.Payload)
+	}
+	if _, err := fn.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("other"), Payload: []byte(`{}`)}); err == nil {
+		t.Error("Invoke of another function was allowed")
+	} else if _, msg := apiCode(err); !strings.Contains(msg, "lambda:InvokeFunction") {
+		t.Errorf("Invoke of another function: %v", err)
+	}
+	if invoked != 1 {
+		t.Errorf("the stand-in answered %d invocations, want 1", invoked)
 	}
 }
