@@ -18,6 +18,7 @@ import (
 	smithy "github.com/aws/smithy-go"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/operator"
@@ -187,6 +188,36 @@ func TestStatus(t *testing.T) {
 	}
 	if n := len(f.log.Writes()); n != 0 {
 		t.Errorf("status wrote: %v", f.log.Writes())
+	}
+}
+
+// status for the Vision One target: the vendor's view from the ledger (state, template version,
+// problems in Vision One's words), the trail the stack names, no bucket column.
+func TestStatusVisionOne(t *testing.T) {
+	f := newFixture(t)
+	f.worker.cfg.Target, f.worker.cfg.TemplateURL = config.TargetVisionOne, config.DefaultVisionOneVersion
+	ok, failed := f.members[0], f.members[1]
+	f.worker.stacks[ok] = operator.Stack{Account: ok, Region: "us-east-1", StackStatus: "CREATE_COMPLETE", Managed: true, TrailMode: "new",
+		Forwarding: "logging", TrailName: "cloudone-onboarder-visionone", Template: "visionone:1"}
+	f.worker.stacks[failed] = operator.Stack{Account: failed, Region: "us-east-1", StackStatus: "CREATE_COMPLETE", Managed: true, TrailMode: "existing",
+		Forwarding: "NO TOPIC: the trail no longer notifies arn:aws:sns:us-east-1:222222222222:audit", TrailName: "audit", Template: "visionone:1"}
+	f.ledgerEntry(ledger.Entry{Account: ok, Region: "us-east-1", Action: "none", VendorState: "managed", VendorTemplateVersion: "1.4.2", UpdatedAt: time.Now()})
+	f.ledgerEntry(ledger.Entry{Account: failed, Region: "us-east-1", Action: "none", Class: "needs-person", Reason: "Vision One says the account failed",
+		VendorState: "failed", VendorProblems: []string{"cloud-audit-log-monitoring: missing AWS permissions sns:Subscribe"}, UpdatedAt: time.Now()})
+
+	r := f.runExit(exitOK, "status", "--account", ok+","+failed)
+	for _, want := range []string{"VISION ONE", "managed (template 1.4.2)", "failed", "logging (cloudone-onboarder-visionone)", "NO TOPIC",
+		"Vision One reports problems (1):", "missing AWS permissions sns:Subscribe", "onboarder's trail stack for Vision One"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "BUCKET") {
+		t.Errorf("the Vision One table has a bucket column:\n%s", r.stdout)
+	}
+	rows := decodeJSON[[]statusRow](t, f.runExit(exitOK, "status", "--json", "--account", failed).stdout)
+	if len(rows) != 1 || rows[0].VendorState != "failed" || len(rows[0].VendorProblems) != 1 {
+		t.Errorf("status --json: %+v", rows)
 	}
 }
 
@@ -500,6 +531,37 @@ func TestRolloutRefusesABadTemplate(t *testing.T) {
 	}
 	if st := f.runExit(exitOK, "rollout", "status"); !strings.Contains(st.stdout, "PAUSED") {
 		t.Errorf("the refused resume moved the rollout:\n%s", st.stdout)
+	}
+}
+
+// A Vision One version is a label: the command takes visionone:<label> for the Vision One
+// target and refuses a URL there, and refuses a label for Cloud One, before anything is written.
+func TestRolloutVisionOneVersions(t *testing.T) {
+	f := newFixture(t)
+	f.worker.checks = []operator.Check{{Name: operator.CheckTemplate, OK: true, Skipped: true, Detail: "not applicable"}}
+	r := f.runExit(exitFailure, "rollout", "start", "--template-url", "visionone:2", "--canary", f.members[0])
+	if !strings.Contains(r.stderr, "refused, nothing was written") || !strings.Contains(r.stderr, "visionone:2 is a Vision One version") {
+		t.Errorf("a Vision One label for Cloud One:\n%s", r.stderr)
+	}
+	f.runExit(exitUsage, "rollout", "start", "--template-url", "visionone:two words", "--canary", f.members[0])
+	f.runExit(exitUsage, "rollout", "start", "--template-url", "visionone:2", "--assets-bucket", "b", "--assets-prefix", "", "--canary", f.members[0])
+
+	f.worker.cfg.Target = config.TargetVisionOne
+	f.worker.cfg.TemplateURL = config.DefaultVisionOneVersion
+	r = f.runExit(exitFailure, "rollout", "start", "--template-url", "https://t/v2.yaml", "--canary", f.members[0])
+	if !strings.Contains(r.stderr, "refused, nothing was written") || !strings.Contains(r.stderr, "name a version as visionone:<label>") {
+		t.Errorf("a URL for Vision One:\n%s", r.stderr)
+	}
+	if w := f.log.Writes(); len(w) != 0 {
+		t.Errorf("written: %v", w)
+	}
+	r = f.runExit(exitFailure, "rollout", "start", "--template-url", config.DefaultVisionOneVersion, "--canary", f.members[0])
+	if !strings.Contains(r.stderr, "nothing to roll out") {
+		t.Errorf("the version in force:\n%s", r.stderr)
+	}
+	r = f.runExit(exitOK, "rollout", "start", "--template-url", "visionone:2", "--canary", f.members[0], "--batch", "1")
+	if !strings.Contains(r.stdout, "wave 1: 1 accounts (canary, enqueued)") || len(f.sqs.Queue(queueURL)) != 1 {
+		t.Errorf("rollout start of visionone:2:\n%s", r.stdout)
 	}
 }
 

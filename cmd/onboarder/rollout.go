@@ -50,15 +50,20 @@ does not declare and those it requires that the onboarder does not send.
           halt, with a fixed version if given (or the old one: a rollback in waves); the current
           wave's accounts that did not settle are enqueued again
 
-A version is the main template's URL and, with --assets-bucket and --assets-prefix, where its
-nested templates are (the QSS3BucketName and QSS3KeyPrefix parameters of
-Trend's template, from which it builds their URLs); without them the configured ones
-(ONBOARDER_QSS3_BUCKET_NAME, ONBOARDER_QSS3_KEY_PREFIX) stay. One rollout at a time: a halted
-one is resumed, not replaced.
+For Cloud One, a version is the main template's URL and, with --assets-bucket and
+--assets-prefix, where its nested templates are (the QSS3BucketName and QSS3KeyPrefix
+parameters of Trend's template, from which it builds their URLs); without them the configured
+ones (ONBOARDER_QSS3_BUCKET_NAME, ONBOARDER_QSS3_KEY_PREFIX) stay. For Vision One
+(ONBOARDER_TARGET=visionone), whose templates Vision One generates, a version is a label,
+visionone:<label>: rolling out visionone:2 has every account's stack written, wave by wave,
+from a template Vision One generates now (what turns an account Vision One calls outdated
+into a current one); the template check then happens before each write, in the worker. One
+rollout at a time: a halted one is resumed, not replaced.
 
 Exit codes: 0 done, 1 a failure (or, for status, a halted rollout), 2 usage error.`,
 		Example: "  onboarder rollout start --template-url https://bucket.s3.amazonaws.com/trend/v2/main.template.yaml --canary 012345678901 --batch-percent 10\n" +
-			"  onboarder rollout status\n  onboarder rollout resume --template-url https://bucket.s3.amazonaws.com/trend/v2.1/main.template.yaml",
+			"  onboarder rollout status\n  onboarder rollout resume --template-url https://bucket.s3.amazonaws.com/trend/v2.1/main.template.yaml\n" +
+			"  onboarder rollout start --template-url visionone:2 --canary-ou ou-abcd-12345678 --batch 50",
 	}
 	var (
 		to, canaryOU     string
@@ -76,8 +81,13 @@ Exit codes: 0 done, 1 a failure (or, for status, a halted rollout), 2 usage erro
 			return nil, usageErrorf("--assets-bucket and --assets-prefix go with --template-url")
 		case to == "":
 			return nil, nil
+		case strings.HasPrefix(to, config.VisionOneVersionPrefix) && set:
+			return nil, usageErrorf("--assets-bucket and --assets-prefix are Cloud One's: a Vision One version (%s) has no assets", to)
+		case strings.HasPrefix(to, config.VisionOneVersionPrefix) && !config.VisionOneVersion(to):
+			return nil, usageErrorf("--template-url=%q: a Vision One version is visionone:<label>, the label of letters, digits, '.', '_' or '-'", to)
+		case strings.HasPrefix(to, config.VisionOneVersionPrefix):
 		case !strings.HasPrefix(to, "https://") && !strings.HasPrefix(to, "http://"):
-			return nil, usageErrorf("--template-url=%q: must be an http(s) URL", to)
+			return nil, usageErrorf("--template-url=%q: must be an http(s) URL (Cloud One) or visionone:<label> (Vision One)", to)
 		case set && (!cmd.Flags().Changed("assets-bucket") || !cmd.Flags().Changed("assets-prefix")):
 			return nil, usageErrorf("--assets-bucket and --assets-prefix go together (the prefix may be \"\")")
 		}
@@ -168,6 +178,9 @@ func (a *app) rolloutEnv(ctx context.Context, needQueue bool) (*env, *rollout.St
 // before every write, which validate's template check runs too). Nothing is written before it
 // passes.
 func (e *env) checkVersion(ctx context.Context, v rollout.Version, account string) error {
+	if err := sameTarget(e.cfg.Target, v); err != nil {
+		return err
+	}
 	checks, err := e.worker.check(ctx, operator.Request{Checks: []string{operator.CheckTemplate}, Accounts: []string{account}, Template: &v})
 	if err != nil {
 		return fmt.Errorf("refused, nothing was written: the template of %s could not be checked: %w", v.URL, err)
@@ -375,4 +388,17 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// sameTarget refuses a version of the other target's kind: a URL for Vision One, whose
+// templates Vision One generates, or a Vision One label for Cloud One's template.
+func sameTarget(target string, v rollout.Version) error {
+	vision := strings.HasPrefix(v.URL, config.VisionOneVersionPrefix)
+	switch {
+	case target == config.TargetVisionOne && !vision:
+		return fmt.Errorf("refused, nothing was written: the onboarder connects accounts to Vision One (ONBOARDER_TARGET=%s), whose templates Vision One generates: name a version as visionone:<label>, not %s", target, v.URL)
+	case target != config.TargetVisionOne && vision:
+		return fmt.Errorf("refused, nothing was written: %s is a Vision One version, and the onboarder connects accounts to Cloud One (ONBOARDER_TARGET=%s): name the template's URL", v.URL, target)
+	}
+	return nil
 }

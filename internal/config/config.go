@@ -350,6 +350,10 @@ var (
 	cfnStackNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,127}$`)
 )
 
+// VisionOneVersion reports whether v names a version of Vision One's template:
+// visionone:<label>, the label of letters, digits, '.', '_' or '-' (at most 64).
+func VisionOneVersion(v string) bool { return visionOneVersionRE.MatchString(v) }
+
 // validateVisionOne checks the Vision One target's settings.
 func (c Config) validateVisionOne() []error {
 	var errs []error
