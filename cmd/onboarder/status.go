@@ -13,6 +13,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 	"github.com/spf13/cobra"
 
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/operator"
 )
@@ -44,6 +45,12 @@ type statusRow struct {
 	// Cloud One. Such a row comes from the ledger only.
 	Offboard string `json:"offboard,omitempty"`
 	Left     string `json:"left,omitempty"`
+	// The vendor's own view of the account (Vision One: its state, managed, outdated or
+	// failed; what it says is wrong, such as missing AWS permissions; the version of its
+	// template the account runs), as the worker last read it (the ledger).
+	VendorState           string   `json:"vendorState,omitempty"`
+	VendorProblems        []string `json:"vendorProblems,omitempty"`
+	VendorTemplateVersion string   `json:"vendorTemplateVersion,omitempty"`
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -59,12 +66,20 @@ func (a *app) statusCmd() *cobra.Command {
   ACCOUNT, NAME, OU    from AWS Organizations
   STACK                the onboarding stack's status in the mapped AWS region (ABSENT: none)
   TRAIL, BUCKET        the stack's trail mode: "new" (CreateNewTrail True, the stack's own
-                       trail) or "existing" and the bucket it forwards (ExistingCloudtrailBucketName)
+                       trail) or "existing" and the bucket it forwards (ExistingCloudtrailBucketName);
+                       for Vision One "new" is the onboarder's trail stack, and there is no
+                       BUCKET column
   FORWARDING           "logging" when a trail writes to that bucket and logs, "STOPPED",
                        "NO TRAIL", or "own trail" (counted below the table: in a Control Tower
-                       landing zone that trail is a second, billed copy of management events)
+                       landing zone that trail is a second, billed copy of management events);
+                       for Vision One, the trail the stack names: "logging", "STOPPED",
+                       "NO TRAIL", or "NO TOPIC" when it no longer notifies the stack's topic
   TEMPLATE             the template the onboarder last wrote the stack with (the end of its
                        URL; --json has it whole), during a rollout the old or the new version
+  VISION ONE           (the Vision One target) what Vision One says of the account, as the
+                       worker last read it: managed, outdated (a rollout fixes it), failed,
+                       and the version of Vision One's template it runs; what Vision One says
+                       is wrong (failed features, missing AWS permissions) is listed below
   MANAGED              "yes" when the stack carries the cloudone-onboarder:managed tag
   LAST UPDATE          the last change the onboarder made, or its last failure, and when
                        (the ledger, ONBOARDER_LEDGER_TABLE); without a ledger, the stack's
@@ -141,7 +156,7 @@ func (a *app) status(ctx context.Context, ids []string, asJSON bool, concurrency
 			return err
 		}
 	} else {
-		if err := renderStatus(a, rows); err != nil {
+		if err := renderStatus(a, rows, e.cfg.Target == config.TargetVisionOne); err != nil {
 			return err
 		}
 		for _, r := range rows {
@@ -181,6 +196,7 @@ func (e *env) statusRow(ctx context.Context, t target, st operator.Stack, entrie
 		if en.Class != "" && en.Class != "none" {
 			row.Class, row.Reason = en.Class, en.Reason
 		}
+		row.VendorState, row.VendorProblems, row.VendorTemplateVersion = en.VendorState, en.VendorProblems, en.VendorTemplateVersion
 	}
 	if st.Error != "" {
 		row.Error = st.Error
@@ -214,7 +230,8 @@ func offboardedRows(entries map[string]ledger.Entry, targets []target, ids []str
 	return out
 }
 
-func renderStatus(a *app, all []statusRow) error {
+// renderStatus prints the table; visionOne adds the vendor's view and leaves out the bucket.
+func renderStatus(a *app, all []statusRow, visionOne bool) error {
 	var rows, offboarded []statusRow
 	for _, r := range all {
 		if r.Offboard != "" {
@@ -224,7 +241,11 @@ func renderStatus(a *app, all []statusRow) error {
 		}
 	}
 	t := tablewriter.NewWriter(a.stdout)
-	t.Header("Account", "Name", "OU", "Stack", "Template", "Trail", "Bucket", "Forwarding", "Managed", "Last update")
+	if visionOne {
+		t.Header("Account", "Name", "OU", "Stack", "Template", "Trail", "Forwarding", "Vision One", "Managed", "Last update")
+	} else {
+		t.Header("Account", "Name", "OU", "Stack", "Template", "Trail", "Bucket", "Forwarding", "Managed", "Last update")
+	}
 	for _, r := range rows {
 		managed := "no"
 		switch {
@@ -248,7 +269,15 @@ func renderStatus(a *app, all []statusRow) error {
 		if r.TrailName != "" {
 			fwd += " (" + r.TrailName + ")"
 		}
-		if err := t.Append(r.Account, r.Name, r.OUName, stackCol, dash(templateLabel(r.Template)), dash(r.TrailMode), dash(r.Bucket), dash(fwd), managed, dash(last)); err != nil {
+		cells := []any{r.Account, r.Name, r.OUName, stackCol, dash(templateLabel(r.Template)), dash(r.TrailMode), dash(r.Bucket), dash(fwd), managed, dash(last)}
+		if visionOne {
+			view := r.VendorState
+			if r.VendorTemplateVersion != "" {
+				view += " (template " + r.VendorTemplateVersion + ")"
+			}
+			cells = []any{r.Account, r.Name, r.OUName, stackCol, dash(templateLabel(r.Template)), dash(r.TrailMode), dash(fwd), dash(view), managed, dash(last)}
+		}
+		if err := t.Append(cells...); err != nil {
 			return err
 		}
 	}
@@ -261,7 +290,13 @@ func renderStatus(a *app, all []statusRow) error {
 			own++
 		}
 	}
-	if own > 0 {
+	if own > 0 && visionOne {
+		// The same pricing: the trail stack's trail is a further copy where the organization
+		// trail records the account's management events already.
+		fmt.Fprintf(a.stdout, "\nCost: %d of %d accounts use the onboarder's trail stack for Vision One: a second, billed copy\n"+
+			"of their management events where the organization trail already records them,\n"+
+			"$2.00 per 100,000 events (CloudTrail pricing), and its bucket and topic. See docs/DEPLOY.md, section 10.\n", own, len(rows))
+	} else if own > 0 {
 		// CloudTrail delivers the first copy of management events free and bills each further
 		// copy (https://aws.amazon.com/cloudtrail/pricing/); in a Control Tower landing zone the
 		// organization trail is the first copy.
@@ -279,6 +314,21 @@ func renderStatus(a *app, all []statusRow) error {
 		fmt.Fprintf(a.stdout, "\nLast reconcile failed (%d):\n", len(failing))
 		for _, r := range failing {
 			fmt.Fprintf(a.stdout, "  %s %s [%s]: %s\n", r.Account, r.Name, r.Class, scrubText(r.Reason))
+		}
+	}
+	var vendor []statusRow
+	for _, r := range rows {
+		if len(r.VendorProblems) > 0 {
+			vendor = append(vendor, r)
+		}
+	}
+	if len(vendor) > 0 {
+		fmt.Fprintf(a.stdout, "\nVision One reports problems (%d):\n", len(vendor))
+		for _, r := range vendor {
+			fmt.Fprintf(a.stdout, "  %s %s [%s]:\n", r.Account, r.Name, dash(r.VendorState))
+			for _, p := range r.VendorProblems {
+				fmt.Fprintf(a.stdout, "    %s\n", scrubText(p))
+			}
 		}
 	}
 	if len(offboarded) > 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/cloudone"
@@ -252,6 +253,12 @@ func (h *Handler) stackOf(ctx context.Context, account, region string) Stack {
 	if !when.IsZero() {
 		st.LastUpdated = when.UTC().Format(time.RFC3339)
 	}
+	if h.Cfg.Target == config.TargetVisionOne {
+		if err := h.visionOneTrail(ctx, m, &st, obs, account, region); err != nil {
+			st.Error = fmt.Sprintf("forwarding health in %s/%s: %s", account, region, oneLine(err.Error()))
+		}
+		return st
+	}
 	switch obs.Params[stack.ParamCreateNew] {
 	case "True":
 		st.TrailMode, st.Forwarding = "new", "own trail"
@@ -263,6 +270,49 @@ func (h *Handler) stackOf(ctx context.Context, account, region string) Stack {
 		}
 	}
 	return st
+}
+
+// visionOneTrail fills the trail columns of a Vision One stack: the trail and topic its
+// parameters name, whether that trail is the onboarder's own (the trail stack's output) or an
+// existing one, and whether it logs and still notifies the topic Vision One reads.
+func (h *Handler) visionOneTrail(ctx context.Context, m Member, st *Stack, obs stack.Observed, account, region string) error {
+	trailARN, topic := obs.Params[target.ParamTrailARN], obs.Params[target.ParamTopicARN]
+	if trailARN == "" {
+		st.Forwarding = "NO TRAIL named by the stack"
+		return nil
+	}
+	st.TrailName = trailARN[strings.LastIndex(trailARN, "/")+1:]
+	st.TrailMode = "existing"
+	own, err := stack.Describe(ctx, m.CloudFormation, h.Cfg.TrailStackName)
+	if err != nil {
+		return fmt.Errorf("describe the trail stack %s: %w", h.Cfg.TrailStackName, err)
+	}
+	if own.Exists && own.Outputs[target.OutputTrailARN] == trailARN {
+		st.TrailMode = "new"
+	}
+	out, err := m.CloudTrail(region).DescribeTrails(ctx, &cloudtrail.DescribeTrailsInput{IncludeShadowTrails: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("describe trails: %w", err)
+	}
+	i := slices.IndexFunc(out.TrailList, func(t cttypes.Trail) bool { return aws.ToString(t.TrailARN) == trailARN })
+	if i < 0 {
+		st.Forwarding = "NO TRAIL: " + st.TrailName + " is gone"
+		return nil
+	}
+	tr := out.TrailList[i]
+	status, err := m.CloudTrail(region).GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: tr.TrailARN})
+	if err != nil {
+		return fmt.Errorf("get status of trail %s: %w", trailARN, err)
+	}
+	switch {
+	case !aws.ToBool(status.IsLogging):
+		st.Forwarding = "STOPPED"
+	case aws.ToString(tr.SnsTopicARN) != topic:
+		st.Forwarding = "NO TOPIC: the trail no longer notifies " + topic
+	default:
+		st.Forwarding = "logging"
+	}
+	return nil
 }
 
 // forwarding tells whether a trail that covers region writes to bucket and is logging.

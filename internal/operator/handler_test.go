@@ -254,6 +254,42 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// status of a Vision One stack: the trail and topic its parameters name, whether the trail
+// logs and still notifies that topic, whether the trail is the onboarder's own.
+func TestStatusVisionOne(t *testing.T) {
+	w := newWorld(t)
+	w.h.Cfg.Target, w.h.Cfg.StackName, w.h.Cfg.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, region
+	arn := "arn:aws:cloudtrail:us-east-1:" + acct + ":trail/audit"
+	topic := "arn:aws:sns:us-east-1:" + acct + ":audit-deliveries"
+	w.cfn.Stack = &cfntypes.Stack{StackName: aws.String(config.DefaultVisionOneStackName), StackId: aws.String(w.cfn.StackID(config.DefaultVisionOneStackName, 1)),
+		StackStatus: cfntypes.StackStatusCreateComplete, CreationTime: aws.Time(time.Now()),
+		Parameters: []cfntypes.Parameter{{ParameterKey: aws.String(target.ParamTrailARN), ParameterValue: aws.String(arn)},
+			{ParameterKey: aws.String(target.ParamTopicARN), ParameterValue: aws.String(topic)}},
+		Tags: []cfntypes.Tag{{Key: aws.String(stack.TagManaged), Value: aws.String("true")}}}
+	w.trails.AddTrail(cttypes.Trail{Name: aws.String("other"), TrailARN: aws.String("arn:aws:cloudtrail:us-east-1:" + acct + ":trail/other"), HomeRegion: aws.String(region)}, false)
+	w.trails.AddTrail(cttypes.Trail{Name: aws.String("audit"), TrailARN: aws.String(arn), HomeRegion: aws.String(region), SnsTopicARN: aws.String(topic)}, true)
+	st := w.serve(Request{Op: OpStatus, Accounts: []string{acct}}).Stacks[0]
+	if st.Error != "" || st.TrailMode != "existing" || st.TrailName != "audit" || st.Forwarding != "logging" || st.Bucket != "" {
+		t.Errorf("a forwarding Vision One stack: %+v", st)
+	}
+	w.trails.SetLogging(arn, false)
+	if st := w.serve(Request{Op: OpStatus, Accounts: []string{acct}}).Stacks[0]; st.Forwarding != "STOPPED" {
+		t.Errorf("a stopped trail shows %q", st.Forwarding)
+	}
+	w.trails.SetLogging(arn, true)
+	w.trails.Trails[1].SnsTopicARN = nil
+	if st := w.serve(Request{Op: OpStatus, Accounts: []string{acct}}).Stacks[0]; !strings.HasPrefix(st.Forwarding, "NO TOPIC") {
+		t.Errorf("a trail without the topic shows %q", st.Forwarding)
+	}
+	w.trails.Trails = w.trails.Trails[:1]
+	if st := w.serve(Request{Op: OpStatus, Accounts: []string{acct}}).Stacks[0]; !strings.HasPrefix(st.Forwarding, "NO TRAIL") {
+		t.Errorf("a deleted trail shows %q", st.Forwarding)
+	}
+	if n := w.trails.StartLoggingCalls.Count(); n != 0 {
+		t.Errorf("status started logging %d times", n)
+	}
+}
+
 // Accounts not started before the invocation's deadline (less its margin) are deferred.
 func TestDeadlineDefers(t *testing.T) {
 	w := newWorld(t)

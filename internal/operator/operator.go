@@ -113,7 +113,7 @@ type Stack struct {
 	Managed     bool   `json:"managed"`
 	Template    string `json:"template,omitempty"`    // the template tag: the version the onboarder last wrote
 	LastUpdated string `json:"lastUpdated,omitempty"` // RFC3339: the stack's last update, or its creation
-	TrailMode   string `json:"trailMode,omitempty"`   // new (the stack's own trail) or existing
+	TrailMode   string `json:"trailMode,omitempty"`   // new (the stack's own trail; Vision One: the onboarder's trail stack) or existing
 	Bucket      string `json:"bucket,omitempty"`      // the bucket the stack forwards (existing)
 	Forwarding  string `json:"forwarding,omitempty"`  // logging, STOPPED, NO TRAIL..., own trail
 	TrailName   string `json:"trailName,omitempty"`
