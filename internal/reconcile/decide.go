@@ -164,7 +164,7 @@ func Decide(o Observation) (Plan, Row) {
 		if o.Template == nil {
 			p.ReadTemplate = true
 		} else if missing, unknown := o.Template.Mismatch(o.Desired.ParameterNames()); len(missing)+len(unknown) > 0 {
-			p, row = Plan{Step: ActionNeedsPerson, Why: templateRefused(o.Desired.TemplateURL, missing, unknown, p.Why)}, RowTemplateRefused
+			p, row = Plan{Step: ActionNeedsPerson, Why: templateRefused(o.Desired.Template(), missing, unknown, p.Why)}, RowTemplateRefused
 		}
 	}
 	p.DryRun = o.DryRun
@@ -350,7 +350,8 @@ func decideOffboardStack(o Observation) (Plan, Row) {
 	return Plan{Step: ActionDelete, Why: why}, RowOffboardDelete
 }
 
-// templateRefused says why no stack is written from a template.
+// templateRefused says why no stack is written from a template, named by its identity (the
+// URL, or the version of a generated template, whose URL is never written down).
 func templateRefused(url string, missing, unknown []string, wanted string) string {
 	why := "template " + url + " does not take the parameters the onboarder sends:"
 	if len(missing) > 0 {

@@ -67,7 +67,7 @@ func (p *pass) decide(ctx context.Context, m Member, o *Observation, at Setting,
 	var err error
 	switch {
 	case plan.ReadTemplate:
-		if o.Template, err = p.template(ctx, m, o.Desired.TemplateURL, at); err != nil {
+		if o.Template, err = p.template(ctx, m, *o.Desired, at); err != nil {
 			return plan, row, err
 		}
 		plan, row = Decide(*o)
@@ -348,16 +348,18 @@ func (p *pass) templateVersion(ctx context.Context) (rollout.Version, error) {
 	return p.version, nil
 }
 
-// template is what the template at url declares, read in the member account, where the stack
-// is written (the execution role may GetTemplateSummary): once per URL and process, for
-// templateTTL.
-func (p *pass) template(ctx context.Context, m Member, url string, at Setting) (stack.TemplateParams, error) {
+// template is what the desired stack's template declares, read in the member account, where
+// the stack is written (the execution role may GetTemplateSummary): once per URL and process,
+// for templateTTL. Errors name the template by its identity: a generated template's URL
+// leads to a template that holds a key, and is never written down (target.VisionOne).
+func (p *pass) template(ctx context.Context, m Member, d stack.Desired, at Setting) (stack.TemplateParams, error) {
+	url := d.TemplateURL
 	if v, ok := p.r.templates.Load(url); ok && p.now.Sub(v.(templateRead).at) < templateTTL {
 		return v.(templateRead).params, nil
 	}
 	t, err := stack.ReadTemplate(ctx, m.CloudFormation, url)
 	if err != nil {
-		return nil, fmt.Errorf("read the parameters of template %s: %w", url, at.memberErr("cloudformation:GetTemplateSummary", err))
+		return nil, fmt.Errorf("read the parameters of template %s: %w", d.Template(), at.memberErr("cloudformation:GetTemplateSummary", err))
 	}
 	p.r.templates.Store(url, templateRead{params: t, at: p.now})
 	return t, nil

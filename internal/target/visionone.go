@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"fmt"
 
 	"slices"
 	"sort"
@@ -161,12 +162,21 @@ func (t *VisionOne) featureIDs(ctx context.Context, creds secret.Credentials) ([
 // one kept, while younger than ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE, else a new one (kept for
 // every worker). A generated template embeds a key that lasts 90 days; the maximum age leaves
 // a margin, so that no write uses an expired one.
+//
+// The ledger keeps the URL sealed (seal.go): a kept one that does not open with the current
+// key (rotated since) is made again.
 func (t *VisionOne) template(ctx context.Context, in Input, features []string) (string, error) {
 	key := "visionone/" + in.Region + "/" + strings.Join(features, ",")
+	kept := func(g ledger.Generated) (string, bool) {
+		url, err := openURL(in.Creds.VisionOneKey, key, g.URL)
+		return url, err == nil
+	}
 	if g, ok, err := t.Templates.Template(ctx, key); err != nil {
 		return "", err
 	} else if ok && in.Now.Sub(g.Generated) < t.Cfg.VisionOneTemplateMaxAge {
-		return g.URL, nil
+		if url, ok := kept(g); ok {
+			return url, nil
+		}
 	}
 	req := visionone.TemplateRequest{AWSRegion: in.Region, TemplateAccountType: visionone.TemplateAccountSingle,
 		AWSAccountName: "cloudone-onboarder", AWSAccountDescription: "connected by the cloudone-onboarder",
@@ -178,13 +188,19 @@ func (t *VisionOne) template(ctx context.Context, in Input, features []string) (
 	if err != nil {
 		return "", err
 	}
-	kept, err := t.Templates.PutTemplate(ctx, key, ledger.Generated{URL: gen.TemplateURL, Generated: in.Now})
+	sealed, err := sealURL(in.Creds.VisionOneKey, key, gen.TemplateURL)
+	if err != nil {
+		return "", fmt.Errorf("seal the generated template's URL: %w", err)
+	}
+	put, err := t.Templates.PutTemplate(ctx, key, ledger.Generated{URL: sealed, Generated: in.Now})
 	if err != nil {
 		return "", err
 	}
-	if !kept { // another worker kept a newer one meanwhile: every worker uses that one
+	if !put { // another worker kept a newer one meanwhile: every worker uses that one
 		if g, ok, err := t.Templates.Template(ctx, key); err == nil && ok {
-			return g.URL, nil
+			if url, ok := kept(g); ok {
+				return url, nil
+			}
 		}
 	}
 	return gen.TemplateURL, nil
@@ -225,7 +241,7 @@ func (*VisionOne) Offboarding() Offboarding {
 		LeftAfterDelete: func(acct string) string {
 			return "in Vision One: nothing once the onboarder removed AWS account " + acct + " from Cloud Accounts"
 		},
-		PrerequisiteGoes: "the onboarder's trail stack: its trail, topic and bucket go, and the logs delivered so far with the bucket",
+		PrerequisiteGoes: "the onboarder's trail stack: its trail and topic go; its bucket stays, with the logs delivered so far (DeletionPolicy Retain: delete it when they are no longer needed)",
 	}
 }
 

@@ -67,6 +67,8 @@ func (m memTemplates) PutTemplate(_ context.Context, key string, g ledger.Genera
 	return true, nil
 }
 
+var creds = secret.Credentials{VisionOneKey: secret.NewValue("V1-ONBOARDER-KEY-0123456789abcdef")}
+
 func visionOne(api *fakeAPI) *target.VisionOne {
 	cfg := config.Default()
 	cfg.Target, cfg.StackName, cfg.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, "eu-central-1"
@@ -82,7 +84,7 @@ func TestVisionOneDesired(t *testing.T) {
 	v1 := visionOne(api)
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	in := target.Input{Account: "012345678901", AccountName: "payments", Region: "eu-central-1", Now: now,
-		Version: rollout.Version{URL: config.DefaultVisionOneVersion},
+		Version: rollout.Version{URL: config.DefaultVisionOneVersion}, Creds: creds,
 		Trail:   trail.Choice{TrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/audit", TopicARN: "arn:aws:sns:eu-central-1:012345678901:audit"}}
 	d, err := v1.Desired(context.Background(), in)
 	if err != nil {
@@ -132,10 +134,44 @@ func TestVisionOneDesired(t *testing.T) {
 	}
 }
 
+// The ledger never holds a generated template's URL in the clear (it leads to a template that
+// holds a key): it is sealed with the onboarder's Vision One key; a kept one that does not
+// open (the key was rotated, or the item was copied under another key) is generated again.
+func TestVisionOneTemplateSealed(t *testing.T) {
+	api := &fakeAPI{features: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}}
+	v1 := visionOne(api)
+	kept := v1.Templates.(memTemplates)
+	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Creds: creds,
+		Version: rollout.Version{URL: config.DefaultVisionOneVersion}, Trail: trail.Choice{TrailARN: "a", TopicARN: "t"}}
+	d, err := v1.Desired(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := kept["visionone/eu-central-1/cloud-audit-log-monitoring"]
+	if g.URL == "" || strings.Contains(g.URL, "cam-templates") || strings.Contains(g.URL, "https") {
+		t.Fatalf("the ledger holds %q", g.URL)
+	}
+	if d2, _ := v1.Desired(context.Background(), in); d2.TemplateURL != d.TemplateURL || api.generated != 1 {
+		t.Errorf("the sealed URL was not reused: %s, generated %d", d2.TemplateURL, api.generated)
+	}
+	// Under another item's key it does not open.
+	kept["visionone/eu-west-1/cloud-audit-log-monitoring"] = g
+	in.Region = "eu-west-1"
+	if _, err := v1.Desired(context.Background(), in); err != nil || api.generated != 2 {
+		t.Errorf("a copied item was used: generated %d, %v", api.generated, err)
+	}
+	// After a rotation of the onboarder's key: generated again.
+	in.Region = "eu-central-1"
+	in.Creds = secret.Credentials{VisionOneKey: secret.NewValue("V1-ROTATED-KEY-fedcba9876543210")}
+	if d3, err := v1.Desired(context.Background(), in); err != nil || api.generated != 3 || d3.TemplateURL == d.TemplateURL {
+		t.Errorf("after a rotation: generated %d, %v", api.generated, err)
+	}
+}
+
 // The CloudTrail feature is found by what Vision One lists; none, or more than one, needs a
 // person (its id is not documented), and ONBOARDER_VISIONONE_FEATURES names it.
 func TestVisionOneFeatures(t *testing.T) {
-	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Trail: trail.Choice{TrailARN: "a", TopicARN: "t"}}
+	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Trail: trail.Choice{TrailARN: "a", TopicARN: "t"}, Creds: creds}
 	for _, fs := range [][]visionone.Feature{{{ID: "cloud-sentry"}}, {{ID: "cloudtrail-a"}, {ID: "cloudtrail-b"}}} {
 		if _, err := visionOne(&fakeAPI{features: fs}).Desired(context.Background(), in); fault.ClassOf(err) != fault.NeedsPerson || !strings.Contains(err.Error(), "ONBOARDER_VISIONONE_FEATURES") {
 			t.Errorf("features %v: %v", fs, err)
