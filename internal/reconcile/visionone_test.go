@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -66,15 +67,22 @@ func (s stacksByName) ContinueUpdateRollback(ctx context.Context, in *cloudforma
 type v1API struct {
 	accounts map[string]visionone.Account
 	deleted  []string
+	err      error // every call's answer, when set
 }
 
 func (f *v1API) Features(context.Context, secret.Value) ([]visionone.Feature, error) {
 	return []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}, nil
 }
 func (f *v1API) GenerateTemplate(context.Context, secret.Value, visionone.TemplateRequest) (visionone.Template, error) {
+	if f.err != nil {
+		return visionone.Template{}, f.err
+	}
 	return visionone.Template{TemplateURL: camURL}, nil
 }
 func (f *v1API) Account(_ context.Context, _ secret.Value, id string) (visionone.Account, bool, error) {
+	if f.err != nil {
+		return visionone.Account{}, false, f.err
+	}
 	a, ok := f.accounts[id]
 	return a, ok, nil
 }
@@ -101,29 +109,37 @@ const (
 	trailURL = "https://onboarder-artifacts.s3.amazonaws.com/visionone-trail.yaml"
 )
 
+// newVisionOneEnv is a reconcile for the Vision One target on fakes: Vision One's API, the
+// member account's two stacks (the Cloud Accounts stack and the trail stack), one at a time.
+func newVisionOneEnv(t *testing.T) (e *env, api *v1API, cam, trailStack *fake.CloudFormation) {
+	t.Helper()
+	e = newEnv(t, func(c *config.Config) {
+		c.Target, c.StackName, c.TemplateURL, c.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, config.DefaultVisionOneVersion, "us-east-1"
+		c.TrailTemplateURL, c.Offboard = trailURL, config.OffboardDelete
+	})
+	api = &v1API{accounts: map[string]visionone.Account{}}
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: api, Templates: memTemplates{}}
+	e.r.Secrets = &fakeSecrets{creds: secret.Credentials{VisionOneKey: secret.NewValue("V1KEYSECRETVALUE"), VersionID: "v1"}}
+	cam = &fake.CloudFormation{Log: e.calls, Account: acct, Region: region, Templates: map[string][]cfntypes.ParameterDeclaration{
+		camURL:   {{ParameterKey: aws.String(target.ParamCloudAccountName), DefaultValue: aws.String("x")}, {ParameterKey: aws.String(target.ParamTrailARN)}, {ParameterKey: aws.String(target.ParamTopicARN)}, {ParameterKey: aws.String("VisionOneAPIKey"), DefaultValue: aws.String("pre-filled")}},
+		trailURL: {},
+	}}
+	trailStack = &fake.CloudFormation{Log: e.calls, Account: acct, Region: region}
+	e.r.Members = &fake.Members[Member]{Answer: Member{CloudFormation: stacksByName{first: cam, stacks: map[string]*fake.CloudFormation{
+		config.DefaultTrailStackName: trailStack, config.DefaultVisionOneStackName: cam}},
+		Trails: trail.Clients{CloudTrail: func(string) trail.API { return e.trails }, S3: e.s3}}}
+	return e, api, cam, trailStack
+}
+
 // An account connected to Vision One, end to end on fakes: with no trail Vision One can use,
 // the onboarder's trail stack first, then the Cloud Accounts stack from its trail and topic;
 // Vision One's view read once in sync (not registered yet: come back; failed: a person, in its
 // words); offboarded with the delete policy: the Cloud Accounts stack, then the trail stack,
 // then the account in Vision One.
 func TestVisionOneAccount(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) {
-		c.Target, c.StackName, c.TemplateURL, c.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, config.DefaultVisionOneVersion, "us-east-1"
-		c.TrailTemplateURL, c.Offboard = trailURL, config.OffboardDelete
-	})
+	e, api, cam, trailStack := newVisionOneEnv(t)
 	now := time.Now()
 	e.r.Now = func() time.Time { return now }
-	api := &v1API{accounts: map[string]visionone.Account{}}
-	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: api, Templates: memTemplates{}}
-	e.r.Secrets = &fakeSecrets{creds: secret.Credentials{VisionOneKey: secret.NewValue("V1KEYSECRETVALUE"), VersionID: "v1"}}
-	cam := &fake.CloudFormation{Log: e.calls, Account: acct, Region: region, Templates: map[string][]cfntypes.ParameterDeclaration{
-		camURL:   {{ParameterKey: aws.String(target.ParamCloudAccountName), DefaultValue: aws.String("x")}, {ParameterKey: aws.String(target.ParamTrailARN)}, {ParameterKey: aws.String(target.ParamTopicARN)}, {ParameterKey: aws.String("VisionOneAPIKey"), DefaultValue: aws.String("pre-filled")}},
-		trailURL: {},
-	}}
-	trailStack := &fake.CloudFormation{Log: e.calls, Account: acct, Region: region}
-	e.r.Members = &fake.Members[Member]{Answer: Member{CloudFormation: stacksByName{first: cam, stacks: map[string]*fake.CloudFormation{
-		config.DefaultTrailStackName: trailStack, config.DefaultVisionOneStackName: cam}},
-		Trails: trail.Clients{CloudTrail: func(string) trail.API { return e.trails }, S3: e.s3}}}
 	req := queue.Request{Version: 1, Account: acct, AccountName: "payments", Trigger: "test", EventID: "e1"}
 
 	// No usable trail: the trail stack first.
@@ -199,4 +215,61 @@ func TestVisionOneAccount(t *testing.T) {
 			t.Fatal("the Vision One key leaked")
 		}
 	}
+}
+
+// Neither the onboarder's Vision One key nor a generated template's URL (which leads to a
+// template that holds a key) reaches a result, a log line or the ledger: Vision One's errors
+// that quote the key are scrubbed, and a template is named by its identity.
+func TestVisionOneSecretsNeverLeak(t *testing.T) {
+	leaked := func(t *testing.T, e *env, rs ...Result) {
+		t.Helper()
+		all := e.logs.String()
+		for _, r := range rs {
+			js, _ := json.Marshal(r)
+			all += string(js) + r.Reason + r.Error + fmtAll(r)
+		}
+		led, _ := json.Marshal(e.entries())
+		all += string(led)
+		if strings.Contains(all, "V1KEYSECRETVALUE") || strings.Contains(all, camURL) || strings.Contains(all, "cam-templates") {
+			t.Fatalf("a secret leaked: %s", all)
+		}
+	}
+	withTrail := func(e *env) {
+		arn := "arn:aws:cloudtrail:us-east-1:" + acct + ":trail/audit"
+		e.trails.AddTrail(cttypes.Trail{Name: aws.String("audit"), TrailARN: aws.String(arn), HomeRegion: aws.String(region),
+			S3BucketName: aws.String("audit-logs"), LogFileValidationEnabled: aws.Bool(true), SnsTopicARN: aws.String("arn:aws:sns:us-east-1:" + acct + ":audit")}, true)
+	}
+	req := queue.Request{Version: 1, Account: acct, AccountName: "payments", Trigger: "test", EventID: "e1"}
+
+	// Vision One refuses, quoting the key.
+	e, api, _, _ := newVisionOneEnv(t)
+	withTrail(e)
+	api.err = fault.Permanentf("Vision One: generate a template: HTTP 401: key V1KEYSECRETVALUE is not valid")
+	res := e.runReq(req)
+	if res.Class != fault.Permanent {
+		t.Fatalf("a refused key: %+v", res)
+	}
+	leaked(t, e, res)
+
+	// The generated template does not take the onboarder's parameters: the reason names it by
+	// its identity.
+	e, _, cam, _ := newVisionOneEnv(t)
+	withTrail(e)
+	cam.Templates[camURL] = []cfntypes.ParameterDeclaration{{ParameterKey: aws.String("SomethingElse")}}
+	res = e.runReq(req)
+	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
+	if !strings.Contains(res.Reason, config.DefaultVisionOneVersion+":us-east-1:cloud-audit-log-monitoring") {
+		t.Errorf("the refused template is not named by its identity: %s", res.Reason)
+	}
+	leaked(t, e, res)
+
+	// The template cannot be read.
+	e, _, cam, _ = newVisionOneEnv(t)
+	withTrail(e)
+	cam.GetTemplateSummaryCalls.FailAlways(apiErr("ValidationError", "TemplateURL must reference a valid S3 object to which you have access."))
+	res = e.runReq(req)
+	if res.Class == fault.None {
+		t.Fatalf("an unreadable template: %+v", res)
+	}
+	leaked(t, e, res)
 }
