@@ -86,8 +86,12 @@ func (p *pass) decide(ctx context.Context, m Member, o *Observation, at Setting,
 // desired state when the stack may be written. It fills at with where the pass works.
 func (p *pass) observe(ctx context.Context, res Result, at *Setting) (Result, Observation, Member, error) {
 	r, req := p.r, p.req
+	// Vendor names the target in every decision that speaks of it (the vendor's view of an
+	// account in sync, an offboarding), not only in offboardings: without it a Vision One
+	// account that failed was reported as "Cloud One reports account ... failed".
 	o := Observation{Adopt: r.Cfg.AdoptExisting, RetryFailed: req.RetryFailed, Request: req.ID(),
-		DryRun: r.Cfg.DryRun, Paced: r.Starts != nil, Now: p.now, Delays: at.Delays, HasView: r.target().HasView()}
+		DryRun: r.Cfg.DryRun, Paced: r.Starts != nil, Now: p.now, Delays: at.Delays, HasView: r.target().HasView(),
+		Vendor: r.target().Offboarding()}
 	if err := config.ValidateAccountID(req.Account); err != nil {
 		return res, o, Member{}, fault.Permanentf("reconcile request: %w", err)
 	}

@@ -168,7 +168,7 @@ func TestVisionOneAccount(t *testing.T) {
 	api.accounts[acct] = visionone.Account{ID: acct, State: "failed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", MissingAWSPermissions: []string{"sqs:CreateQueue"}}}}
 	res = e.runReq(req)
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
-	if !strings.Contains(res.Reason, "sqs:CreateQueue") || res.Row != string(RowViewFailed) {
+	if !strings.Contains(res.Reason, "sqs:CreateQueue") || !strings.Contains(res.Reason, "Vision One reports account "+acct+" failed") || res.Row != string(RowViewFailed) {
 		t.Errorf("failed: %s", res.Reason)
 	}
 	expectWrites(t, e, "CreateStack", "CreateStack")
