@@ -91,8 +91,22 @@ func (m memTemplates) Template(_ context.Context, key string) (ledger.Generated,
 	g, ok := m[key]
 	return g, ok, nil
 }
+// ClaimTemplate claims as the ledger does: a claim (kept under key#claim) holds for claimFor,
+// and none is given while a fresh template is kept; PutTemplate drops it.
+func (m memTemplates) ClaimTemplate(_ context.Context, key, _ string, now, fresh time.Time, claimFor time.Duration) (bool, error) {
+	if m[key].Generated.After(fresh) {
+		return false, nil
+	}
+	if c, ok := m[key+"#claim"]; ok && now.Sub(c.Generated) < claimFor {
+		return false, nil
+	}
+	m[key+"#claim"] = ledger.Generated{Generated: now}
+	return true, nil
+}
+
 func (m memTemplates) PutTemplate(_ context.Context, key string, g ledger.Generated) (bool, error) {
 	m[key] = g
+	delete(m, key+"#claim")
 	return true, nil
 }
 
