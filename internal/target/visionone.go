@@ -122,9 +122,6 @@ func (t *VisionOne) Desired(ctx context.Context, in Input) (stack.Desired, error
 		name = in.AccountName
 	}
 	if name == "" {
-		name = in.AccountName
-	}
-	if name == "" {
 		// A stack made again without a name at hand (a repair's request carries none, and the
 		// deleted stack's parameters are gone): the name Vision One knows the account by, so
 		// that a repair does not rename it to its id.

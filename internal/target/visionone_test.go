@@ -219,3 +219,20 @@ func TestVisionOneTemplateGeneratedOnce(t *testing.T) {
 		t.Fatalf("a lapsed claim: %+v %v, generated %d", d, err, api.generated)
 	}
 }
+
+// A stack made again without a name at hand (a repair's request has none) takes the name
+// Vision One knows the account by; unknown to Vision One, its id.
+func TestVisionOneNameOfARepair(t *testing.T) {
+	api := &fakeAPI{features: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}},
+		accounts: map[string]visionone.Account{"012345678901": {ID: "012345678901", Name: "payments", State: "managed"}}}
+	v1 := visionOne(api)
+	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Version: rollout.Version{URL: config.DefaultVisionOneVersion},
+		Trail: trail.Choice{TrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/audit", TopicARN: "arn:aws:sns:eu-central-1:012345678901:audit"}}
+	if d, err := v1.Desired(context.Background(), in); err != nil || d.Params[target.ParamCloudAccountName] != "payments" {
+		t.Errorf("a repair: %+v %v, want Vision One's name", d.Params, err)
+	}
+	in.Account = "123456789012"
+	if d, err := v1.Desired(context.Background(), in); err != nil || d.Params[target.ParamCloudAccountName] != "123456789012" {
+		t.Errorf("unknown to Vision One: %+v %v, want the id", d.Params, err)
+	}
+}
