@@ -301,6 +301,14 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region 
 		if stack.Classify(po.Stack) != stack.StateComplete || po.Stack.Tags[stack.TagFingerprint] != pre.Fingerprint() {
 			return nil, &ch, nil
 		}
+		if ch.TrailARN == "" {
+			// The stack is in sync as CloudFormation sees it, yet the resolution found no usable
+			// trail of it: its trail was deleted, or changed (its topic removed by UpdateTrail)
+			// by someone. Built from its outputs, the vendor's stack would name a trail that
+			// does not work; the prerequisite is made again first (Decide: RowDrifted).
+			po.Drifted = drift(po.Stack.Outputs[target.OutputTrailARN], ch)
+			return nil, &ch, nil
+		}
 		tin.Outputs = po.Stack.Outputs
 	}
 	d, err := t.Desired(ctx, tin)
@@ -308,6 +316,18 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region 
 		return nil, &ch, err
 	}
 	return &d, &ch, nil
+}
+
+// drift says what became of the trail the onboarder's trail stack made (arn, its output),
+// from the resolution that did not find it usable: why it was passed over, or gone.
+func drift(arn string, ch trail.Choice) string {
+	name := arn[strings.LastIndex(arn, "/")+1:]
+	for _, s := range ch.Skipped {
+		if strings.HasPrefix(s, name+": ") {
+			return "its trail " + arn + " is not usable (" + strings.TrimPrefix(s, name+": ") + ")"
+		}
+	}
+	return "its trail " + arn + " is gone"
 }
 
 // observePrerequisite observes the onboarder's own stack the vendor's needs, as the vendor's

@@ -178,6 +178,27 @@ func TestVisionOneAccount(t *testing.T) {
 	if res.View == nil || res.View.State != "managed" || res.View.TemplateVersion != "2.0" {
 		t.Fatalf("view %+v", res.View)
 	}
+	// The trail stack's trail deleted behind CloudFormation's back: the trail stack, in sync
+	// as CloudFormation sees it, is deleted to be made again; the Vision One stack is not
+	// pointed at the trail that is gone.
+	e.trails.Trails = nil
+	camUpdates := cam.UpdateStackCalls.Count()
+	res = e.runReq(req)
+	if res.Action != ActionDelete || res.StackName != config.DefaultTrailStackName || res.Row != string(RowDrifted) ||
+		!strings.Contains(res.Reason, "its trail "+ownARN+" is gone") || cam.UpdateStackCalls.Count() != camUpdates {
+		t.Fatalf("the trail stack's trail deleted: %+v", res)
+	}
+	trailStack.Settle(cfntypes.StackStatusDeleteComplete, "")
+	res = e.runReq(req)
+	if res.Action != ActionCreate || res.StackName != config.DefaultTrailStackName {
+		t.Fatalf("after the drifted trail stack was deleted: %+v", res)
+	}
+	e.trails.AddTrail(cttypes.Trail{Name: aws.String("cloudone-onboarder-trail"), TrailARN: aws.String(ownARN), HomeRegion: aws.String(region),
+		S3BucketName: aws.String("own-logs-2"), LogFileValidationEnabled: aws.Bool(true), SnsTopicARN: aws.String(topic)}, true)
+	trailStack.Settle(cfntypes.StackStatusCreateComplete, "")
+	res = e.runReq(req)
+	expect(t, res, ActionNone, fault.None)
+
 	// Failed, with Vision One's words: a person.
 	api.accounts[acct] = visionone.Account{ID: acct, State: "failed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", MissingAWSPermissions: []string{"sqs:CreateQueue"}}}}
 	res = e.runReq(req)
@@ -185,7 +206,7 @@ func TestVisionOneAccount(t *testing.T) {
 	if !strings.Contains(res.Reason, "sqs:CreateQueue") || !strings.Contains(res.Reason, "Vision One reports account "+acct+" failed") || res.Row != string(RowViewFailed) {
 		t.Errorf("failed: %s", res.Reason)
 	}
-	expectWrites(t, e, "CreateStack", "CreateStack")
+	expectWrites(t, e, "CreateStack", "CreateStack", "DeleteStack", "CreateStack")
 
 	// Offboarded: the Cloud Accounts stack, the trail stack, then Vision One forgets it.
 	off := queue.Request{Version: 1, Account: acct, Trigger: "organizations:RemoveAccountFromOrganization", EventID: "e9", Offboard: queue.OffboardRemoved, Reason: "account-removed"}
