@@ -66,6 +66,15 @@ func (p *pass) decide(ctx context.Context, m Member, o *Observation, at Setting,
 	plan, row := Decide(*o)
 	var err error
 	switch {
+	case plan.ReadTemplate && o.Desired.TemplateURL == "" && p.r.Cfg.DryRun:
+		// A dry run of a target whose template is generated for the write (Vision One's, when
+		// none is kept): there is none to read, and none is made. The plan is the write's.
+		o.Template = stack.TemplateParams{}
+		for _, n := range o.Desired.ParameterNames() {
+			o.Template[n] = true
+		}
+		plan, row = Decide(*o)
+		plan.Why += " (from a template " + p.r.target().Name() + " generates first: none is generated in a dry run)"
 	case plan.ReadTemplate:
 		if o.Template, err = p.template(ctx, m, o.Desired.TemplateURL, at); err != nil {
 			return plan, row, err

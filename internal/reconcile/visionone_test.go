@@ -235,3 +235,39 @@ func TestVisionOneAccount(t *testing.T) {
 		}
 	}
 }
+
+// A dry run of a Vision One account with a trail it can use: the plan is the Vision One
+// stack's create, and nothing is written, in the account or in Vision One (no template
+// generated, none read).
+func TestVisionOneDryRunGeneratesNothing(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Target, c.StackName, c.TemplateURL, c.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, config.DefaultVisionOneVersion, "us-east-1"
+		c.TrailTemplateURL, c.DryRun = trailURL, true
+	})
+	api := &v1API{accounts: map[string]visionone.Account{}}
+	generate := 0
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: countingAPI{api, &generate}, Templates: memTemplates{}}
+	e.r.Secrets = &fakeSecrets{creds: secret.Credentials{VisionOneKey: secret.NewValue("V1KEYSECRETVALUE"), VersionID: "v1"}}
+	trailARN, topic := "arn:aws:cloudtrail:us-east-1:"+acct+":trail/audit", "arn:aws:sns:us-east-1:"+acct+":audit"
+	e.trails.AddTrail(cttypes.Trail{Name: aws.String("audit"), TrailARN: aws.String(trailARN), HomeRegion: aws.String(region),
+		S3BucketName: aws.String("audit-logs"), LogFileValidationEnabled: aws.Bool(true), SnsTopicARN: aws.String(topic)}, true)
+	res := e.runReq(queue.Request{Version: 1, Account: acct, AccountName: "payments", Trigger: "test", EventID: "e1"})
+	if res.Action != ActionCreate || !res.DryRun || res.StackName != config.DefaultVisionOneStackName || !strings.Contains(res.Reason, "none is generated in a dry run") {
+		t.Fatalf("dry run: %+v", res)
+	}
+	if generate != 0 || e.cfn.GetTemplateSummaryCalls.Count() != 0 {
+		t.Errorf("the dry run generated %d templates and read %d", generate, e.cfn.GetTemplateSummaryCalls.Count())
+	}
+	expectWrites(t, e)
+}
+
+// countingAPI counts the templates generated.
+type countingAPI struct {
+	*v1API
+	n *int
+}
+
+func (c countingAPI) GenerateTemplate(ctx context.Context, k secret.Value, in visionone.TemplateRequest) (visionone.Template, error) {
+	*c.n++
+	return c.v1API.GenerateTemplate(ctx, k, in)
+}

@@ -188,6 +188,12 @@ func (t *VisionOne) template(ctx context.Context, in Input, features []string) (
 	} else if ok && g.Generated.After(fresh) {
 		return g.URL, nil
 	}
+	if t.Cfg.DryRun {
+		// A dry run changes nothing, in Vision One neither: a generation makes a new API key
+		// there (and keeps the template in the ledger). No URL: the plan says a write would
+		// generate one first; the stack's identity (TemplateID) does not depend on its URL.
+		return "", nil
+	}
 	// One worker generates it; the others look again shortly and find it kept. Without the
 	// claim, every worker that found none generated one at once (a wave of new accounts), each
 	// a new Vision One API key.
