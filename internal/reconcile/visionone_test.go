@@ -91,6 +91,7 @@ func (m memTemplates) Template(_ context.Context, key string) (ledger.Generated,
 	g, ok := m[key]
 	return g, ok, nil
 }
+
 // ClaimTemplate claims as the ledger does: a claim (kept under key#claim) holds for claimFor,
 // and none is given while a fresh template is kept; PutTemplate drops it.
 func (m memTemplates) ClaimTemplate(_ context.Context, key, _ string, now, fresh time.Time, claimFor time.Duration) (bool, error) {
