@@ -129,16 +129,22 @@ type permissionTable struct {
 
 func readTable(t *testing.T) permissionTable {
 	t.Helper()
-	b, err := os.ReadFile("testdata/trend-v1-permissions.json")
+	return readTableFrom(t, "testdata/trend-v1-permissions.json", 10)
+}
+
+// readTableFrom reads a permission table that must hold at least minTypes resource types.
+func readTableFrom(t *testing.T, file string, minTypes int) permissionTable {
+	t.Helper()
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var tab permissionTable
 	if err := json.Unmarshal(b, &tab); err != nil {
-		t.Fatalf("testdata/trend-v1-permissions.json: %v", err)
+		t.Fatalf("%s: %v", file, err)
 	}
-	if len(tab.ResourceTypes) < 10 {
-		t.Fatalf("testdata/trend-v1-permissions.json: only %d resource types", len(tab.ResourceTypes))
+	if len(tab.ResourceTypes) < minTypes {
+		t.Fatalf("%s: only %d resource types", file, len(tab.ResourceTypes))
 	}
 	return tab
 }
@@ -194,6 +200,12 @@ type roleDocuments struct {
 
 func loadRole(t *testing.T, overrides map[string]string) roleDocuments {
 	t.Helper()
+	return loadRoleOf(t, "CloudFormationRole", overrides)
+}
+
+// loadRoleOf is loadRole for the role of that logical id.
+func loadRoleOf(t *testing.T, logicalID string, overrides map[string]string) roleDocuments {
+	t.Helper()
 	root := parse(t, readTemplate(t, "member.yaml"))
 	vals := map[string]string{
 		"AWS::Partition": "aws",
@@ -213,13 +225,13 @@ func loadRole(t *testing.T, overrides map[string]string) roleDocuments {
 		vals[k] = v
 	}
 	resources := get(root, "Resources")
-	role := get(resources, "CloudFormationRole")
+	role := get(resources, logicalID)
 	if role == nil {
-		t.Fatal("member.yaml: resource CloudFormationRole is missing")
+		t.Fatalf("member.yaml: resource %s is missing", logicalID)
 	}
 	props := get(role, "Properties")
 	if m := get(props, "ManagedPolicyArns"); m != nil {
-		t.Fatalf("member.yaml:%d: CloudFormationRole has ManagedPolicyArns, which this test cannot read; attach customer managed policies with their Roles property", m.Line)
+		t.Fatalf("member.yaml:%d: %s has ManagedPolicyArns, which this test cannot read; attach customer managed policies with their Roles property", m.Line, logicalID)
 	}
 	var rd roleDocuments
 	add := func(where string, doc *yaml.Node, managed bool) {
@@ -243,7 +255,7 @@ func loadRole(t *testing.T, overrides map[string]string) roleDocuments {
 		}
 	}
 	for i, p := range expand(get(props, "Policies")) {
-		add(fmt.Sprintf("CloudFormationRole.Policies[%d]", i), get(p, "PolicyDocument"), false)
+		add(fmt.Sprintf("%s.Policies[%d]", logicalID, i), get(p, "PolicyDocument"), false)
 	}
 	for _, r := range pairs(resources) {
 		typ, _ := text(get(r[1], "Type"))
@@ -252,7 +264,7 @@ func loadRole(t *testing.T, overrides map[string]string) roleDocuments {
 		}
 		attached := false
 		for _, n := range expand(get(get(r[1], "Properties"), "Roles")) {
-			if fn, arg := intrinsic(n); fn == "Ref" && arg.Value == "CloudFormationRole" {
+			if fn, arg := intrinsic(n); fn == "Ref" && arg.Value == logicalID {
 				attached = true
 			}
 		}
@@ -261,7 +273,7 @@ func loadRole(t *testing.T, overrides map[string]string) roleDocuments {
 		}
 	}
 	if len(rd.docs) == 0 {
-		t.Fatal("member.yaml: CloudFormationRole has no policies")
+		t.Fatalf("member.yaml: %s has no policies", logicalID)
 	}
 	return rd
 }
@@ -485,9 +497,14 @@ var roleScope = []iampolicy.Request{
 
 // missing reports each needed action the documents do not allow on its example resources.
 func missing(docs []iampolicy.Document, tab permissionTable) []string {
+	return missingWith(docs, tab, examples)
+}
+
+// missingWith is missing with the example resources of ex.
+func missingWith(docs []iampolicy.Document, tab permissionTable, ex func(typ, action string) []iampolicy.Request) []string {
 	var out []string
 	for _, n := range tab.needs() {
-		reqs := examples(n.typ, n.action)
+		reqs := ex(n.typ, n.action)
 		if len(reqs) == 0 {
 			out = append(out, fmt.Sprintf("%s: %s: this test has no example resource for it (add one to examples, or mark it notNeeded with a reason)", n.typ, n.name))
 			continue
@@ -504,6 +521,11 @@ func missing(docs []iampolicy.Document, tab permissionTable) []string {
 // beyond reports every action the documents allow that no type needs and outsideTable does not
 // list, and Allow statements that use NotAction, NotResource or wildcards in actions.
 func beyond(docs []iampolicy.Document, tab permissionTable) []string {
+	return beyondWith(docs, tab, outsideTable, "testdata/trend-v1-permissions.json")
+}
+
+// beyondWith is beyond for the table of that file, with the actions outside it.
+func beyondWith(docs []iampolicy.Document, tab permissionTable, outside map[string]string, file string) []string {
 	needed := map[string]bool{}
 	for _, n := range tab.needs() {
 		needed[n.action] = true
@@ -523,8 +545,8 @@ func beyond(docs []iampolicy.Document, tab permissionTable) []string {
 				switch {
 				case strings.ContainsAny(la, "*?"):
 					out = append(out, fmt.Sprintf("%s: action %s has a wildcard", where, a))
-				case !needed[la] && outsideTable[la] == "":
-					out = append(out, fmt.Sprintf("%s: allows %s, which no resource type of testdata/trend-v1-permissions.json needs (add it to the table, or to outsideTable with the reason)", where, a))
+				case !needed[la] && outside[la] == "":
+					out = append(out, fmt.Sprintf("%s: allows %s, which no resource type of %s needs (add it to the table, or to the actions outside it with the reason)", where, a, file))
 				}
 			}
 		}
@@ -552,9 +574,12 @@ func writesOnStar(docs []iampolicy.Document) []string {
 }
 
 // outOfScope reports each roleScope request the documents allow.
-func outOfScope(docs []iampolicy.Document) []string {
+func outOfScope(docs []iampolicy.Document) []string { return outOfScopeOf(docs, roleScope) }
+
+// outOfScopeOf reports each of the requests the documents allow.
+func outOfScopeOf(docs []iampolicy.Document, scope []iampolicy.Request) []string {
 	var out []string
-	for _, r := range roleScope {
+	for _, r := range scope {
 		if ok, why := iampolicy.Authorize(docs, nil, r); ok {
 			out = append(out, fmt.Sprintf("%s on %s (%v) is allowed: %s", r.Action, r.Resource, r.Context, why))
 		}

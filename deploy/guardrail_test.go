@@ -281,3 +281,62 @@ func TestGuardrailFollowsItsParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardrailGuardsTheVisionOneStack: with Target visionone, the Vision One stack, its nested
+// stacks, functions and their logs (where the generated template's key may be) are the exempt
+// roles' and the stack's own roles' alone; the Cloud One names are no longer special; the
+// policy stays within the size quota and guards every name it exempts.
+func TestGuardrailGuardsTheVisionOneStack(t *testing.T) {
+	p := map[string]string{"Target": "visionone"}
+	doc, content := guardrail(t, p)
+	if n := iampolicy.MinifiedSize(content); n > maxSCP {
+		t.Errorf("the SCP is %d characters, Organizations accepts %d", n, maxSCP)
+	}
+	_, long := guardrail(t, map[string]string{"Target": "visionone", "VisionOneStackName": "V" + strings.Repeat("s", 127),
+		"VisionOneNamePrefix": "V" + strings.Repeat("p", 29), "StackSetExecutionRoleName": "AWSCloudFormationStackSetExecutionRole"})
+	if n := iampolicy.MinifiedSize(long); n > maxSCP {
+		t.Errorf("with the longest names the SCP is %d characters, Organizations accepts %d", n, maxSCP)
+	}
+	const (
+		v1Root   = "arn:aws:cloudformation:us-east-1:" + exampleAccount + ":stack/Vision-One-Cloud-Account-Management/6b1f0a30-0000-11ef-9c6e-0a1b2c3d4e5f"
+		v1Nested = "arn:aws:cloudformation:us-east-1:" + exampleAccount + ":stack/Vision-One-Cloud-Account-Management-CloudTrailStack-1QW2/6b1f0a30-0000-11ef-9c6e-0a1b2c3d4e5f"
+		v1Fn     = "arn:aws:lambda:us-east-1:" + exampleAccount + ":function:Vision-One-Cloud-Account-Manag-RegistrationFunctio-A9S8D7F6G5H4"
+		v1Logs   = "arn:aws:logs:us-east-1:" + exampleAccount + ":log-group:/aws/lambda/Vision-One-Cloud-Account-Manag-RegistrationFunctio-A9S8D7F6G5H4"
+		v1Own    = "Vision-One-Cloud-Account-Manag-RegistrationFunctio-1A2B"
+	)
+	checkSCP(t, doc, []scpCase{
+		{"SandboxAdmin", "lambda:GetFunctionConfiguration", v1Fn, true},
+		{"SandboxAdmin", "lambda:UpdateFunctionConfiguration", v1Fn, true},
+		{"SandboxAdmin", "logs:FilterLogEvents", v1Logs + ":*", true},
+		{"SandboxAdmin", "cloudformation:DescribeStackEvents", v1Root, true},
+		{"SandboxAdmin", "cloudformation:DeleteStack", v1Root, true},
+		{"SandboxAdmin", "cloudformation:DescribeStacks", v1Nested, true},
+		{"SandboxAdmin", "iam:UpdateAssumeRolePolicy", role(v1Own), true},
+		{"SandboxAdmin", "iam:CreateRole", role("Vision-One-Exfil"), true},
+		{"SandboxAdmin", "lambda:ListFunctions", "*", true},
+		{"SandboxAdmin", "cloudformation:DescribeStacks", v1Root, false}, // NoEcho parameters
+		{"SandboxAdmin", "lambda:GetFunctionConfiguration", exFunction, false},
+		{"SandboxAdmin", "iam:CreateRole", role("CloudOne-x"), false},
+		{"CloudOneOnboarderExecution", "cloudformation:UpdateStack", v1Root, false},
+		{"CloudOneOnboarderCloudFormation", "lambda:UpdateFunctionConfiguration", v1Fn, false},
+		{v1Own, "lambda:InvokeFunction", v1Fn, false},
+		{v1Own, "logs:PutLogEvents", v1Logs + ":log-stream:x", false},
+	})
+	exempt := map[string]bool{}
+	for _, s := range doc.Statements {
+		for _, v := range s.Condition["ArnNotLike"]["aws:PrincipalArn"] {
+			exempt[v] = true
+		}
+	}
+	var cases []scpCase
+	for pattern := range exempt {
+		name, _ := strings.CutPrefix(pattern, "arn:*:iam::*:role/")
+		for _, a := range roleWrites {
+			cases = append(cases, scpCase{"SandboxAdmin", a, role(strings.ReplaceAll(name, "*", "Mine")), true})
+		}
+	}
+	if len(exempt) < 4 {
+		t.Fatalf("only %d exempt patterns", len(exempt))
+	}
+	checkSCP(t, doc, cases)
+}

@@ -40,3 +40,27 @@ func TestMemberPatternsMatchCentral(t *testing.T) {
 		t.Errorf("member.yaml ForwardStackEventsRule pattern (without its stack filter) %v differs from template.yaml StackEventsRule pattern %v", written, central)
 	}
 }
+
+// TestMemberForwardsTheVisionOneStacks: with Target visionone, the stack rule forwards the calls
+// on the Vision One stack and on the onboarder's trail stack (the trail guard acts on both), by
+// name or ARN, and no longer the Cloud One stack's.
+func TestMemberForwardsTheVisionOneStacks(t *testing.T) {
+	params := map[string]string{"Target": "visionone"}
+	for k, v := range requiredParams {
+		params[k] = v
+	}
+	props, err := localworld.ResourceProperties("member.yaml", "ForwardStackEventsRule", localworld.TemplateValues{
+		Region: "ap-southeast-2", Account: exampleAccount, Params: params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern, _ := props["EventPattern"].(map[string]any)
+	detail, _ := pattern["detail"].(map[string]any)
+	rp, _ := detail["requestParameters"].(map[string]any)
+	arn := "arn:aws:cloudformation:ap-southeast-2:" + exampleAccount + ":stack/"
+	want := []any{"Vision-One-Cloud-Account-Management", map[string]any{"prefix": arn + "Vision-One-Cloud-Account-Management/"},
+		"cloudone-onboarder-trail", map[string]any{"prefix": arn + "cloudone-onboarder-trail/"}}
+	if !reflect.DeepEqual(rp, map[string]any{"stackName": want}) {
+		t.Errorf("member.yaml ForwardStackEventsRule with Target visionone: detail.requestParameters %v, want only stackName %v", rp, want)
+	}
+}

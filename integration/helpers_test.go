@@ -56,6 +56,9 @@ type worldOpts struct {
 	timing       *proxy.StackTiming // how long stack operations run (nil: localworld.DefaultStackTiming)
 	allowDenials []string           // IAM actions the test makes the gate refuse on purpose
 	install      string             // the account the central stack runs in ("": the management account)
+	// visionOne: the Vision One target (the central stack's Target=visionone), with the lane's
+	// Vision One stand-in, stacks in stackRegion, and a secret that holds its key.
+	visionOne bool
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -83,6 +86,7 @@ func seedWorldWith(t *testing.T, region string, ous ...localworld.OU) *world {
 	if err := h.Moto.Reset(ctx); err != nil {
 		t.Fatal(err)
 	}
+	h.VisionOne.Reset() // its templates were in moto's S3
 	if region == "" {
 		region = "eu-west-1"
 	}
@@ -98,6 +102,10 @@ func (w *world) start(o worldOpts) *world {
 	t := w.t
 	t.Helper()
 	opts := w.h.Options(w.region, secret())
+	if o.visionOne {
+		opts.Secret = localworld.SecretValue{VisionOneAPIKey: v1Key}
+		opts.VisionOne = w.h.VisionOneTarget(stackRegion)
+	}
 	opts.Env, opts.FunctionEnv, opts.ReconcileConcurrency = o.env, o.functionEnv, max(o.reconcilers, 2)
 	opts.StackTiming, opts.InstallAccount = o.timing, o.install
 	env, err := localworld.Setup(w.ctx, w.h.Moto, w.h.Recorder, opts)

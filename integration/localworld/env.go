@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -42,6 +43,29 @@ const (
 	TemplateBucket    = "onboarder-templates"
 	TemplateKey       = "cloudone/onboarding-template.yaml"
 	IntakeQueuePrefix = "localworld-intake-"
+	// TrailTemplateKey is where the Vision One target's trail stack (deploy/visionone-trail.yaml)
+	// is kept, in TemplateBucket: the artifacts bucket the central stack's TrailTemplateUrl names.
+	TrailTemplateKey = "visionone/visionone-trail.yaml"
+)
+
+// VisionOne configures an Env for the Vision One target (the central stack's Target=visionone):
+// its functions are configured as deploy/template.yaml configures them for that target, and the
+// member accounts' roles are deploy/member.yaml's for it.
+type VisionOne struct {
+	APIURL string // the Vision One stand-in (ONBOARDER_VISIONONE_API_URL); the secret carries its key
+	// StackRegion is the central stack's StackRegion: the region of the accounts' Vision One
+	// stacks and trails; "" is the central stack's own region, as the template says.
+	StackRegion string
+	// TemplateBucket is the bucket of the templates Vision One generates (member.yaml's
+	// VisionOneTemplateBucket), OIDCProvider its OIDC provider as IAM names it
+	// (VisionOneOidcProvider): what the stand-in answers.
+	TemplateBucket, OIDCProvider string
+}
+
+// Names of the Vision One target's stacks: deploy/template.yaml's defaults.
+const (
+	VisionOneStackName = "Vision-One-Cloud-Account-Management"
+	TrailStackName     = "cloudone-onboarder-trail"
 )
 
 // Options configure an Env.
@@ -70,6 +94,8 @@ type Options struct {
 	// install (docs/DEPLOY.md, section 13), which needs Faults (the IAM gate plays the
 	// Organizations delegation moto lacks).
 	InstallAccount string
+	// VisionOne, when set, makes the Env one of the Vision One target; nil: Cloud One's.
+	VisionOne *VisionOne
 }
 
 // DefaultStackTiming is how long stack operations run in the local world: long enough that
@@ -98,6 +124,8 @@ type Env struct {
 	Lambdas      map[string]*Pool
 	Pump         *Pump
 	OrgID        string
+	// TrailTemplateURL is deploy/visionone-trail.yaml in moto's S3 (the Vision One target).
+	TrailTemplateURL string
 
 	creds map[string]roleCreds // handler -> its role's credentials (with Faults)
 	// Operator is the person the operator command runs as (with Faults): an IAM Identity
@@ -241,6 +269,19 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 		return nil, fmt.Errorf("upload template: %w", err)
 	}
 	e.TemplateURL = m.ObjectURL(TemplateBucket, TemplateKey)
+	if opts.VisionOne != nil {
+		// The trail stack, where the operator keeps it for the member accounts to read
+		// (DEPLOY.md: the central stack's TrailTemplateUrl).
+		file := filepath.Join(filepath.Dir(opts.RulesFile), "visionone-trail.yaml")
+		body, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("read the trail stack: %w", err)
+		}
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(TemplateBucket), Key: aws.String(TrailTemplateKey), Body: bytes.NewReader(body)}); err != nil {
+			return nil, fmt.Errorf("upload the trail stack: %w", err)
+		}
+		e.TrailTemplateURL = m.ObjectURL(TemplateBucket, TrailTemplateKey)
+	}
 
 	if opts.Faults != nil {
 		timing := DefaultStackTiming
@@ -323,6 +364,28 @@ func (e *Env) FunctionEnv(handler string) map[string]string {
 		// 600 starts a minute: one every 100 ms, so that tests that do not look at pacing are
 		// not slowed by it.
 		"ONBOARDER_MAX_STARTS_PER_MINUTE": "600",
+	}
+	if v := e.Opts.VisionOne; v != nil {
+		// As deploy/template.yaml's Globals set them with Target=visionone and the parameters'
+		// defaults (VisionOneStackName, VisionOneTemplateVersion, VisionOneRegion,
+		// VisionOneTemplateMaxAge, TrailStackName, VisionOneFeatures empty: the CloudTrail
+		// feature as Vision One lists it).
+		region := v.StackRegion
+		if region == "" {
+			region = e.Region
+		}
+		maps.Copy(env, map[string]string{
+			"ONBOARDER_TARGET":                     "visionone",
+			"ONBOARDER_STACK_NAME":                 VisionOneStackName,
+			"ONBOARDER_TEMPLATE_URL":               "visionone:1",
+			"ONBOARDER_STACK_REGION":               region,
+			"ONBOARDER_VISIONONE_REGION":           "us",
+			"ONBOARDER_VISIONONE_API_URL":          v.APIURL,
+			"ONBOARDER_VISIONONE_FEATURES":         "",
+			"ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE": "1440h",
+			"ONBOARDER_TRAIL_STACK_NAME":           TrailStackName,
+			"ONBOARDER_TRAIL_TEMPLATE_URL":         e.TrailTemplateURL,
+		})
 	}
 	if e.Opts.Faults == nil {
 		// Without the IAM gate the member roles of member.yaml are not there.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/proxy"
@@ -31,6 +32,7 @@ type Harness struct {
 	VisionOne *trend.VisionOne
 	Logs      *Log // every line moto and every Lambda started with Options writes
 	dir       string
+	v1Store   *trend.MotoStore // where the Vision One stand-in keeps its templates
 }
 
 // StartHarness starts moto, the fault proxy (with no rules: transparent) and the recorder, builds the emulator (once per machine) and the
@@ -128,7 +130,8 @@ func (h *Harness) startServers(ctx context.Context, mo MotoOptions, keys []trend
 		return err
 	}
 	h.CloudOne = trend.New(keys...)
-	h.VisionOne = trend.NewVisionOne(trend.VisionOneOptions{Store: trend.NewMotoStore(h.Moto.URL)})
+	h.v1Store = trend.NewMotoStore(h.Moto.URL)
+	h.VisionOne = trend.NewVisionOne(trend.VisionOneOptions{Store: h.v1Store})
 	h.Faults.SetStackHook(h.VisionOne.StackHook)
 	return nil
 }
@@ -145,6 +148,15 @@ func (h *Harness) Options(region string, secret SecretValue) Options {
 		Tees:        []io.Writer{h.Logs},
 		Faults:      h.Faults,
 	}
+}
+
+// VisionOneTarget is Options.VisionOne for this harness's Vision One stand-in, with the
+// accounts' stacks in stackRegion ("": the Env's region): the stand-in's API, the bucket it keeps
+// its templates in and its OIDC provider without the scheme, as an operator reads them from a
+// template Vision One generated (docs/DEPLOY.md).
+func (h *Harness) VisionOneTarget(stackRegion string) *VisionOne {
+	_, provider, _ := strings.Cut(h.VisionOne.OIDCProviderURL(), "://")
+	return &VisionOne{APIURL: h.VisionOne.URL, StackRegion: stackRegion, TemplateBucket: h.v1Store.Bucket, OIDCProvider: provider}
 }
 
 // Stop stops everything the harness started and removes the binaries.

@@ -91,12 +91,20 @@ func (e *Env) setupIAM(ctx context.Context) error {
 
 	// The member roles, from deploy/member.yaml, resolved once with a placeholder account.
 	const placeholder = "000000000000"
-	member, err := ReadRoles(filepath.Join(dir, "member.yaml"), TemplateValues{Region: "us-east-1", Account: placeholder,
-		Params: map[string]string{
-			"CentralEventBusArn": e.BusARN, "ManagementAccountId": ManagementAccount, "InstallAccountId": e.installParam(), "OrganizationId": e.OrgID,
-			"PrimaryRegion": "us-east-1", "CreateExecutionRole": "true", "OnboardingStackName": "CloudOne",
-			"OnboardingTemplateBucket": TemplateBucket,
-		}})
+	memberParams := map[string]string{
+		"CentralEventBusArn": e.BusARN, "ManagementAccountId": ManagementAccount, "InstallAccountId": e.installParam(), "OrganizationId": e.OrgID,
+		"PrimaryRegion": "us-east-1", "CreateExecutionRole": "true", "OnboardingStackName": "CloudOne",
+		"OnboardingTemplateBucket": TemplateBucket, "Target": e.target(),
+	}
+	if v := e.Opts.VisionOne; v != nil {
+		// The Vision One target's settings, as DEPLOY.md has the operator read them: the bucket of
+		// the generated templates and the OIDC provider from one generated template, the trail
+		// stack's bucket from the central stack's TrailTemplateUrl.
+		memberParams["VisionOneStackName"], memberParams["TrailStackName"] = VisionOneStackName, TrailStackName
+		memberParams["VisionOneTemplateBucket"], memberParams["VisionOneOidcProvider"] = v.TemplateBucket, v.OIDCProvider
+		memberParams["TrailTemplateBucket"] = TemplateBucket
+	}
+	member, err := ReadRoles(filepath.Join(dir, "member.yaml"), TemplateValues{Region: "us-east-1", Account: placeholder, Params: memberParams})
 	if err != nil {
 		return err
 	}
@@ -126,7 +134,7 @@ func (e *Env) setupIAM(ctx context.Context) error {
 			if err := addRole(g, &rr, rr.ARN(acct, rr.LogicalID), rr.Name+" in "+acct); err != nil {
 				return err
 			}
-			if inMoto && (rr.LogicalID == "ExecutionRole" || rr.LogicalID == "CloudFormationRole") {
+			if inMoto && (rr.LogicalID == "ExecutionRole" || rr.LogicalID == "CloudFormationRole" || rr.LogicalID == "VisionOneCloudFormationRole") {
 				mc, err := e.Moto.AccountConfig(ctx, acct, "us-east-1", ExecutionRole)
 				if err != nil {
 					return err
@@ -162,6 +170,14 @@ func (e *Env) centralAttrs() map[string]string {
 		"DefaultBusArchive.Arn":        "arn:aws:events:" + r + ":" + a + ":archive/" + BusName + "-default",
 		"OnboarderBusArchive.Arn":      "arn:aws:events:" + r + ":" + a + ":archive/" + BusName + "-own",
 	}
+}
+
+// target is the central stack's and member.yaml's Target.
+func (e *Env) target() string {
+	if e.Opts.VisionOne != nil {
+		return "visionone"
+	}
+	return "cloudone"
 }
 
 // installParam is member.yaml's InstallAccountId: empty for the management account.

@@ -114,6 +114,7 @@ func (e *Env) templateValues() TemplateValues {
 		Params: map[string]string{
 			"OrganizationId": e.OrgID, "SecretArn": e.SecretARN, "EventBusName": BusName, "ManagementAccountId": e.managementParam(),
 			"ExecutionRoleName": e.executionRole(), "CloudFormationRoleName": e.cfnRole(), "OnboardingStackName": "CloudOne",
+			"Target": e.target(),
 		},
 		Refs:  map[string]string{"OnboarderBus": BusName, "LedgerTable": LedgerTable, "AWS::StackName": "onboarder"},
 		Attrs: e.centralAttrs(),

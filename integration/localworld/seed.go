@@ -238,10 +238,12 @@ func (m *Moto) SeedTrail(ctx context.Context, t Trail) (string, error) {
 	return aws.ToString(out.TrailARN), nil
 }
 
-// SecretValue is the JSON of the onboarder's secret.
+// SecretValue is the JSON of the onboarder's secret: the Cloud One target's key and token, or
+// the Vision One target's API key (a field left empty is left out).
 type SecretValue struct {
-	CloudOneAPIKey        string `json:"cloudOneApiKey"`
-	VisionOneServiceToken string `json:"visionOneServiceToken"`
+	CloudOneAPIKey        string `json:"cloudOneApiKey,omitempty"`
+	VisionOneServiceToken string `json:"visionOneServiceToken,omitempty"`
+	VisionOneAPIKey       string `json:"visionOneApiKey,omitempty"`
 }
 
 // JSON encodes the value as it is stored.

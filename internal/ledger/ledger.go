@@ -286,6 +286,42 @@ func (t *Table) Template(ctx context.Context, key string) (g Generated, found bo
 	return g, true, nil
 }
 
+// ClaimTemplate claims, for owner (a name for people: who generates it), the generation of the
+// template kept under key: it succeeds unless another claim is younger than claimFor, or a
+// template generated at fresh or later is kept already (another worker generated it
+// meanwhile). It reports whether the caller may generate it; PutTemplate then replaces the
+// item, claim included. So a wave of new accounts that all find no template generates one,
+// not one per worker: each generation makes a new Vision One API key.
+func (t *Table) ClaimTemplate(ctx context.Context, key, owner string, now, fresh time.Time, claimFor time.Duration) (bool, error) {
+	db, ok := t.DB.(interface {
+		UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	})
+	if !ok {
+		return false, fmt.Errorf("claim generated template %s: the ledger's client cannot UpdateItem", key)
+	}
+	// Whole seconds in UTC, as PutTemplate writes "generated": the times compare as strings.
+	stamp := func(at time.Time) string { return at.UTC().Truncate(time.Second).Format(time.RFC3339) }
+	_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                aws.String(t.Name),
+		Key:                      map[string]ddbtypes.AttributeValue{"account": &ddbtypes.AttributeValueMemberS{Value: TemplateKeyPrefix + key}},
+		UpdateExpression:         aws.String("SET #c = :now, #by = :by"),
+		ConditionExpression:      aws.String("(attribute_not_exists(#c) OR #c < :stale) AND (attribute_not_exists(#g) OR #g < :fresh)"),
+		ExpressionAttributeNames: map[string]string{"#c": "claimed", "#by": "claimedBy", "#g": "generated"},
+		ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{
+			":now": &ddbtypes.AttributeValueMemberS{Value: stamp(now)}, ":by": &ddbtypes.AttributeValueMemberS{Value: owner},
+			":stale": &ddbtypes.AttributeValueMemberS{Value: stamp(now.Add(-claimFor))}, ":fresh": &ddbtypes.AttributeValueMemberS{Value: stamp(fresh)},
+		},
+	})
+	var cond *ddbtypes.ConditionalCheckFailedException
+	switch {
+	case errors.As(err, &cond):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("claim generated template %s in %s: %w", key, t.Name, err)
+	}
+	return true, nil
+}
+
 // PutTemplate keeps a generated template under key, unless one made later is kept already (two
 // workers that generate at once keep the newer): it reports whether this one was kept.
 func (t *Table) PutTemplate(ctx context.Context, key string, g Generated) (bool, error) {

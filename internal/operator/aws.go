@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -59,15 +60,17 @@ func DryRun(r *reconcile.Reconciler) *reconcile.Reconciler {
 	return dry
 }
 
-// readOnlyTarget is the target with nothing kept: Vision One's generated templates are read
-// from the ledger and not written there (a dry run that needs a new one still asks Vision One
-// for it, and uses it for its plan only).
+// readOnlyTarget is the target of a dry run: Vision One's generated templates are read from
+// the ledger, never claimed, generated or kept (a generation makes a new key in Vision One: the
+// plan says a write would generate one first).
 func readOnlyTarget(t target.Target) target.Target {
 	v, ok := t.(*target.VisionOne)
 	if !ok {
 		return t
 	}
-	return &target.VisionOne{Cfg: v.Cfg, API: v.API, Templates: readOnlyTemplates{v.Templates}}
+	cfg := v.Cfg
+	cfg.DryRun = true
+	return &target.VisionOne{Cfg: cfg, API: v.API, Templates: readOnlyTemplates{v.Templates}}
 }
 
 // AWSMembers opens member accounts with a role, credentials cached per account.
@@ -115,5 +118,10 @@ func (readOnlyRollouts) Advance(context.Context, *rollout.Rollout) ([]string, er
 type readOnlyTemplates struct{ target.Templates }
 
 func (readOnlyTemplates) PutTemplate(context.Context, string, ledger.Generated) (bool, error) {
+	return false, nil
+}
+
+// ClaimTemplate claims nothing (a dry run never generates).
+func (readOnlyTemplates) ClaimTemplate(context.Context, string, string, time.Time, time.Time, time.Duration) (bool, error) {
 	return false, nil
 }

@@ -181,11 +181,17 @@ func TestDryRunCannotWrite(t *testing.T) {
 	if n := r.Ledger.(*fake.Ledger).PutCalls.Count(); n != 0 {
 		t.Errorf("the original ledger got %d writes", n)
 	}
-	// Vision One's generated templates are not kept by a dry run.
+	// Vision One's generated templates are neither claimed, generated nor kept by a dry run.
 	kept := putTemplates{}
 	v1 := DryRun(&reconcile.Reconciler{Target: &target.VisionOne{Templates: kept}}).Target.(*target.VisionOne)
+	if !v1.Cfg.DryRun {
+		t.Error("the dry target would generate templates")
+	}
 	if ok, err := v1.Templates.PutTemplate(context.Background(), "visionone/us-east-1/x", ledger.Generated{URL: "https://t"}); ok || err != nil || len(kept) != 0 {
 		t.Errorf("the dry target kept a template: %v %v %v", ok, err, kept)
+	}
+	if ok, err := v1.Templates.ClaimTemplate(context.Background(), "visionone/us-east-1/x", "plan", time.Now(), time.Now(), time.Minute); ok || err != nil || len(kept) != 0 {
+		t.Errorf("the dry target claimed a template: %v %v %v", ok, err, kept)
 	}
 }
 
@@ -199,6 +205,11 @@ func (m putTemplates) Template(_ context.Context, key string) (ledger.Generated,
 
 func (m putTemplates) PutTemplate(_ context.Context, key string, g ledger.Generated) (bool, error) {
 	m[key] = g
+	return true, nil
+}
+
+func (m putTemplates) ClaimTemplate(_ context.Context, key, _ string, _, _ time.Time, _ time.Duration) (bool, error) {
+	m[key+"#claim"] = ledger.Generated{}
 	return true, nil
 }
 

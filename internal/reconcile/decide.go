@@ -78,6 +78,10 @@ type Observation struct {
 	// being gone.
 	Vendor       target.Offboarding
 	Prerequisite bool
+	// Drifted says what the stack made that is gone or changed behind CloudFormation's back
+	// although the stack is as desired (the trail of the onboarder's trail stack, deleted or
+	// changed by someone): "" when nothing is known to be.
+	Drifted string
 	// Template is what the desired template declares (GetTemplateSummary), nil while it was
 	// not read: it is read only when the plan would write the stack from it.
 	Template stack.TemplateParams
@@ -139,6 +143,7 @@ const (
 	RowViewPending      Row = "*_COMPLETE, as desired, not yet known to the vendor (it registers itself)"
 	RowViewUnknown      Row = "*_COMPLETE, as desired, unknown to the vendor long after it settled"
 	RowViewFailed       Row = "*_COMPLETE, as desired, the vendor reports the account failed or missing permissions"
+	RowDrifted          Row = "*_COMPLETE, as desired, but what it made is gone or changed (the onboarder's trail stack's trail)"
 
 	// Offboarding: the account left the scope.
 	RowOffboardExcluded     Row = "offboarding: the account is excluded (ONBOARDER_EXCLUDE_ACCOUNTS): never touched"
@@ -227,6 +232,12 @@ func decide(o Observation) (Plan, Row) {
 	}
 	// *_COMPLETE
 	diff := changes(s, o.Desired)
+	if o.Drifted != "" && o.Desired != nil && s.Tags[stack.TagFingerprint] == o.Desired.Fingerprint() && len(diff) == 0 {
+		// CloudFormation does not see the drift, and an update with the same template and
+		// parameters is "no updates": the stack is deleted and created again.
+		return Plan{Step: ActionDelete, Why: "stack " + o.Where + " is " + status + " and as desired, but " + o.Drifted +
+			", which an update cannot make again: delete it, then create it again"}, RowDrifted
+	}
 	if o.Desired != nil && s.Tags[stack.TagFingerprint] == o.Desired.Fingerprint() && len(diff) == 0 {
 		p := Plan{Step: ActionNone, Why: "stack " + o.Where + " is " + status + " and in sync", StartLogging: stopped(o.Trail)}
 		if p.StartLogging {

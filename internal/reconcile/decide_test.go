@@ -67,6 +67,8 @@ func TestDecideTable(t *testing.T) {
 		{"update failed with rollback disabled", Observation{Stack: observed("UPDATE_FAILED", want, true), LastOp: theirs}, ActionNeedsPerson, RowHalted, false, "rollback-stack"},
 		{"import rollback failed", Observation{Stack: observed("IMPORT_ROLLBACK_FAILED", want, true)}, ActionNeedsPerson, RowHalted, false, "without rolling back"},
 		{"in sync", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want}, ActionNone, RowInSync, false, "in sync"},
+		{"in sync, what it made is gone", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want, Drifted: "its trail t is gone"}, ActionDelete, RowDrifted, false, "its trail t is gone, which an update cannot make again: delete it, then create it again"},
+		{"differs, what it made is gone", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &other, Drifted: "its trail t is gone"}, ActionUpdate, RowDiffers, false, ""},
 		{"in sync, update rolled back by someone", Observation{Stack: observed("UPDATE_ROLLBACK_COMPLETE", want, true), Desired: &want}, ActionNone, RowInSync, false, ""},
 		{"in sync, trail stopped", Observation{Stack: observed("UPDATE_COMPLETE", want, true), Desired: &want, Trail: stopped}, ActionStartLogging, RowInSync, true, "start logging"},
 		{"differs", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &other}, ActionUpdate, RowDiffers, false, "ExistingCloudtrailBucketName"},
@@ -214,7 +216,7 @@ func TestDelays(t *testing.T) {
 // Every row of the table is reached by some observation.
 func TestDecideCoversEveryRow(t *testing.T) {
 	rows := []Row{RowAbsent, RowNotOurs, RowInProgress, RowInSync, RowDiffers, RowOwnUpdateFailed, RowFailedCreate, RowOwnCreateFailed,
-		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted, RowTemplateRefused, RowViewPending, RowViewUnknown, RowViewFailed, RowOffboardForget,
+		RowRollbackFailed, RowOwnContinueAgain, RowDeleteFailed, RowReview, RowHalted, RowTemplateRefused, RowViewPending, RowViewUnknown, RowViewFailed, RowDrifted, RowOffboardForget,
 		RowOffboardExcluded, RowOffboardUnreachable, RowOffboardGone, RowOffboardNotOurs, RowOffboardReport, RowOffboardInProgress, RowOffboardDeleteFailed, RowOffboardDelete}
 	seen := map[Row]bool{}
 	for _, st := range []string{"", "CREATE_COMPLETE", "DELETE_IN_PROGRESS", "DELETE_FAILED", "ROLLBACK_COMPLETE"} {
@@ -269,6 +271,8 @@ func TestDecideCoversEveryRow(t *testing.T) {
 		inSync.Tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
 	}
 	_, row := Decide(Observation{Where: "w", Desired: &want, Stack: inSync})
+	seen[row] = true
+	_, row = Decide(Observation{Where: "w", Desired: &want, Stack: inSync, Drifted: "its trail is gone"})
 	seen[row] = true
 	_, row = Decide(Observation{Where: "w", Desired: &want, Template: stack.TemplateParams{"Other": false}})
 	seen[row] = true

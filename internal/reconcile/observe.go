@@ -66,6 +66,15 @@ func (p *pass) decide(ctx context.Context, m Member, o *Observation, at Setting,
 	plan, row := Decide(*o)
 	var err error
 	switch {
+	case plan.ReadTemplate && o.Desired.TemplateURL == "" && p.r.Cfg.DryRun:
+		// A dry run of a target whose template is generated for the write (Vision One's, when
+		// none is kept): there is none to read, and none is made. The plan is the write's.
+		o.Template = stack.TemplateParams{}
+		for _, n := range o.Desired.ParameterNames() {
+			o.Template[n] = true
+		}
+		plan, row = Decide(*o)
+		plan.Why += " (from a template " + p.r.target().Name() + " generates first: none is generated in a dry run)"
 	case plan.ReadTemplate:
 		if o.Template, err = p.template(ctx, m, *o.Desired, at); err != nil {
 			return plan, row, err
@@ -86,8 +95,12 @@ func (p *pass) decide(ctx context.Context, m Member, o *Observation, at Setting,
 // desired state when the stack may be written. It fills at with where the pass works.
 func (p *pass) observe(ctx context.Context, res Result, at *Setting) (Result, Observation, Member, error) {
 	r, req := p.r, p.req
+	// Vendor names the target in every decision that speaks of it (the vendor's view of an
+	// account in sync, an offboarding), not only in offboardings: without it a Vision One
+	// account that failed was reported as "Cloud One reports account ... failed".
 	o := Observation{Adopt: r.Cfg.AdoptExisting, RetryFailed: req.RetryFailed, Request: req.ID(),
-		DryRun: r.Cfg.DryRun, Paced: r.Starts != nil, Now: p.now, Delays: at.Delays, HasView: r.target().HasView()}
+		DryRun: r.Cfg.DryRun, Paced: r.Starts != nil, Now: p.now, Delays: at.Delays, HasView: r.target().HasView(),
+		Vendor: r.target().Offboarding()}
 	if err := config.ValidateAccountID(req.Account); err != nil {
 		return res, o, Member{}, fault.Permanentf("reconcile request: %w", err)
 	}
@@ -297,6 +310,14 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region 
 		if stack.Classify(po.Stack) != stack.StateComplete || po.Stack.Tags[stack.TagFingerprint] != pre.Fingerprint() {
 			return nil, &ch, nil
 		}
+		if ch.TrailARN == "" {
+			// The stack is in sync as CloudFormation sees it, yet the resolution found no usable
+			// trail of it: its trail was deleted, or changed (its topic removed by UpdateTrail)
+			// by someone. Built from its outputs, the vendor's stack would name a trail that
+			// does not work; the prerequisite is made again first (Decide: RowDrifted).
+			po.Drifted = drift(po.Stack.Outputs[target.OutputTrailARN], ch)
+			return nil, &ch, nil
+		}
 		tin.Outputs = po.Stack.Outputs
 	}
 	d, err := t.Desired(ctx, tin)
@@ -304,6 +325,18 @@ func (p *pass) desire(ctx context.Context, m Member, obs stack.Observed, region 
 		return nil, &ch, err
 	}
 	return &d, &ch, nil
+}
+
+// drift says what became of the trail the onboarder's trail stack made (arn, its output),
+// from the resolution that did not find it usable: why it was passed over, or gone.
+func drift(arn string, ch trail.Choice) string {
+	name := arn[strings.LastIndex(arn, "/")+1:]
+	for _, s := range ch.Skipped {
+		if strings.HasPrefix(s, name+": ") {
+			return "its trail " + arn + " is not usable (" + strings.TrimPrefix(s, name+": ") + ")"
+		}
+	}
+	return "its trail " + arn + " is gone"
 }
 
 // observePrerequisite observes the onboarder's own stack the vendor's needs, as the vendor's

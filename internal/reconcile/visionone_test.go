@@ -99,8 +99,23 @@ func (m memTemplates) Template(_ context.Context, key string) (ledger.Generated,
 	g, ok := m[key]
 	return g, ok, nil
 }
+
+// ClaimTemplate claims as the ledger does: a claim (kept under key#claim) holds for claimFor,
+// and none is given while a fresh template is kept; PutTemplate drops it.
+func (m memTemplates) ClaimTemplate(_ context.Context, key, _ string, now, fresh time.Time, claimFor time.Duration) (bool, error) {
+	if m[key].Generated.After(fresh) {
+		return false, nil
+	}
+	if c, ok := m[key+"#claim"]; ok && now.Sub(c.Generated) < claimFor {
+		return false, nil
+	}
+	m[key+"#claim"] = ledger.Generated{Generated: now}
+	return true, nil
+}
+
 func (m memTemplates) PutTemplate(_ context.Context, key string, g ledger.Generated) (bool, error) {
 	m[key] = g
+	delete(m, key+"#claim")
 	return true, nil
 }
 
@@ -180,14 +195,35 @@ func TestVisionOneAccount(t *testing.T) {
 	if res.View == nil || res.View.State != "managed" || res.View.TemplateVersion != "2.0" {
 		t.Fatalf("view %+v", res.View)
 	}
+	// The trail stack's trail deleted behind CloudFormation's back: the trail stack, in sync
+	// as CloudFormation sees it, is deleted to be made again; the Vision One stack is not
+	// pointed at the trail that is gone.
+	e.trails.Trails = nil
+	camUpdates := cam.UpdateStackCalls.Count()
+	res = e.runReq(req)
+	if res.Action != ActionDelete || res.StackName != config.DefaultTrailStackName || res.Row != string(RowDrifted) ||
+		!strings.Contains(res.Reason, "its trail "+ownARN+" is gone") || cam.UpdateStackCalls.Count() != camUpdates {
+		t.Fatalf("the trail stack's trail deleted: %+v", res)
+	}
+	trailStack.Settle(cfntypes.StackStatusDeleteComplete, "")
+	res = e.runReq(req)
+	if res.Action != ActionCreate || res.StackName != config.DefaultTrailStackName {
+		t.Fatalf("after the drifted trail stack was deleted: %+v", res)
+	}
+	e.trails.AddTrail(cttypes.Trail{Name: aws.String("cloudone-onboarder-trail"), TrailARN: aws.String(ownARN), HomeRegion: aws.String(region),
+		S3BucketName: aws.String("own-logs-2"), LogFileValidationEnabled: aws.Bool(true), SnsTopicARN: aws.String(topic)}, true)
+	trailStack.Settle(cfntypes.StackStatusCreateComplete, "")
+	res = e.runReq(req)
+	expect(t, res, ActionNone, fault.None)
+
 	// Failed, with Vision One's words: a person.
 	api.accounts[acct] = visionone.Account{ID: acct, State: "failed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", MissingAWSPermissions: []string{"sqs:CreateQueue"}}}}
 	res = e.runReq(req)
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
-	if !strings.Contains(res.Reason, "sqs:CreateQueue") || res.Row != string(RowViewFailed) {
+	if !strings.Contains(res.Reason, "sqs:CreateQueue") || !strings.Contains(res.Reason, "Vision One reports account "+acct+" failed") || res.Row != string(RowViewFailed) {
 		t.Errorf("failed: %s", res.Reason)
 	}
-	expectWrites(t, e, "CreateStack", "CreateStack")
+	expectWrites(t, e, "CreateStack", "CreateStack", "DeleteStack", "CreateStack")
 
 	// Offboarded: the Cloud Accounts stack, the trail stack, then Vision One forgets it.
 	off := queue.Request{Version: 1, Account: acct, Trigger: "organizations:RemoveAccountFromOrganization", EventID: "e9", Offboard: queue.OffboardRemoved, Reason: "account-removed"}
@@ -272,4 +308,40 @@ func TestVisionOneSecretsNeverLeak(t *testing.T) {
 		t.Fatalf("an unreadable template: %+v", res)
 	}
 	leaked(t, e, res)
+}
+
+// A dry run of a Vision One account with a trail it can use: the plan is the Vision One
+// stack's create, and nothing is written, in the account or in Vision One (no template
+// generated, none read).
+func TestVisionOneDryRunGeneratesNothing(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Target, c.StackName, c.TemplateURL, c.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, config.DefaultVisionOneVersion, "us-east-1"
+		c.TrailTemplateURL, c.DryRun = trailURL, true
+	})
+	api := &v1API{accounts: map[string]visionone.Account{}}
+	generate := 0
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: countingAPI{api, &generate}, Templates: memTemplates{}}
+	e.r.Secrets = &fakeSecrets{creds: secret.Credentials{VisionOneKey: secret.NewValue("V1KEYSECRETVALUE"), VersionID: "v1"}}
+	trailARN, topic := "arn:aws:cloudtrail:us-east-1:"+acct+":trail/audit", "arn:aws:sns:us-east-1:"+acct+":audit"
+	e.trails.AddTrail(cttypes.Trail{Name: aws.String("audit"), TrailARN: aws.String(trailARN), HomeRegion: aws.String(region),
+		S3BucketName: aws.String("audit-logs"), LogFileValidationEnabled: aws.Bool(true), SnsTopicARN: aws.String(topic)}, true)
+	res := e.runReq(queue.Request{Version: 1, Account: acct, AccountName: "payments", Trigger: "test", EventID: "e1"})
+	if res.Action != ActionCreate || !res.DryRun || res.StackName != config.DefaultVisionOneStackName || !strings.Contains(res.Reason, "none is generated in a dry run") {
+		t.Fatalf("dry run: %+v", res)
+	}
+	if generate != 0 || e.cfn.GetTemplateSummaryCalls.Count() != 0 {
+		t.Errorf("the dry run generated %d templates and read %d", generate, e.cfn.GetTemplateSummaryCalls.Count())
+	}
+	expectWrites(t, e)
+}
+
+// countingAPI counts the templates generated.
+type countingAPI struct {
+	*v1API
+	n *int
+}
+
+func (c countingAPI) GenerateTemplate(ctx context.Context, k secret.Value, in visionone.TemplateRequest) (visionone.Template, error) {
+	*c.n++
+	return c.v1API.GenerateTemplate(ctx, k, in)
 }

@@ -365,7 +365,12 @@ func Start(ctx context.Context, c Clients, ch Choice) error {
 // suitable checks one candidate, in the cheapest order, and fills ch when it is chosen.
 func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bool, error) {
 	api := c.CloudTrail(t.home)
-	current := in.CurrentBucket != "" && t.bucket == in.CurrentBucket
+	// The trail the stack forwards today: found by its bucket (Cloud One's stack names the
+	// bucket) or by its ARN (Vision One's stack names the trail). Without the second, a Vision
+	// One stack's trail that someone stopped was passed over as "not logging" and replaced by
+	// the trail stack's, instead of being started again.
+	currentBucket := in.CurrentBucket != "" && t.bucket == in.CurrentBucket
+	current := currentBucket || (in.CurrentTrail != "" && t.arn == in.CurrentTrail)
 	if t.custom {
 		sel, err := api.GetEventSelectors(ctx, &cloudtrail.GetEventSelectorsInput{TrailName: aws.String(t.arn)})
 		if err != nil {
@@ -380,7 +385,7 @@ func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bo
 			return false, nil
 		}
 	}
-	if !current && in.Rules.Bucket {
+	if !currentBucket && in.Rules.Bucket {
 		// A bucket the stack already uses was checked when it was chosen (a bucket never
 		// changes its region or its owner).
 		where, err := bucketPlace(ctx, c.S3, t.bucket, in.Region)
@@ -408,9 +413,12 @@ func suitable(ctx context.Context, c Clients, in Input, t trail, ch *Choice) (bo
 		ch.TrailARN, ch.TrailName, ch.HomeRegion, ch.Bucket, ch.TopicARN, ch.Why = t.arn, t.name, t.home, t.bucket, t.topic, why
 	}
 	if aws.ToBool(st.IsLogging) {
-		if current {
+		switch {
+		case currentBucket:
 			fill("trail " + t.name + " logs to " + t.bucket + ", the bucket the stack uses")
-		} else {
+		case current:
+			fill("trail " + t.name + ", the trail the stack uses, logs to " + t.bucket)
+		default:
 			fill("trail " + t.name + " logs to " + t.bucket + ", a bucket of the account")
 		}
 		return true, nil

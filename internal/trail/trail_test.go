@@ -120,3 +120,24 @@ func TestVisionOneOwnTrail(t *testing.T) {
 		t.Fatalf("auto, no trail named yet: %+v %v, want the account's usable trail", ch, err)
 	}
 }
+
+// The trail a Vision One stack names, stopped, stays the choice and is started again; another
+// usable trail does not replace it. Not named, a stopped trail is passed over.
+func TestVisionOneCurrentTrailStopped(t *testing.T) {
+	current, other := vtrail("audit", nil), vtrail("another", nil)
+	ct := &fake.CloudTrail{}
+	ct.AddTrail(current, false)
+	ct.AddTrail(other, true)
+	c := trail.Clients{CloudTrail: func(string) trail.API { return ct }}
+	ch, err := trail.Resolve(context.Background(), c, trail.Input{Account: acct, Region: region, Mode: config.TrailAuto, Rules: trail.VisionOne, CurrentTrail: aws.ToString(current.TrailARN)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.CreateNewTrail || ch.TrailARN != aws.ToString(current.TrailARN) || ch.TopicARN != aws.ToString(current.SnsTopicARN) || !ch.Stopped {
+		t.Fatalf("choice %+v: want the stack's stopped trail kept, to be started again", ch)
+	}
+	ch, err = trail.Resolve(context.Background(), c, trail.Input{Account: acct, Region: region, Mode: config.TrailAuto, Rules: trail.VisionOne})
+	if err != nil || ch.TrailARN != aws.ToString(other.TrailARN) || ch.Stopped {
+		t.Fatalf("no trail named: %+v %v, want the logging trail", ch, err)
+	}
+}

@@ -322,6 +322,10 @@ func (v *VisionOne) Reset() {
 
 // ---- inspection ----
 
+// OIDCProviderURL is the stand-in's visionOneOidcProviderUrl, the same for every template (one
+// Vision One account).
+func (v *VisionOne) OIDCProviderURL() string { return v.URL + "/oidc/" + v.opts.BusinessID }
+
 // Account returns what the stand-in knows of an account.
 func (v *VisionOne) Account(id string) (CAMAccount, bool) {
 	v.mu.Lock()
@@ -528,7 +532,7 @@ func (v *VisionOne) generate(w http.ResponseWriter, r *http.Request) {
 	id := v.generated.Add(1)
 	g := &Generation{Created: now, Expires: now.Add(TemplateLifetime), Version: version, AWSRegion: in.AWSRegion,
 		AccountName: in.AWSAccountName, Description: in.AWSAccountDescription, Features: in.Features, CustomTags: in.CustomTags,
-		CloudTrail: cloudTrail, OIDCProvider: v.URL + "/oidc/" + v.opts.BusinessID, seq: id}
+		CloudTrail: cloudTrail, OIDCProvider: v.OIDCProviderURL(), seq: id}
 	body, err := v.render(g, "v1cam-"+randomHex(24))
 	if err != nil {
 		camError(w, http.StatusInternalServerError, "InternalError", err.Error())
