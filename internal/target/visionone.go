@@ -177,7 +177,7 @@ func (t *VisionOne) featureIDs(ctx context.Context, creds secret.Credentials) ([
 	return found, nil
 }
 
-// template is the URL of the template generated for the stack's region and the features: the
+// template is the URL of the template generated for the version, the stack's region and the features: the
 // one kept, while younger than ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE, else a new one (kept for
 // every worker). A generated template embeds a key that lasts 90 days; the maximum age leaves
 // a margin, so that no write uses an expired one.
@@ -185,7 +185,9 @@ func (t *VisionOne) featureIDs(ctx context.Context, creds secret.Credentials) ([
 // The ledger keeps the URL sealed (seal.go): a kept one that does not open with the current
 // key (rotated since) is made again.
 func (t *VisionOne) template(ctx context.Context, in Input, features []string) (string, error) {
-	key := "visionone/" + in.Region + "/" + strings.Join(features, ",")
+	// One per version: a rollout to a new version (visionone:2) writes every account from a
+	// template Vision One generates for it, not from the one kept for the old version.
+	key := in.Version.URL + "/" + in.Region + "/" + strings.Join(features, ",")
 	kept := func(g ledger.Generated) (string, bool) {
 		url, err := openURL(in.Creds.VisionOneKey, key, g.URL)
 		return url, err == nil

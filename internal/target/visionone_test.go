@@ -121,10 +121,11 @@ func TestVisionOneDesired(t *testing.T) {
 	if d3.TemplateURL == d.TemplateURL || api.generated != 2 || d3.Fingerprint() != d.Fingerprint() {
 		t.Errorf("after 61 days: generated %d times, URL %s, fingerprint changed %v", api.generated, d3.TemplateURL, d3.Fingerprint() != d.Fingerprint())
 	}
-	// A new version (a rollout's) is a new identity.
+	// A new version (a rollout's) is a new identity, from a template generated for it (the one
+	// kept for the old version is Vision One's old template).
 	in.Version = rollout.Version{URL: "visionone:2"}
-	if d4, _ := v1.Desired(context.Background(), in); d4.Fingerprint() == d.Fingerprint() {
-		t.Error("a new version did not change the fingerprint")
+	if d4, _ := v1.Desired(context.Background(), in); d4.Fingerprint() == d.Fingerprint() || api.generated != 3 || d4.TemplateURL == d3.TemplateURL {
+		t.Errorf("a new version: fingerprint changed %v, generated %d", d4.Fingerprint() != d.Fingerprint(), api.generated)
 	}
 	// The name the stack was made with is kept; the trail stack's outputs stand in for the choice.
 	in.Stack = stack.Observed{Exists: true, Params: map[string]string{target.ParamCloudAccountName: "payments-old"}}
@@ -161,7 +162,7 @@ func TestVisionOneTemplateSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := kept["visionone/eu-central-1/cloud-audit-log-monitoring"]
+	g := kept["visionone:1/eu-central-1/cloud-audit-log-monitoring"]
 	if g.URL == "" || strings.Contains(g.URL, "cam-templates") || strings.Contains(g.URL, "https") {
 		t.Fatalf("the ledger holds %q", g.URL)
 	}
@@ -169,7 +170,7 @@ func TestVisionOneTemplateSealed(t *testing.T) {
 		t.Errorf("the sealed URL was not reused: %s, generated %d", d2.TemplateURL, api.generated)
 	}
 	// Under another item's key it does not open.
-	kept["visionone/eu-west-1/cloud-audit-log-monitoring"] = g
+	kept["visionone:1/eu-west-1/cloud-audit-log-monitoring"] = g
 	in.Region = "eu-west-1"
 	if _, err := v1.Desired(context.Background(), in); err != nil || api.generated != 2 {
 		t.Errorf("a copied item was used: generated %d, %v", api.generated, err)
@@ -236,7 +237,7 @@ func TestVisionOneTemplateGeneratedOnce(t *testing.T) {
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	in := target.Input{Account: "012345678901", AccountName: "a", Region: "eu-central-1", Now: now, Version: rollout.Version{URL: config.DefaultVisionOneVersion}, Creds: creds,
 		Trail: trail.Choice{TrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/audit", TopicARN: "arn:aws:sns:eu-central-1:012345678901:audit"}}
-	key := "visionone/eu-central-1/cloud-audit-log-monitoring"
+	key := "visionone:1/eu-central-1/cloud-audit-log-monitoring"
 	tpl := v1.Templates.(memTemplates)
 	// Another worker holds the claim.
 	tpl[key+"#claim"] = ledger.Generated{Generated: now.Add(-10 * time.Second)}
