@@ -39,8 +39,11 @@ func (a *app) validateCmd() *cobra.Command {
                   when it is set
   template        the reconcile function reads ONBOARDER_TEMPLATE_URL there, with the execution
                   role (CloudFormation GetTemplateSummary in the stacks' region), and it takes
-                  the parameters the onboarder sends: it declares each, and requires no other
-                  (not applicable to the Vision One target, whose templates Vision One makes)
+                  the parameters the onboarder sends: it declares each, and requires no other.
+                  For the Vision One target, whose templates Vision One generates: the template
+                  kept for the version in force, when it was generated, its bucket and Vision
+                  One's OIDC provider (the member StackSet's VisionOneTemplateBucket and
+                  VisionOneOidcProvider); none is generated for the check
   trail           a trail logs the management account's management events in us-east-1:
                   Organizations' CloseAccount, RemoveAccountFromOrganization and MoveAccount
                   reach EventBridge only through it

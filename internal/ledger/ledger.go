@@ -259,11 +259,15 @@ func IsAccountKey(k string) bool {
 // skip them).
 const TemplateKeyPrefix = "#template/"
 
-// Generated is a vendor's generated template kept for reuse: its URL and when it was made.
+// Generated is a vendor's generated template kept for reuse: its URL (sealed by the target)
+// and when it was made; the bucket it is in and the vendor's OIDC provider, which are not
+// secret and which the member StackSet's roles name (`onboarder validate` reports them).
 type Generated struct {
-	Key       string    `dynamodbav:"account"`
-	URL       string    `dynamodbav:"url"`
-	Generated time.Time `dynamodbav:"generated"`
+	Key          string    `dynamodbav:"account"`
+	URL          string    `dynamodbav:"url"`
+	Generated    time.Time `dynamodbav:"generated"`
+	Bucket       string    `dynamodbav:"bucket,omitempty"`
+	OIDCProvider string    `dynamodbav:"oidcProvider,omitempty"`
 }
 
 // Template reads the generated template kept under key (TemplateKeyPrefix and the target's

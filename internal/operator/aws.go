@@ -35,6 +35,9 @@ func New(cfg config.Config, awsCfg aws.Config, r *reconcile.Reconciler, log *slo
 		Members: &AWSMembers{Assumer: &crossaccount.Assumer{Base: awsCfg, SessionName: cfg.SessionName,
 			RoleARN: func(account string) string { return cfg.ExecutionRoleARN("aws", account) }}},
 	}
+	if v, ok := readOnlyTarget(r.Target).(*target.VisionOne); ok {
+		h.VisionOne = v
+	}
 	if cfg.FallbackRoleName != "" {
 		h.Fallback = &AWSMembers{Assumer: &crossaccount.Assumer{Base: awsCfg, SessionName: cfg.SessionName,
 			RoleARN: func(account string) string { return cfg.FallbackRoleARN("aws", account) }}}

@@ -77,6 +77,9 @@ type Handler struct {
 	FreshCloudOne func() reconcile.KeyDescriber
 	Members       Members // the execution role
 	Fallback      Members // ONBOARDER_FALLBACK_ROLE_NAME; nil: none
+	// VisionOne is the Vision One target, read only, for what check says of its kept
+	// templates; nil for Cloud One.
+	VisionOne *target.VisionOne
 
 	Log *slog.Logger
 	// Parallel bounds the accounts worked on at once (default 10, as a batch of the queue);
@@ -472,7 +475,7 @@ func (h *Handler) check(ctx context.Context, req Request, seen *seenCreds) ([]Ch
 	if slices.Contains(want, CheckTemplate) {
 		switch {
 		case visionOne:
-			add(na(CheckTemplate, "Vision One generates the template of each region (ONBOARDER_TARGET="+config.TargetVisionOne+"): the worker reads it before each write"))
+			add(h.keptTemplate(ctx, creds, secretErr, v.URL))
 		case account == "":
 			add(skip(CheckTemplate, "no account to read it in: pass --account ID"))
 		case excluded:
@@ -494,6 +497,37 @@ func (h *Handler) check(ctx context.Context, req Request, seen *seenCreds) ([]Ch
 		}
 	}
 	return out, ""
+}
+
+// keptTemplate says what the Vision One template kept for version is, without its URL: when it
+// was generated, the bucket it is in and Vision One's OIDC provider, the two settings of the
+// member StackSet's roles (VisionOneTemplateBucket, VisionOneOidcProvider) that only a
+// generated template tells. It never generates one (a generation makes a key in Vision One);
+// the worker reads a template's parameters before each write from it.
+func (h *Handler) keptTemplate(ctx context.Context, creds secret.Credentials, secretErr error, version string) Check {
+	switch {
+	case h.VisionOne == nil:
+		return Check{Name: CheckTemplate, OK: true, Skipped: true, Detail: "not applicable: Vision One generates the template of each region; the worker reads it before each write"}
+	case secretErr != nil:
+		return Check{Name: CheckTemplate, Skipped: true, Detail: "not checked: the secret could not be read"}
+	}
+	k, found, err := h.VisionOne.Kept(ctx, creds, version)
+	switch {
+	case err != nil:
+		return Check{Name: CheckTemplate, Detail: "read the Vision One template kept for " + version + ": " + oneLine(err.Error())}
+	case !found:
+		return Check{Name: CheckTemplate, OK: true, Region: h.Cfg.StackRegion, Detail: fmt.Sprintf("no template kept for %s yet: the first stack write generates one (Vision One makes a key for each); "+
+			"validate again then to read its bucket and Vision One's OIDC provider, which the member StackSet's VisionOneTemplateBucket and VisionOneOidcProvider name", k.Key)}
+	}
+	detail := fmt.Sprintf("template kept for %s, generated %s (its key expires %s; a new one is generated after %s)", k.Key,
+		k.Generated.UTC().Format(time.RFC3339), k.Generated.Add(90*24*time.Hour).UTC().Format("2006-01-02"), h.Cfg.VisionOneTemplateMaxAge)
+	if k.Bucket != "" {
+		detail += "; in bucket " + k.Bucket + " (the member StackSet's VisionOneTemplateBucket)"
+	}
+	if k.OIDCProvider != "" {
+		detail += "; Vision One's OIDC provider " + k.OIDCProvider + " (VisionOneOidcProvider)"
+	}
+	return Check{Name: CheckTemplate, OK: true, Region: h.Cfg.StackRegion, Detail: detail}
 }
 
 // templateCheck reads the parameters the version's template declares (GetTemplateSummary, in

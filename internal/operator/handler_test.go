@@ -29,6 +29,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/visionone"
 )
 
 const (
@@ -427,7 +428,7 @@ func decls(names ...string) []cfntypes.ParameterDeclaration {
 // ONBOARDER_STACK_REGION, and no Cloud One key or template URL is checked.
 func TestCheckVisionOne(t *testing.T) {
 	w := newWorld(t)
-	w.h.Cfg.Target, w.h.Cfg.StackRegion = config.TargetVisionOne, region
+	w.h.Cfg.Target, w.h.Cfg.StackRegion, w.h.Cfg.TemplateURL = config.TargetVisionOne, region, config.DefaultVisionOneVersion
 	w.sm.Put(secretARN, `{"visionOneApiKey":"V1KEY-0123456789abcdef"}`, "v1")
 	w.h.FreshSecrets = func() reconcile.Secrets {
 		return &secretstore.Store{API: w.sm, ARN: secretARN, Fields: w.h.Cfg.SecretFields()}
@@ -448,4 +449,49 @@ func TestCheckVisionOne(t *testing.T) {
 	if b, _ := json.Marshal(resp); strings.Contains(string(b), "V1KEY-0123456789abcdef") {
 		t.Errorf("the answer holds Vision One's key: %s", b)
 	}
+
+	// With the target: none kept yet (none generated for the check), then the kept one's
+	// bucket and OIDC provider, never its URL.
+	kept := putTemplates{}
+	api := &v1Features{}
+	w.h.VisionOne = &target.VisionOne{Cfg: w.h.Cfg, API: api, Templates: kept}
+	tpl := func() Check {
+		for _, c := range w.serve(Request{Op: OpCheck, Checks: []string{CheckTemplate}}).Checks {
+			if c.Name == CheckTemplate {
+				return c
+			}
+		}
+		t.Fatal("no template check")
+		return Check{}
+	}
+	if c := tpl(); !c.OK || !strings.Contains(c.Detail, "no template kept for visionone:1/us-east-1/cloud-audit-log-monitoring yet") {
+		t.Errorf("none kept: %+v", c)
+	}
+	kept["visionone:1/us-east-1/cloud-audit-log-monitoring"] = ledger.Generated{URL: "sealed:v1:secret-looking", Generated: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		Bucket: "trend-cam-templates", OIDCProvider: "cloudaccounts.xdr.trendmicro.com/oidc"}
+	c := tpl()
+	if !c.OK || !strings.Contains(c.Detail, "in bucket trend-cam-templates") || !strings.Contains(c.Detail, "OIDC provider cloudaccounts.xdr.trendmicro.com/oidc") ||
+		!strings.Contains(c.Detail, "expires 2027-03-01") || strings.Contains(c.Detail, "sealed") {
+		t.Errorf("kept: %+v", c)
+	}
+	if api.generated != 0 {
+		t.Errorf("the check generated %d templates", api.generated)
+	}
+}
+
+// v1Features is Vision One's API with the CloudTrail feature; it counts generations.
+type v1Features struct{ generated int }
+
+func (f *v1Features) Features(context.Context, secret.Value) ([]visionone.Feature, error) {
+	return []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}, nil
+}
+func (f *v1Features) GenerateTemplate(context.Context, secret.Value, visionone.TemplateRequest) (visionone.Template, error) {
+	f.generated++
+	return visionone.Template{}, errors.New("not in this test")
+}
+func (f *v1Features) Account(context.Context, secret.Value, string) (visionone.Account, bool, error) {
+	return visionone.Account{}, false, nil
+}
+func (f *v1Features) DeleteAccount(context.Context, secret.Value, string) (bool, error) {
+	return false, nil
 }

@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -236,7 +237,8 @@ func (t *VisionOne) template(ctx context.Context, in Input, features []string) (
 	if err != nil {
 		return "", fmt.Errorf("seal the generated template's URL: %w", err)
 	}
-	put, err := t.Templates.PutTemplate(ctx, key, ledger.Generated{URL: sealed, Generated: in.Now})
+	_, oidc, _ := strings.Cut(gen.VisionOneOIDCProviderURL, "://")
+	put, err := t.Templates.PutTemplate(ctx, key, ledger.Generated{URL: sealed, Generated: in.Now, Bucket: bucketOf(gen.TemplateURL), OIDCProvider: oidc})
 	if err != nil {
 		return "", err
 	}
@@ -248,6 +250,50 @@ func (t *VisionOne) template(ctx context.Context, in Input, features []string) (
 		}
 	}
 	return gen.TemplateURL, nil
+}
+
+// KeptTemplate is what may be said of a kept template: everything but its URL.
+type KeptTemplate struct {
+	Key          string    // version/region/features
+	Generated    time.Time // when Vision One generated it (its key expires 90 days later)
+	Bucket       string    // the S3 bucket it is in ("" when its URL names none)
+	OIDCProvider string    // Vision One's OIDC provider, as IAM names it
+}
+
+// Kept is the template kept for the version in the stacks' region, if any, without its URL;
+// it reads the features (a call to Vision One, once per process) and never generates.
+func (t *VisionOne) Kept(ctx context.Context, creds secret.Credentials, version string) (KeptTemplate, bool, error) {
+	features, err := t.featureIDs(ctx, creds)
+	if err != nil {
+		return KeptTemplate{}, false, err
+	}
+	key := version + "/" + t.Cfg.StackRegion + "/" + strings.Join(features, ",")
+	g, ok, err := t.Templates.Template(ctx, key)
+	if err != nil || !ok || g.Generated.IsZero() {
+		return KeptTemplate{Key: key}, false, err
+	}
+	return KeptTemplate{Key: key, Generated: g.Generated, Bucket: g.Bucket, OIDCProvider: g.OIDCProvider}, true, nil
+}
+
+// bucketOf is the S3 bucket of an S3 URL, virtual-hosted (https://B.s3[.region].amazonaws.com/K)
+// or path-style (https://s3[.region].amazonaws.com/B/K, and an endpoint's http://host/B/K);
+// "" when it names none.
+func bucketOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	host := u.Hostname()
+	if i := strings.Index(host, ".s3."); i > 0 {
+		return host[:i]
+	}
+	if i := strings.Index(host, ".s3-"); i > 0 {
+		return host[:i]
+	}
+	if b, _, _ := strings.Cut(strings.TrimPrefix(u.Path, "/"), "/"); b != "" && (strings.HasPrefix(host, "s3.") || strings.HasPrefix(host, "s3-") || !strings.Contains(host, "amazonaws.com")) {
+		return b
+	}
+	return ""
 }
 
 // View is Vision One's view of the account (GET /v3.0/cam/awsAccounts/{id}).

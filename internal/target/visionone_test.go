@@ -166,6 +166,9 @@ func TestVisionOneTemplateSealed(t *testing.T) {
 	if g.URL == "" || strings.Contains(g.URL, "cam-templates") || strings.Contains(g.URL, "https") {
 		t.Fatalf("the ledger holds %q", g.URL)
 	}
+	if g.Bucket != "cam-templates" {
+		t.Errorf("the kept template's bucket is %q", g.Bucket)
+	}
 	if d2, _ := v1.Desired(context.Background(), in); d2.TemplateURL != d.TemplateURL || api.generated != 1 {
 		t.Errorf("the sealed URL was not reused: %s, generated %d", d2.TemplateURL, api.generated)
 	}
@@ -275,5 +278,23 @@ func TestVisionOneNameOfARepair(t *testing.T) {
 	in.Account = "123456789012"
 	if d, err := v1.Desired(context.Background(), in); err != nil || d.Params[target.ParamCloudAccountName] != "123456789012" {
 		t.Errorf("unknown to Vision One: %+v %v, want the id", d.Params, err)
+	}
+}
+
+// The bucket of a template URL, as S3 names buckets in URLs (virtual-hosted and path-style,
+// https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
+func TestBucketOf(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://cam-templates.s3.amazonaws.com/a/b.yaml?X-Amz-Signature=x": "cam-templates",
+		"https://cam-templates.s3.eu-central-1.amazonaws.com/a/b.yaml":      "cam-templates",
+		"https://cam-templates.s3-eu-west-1.amazonaws.com/b.yaml":           "cam-templates",
+		"https://s3.us-east-1.amazonaws.com/cam-templates/b.yaml":           "cam-templates",
+		"http://127.0.0.1:5000/cam-templates/b.yaml":                        "cam-templates",
+		"https://cloudformation.amazonaws.com/":                             "",
+		"not a url":                                                         "",
+	} {
+		if got := target.BucketOf(url); got != want {
+			t.Errorf("bucketOf(%q) = %q, want %q", url, got, want)
+		}
 	}
 }
