@@ -8,6 +8,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	smithy "github.com/aws/smithy-go"
 )
@@ -134,4 +135,21 @@ func IsCode(err error, codes ...string) bool {
 		}
 	}
 	return false
+}
+
+// Waiter is an error that says how long to wait before trying again (an HTTP 429's
+// Retry-After).
+type Waiter interface {
+	error
+	RetryAfterDelay() time.Duration
+}
+
+// RetryAfter is the wait the first error in err's chain that says one asks for; zero when
+// none does.
+func RetryAfter(err error) time.Duration {
+	var w Waiter
+	if errors.As(err, &w) {
+		return max(w.RetryAfterDelay(), 0)
+	}
+	return 0
 }

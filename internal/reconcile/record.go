@@ -139,7 +139,8 @@ func Record(res Result, prev *ledger.Entry, in RecordInput) (Result, ledger.Entr
 			res.Failures = e.Failures
 			res.GiveUp = cfg.MaxFailures > 0 && e.Failures >= cfg.MaxFailures
 		}
-		res.Outcome, res.RetryAfter = OutcomeRetry, delays.Backoff(res.Failures)
+		// A 429's Retry-After (Vision One's) is honoured when it asks for longer.
+		res.Outcome, res.RetryAfter = OutcomeRetry, max(delays.Backoff(res.Failures), fault.RetryAfter(res.Err))
 		if res.GiveUp {
 			res.Outcome = OutcomeDLQ
 		}

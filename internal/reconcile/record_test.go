@@ -27,6 +27,7 @@ func TestRecordTable(t *testing.T) {
 		StatusBefore: "CREATE_COMPLETE", StatusAfter: "CREATE_COMPLETE", Managed: true, Reason: "stack CloudOne is CREATE_COMPLETE and in sync",
 		Trail: &trail.Choice{Mode: "auto", TrailARN: "arn:aws:cloudtrail:us-east-1:" + acct + ":trail/audit", TrailName: "audit", HomeRegion: region, Bucket: "b"}}
 	transient := failure(inSync, fault.Transientf("throttled"))
+	rateLimited := failure(inSync, fault.As(fault.Transient, waitErr(90*time.Second)))
 	roleWait := transient
 	roleWait.waitsForRole = true
 	needsPerson := failure(inSync, fault.NeedsPersonf("the onboarder's update failed"))
@@ -83,6 +84,8 @@ func TestRecordTable(t *testing.T) {
 				}
 			}},
 		{"transient: gives up at ONBOARDER_MAX_FAILURES", transient, failing(2), req, true, OutcomeDLQ, 2 * time.Minute, 3, true, true, nil},
+		{"transient, rate limited: back no sooner than its Retry-After", rateLimited, nil, req, true, OutcomeRetry, 90 * time.Second, 1, false, true, nil},
+		{"transient, rate limited: the back-off when longer", rateLimited, failing(3), req, true, OutcomeDLQ, 4 * time.Minute, 4, true, true, nil},
 		{"transient, no entry kept: not counted", transient, nil, req, false, OutcomeRetry, 30 * time.Second, 0, false, false, nil},
 		{"needs a person, recorded by another request: reported once", needsPerson, entryOf(needsPerson, other), req, true, OutcomeDone, 0, 0, false, false,
 			func(t *testing.T, res Result, e ledger.Entry) {
@@ -209,3 +212,10 @@ func TestDigestSays(t *testing.T) {
 		t.Error("no digest spared the read")
 	}
 }
+
+// waitErr is an error that asks to be tried again after d (an HTTP 429's Retry-After).
+type waitErr time.Duration
+
+func (w waitErr) Error() string                  { return "rate limited" }
+func (w waitErr) RetryAfterDelay() time.Duration { return time.Duration(w) }
+

@@ -32,7 +32,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -202,14 +201,9 @@ type RateLimitError struct {
 
 func (e *RateLimitError) Unwrap() error { return e.APIError }
 
-// RetryAfter returns the wait a rate-limited call asked for, if err is one that carries it.
-func RetryAfter(err error) (time.Duration, bool) {
-	var rl *RateLimitError
-	if errors.As(err, &rl) && rl.RetryAfter > 0 {
-		return rl.RetryAfter, true
-	}
-	return 0, false
-}
+// RetryAfterDelay is the wait Vision One asked for (fault.Waiter): the worker's next look is
+// no sooner than that.
+func (e *RateLimitError) RetryAfterDelay() time.Duration { return e.RetryAfter }
 
 // keyHint is what a person checks when Vision One refuses the key.
 const keyHint = "check the Vision One API key in the secret's visionOneApiKey field (expired, revoked or from " +

@@ -308,7 +308,8 @@ func TestVisionOneFailsTheNextCalls(t *testing.T) {
 	v.FailNext(1, http.StatusUnauthorized, 0)
 	for i := 0; i < 2; i++ {
 		_, err := c.Features(ctx, key)
-		d, ok := visionone.RetryAfter(err)
+		d := fault.RetryAfter(err)
+		ok := d > 0
 		if fault.ClassOf(err) != fault.Transient || !ok || d != 3*time.Second || !strings.Contains(err.Error(), "Too many API requests") {
 			t.Errorf("call %d: %v (Retry-After %v %v)", i, err, d, ok)
 		}
