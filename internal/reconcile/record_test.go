@@ -218,4 +218,3 @@ type waitErr time.Duration
 
 func (w waitErr) Error() string                  { return "rate limited" }
 func (w waitErr) RetryAfterDelay() time.Duration { return time.Duration(w) }
-
