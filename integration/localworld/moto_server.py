@@ -10,6 +10,15 @@ Always (AWS as it is):
   so the sweep could not check that a manual request comes from the install account. The
   default template gets the field, from the event moto built (the putting account).
 
+- DynamoDB's single-item writes are atomic: "Individual write operations such as UpdateItem
+  are atomic and always operate on the most recent version of the item, regardless of
+  concurrency" (Amazon DynamoDB Developer Guide, "Best practices for handling concurrent
+  updates in DynamoDB"), so of two conditional writes that race, one fails its condition.
+  moto 5.2.1 checks the condition and then writes, with no lock (moto/dynamodb/models/
+  __init__.py, DynamoDBBackend.put_item, update_item, delete_item, transact_write_items), and
+  its server answers requests in threads: two workers could both claim the same thing (a
+  start slot, the generation of a template). The backend's writes are serialized.
+
 Always (speed only; every answer stays as it is):
 
 - EventBridge builds each delivered event from eight JSONPath expressions, and jsonpath_ng
@@ -50,6 +59,27 @@ events_utils.EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = events_utils.Eve
     '"version": "0",', '"version": "0", "account": "<account>",'
 )
 jsonpath_ext.parse = functools.lru_cache(maxsize=1024)(jsonpath_ext.parse)
+
+
+def atomic_dynamodb_writes() -> None:
+    from moto.dynamodb import models as dynamodb_models
+
+    lock = threading.RLock()
+
+    def serialized(fn):  # type: ignore[no-untyped-def]
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):  # type: ignore[no-untyped-def]
+            with lock:
+                return fn(*args, **kwargs)
+
+        return wrapped
+
+    backend = dynamodb_models.DynamoDBBackend
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(backend, name, serialized(getattr(backend, name)))
+
+
+atomic_dynamodb_writes()
 
 
 def tune() -> None:

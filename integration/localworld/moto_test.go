@@ -4,14 +4,19 @@ package localworld
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -112,5 +117,51 @@ func TestTunedMotoSQSAnswersAlike(t *testing.T) {
 	}
 	if !maps.Equal(attrs[false], attrs[true]) {
 		t.Errorf("attributes differ:\nmoto:  %v\ntuned: %v", attrs[false], attrs[true])
+	}
+}
+
+// DynamoDB's single-item writes are atomic on AWS: of many conditional writes racing on one
+// item, exactly one passes its condition (moto_server.py serializes moto's, which check and
+// then write without a lock).
+func TestMotoConditionalWritesRace(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, err := StartMotoWith(ctx, MotoOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	db := dynamodb.NewFromConfig(m.Config(ctx, "us-east-1"))
+	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{TableName: aws.String("race"), BillingMode: ddbtypes.BillingModePayPerRequest,
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("k"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("k"), KeyType: ddbtypes.KeyTypeHash}}}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 40 {
+		key := fmt.Sprintf("item-%d", round)
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for w := range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("race"),
+					Key:                       map[string]ddbtypes.AttributeValue{"k": &ddbtypes.AttributeValueMemberS{Value: key}},
+					UpdateExpression:          aws.String("SET claimedBy = :w"),
+					ConditionExpression:       aws.String("attribute_not_exists(claimedBy)"),
+					ExpressionAttributeValues: map[string]ddbtypes.AttributeValue{":w": &ddbtypes.AttributeValueMemberN{Value: fmt.Sprint(w)}}})
+				var cond *ddbtypes.ConditionalCheckFailedException
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case !errors.As(err, &cond):
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if n := wins.Load(); n != 1 {
+			t.Fatalf("round %d: %d conditional writes passed, want 1", round, n)
+		}
 	}
 }
