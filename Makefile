@@ -70,9 +70,11 @@ deploy: package
 	aws cloudformation package --template-file deploy/template.yaml --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix cloudone-onboarder --output-template-file $(DIST)/packaged.yaml
 	aws cloudformation deploy --template-file $(DIST)/packaged.yaml --stack-name cloudone-onboarder --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides OrganizationId=$(ORG_ID) SecretArn=$(SECRET_ARN)
 
-## demo: the whole loop on moto and the Cloud One stand-in, one command
+## demo: the whole loop on moto and the Cloud One stand-in, one command; TARGET=visionone
+## shows the Vision One target's story (docs/DEMO.md)
+TARGET ?= cloudone
 demo:
-	go run ./cmd/demo
+	go run ./cmd/demo -target $(TARGET)
 
 ## bench: performance figures into docs/PERFORMANCE.md (about an hour on 2 cores: the wave of new accounts is 36 minutes by design; see cmd/bench -h)
 bench:

@@ -114,15 +114,24 @@ func (d *demo) check() ([]string, int, error) {
 	for _, c := range d.replayWrites {
 		problems = append(problems, fmt.Sprintf("the replay wrote: %s %s/%s %s", c.Service, c.Account, c.Region, c.Action))
 	}
-	q, err := sqs.NewFromConfig(d.h.Moto.Config(d.ctx, homeRegion)).GetQueueAttributes(d.ctx, &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(d.env.DLQURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	n, err := d.dlqDepth()
 	if err != nil {
-		return nil, 0, fmt.Errorf("DLQ depth: %w", err)
+		return nil, 0, err
 	}
-	if n := q.Attributes["ApproximateNumberOfMessages"]; n != "1" {
+	if n != "1" {
 		problems = append(problems, fmt.Sprintf("%s messages in the dead-letter queue, want 1 (sandbox-b's failed update)", n))
 	}
 	return problems, len(d.org.Accounts), nil
+}
+
+// dlqDepth is the number of messages in the reconcile queue's dead-letter queue.
+func (d *demo) dlqDepth() (string, error) {
+	q, err := sqs.NewFromConfig(d.h.Moto.Config(d.ctx, homeRegion)).GetQueueAttributes(d.ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(d.env.DLQURL), AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil {
+		return "", fmt.Errorf("DLQ depth: %w", err)
+	}
+	return q.Attributes["ApproximateNumberOfMessages"], nil
 }
 
 func (d *demo) stack(account string) (*cfntypes.Stack, error) {
@@ -131,17 +140,22 @@ func (d *demo) stack(account string) (*cfntypes.Stack, error) {
 
 // stackIn reads the CloudOne stack; nil when there is none.
 func (d *demo) stackIn(account, region string) (*cfntypes.Stack, error) {
+	return d.stackNamed(account, region, stackName)
+}
+
+// stackNamed reads a stack by name; nil when there is none.
+func (d *demo) stackNamed(account, region, name string) (*cfntypes.Stack, error) {
 	cfg, err := d.h.Moto.AccountConfig(d.ctx, account, region, localworld.ExecutionRole)
 	if err != nil {
 		return nil, err
 	}
-	out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(d.ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stackName)})
+	out, err := cloudformation.NewFromConfig(cfg).DescribeStacks(d.ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) && (ae.ErrorCode() == "ValidationError" || strings.Contains(ae.ErrorMessage(), "does not exist")) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("describe stack %s in %s/%s: %w", stackName, account, region, err)
+		return nil, fmt.Errorf("describe stack %s in %s/%s: %w", name, account, region, err)
 	}
 	for _, s := range out.Stacks {
 		if s.StackStatus != cfntypes.StackStatusDeleteComplete {

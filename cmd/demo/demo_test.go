@@ -15,7 +15,8 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
 )
 
-// TestDemo runs the whole demo in-process, as `make demo` does, and checks what the design
+// TestDemo runs the whole demo in-process, as `make demo` does (and as `make demo
+// TARGET=visionone` does, for the Vision One target's story), and checks what the design
 // guarantees, whatever the speed of the machine: the exit code (the demo's own check of the
 // end state in moto: every stack, its parameters and tags, the trail that logs again, no
 // write during the replay, one message in the DLQ), the order of each account's decisions in
@@ -27,6 +28,12 @@ func TestDemo(t *testing.T) {
 	if _, err := exec.LookPath("moto_server"); err != nil {
 		t.Fatal("moto_server is not on PATH: install it with pip install 'moto[server]'")
 	}
+	t.Run("cloudone", testCloudOneDemo)
+	t.Run("visionone", testVisionOneDemo)
+}
+
+// testCloudOneDemo is `make demo`: the Cloud One target's story.
+func testCloudOneDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer

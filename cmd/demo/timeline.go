@@ -162,6 +162,11 @@ func (t *timeline) print(w io.Writer, entries []entry) {
 			if b, a := e.str("status_before"), e.str("status_after"); a != "" && a != b {
 				why += "; now " + a
 			}
+			// What Vision One said of the account, when the pass read it (its words about a
+			// failure are in the reason already).
+			if v, ok := e.fields["view"].(map[string]any); ok && !strings.Contains(why, "Vision One reports") {
+				why += "; " + viewText(v)
+			}
 			if n := e.waits; n > 1 {
 				why += fmt.Sprintf(" (%d looks, %s apart or more: no worker waits)", n, e.str("retry_after_s")+"s")
 			}
@@ -182,6 +187,18 @@ func (t *timeline) print(w io.Writer, entries []entry) {
 	}
 }
 
+// viewText says what a reconcile line's vendor view is.
+func viewText(v map[string]any) string {
+	if found, _ := v["found"].(bool); !found {
+		return "Vision One does not know the account yet"
+	}
+	s, _ := v["state"].(string)
+	if tv, _ := v["templateVersion"].(string); tv != "" {
+		s += " (template " + tv + ")"
+	}
+	return "Vision One: " + s
+}
+
 // short drops the account from "ACCOUNT/REGION" in a reason: the line names it already.
 func (t *timeline) short(s, account string) string {
 	if account == "" {
@@ -192,7 +209,7 @@ func (t *timeline) short(s, account string) string {
 
 // mask hides the demo's secrets, should anything ever print them.
 func mask(s string) string {
-	for _, sec := range []string{c1Key.APIKey(), c1Key.Secret, v1Tok} {
+	for _, sec := range []string{c1Key.APIKey(), c1Key.Secret, c1Key2.APIKey(), c1Key2.Secret, v1Tok, v1Key} {
 		s = strings.ReplaceAll(s, sec, "[redacted]")
 	}
 	return s

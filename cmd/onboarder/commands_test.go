@@ -198,15 +198,18 @@ func TestStatusVisionOne(t *testing.T) {
 	f.worker.cfg.Target, f.worker.cfg.TemplateURL = config.TargetVisionOne, config.DefaultVisionOneVersion
 	ok, failed := f.members[0], f.members[1]
 	f.worker.stacks[ok] = operator.Stack{Account: ok, Region: "us-east-1", StackStatus: "CREATE_COMPLETE", Managed: true, TrailMode: "new",
-		Forwarding: "logging", TrailName: "cloudone-onboarder-visionone", Template: "visionone:1"}
+		Forwarding: "logging", TrailName: "cloudone-onboarder-visionone", Template: "visionone:1:us-east-1:cloud-audit-log-monitoring"}
 	f.worker.stacks[failed] = operator.Stack{Account: failed, Region: "us-east-1", StackStatus: "CREATE_COMPLETE", Managed: true, TrailMode: "existing",
-		Forwarding: "NO TOPIC: the trail no longer notifies arn:aws:sns:us-east-1:222222222222:audit", TrailName: "audit", Template: "visionone:1"}
+		Forwarding: "NO TOPIC: the trail no longer notifies arn:aws:sns:us-east-1:222222222222:audit", TrailName: "audit", Template: "visionone:2:us-east-1:cloud-audit-log-monitoring"}
 	f.ledgerEntry(ledger.Entry{Account: ok, Region: "us-east-1", Action: "none", VendorState: "managed", VendorTemplateVersion: "1.4.2", UpdatedAt: time.Now()})
 	f.ledgerEntry(ledger.Entry{Account: failed, Region: "us-east-1", Action: "none", Class: "needs-person", Reason: "Vision One says the account failed",
 		VendorState: "failed", VendorProblems: []string{"cloud-audit-log-monitoring: missing AWS permissions sns:Subscribe"}, UpdatedAt: time.Now()})
 
 	r := f.runExit(exitOK, "status", "--account", ok+","+failed)
+	// The TEMPLATE column shows each stack's version (its template tag's beginning: during a
+	// rollout, visionone:1 or visionone:2).
 	for _, want := range []string{"VISION ONE", "managed (template 1.4.2)", "failed", "logging (cloudone-onboarder-visionone)", "NO TOPIC",
+		"visionone:1:us-east-1:cloud-aud…", "visionone:2:us-east-1:cloud-aud…",
 		"Vision One reports problems (1):", "missing AWS permissions sns:Subscribe", "onboarder's trail stack for Vision One"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, r.stdout)

@@ -354,14 +354,20 @@ func renderStatus(a *app, all []statusRow, visionOne bool) error {
 	return nil
 }
 
-// templateLabel shortens a template URL for the table: its path, at most 32 characters (the
-// end, where the version and the file name are).
+// templateLabel shortens a template for the table, to at most 32 characters: of a URL its
+// path, and the end of it, where the version and the file name are; of a template that is not a
+// URL (Vision One's, "visionone:<label>:<region>:<features>") the beginning, where its version is.
 func templateLabel(url string) string {
-	if i := strings.Index(url, "://"); i >= 0 {
-		url = url[i+3:]
-		if j := strings.Index(url, "/"); j >= 0 {
-			url = url[j+1:]
+	i := strings.Index(url, "://")
+	if i < 0 {
+		if r := []rune(url); len(r) > 32 {
+			return string(r[:31]) + "…"
 		}
+		return url
+	}
+	url = url[i+3:]
+	if j := strings.Index(url, "/"); j >= 0 {
+		url = url[j+1:]
 	}
 	if r := []rune(url); len(r) > 32 {
 		return "…" + string(r[len(r)-31:])

@@ -3,10 +3,15 @@ package intake
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/event"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/org"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
@@ -18,7 +23,9 @@ import (
 // of ONBOARDER_INCLUDE_OUS offboard one (a MoveAccount into them onboards it).
 type AccountVending struct {
 	base
-	Orgs Organizations // ListParents, only when ONBOARDER_INCLUDE_OUS is set
+	// Orgs: ListParents, only when ONBOARDER_INCLUDE_OUS is set; DescribeAccount for the name of
+	// an account onboarded by an event that carries none, for the Vision One target.
+	Orgs Organizations
 }
 
 // NewAccountVending wires an AccountVending. cfgErr, if not nil, is returned by every
@@ -45,10 +52,34 @@ func (h *AccountVending) Handle(ctx context.Context, raw json.RawMessage) error 
 		decide = h.decideCall
 	}
 	d, err := decide(ctx, ev)
+	if err == nil {
+		d, err = h.named(ctx, d)
+	}
 	if err != nil {
 		return h.fail(ctx, ev, err)
 	}
 	return h.finish(ctx, ev, []decision{d}, "")
+}
+
+// named gives an onboarding the account's name from Organizations where the event carries none
+// (CreateAccountResult masks it, MoveAccount names no account), for the Vision One target: its
+// stack names the account in Vision One (CloudAccountName, kept for the stack's life), and the
+// worker, without a name, would name it by its id. Cloud One's stack takes no name: not asked.
+func (h *AccountVending) named(ctx context.Context, d decision) (decision, error) {
+	if h.Config.Target != config.TargetVisionOne || !d.enqueue || d.offboard != "" || d.name != "" {
+		return d, nil
+	}
+	out, err := h.Orgs.DescribeAccount(ctx, &organizations.DescribeAccountInput{AccountId: aws.String(d.account)})
+	switch {
+	case fault.IsCode(err, "AccountNotFoundException"):
+		return d, nil // not a member (any more): the worker finds out, and names nothing
+	case err != nil:
+		return decision{}, fmt.Errorf("describe account %s (its name, for Vision One): %w", d.account, err)
+	}
+	if out.Account != nil {
+		d.name = aws.ToString(out.Account.Name)
+	}
+	return d, nil
 }
 
 func (h *AccountVending) decide(ctx context.Context, ev *event.Event) (decision, error) {

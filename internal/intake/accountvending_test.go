@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
+
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/intake"
 )
@@ -120,6 +123,81 @@ func TestAccountVending(t *testing.T) {
 			_ = json.Unmarshal(raw, &ev)
 			if got, onboards := reqs[0].AccountSince, c.offboard == ""; onboards != got.Equal(ev.Time) || (!onboards && !got.IsZero()) {
 				t.Errorf("AccountSince %s (event at %s), onboarding %v", got, ev.Time, onboards)
+			}
+		})
+	}
+}
+
+// For the Vision One target, an account onboarded by an event that carries no name (Organizations
+// masks it in CreateAccountResult; MoveAccount names no account) is named from Organizations:
+// Vision One's stack names the account by it. Control Tower's events carry the name (no call);
+// Cloud One's stack takes none (no call); an account Organizations does not know is enqueued
+// unnamed; a failed call is retried.
+func TestAccountVendingNamesForVisionOne(t *testing.T) {
+	moved := func(c *config.Config) { c.IncludeOUs = []string{"ou-ab12-sb0x7q9z"} }
+	cases := []struct {
+		name, file string
+		target     string
+		cfg        func(c *config.Config)
+		known      bool  // Organizations knows the account
+		err        error // DescribeAccount's answer
+		wantName   string
+		describes  int
+		wantErr    bool
+	}{
+		{name: "created by Organizations", file: "organizations-create-account-result.json", target: config.TargetVisionOne, known: true, wantName: "shop", describes: 1},
+		{name: "moved into scope", file: "organizations-move-account.json", target: config.TargetVisionOne, cfg: moved, known: true, wantName: "shop", describes: 1},
+		{name: "Control Tower names it", file: "controltower-create-managed-account.json", target: config.TargetVisionOne, known: true, wantName: "workload-prod", describes: 0},
+		{name: "Cloud One", file: "organizations-move-account.json", target: config.TargetCloudOne, cfg: moved, known: true, describes: 0},
+		{name: "not a member", file: "organizations-create-account-result.json", target: config.TargetVisionOne, describes: 1},
+		{name: "throttled", file: "organizations-move-account.json", target: config.TargetVisionOne, cfg: moved, known: true,
+			err: errors.New("TooManyRequestsException: Rate exceeded"), wantErr: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv()
+			cfg := baseConfig()
+			cfg.Target = c.target
+			if c.cfg != nil {
+				c.cfg(&cfg)
+			}
+			e.orgs.Parents = map[string]string{"ou-ab12-k2l3m4n5": "r-ab12"}
+			raw := golden(t, c.file)
+			var ev struct {
+				Detail struct {
+					RequestParameters struct {
+						AccountID string `json:"accountId"`
+					} `json:"requestParameters"`
+					ServiceEventDetails struct {
+						CreateAccountStatus struct {
+							AccountID string `json:"accountId"`
+						} `json:"createAccountStatus"`
+					} `json:"serviceEventDetails"`
+				} `json:"detail"`
+			}
+			_ = json.Unmarshal(raw, &ev)
+			id := ev.Detail.RequestParameters.AccountID + ev.Detail.ServiceEventDetails.CreateAccountStatus.AccountID
+			if c.known {
+				e.orgs.Accounts = []orgtypes.Account{{Id: aws.String(id), Name: aws.String("shop")}}
+			}
+			e.orgs.DescribeAccountCalls.FailAlways(c.err)
+			h := intake.NewAccountVending(cfg, intake.ValidateAccountVending(cfg), e.queue(), e.orgs, e.log, e.metrics)
+			err := invoke(t, h.Handle, raw)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("error %v, want error %v", err, c.wantErr)
+			}
+			if c.wantErr {
+				if n := len(requests(t, e.sqs)); n != 0 {
+					t.Errorf("%d requests sent for an event that failed", n)
+				}
+				return
+			}
+			reqs := requests(t, e.sqs)
+			if len(reqs) != 1 || reqs[0].AccountName != c.wantName {
+				t.Errorf("requests %+v, want one for %q", reqs, c.wantName)
+			}
+			if got := e.orgs.DescribeAccountCalls.Count(); got != c.describes {
+				t.Errorf("%d DescribeAccount calls, want %d", got, c.describes)
 			}
 		})
 	}

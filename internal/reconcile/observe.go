@@ -76,10 +76,21 @@ func (p *pass) decide(ctx context.Context, m Member, o *Observation, at Setting,
 		plan, row = Decide(*o)
 		plan.Why += " (from a template " + p.r.target().Name() + " generates first: none is generated in a dry run)"
 	case plan.ReadTemplate:
+		made := ""
+		if o.Desired.TemplateURL == "" && o.Desired.MakeTemplate != nil {
+			// The template is made for the write, and only for one (Vision One generates it
+			// when none is kept young: each generation is a new key in Vision One).
+			if o.Desired.TemplateURL, made, err = o.Desired.MakeTemplate(ctx); err != nil {
+				return plan, row, err
+			}
+		}
 		if o.Template, err = p.template(ctx, m, *o.Desired, at); err != nil {
 			return plan, row, err
 		}
 		plan, row = Decide(*o)
+		if made != "" {
+			plan.Why += " (" + made + ")"
+		}
 	case plan.ReadView:
 		if o.View, err = p.r.target().View(ctx, p.creds, p.req.Account); err != nil {
 			return plan, row, fmt.Errorf("read %s's view of account %s: %w", p.r.target().Name(), p.req.Account, err)

@@ -345,3 +345,44 @@ func (c countingAPI) GenerateTemplate(ctx context.Context, k secret.Value, in vi
 	*c.n++
 	return c.v1API.GenerateTemplate(ctx, k, in)
 }
+
+// A generated template is made for a write and only for one (each generation makes a new
+// Vision One API key): the first create generates it and says so; once it aged past
+// ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE, a pass that finds the account in sync generates none and
+// writes nothing; the next write (the stack made again) generates a new one first, and says why.
+func TestVisionOneTemplateGeneratedForAWriteOnly(t *testing.T) {
+	e, api, cam, _ := newVisionOneEnv(t)
+	generate := 0
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: countingAPI{api, &generate}, Templates: memTemplates{}}
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	e.r.Now = func() time.Time { return now }
+	trailARN, topic := "arn:aws:cloudtrail:us-east-1:"+acct+":trail/audit", "arn:aws:sns:us-east-1:"+acct+":audit"
+	e.trails.AddTrail(cttypes.Trail{Name: aws.String("audit"), TrailARN: aws.String(trailARN), HomeRegion: aws.String(region),
+		S3BucketName: aws.String("audit-logs"), LogFileValidationEnabled: aws.Bool(true), SnsTopicARN: aws.String(topic)}, true)
+	req := queue.Request{Version: 1, Account: acct, AccountName: "payments", Trigger: "test", EventID: "e1"}
+
+	res := e.runReq(req)
+	expect(t, res, ActionCreate, fault.None)
+	if generate != 1 || !strings.Contains(res.Reason, "(Vision One generated a new template first: none was kept for us-east-1)") {
+		t.Fatalf("first create: generated %d, reason %q", generate, res.Reason)
+	}
+	cam.Settle(cfntypes.StackStatusCreateComplete, "")
+	api.accounts[acct] = visionone.Account{ID: acct, State: "managed"}
+	expect(t, e.runReq(req), ActionNone, fault.None)
+
+	now = now.Add(75 * 24 * time.Hour)
+	res = e.runReq(req)
+	expect(t, res, ActionNone, fault.None)
+	if generate != 1 {
+		t.Errorf("a pass in sync generated a template (%d in all): it writes nothing", generate)
+	}
+	expectWrites(t, e, "CreateStack")
+
+	cam.Settle(cfntypes.StackStatusDeleteComplete, "")
+	res = e.runReq(req)
+	expect(t, res, ActionCreate, fault.None)
+	if generate != 2 || !strings.Contains(res.Reason, "(Vision One generated a new template first: the kept one, generated 2026-12-04, is older than the maximum age of 60 days (ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE))") {
+		t.Errorf("the write after the template aged: generated %d, reason %q", generate, res.Reason)
+	}
+	expectWrites(t, e, "CreateStack", "CreateStack")
+}

@@ -94,7 +94,12 @@ type Desired struct {
 	// whose URL changes without the template changing (a Vision One template generated again
 	// before its key expires) gives an identity that stays.
 	TemplateURL, TemplateID string
-	Params                  map[string]string // the non-secret parameters
+	// MakeTemplate, when TemplateURL is empty, makes the template a write needs (Vision One
+	// generates one when none is kept young): the reconcile calls it before a write, never in a
+	// pass that writes nothing, since each generation makes a new key in the vendor. It returns
+	// the URL, and why one was made ("" when another worker had made it meanwhile).
+	MakeTemplate func(ctx context.Context) (url, why string, err error)
+	Params       map[string]string // the non-secret parameters
 	// Secrets are the secret parameters (NoEcho in the template), by name, and SecretVersion
 	// the version of the secret they come from: a rotation changes the fingerprint, the values
 	// never reach it.

@@ -98,7 +98,8 @@ func (t *VisionOne) Prerequisite(in Input) *stack.Desired {
 }
 
 // Desired is the Cloud Accounts stack: the template generated for the stack's region and
-// features (kept and reused, made again once it ages), the account's name (the one the stack
+// features (kept and reused; once it aged, or when none is kept, no URL but MakeTemplate, which
+// the reconcile calls before a write only), the account's name (the one the stack
 // was made with, kept), and the trail and its topic (the chosen trail's, or the trail stack's
 // outputs). Its identity is the version in force and what the template was generated for, not
 // its URL: a template generated again is the same version, and an account is not rewritten for
@@ -115,7 +116,7 @@ func (t *VisionOne) Desired(ctx context.Context, in Input) (stack.Desired, error
 	if err != nil {
 		return stack.Desired{}, err
 	}
-	url, err := t.template(ctx, in, features)
+	url, _, err := t.template(ctx, in, features, false)
 	if err != nil {
 		return stack.Desired{}, err
 	}
@@ -138,12 +139,18 @@ func (t *VisionOne) Desired(ctx context.Context, in Input) (stack.Desired, error
 	if name == "" {
 		name = in.Account
 	}
-	return stack.Desired{
+	d := stack.Desired{
 		Name:        t.Cfg.StackName,
 		TemplateURL: url,
 		TemplateID:  in.Version.URL + ":" + in.Region + ":" + strings.Join(features, ","),
 		Params:      map[string]string{ParamCloudAccountName: name, ParamTrailARN: trailARN, ParamTopicARN: topicARN},
-	}, nil
+	}
+	if url == "" {
+		// None kept young: generated before a write only, not for a pass that finds the
+		// account in sync (each generation makes a new Vision One API key).
+		d.MakeTemplate = func(ctx context.Context) (string, string, error) { return t.template(ctx, in, features, true) }
+	}
+	return d, nil
 }
 
 // featureIDs are the features the template is generated with: the configured ones, else the
@@ -178,14 +185,16 @@ func (t *VisionOne) featureIDs(ctx context.Context, creds secret.Credentials) ([
 	return found, nil
 }
 
-// template is the URL of the template generated for the version, the stack's region and the features: the
-// one kept, while younger than ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE, else a new one (kept for
-// every worker). A generated template embeds a key that lasts 90 days; the maximum age leaves
-// a margin, so that no write uses an expired one.
+// template is the URL of the template generated for the version, the stack's region and the
+// features: the
+// one kept, while younger than ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE; else, with generate, a new
+// one (kept for every worker), and why it was made; without generate, "" (Desired: a pass that
+// writes nothing generates nothing). A generated template embeds a key that lasts 90 days; the
+// maximum age leaves a margin, so that no write uses an expired one.
 //
 // The ledger keeps the URL sealed (seal.go): a kept one that does not open with the current
 // key (rotated since) is made again.
-func (t *VisionOne) template(ctx context.Context, in Input, features []string) (string, error) {
+func (t *VisionOne) template(ctx context.Context, in Input, features []string, generate bool) (string, string, error) {
 	// One per version: a rollout to a new version (visionone:2) writes every account from a
 	// template Vision One generates for it, not from the one kept for the old version.
 	key := in.Version.URL + "/" + in.Region + "/" + strings.Join(features, ",")
@@ -194,34 +203,39 @@ func (t *VisionOne) template(ctx context.Context, in Input, features []string) (
 		return url, err == nil
 	}
 	fresh := in.Now.Add(-t.Cfg.VisionOneTemplateMaxAge)
+	why := "none was kept for " + in.Region
 	if g, ok, err := t.Templates.Template(ctx, key); err != nil {
-		return "", err
+		return "", "", err
 	} else if ok && g.Generated.After(fresh) {
 		if url, ok := kept(g); ok {
-			return url, nil
+			return url, "", nil
 		}
 		// Young, but sealed with another key (rotated since): claimed and made again as if
 		// it had aged.
 		fresh = g.Generated.Add(time.Second)
+		why = "the kept one was sealed with another Vision One key (rotated since)"
+	} else if ok {
+		why = "the kept one, generated " + g.Generated.UTC().Format("2006-01-02") + ", is older than the maximum age of " +
+			age(t.Cfg.VisionOneTemplateMaxAge) + " (ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE)"
 	}
-	if t.Cfg.DryRun {
+	if !generate || t.Cfg.DryRun {
 		// A dry run changes nothing, in Vision One neither: a generation makes a new API key
 		// there (and keeps the template in the ledger). No URL: the plan says a write would
 		// generate one first; the stack's identity (TemplateID) does not depend on its URL.
-		return "", nil
+		return "", why, nil
 	}
 	// One worker generates it; the others look again shortly and find it kept. Without the
 	// claim, every worker that found none generated one at once (a wave of new accounts), each
 	// a new Vision One API key.
 	if claimed, err := t.Templates.ClaimTemplate(ctx, key, "account "+in.Account, in.Now, fresh, claimFor); err != nil {
-		return "", err
+		return "", "", err
 	} else if !claimed {
 		if g, ok, err := t.Templates.Template(ctx, key); err == nil && ok && g.Generated.After(fresh) {
 			if url, ok := kept(g); ok {
-				return url, nil
+				return url, "", nil
 			}
 		}
-		return "", fault.Transientf("Vision One's template for %s is being generated by another worker: looking again", key)
+		return "", "", fault.Transientf("Vision One's template for %s is being generated by another worker: looking again", key)
 	}
 	req := visionone.TemplateRequest{AWSRegion: in.Region, TemplateAccountType: visionone.TemplateAccountSingle,
 		AWSAccountName: "cloudone-onboarder", AWSAccountDescription: "connected by the cloudone-onboarder",
@@ -231,25 +245,33 @@ func (t *VisionOne) template(ctx context.Context, in Input, features []string) (
 	}
 	gen, err := t.API.GenerateTemplate(ctx, in.Creds.VisionOneKey, req)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	sealed, err := sealURL(in.Creds.VisionOneKey, key, gen.TemplateURL)
 	if err != nil {
-		return "", fmt.Errorf("seal the generated template's URL: %w", err)
+		return "", "", fmt.Errorf("seal the generated template's URL: %w", err)
 	}
 	_, oidc, _ := strings.Cut(gen.VisionOneOIDCProviderURL, "://")
 	put, err := t.Templates.PutTemplate(ctx, key, ledger.Generated{URL: sealed, Generated: in.Now, Bucket: bucketOf(gen.TemplateURL), OIDCProvider: oidc})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if !put { // another worker kept a newer one meanwhile: every worker uses that one
 		if g, ok, err := t.Templates.Template(ctx, key); err == nil && ok {
 			if url, ok := kept(g); ok {
-				return url, nil
+				return url, "", nil
 			}
 		}
 	}
-	return gen.TemplateURL, nil
+	return gen.TemplateURL, "Vision One generated a new template first: " + why, nil
+}
+
+// age says a maximum age in days when it is whole days.
+func age(d time.Duration) string {
+	if d > 0 && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 // KeptTemplate is what may be said of a kept template: everything but its URL.

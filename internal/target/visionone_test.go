@@ -90,6 +90,60 @@ func visionOne(api *fakeAPI) *target.VisionOne {
 	return &target.VisionOne{Cfg: cfg, API: api, Templates: memTemplates{}}
 }
 
+// forWrite is the desired stack as a write uses it: its template made first when none is kept
+// young (the reconcile calls MakeTemplate before a write).
+func forWrite(v1 *target.VisionOne, in target.Input) (stack.Desired, error) {
+	d, err := v1.Desired(context.Background(), in)
+	if err == nil && d.TemplateURL == "" && d.MakeTemplate != nil {
+		d.TemplateURL, _, err = d.MakeTemplate(context.Background())
+	}
+	return d, err
+}
+
+// Desired generates no template: a pass that finds the account in sync writes nothing, and a
+// generation makes a new Vision One API key. Where none is kept young, the desired stack has
+// no URL and MakeTemplate, which generates one (once), says why, and keeps it for the next.
+func TestVisionOneGeneratesOnlyForAWrite(t *testing.T) {
+	api := &fakeAPI{features: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}}
+	v1 := visionOne(api)
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	in := target.Input{Account: "012345678901", AccountName: "payments", Region: "eu-central-1", Now: now,
+		Version: rollout.Version{URL: config.DefaultVisionOneVersion}, Creds: creds,
+		Trail: trail.Choice{TrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/audit", TopicARN: "arn:aws:sns:eu-central-1:012345678901:audit"}}
+	ctx := context.Background()
+	d, err := v1.Desired(ctx, in)
+	if err != nil || d.TemplateURL != "" || d.MakeTemplate == nil || api.generated != 0 {
+		t.Fatalf("none kept: %+v %v, generated %d; want no URL, a MakeTemplate, none generated", d, err, api.generated)
+	}
+	url, why, err := d.MakeTemplate(ctx)
+	if err != nil || url == "" || api.generated != 1 || !strings.Contains(why, "Vision One generated a new template first: none was kept for eu-central-1") {
+		t.Fatalf("MakeTemplate: %q %q %v, generated %d", url, why, err, api.generated)
+	}
+	kept, err := v1.Desired(ctx, in)
+	if err != nil || kept.TemplateURL != url || kept.MakeTemplate != nil || kept.Fingerprint() != d.Fingerprint() {
+		t.Errorf("kept: %+v %v, want the URL %s, no MakeTemplate, the same fingerprint", kept, err, url)
+	}
+	// Aged: a pass that writes nothing still generates nothing.
+	in.Now = now.Add(75 * 24 * time.Hour)
+	aged, err := v1.Desired(ctx, in)
+	if err != nil || aged.TemplateURL != "" || aged.MakeTemplate == nil || api.generated != 1 || aged.Fingerprint() != d.Fingerprint() {
+		t.Fatalf("aged: %+v %v, generated %d", aged, err, api.generated)
+	}
+	url2, why, err := aged.MakeTemplate(ctx)
+	if err != nil || url2 == url || api.generated != 2 ||
+		!strings.Contains(why, "the kept one, generated 2026-12-04, is older than the maximum age of 60 days (ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE)") {
+		t.Errorf("aged, MakeTemplate: %q %q %v, generated %d", url2, why, err, api.generated)
+	}
+	// A dry run makes none, even asked.
+	v1.Cfg.DryRun = true
+	in.Now = now.Add(150 * 24 * time.Hour)
+	if d, err := v1.Desired(ctx, in); err != nil || d.TemplateURL != "" {
+		t.Fatalf("dry run: %+v %v", d, err)
+	} else if u, _, err := d.MakeTemplate(ctx); err != nil || u != "" || api.generated != 2 {
+		t.Errorf("dry run, MakeTemplate: %q %v, generated %d", u, err, api.generated)
+	}
+}
+
 // The Vision One stack: the template generated for the region and the CloudTrail feature,
 // reused until it ages and then generated again under the same identity; the account's name
 // kept from the stack; the trail and topic from the choice or the trail stack's outputs.
@@ -100,7 +154,7 @@ func TestVisionOneDesired(t *testing.T) {
 	in := target.Input{Account: "012345678901", AccountName: "payments", Region: "eu-central-1", Now: now,
 		Version: rollout.Version{URL: config.DefaultVisionOneVersion}, Creds: creds,
 		Trail: trail.Choice{TrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/audit", TopicARN: "arn:aws:sns:eu-central-1:012345678901:audit"}}
-	d, err := v1.Desired(context.Background(), in)
+	d, err := forWrite(v1, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,34 +164,34 @@ func TestVisionOneDesired(t *testing.T) {
 	}
 	// Reused within its age: the same URL, no new generation.
 	in.Now = now.Add(59 * 24 * time.Hour)
-	d2, _ := v1.Desired(context.Background(), in)
+	d2, _ := forWrite(v1, in)
 	if d2.TemplateURL != d.TemplateURL || api.generated != 1 {
 		t.Errorf("generated %d times, URL %s", api.generated, d2.TemplateURL)
 	}
 	// Aged past ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE: generated again, and the stack's
 	// identity (so its fingerprint) does not change for that alone.
 	in.Now = now.Add(61 * 24 * time.Hour)
-	d3, _ := v1.Desired(context.Background(), in)
+	d3, _ := forWrite(v1, in)
 	if d3.TemplateURL == d.TemplateURL || api.generated != 2 || d3.Fingerprint() != d.Fingerprint() {
 		t.Errorf("after 61 days: generated %d times, URL %s, fingerprint changed %v", api.generated, d3.TemplateURL, d3.Fingerprint() != d.Fingerprint())
 	}
 	// A new version (a rollout's) is a new identity, from a template generated for it (the one
 	// kept for the old version is Vision One's old template).
 	in.Version = rollout.Version{URL: "visionone:2"}
-	if d4, _ := v1.Desired(context.Background(), in); d4.Fingerprint() == d.Fingerprint() || api.generated != 3 || d4.TemplateURL == d3.TemplateURL {
+	if d4, _ := forWrite(v1, in); d4.Fingerprint() == d.Fingerprint() || api.generated != 3 || d4.TemplateURL == d3.TemplateURL {
 		t.Errorf("a new version: fingerprint changed %v, generated %d", d4.Fingerprint() != d.Fingerprint(), api.generated)
 	}
 	// The name the stack was made with is kept; the trail stack's outputs stand in for the choice.
 	in.Stack = stack.Observed{Exists: true, Params: map[string]string{target.ParamCloudAccountName: "payments-old"}}
 	in.Trail = trail.Choice{CreateNewTrail: true}
 	in.Outputs = map[string]string{target.OutputTrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/own", target.OutputTopicARN: "arn:aws:sns:eu-central-1:012345678901:own"}
-	d5, err := v1.Desired(context.Background(), in)
+	d5, err := forWrite(v1, in)
 	if err != nil || d5.Params[target.ParamCloudAccountName] != "payments-old" || !strings.HasSuffix(d5.Params[target.ParamTrailARN], "/own") {
 		t.Errorf("desired %+v %v", d5, err)
 	}
 	// Without a trail yet: not a write, a look again.
 	in.Outputs = nil
-	if _, err := v1.Desired(context.Background(), in); fault.ClassOf(err) != fault.Transient {
+	if _, err := forWrite(v1, in); fault.ClassOf(err) != fault.Transient {
 		t.Errorf("no trail: %v", err)
 	}
 	// The prerequisite is the trail stack, only for the onboarder's own trail.
@@ -158,7 +212,7 @@ func TestVisionOneTemplateSealed(t *testing.T) {
 	kept := v1.Templates.(memTemplates)
 	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Creds: creds,
 		Version: rollout.Version{URL: config.DefaultVisionOneVersion}, Trail: trail.Choice{TrailARN: "a", TopicARN: "t"}}
-	d, err := v1.Desired(context.Background(), in)
+	d, err := forWrite(v1, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,19 +223,19 @@ func TestVisionOneTemplateSealed(t *testing.T) {
 	if g.Bucket != "cam-templates" {
 		t.Errorf("the kept template's bucket is %q", g.Bucket)
 	}
-	if d2, _ := v1.Desired(context.Background(), in); d2.TemplateURL != d.TemplateURL || api.generated != 1 {
+	if d2, _ := forWrite(v1, in); d2.TemplateURL != d.TemplateURL || api.generated != 1 {
 		t.Errorf("the sealed URL was not reused: %s, generated %d", d2.TemplateURL, api.generated)
 	}
 	// Under another item's key it does not open.
 	kept["visionone:1/eu-west-1/cloud-audit-log-monitoring"] = g
 	in.Region = "eu-west-1"
-	if _, err := v1.Desired(context.Background(), in); err != nil || api.generated != 2 {
+	if _, err := forWrite(v1, in); err != nil || api.generated != 2 {
 		t.Errorf("a copied item was used: generated %d, %v", api.generated, err)
 	}
 	// After a rotation of the onboarder's key: generated again.
 	in.Region = "eu-central-1"
 	in.Creds = secret.Credentials{VisionOneKey: secret.NewValue("V1-ROTATED-KEY-fedcba9876543210")}
-	if d3, err := v1.Desired(context.Background(), in); err != nil || api.generated != 3 || d3.TemplateURL == d.TemplateURL {
+	if d3, err := forWrite(v1, in); err != nil || api.generated != 3 || d3.TemplateURL == d.TemplateURL {
 		t.Errorf("after a rotation: generated %d, %v", api.generated, err)
 	}
 }
@@ -197,7 +251,7 @@ func TestVisionOneFeatures(t *testing.T) {
 	}
 	v1 := visionOne(&fakeAPI{})
 	v1.Cfg.VisionOneFeatures = []string{"cloud-audit-log-monitoring"}
-	if d, err := v1.Desired(context.Background(), in); err != nil || !strings.Contains(d.TemplateURL, "cloud-audit-log-monitoring") {
+	if d, err := forWrite(v1, in); err != nil || !strings.Contains(d.TemplateURL, "cloud-audit-log-monitoring") {
 		t.Errorf("configured feature: %+v %v", d, err)
 	}
 	api := &fakeAPI{err: fault.Permanentf("Vision One: list AWS account features: HTTP 401")}
@@ -244,7 +298,7 @@ func TestVisionOneTemplateGeneratedOnce(t *testing.T) {
 	tpl := v1.Templates.(memTemplates)
 	// Another worker holds the claim.
 	tpl[key+"#claim"] = ledger.Generated{Generated: now.Add(-10 * time.Second)}
-	if _, err := v1.Desired(context.Background(), in); fault.ClassOf(err) != fault.Transient || !strings.Contains(err.Error(), "being generated by another worker") || api.generated != 0 {
+	if _, err := forWrite(v1, in); fault.ClassOf(err) != fault.Transient || !strings.Contains(err.Error(), "being generated by another worker") || api.generated != 0 {
 		t.Fatalf("while another worker generates: %v, generated %d", err, api.generated)
 	}
 	// It kept one: used.
@@ -253,13 +307,13 @@ func TestVisionOneTemplateGeneratedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	tpl[key] = ledger.Generated{URL: sealed, Generated: now.Add(-5 * time.Second)}
-	if d, err := v1.Desired(context.Background(), in); err != nil || d.TemplateURL != "https://kept/1.yaml" || api.generated != 0 {
+	if d, err := forWrite(v1, in); err != nil || d.TemplateURL != "https://kept/1.yaml" || api.generated != 0 {
 		t.Fatalf("once kept: %+v %v, generated %d", d, err, api.generated)
 	}
 	// A claim of a worker that died, and no template: generated after the claim's time.
 	delete(tpl, key)
 	tpl[key+"#claim"] = ledger.Generated{Generated: now.Add(-3 * time.Minute)}
-	if d, err := v1.Desired(context.Background(), in); err != nil || api.generated != 1 || d.TemplateURL == "https://kept/1.yaml" || tpl[key].URL == "" {
+	if d, err := forWrite(v1, in); err != nil || api.generated != 1 || d.TemplateURL == "https://kept/1.yaml" || tpl[key].URL == "" {
 		t.Fatalf("a lapsed claim: %+v %v, generated %d", d, err, api.generated)
 	}
 }
@@ -272,11 +326,11 @@ func TestVisionOneNameOfARepair(t *testing.T) {
 	v1 := visionOne(api)
 	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Version: rollout.Version{URL: config.DefaultVisionOneVersion}, Creds: creds,
 		Trail: trail.Choice{TrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/audit", TopicARN: "arn:aws:sns:eu-central-1:012345678901:audit"}}
-	if d, err := v1.Desired(context.Background(), in); err != nil || d.Params[target.ParamCloudAccountName] != "payments" {
+	if d, err := forWrite(v1, in); err != nil || d.Params[target.ParamCloudAccountName] != "payments" {
 		t.Errorf("a repair: %+v %v, want Vision One's name", d.Params, err)
 	}
 	in.Account = "123456789012"
-	if d, err := v1.Desired(context.Background(), in); err != nil || d.Params[target.ParamCloudAccountName] != "123456789012" {
+	if d, err := forWrite(v1, in); err != nil || d.Params[target.ParamCloudAccountName] != "123456789012" {
 		t.Errorf("unknown to Vision One: %+v %v, want the id", d.Params, err)
 	}
 }

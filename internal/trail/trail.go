@@ -79,16 +79,19 @@ type Rules struct {
 	OwnTrail string
 	// What is what the trail is checked for, in messages ("the v1 forwarder", "Vision One").
 	What string
+	// Own names the trail the onboarder provides, in messages: the stack's own trail (Cloud
+	// One's stack makes it), or the trail stack's (Vision One's).
+	Own string
 }
 
 // CloudOne are the rules of Trend Cloud One's v1 template.
-var CloudOne = Rules{Bucket: true, NoKMS: true, OwnTrail: "the stack makes its own", What: "the v1 forwarder"}
+var CloudOne = Rules{Bucket: true, NoKMS: true, OwnTrail: "the stack makes its own", What: "the v1 forwarder", Own: "the stack's own trail"}
 
 // VisionOne are the rules of Trend Vision One's Cloud Accounts CloudTrail feature: Trend's
 // CloudTrail configuration page asks for a trail that logs management events, read and write,
 // with log file validation, and the SNS topic it notifies, in the stack's account and region.
 var VisionOne = Rules{HomeRegion: true, ReadAndWrite: true, Validation: true, Topic: true,
-	OwnTrail: "the onboarder's trail stack provides one", What: "Vision One"}
+	OwnTrail: "the onboarder's trail stack provides one", What: "Vision One", Own: "the trail stack's trail"}
 
 // Input is what the resolution needs to know.
 type Input struct {
@@ -154,7 +157,7 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 			ch.Why = "trail mode new: " + in.Rules.OwnTrail
 			return ch, nil
 		}
-		return ch, keepOwn(ctx, c, in, *stackTrail, &ch)
+		return ch, keepOwn(ctx, c, in, *stackTrail, &ch, "trail mode new")
 	}
 	// The trail writing to the bucket the stack already uses comes first, and settles most
 	// checks in one status call; only when it does not qualify are the tags read.
@@ -179,14 +182,14 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 			ch.Why = "the stack's own trail forwards; kept (auto mode prefers what the stack already uses); it was not found among the account's trails"
 			return ch, nil
 		}
-		return ch, keepOwn(ctx, c, in, *stackTrail, &ch)
+		return ch, keepOwn(ctx, c, in, *stackTrail, &ch, keptInUse)
 	}
 	if in.CurrentTrail != "" {
 		// The trail the stack names comes first: kept while it qualifies; the onboarder's own
 		// trail (its trail stack's) is kept as auto mode keeps what the stack already uses.
 		if stackTrail != nil && stackTrail.arn == in.CurrentTrail {
 			ch.CreateNewTrail = true
-			return ch, keepOwn(ctx, c, in, *stackTrail, &ch)
+			return ch, keepOwn(ctx, c, in, *stackTrail, &ch, keptInUse)
 		}
 		for i, t := range cands {
 			if t.arn == in.CurrentTrail {
@@ -216,7 +219,7 @@ func Resolve(ctx context.Context, c Clients, in Input) (Choice, error) {
 	ch.Why = "no suitable trail: " + in.Rules.OwnTrail
 	if stackTrail != nil && in.Rules.Topic {
 		// Vision One: the onboarder's trail stack already made one; it is the choice.
-		return ch, keepOwn(ctx, c, in, *stackTrail, &ch)
+		return ch, keepOwn(ctx, c, in, *stackTrail, &ch, "no other trail is usable")
 	}
 	switch {
 	case orgTrailsOnly(out.TrailList, in.Account):
@@ -333,8 +336,12 @@ func ownTrail(ctx context.Context, c Clients, cands []trail) (*trail, []trail, e
 	return own, rest, nil
 }
 
-// keepOwn checks the stack's own trail and starts it again if it was stopped.
-func keepOwn(ctx context.Context, c Clients, in Input, t trail, ch *Choice) error {
+// keptInUse is why the trail the stack uses is kept, in auto mode.
+const keptInUse = "auto mode prefers what the stack already uses"
+
+// keepOwn checks the onboarder's own trail (the stack's, or the trail stack's) and starts it
+// again if it was stopped; kept says why it is the choice.
+func keepOwn(ctx context.Context, c Clients, in Input, t trail, ch *Choice, kept string) error {
 	ch.TrailARN, ch.TrailName, ch.HomeRegion, ch.Bucket, ch.TopicARN = t.arn, t.name, t.home, t.bucket, t.topic
 	api := c.CloudTrail(t.home)
 	st, err := api.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(t.arn)})
@@ -342,11 +349,11 @@ func keepOwn(ctx context.Context, c Clients, in Input, t trail, ch *Choice) erro
 		return fmt.Errorf("get status of trail %s: %w", t.arn, err)
 	}
 	if aws.ToBool(st.IsLogging) {
-		ch.Why = "the stack's own trail " + t.name + " logs; kept (auto mode prefers what the stack already uses)"
+		ch.Why = in.Rules.Own + " " + t.name + " logs; kept (" + kept + ")"
 		return nil
 	}
 	ch.Stopped = true
-	ch.Why = "the stack's own trail " + t.name + " was stopped"
+	ch.Why = in.Rules.Own + " " + t.name + " was stopped"
 	return nil
 }
 

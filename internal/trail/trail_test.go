@@ -141,3 +141,25 @@ func TestVisionOneCurrentTrailStopped(t *testing.T) {
 		t.Fatalf("no trail named: %+v %v, want the logging trail", ch, err)
 	}
 }
+
+// The onboarder's trail stack's trail, chosen where no other trail is usable (before the Vision
+// One stack exists, or names it), is called what it is, and why it is the choice: not "the
+// stack's own trail" (Cloud One's stack makes its own; Vision One's makes none), nor "what the
+// stack already uses".
+func TestVisionOneOwnTrailSaysWhy(t *testing.T) {
+	own := vtrail("cloudone-onboarder-visionone", nil)
+	ct := &fake.CloudTrail{Tags: map[string][]cttypes.Tag{aws.ToString(own.TrailARN): {{Key: aws.String(trail.ManagedTag), Value: aws.String("true")}}}}
+	ct.AddTrail(own, true)
+	c := trail.Clients{CloudTrail: func(string) trail.API { return ct }}
+	ch, err := trail.Resolve(context.Background(), c, trail.Input{Account: acct, Region: region, Mode: config.TrailAuto, Rules: trail.VisionOne})
+	if err != nil || !ch.CreateNewTrail || ch.TrailARN != aws.ToString(own.TrailARN) {
+		t.Fatalf("choice %+v %v", ch, err)
+	}
+	if want := "the trail stack's trail cloudone-onboarder-visionone logs; kept (no other trail is usable)"; ch.Why != want {
+		t.Errorf("why %q, want %q", ch.Why, want)
+	}
+	ch, _ = trail.Resolve(context.Background(), c, trail.Input{Account: acct, Region: region, Mode: config.TrailAuto, Rules: trail.VisionOne, CurrentTrail: aws.ToString(own.TrailARN)})
+	if want := "the trail stack's trail cloudone-onboarder-visionone logs; kept (auto mode prefers what the stack already uses)"; ch.Why != want {
+		t.Errorf("named by the stack: why %q, want %q", ch.Why, want)
+	}
+}

@@ -335,6 +335,11 @@ func (w *Worker) reconcile(ctx context.Context, m events.SQSMessage, req queue.R
 	if res.Trail != nil {
 		attrs = append(attrs, "trail", res.Trail)
 	}
+	if v := res.View; v != nil {
+		// What the vendor said of the account in this pass (Vision One: managed, outdated,
+		// failed), the ground of a decision about an account in sync.
+		attrs = append(attrs, "view", viewLog{Found: v.Found, State: v.State, TemplateVersion: v.TemplateVersion, Problems: v.Problems})
+	}
 	if res.Offboard != "" {
 		attrs = append(attrs, "offboard", res.Offboard)
 	}
@@ -451,4 +456,13 @@ func clipTo(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// viewLog is the vendor's view of an account in a reconcile line: found or not, its state, the
+// version of its template the account runs, and what it says is wrong, in its words.
+type viewLog struct {
+	Found           bool     `json:"found"`
+	State           string   `json:"state,omitempty"`
+	TemplateVersion string   `json:"templateVersion,omitempty"`
+	Problems        []string `json:"problems,omitempty"`
 }

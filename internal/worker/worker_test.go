@@ -21,6 +21,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/metrics"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/reconcile"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/worker"
 )
 
@@ -264,5 +265,51 @@ func TestDigestOnlyOnFirstReceive(t *testing.T) {
 	}
 	if got := rec.Requests[0].LedgerDigest + "," + rec.Requests[1].LedgerDigest; got != "d1," {
 		t.Fatalf("digests %q: want it on the first receive only", got)
+	}
+}
+
+// A reconcile line says what the vendor said of the account when the pass read its view (the
+// ground of "in sync" or "needs a person" for Vision One), and nothing of a view not read.
+func TestViewLogged(t *testing.T) {
+	rec := &FakeReconciler{ReconcileFn: func(req queue.Request) reconcile.Result {
+		r := reconcile.Result{Action: reconcile.ActionNone, Class: fault.None, Reason: "in sync", Outcome: reconcile.OutcomeDone}
+		switch req.EventID {
+		case "managed":
+			r.View = &target.View{Found: true, State: "managed", TemplateVersion: "1.0.0"}
+		case "failed":
+			r.Action, r.Class, r.Outcome = reconcile.ActionNeedsPerson, fault.NeedsPerson, reconcile.OutcomeDone
+			r.View = &target.View{Found: true, State: "failed", Failed: true, Problems: []string{"cloud-audit-log-monitoring: sns:Subscribe"}}
+		case "unknown":
+			r.View = &target.View{}
+		}
+		return r
+	}}
+	var logs bytes.Buffer
+	w := &worker.Worker{Reconciler: rec, SQS: &fake.SQS{}, DeadLetterURL: "https://sqs.example/dlq.fifo", Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+	run(t, w, events.SQSEvent{Records: []events.SQSMessage{msg("m1", "012345678901", "managed"), msg("m2", "123456789012", "failed"),
+		msg("m3", "234567890123", "unknown"), msg("m4", "345678901234", "not-read")}})
+	views := map[string]any{}
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var f map[string]any
+		if err := json.Unmarshal([]byte(l), &f); err != nil || f["msg"] != "reconcile" {
+			continue
+		}
+		if v, ok := f["view"]; ok {
+			views[f["event_id"].(string)] = v
+		}
+	}
+	want := map[string]string{
+		"managed": `{"found":true,"state":"managed","templateVersion":"1.0.0"}`,
+		"failed":  `{"found":true,"problems":["cloud-audit-log-monitoring: sns:Subscribe"],"state":"failed"}`,
+		"unknown": `{"found":false}`,
+	}
+	for id, w := range want {
+		got, _ := json.Marshal(views[id])
+		if string(got) != w {
+			t.Errorf("%s: view %s, want %s", id, got, w)
+		}
+	}
+	if v, ok := views["not-read"]; ok {
+		t.Errorf("a pass that read no view logged one: %v", v)
 	}
 }
