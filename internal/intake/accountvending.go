@@ -94,11 +94,18 @@ func (h *AccountVending) decide(ctx context.Context, ev *event.Event) (decision,
 	case h.Config.Excluded(ev.Account):
 		return skip(ev.Account, ReasonExcluded, "account is in ONBOARDER_EXCLUDE_ACCOUNTS"), nil
 	}
-	in, ou, err := (&org.Scope{API: h.Orgs, Cfg: h.Config}).Included(ctx, ev.Account, l.OUID)
-	if err != nil {
+	// The scope is judged by where the account is now, not by the OU the event names: a
+	// replayed or late event of an account moved out of the included OUs since must not
+	// onboard it again (the sweep would offboard it, and the next replay onboard it again).
+	in, ou, err := (&org.Scope{API: h.Orgs, Cfg: h.Config}).Included(ctx, ev.Account, "")
+	switch {
+	case fault.IsCode(err, "ChildNotFoundException", "AccountNotFoundException"):
+		return skip(ev.Account, ReasonNotInOrg, "%s SUCCEEDED, but the account is no longer in the Organization", ev.Name), nil
+	case err != nil:
 		return decision{}, err
-	}
-	if !in {
+	case !in && l.OUID != "" && ou != l.OUID:
+		return skip(ev.Account, ReasonOUNotInScope, "the event names OU %s, but the account is now in %s, which is not under ONBOARDER_INCLUDE_OUS", l.OUID, ou), nil
+	case !in:
 		return skip(ev.Account, ReasonOUNotInScope, "OU %s is not under ONBOARDER_INCLUDE_OUS", ou), nil
 	}
 	var d decision
