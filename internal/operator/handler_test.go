@@ -183,7 +183,7 @@ func TestDryRunCannotWrite(t *testing.T) {
 		t.Errorf("the original ledger got %d writes", n)
 	}
 	// Vision One's generated templates are neither claimed, generated nor kept by a dry run.
-	kept := putTemplates{}
+	kept := fake.Templates{}
 	v1 := DryRun(&reconcile.Reconciler{Target: &target.VisionOne{Templates: kept}}).Target.(*target.VisionOne)
 	if !v1.Cfg.DryRun {
 		t.Error("the dry target would generate templates")
@@ -194,24 +194,6 @@ func TestDryRunCannotWrite(t *testing.T) {
 	if ok, err := v1.Templates.ClaimTemplate(context.Background(), "visionone/us-east-1/x", "plan", time.Now(), time.Now(), time.Minute); ok || err != nil || len(kept) != 0 {
 		t.Errorf("the dry target claimed a template: %v %v %v", ok, err, kept)
 	}
-}
-
-// putTemplates keeps Vision One's templates in memory.
-type putTemplates map[string]ledger.Generated
-
-func (m putTemplates) Template(_ context.Context, key string) (ledger.Generated, bool, error) {
-	g, ok := m[key]
-	return g, ok, nil
-}
-
-func (m putTemplates) PutTemplate(_ context.Context, key string, g ledger.Generated) (bool, error) {
-	m[key] = g
-	return true, nil
-}
-
-func (m putTemplates) ClaimTemplate(_ context.Context, key, _ string, _, _ time.Time, _ time.Duration) (bool, error) {
-	m[key+"#claim"] = ledger.Generated{}
-	return true, nil
 }
 
 func TestStatus(t *testing.T) {
@@ -452,7 +434,7 @@ func TestCheckVisionOne(t *testing.T) {
 
 	// With the target: none kept yet (none generated for the check), then the kept one's
 	// bucket and OIDC provider, never its URL.
-	kept := putTemplates{}
+	kept := fake.Templates{}
 	api := &v1Features{}
 	w.h.VisionOne = &target.VisionOne{Cfg: w.h.Cfg, API: api, Templates: kept}
 	tpl := func() Check {

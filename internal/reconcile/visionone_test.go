@@ -15,7 +15,6 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/fault"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secret"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
@@ -93,32 +92,6 @@ func (f *v1API) DeleteAccount(_ context.Context, _ secret.Value, id string) (boo
 	return ok, nil
 }
 
-type memTemplates map[string]ledger.Generated
-
-func (m memTemplates) Template(_ context.Context, key string) (ledger.Generated, bool, error) {
-	g, ok := m[key]
-	return g, ok, nil
-}
-
-// ClaimTemplate claims as the ledger does: a claim (kept under key#claim) holds for claimFor,
-// and none is given while a fresh template is kept; PutTemplate drops it.
-func (m memTemplates) ClaimTemplate(_ context.Context, key, _ string, now, fresh time.Time, claimFor time.Duration) (bool, error) {
-	if m[key].Generated.After(fresh) {
-		return false, nil
-	}
-	if c, ok := m[key+"#claim"]; ok && now.Sub(c.Generated) < claimFor {
-		return false, nil
-	}
-	m[key+"#claim"] = ledger.Generated{Generated: now}
-	return true, nil
-}
-
-func (m memTemplates) PutTemplate(_ context.Context, key string, g ledger.Generated) (bool, error) {
-	m[key] = g
-	delete(m, key+"#claim")
-	return true, nil
-}
-
 const (
 	camURL   = "https://cam-templates.s3.amazonaws.com/generated/eu-central-1.yaml"
 	trailURL = "https://onboarder-artifacts.s3.amazonaws.com/visionone-trail.yaml"
@@ -133,7 +106,7 @@ func newVisionOneEnv(t *testing.T) (e *env, api *v1API, cam, trailStack *fake.Cl
 		c.TrailTemplateURL, c.Offboard = trailURL, config.OffboardDelete
 	})
 	api = &v1API{accounts: map[string]visionone.Account{}}
-	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: api, Templates: memTemplates{}}
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: api, Templates: fake.Templates{}}
 	e.r.Secrets = &fakeSecrets{creds: secret.Credentials{VisionOneKey: secret.NewValue("V1KEYSECRETVALUE"), VersionID: "v1"}}
 	cam = &fake.CloudFormation{Log: e.calls, Account: acct, Region: region, Templates: map[string][]cfntypes.ParameterDeclaration{
 		camURL:   {{ParameterKey: aws.String(target.ParamCloudAccountName), DefaultValue: aws.String("x")}, {ParameterKey: aws.String(target.ParamTrailARN)}, {ParameterKey: aws.String(target.ParamTopicARN)}, {ParameterKey: aws.String("VisionOneAPIKey"), DefaultValue: aws.String("pre-filled")}},
@@ -320,7 +293,7 @@ func TestVisionOneDryRunGeneratesNothing(t *testing.T) {
 	})
 	api := &v1API{accounts: map[string]visionone.Account{}}
 	generate := 0
-	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: countingAPI{api, &generate}, Templates: memTemplates{}}
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: countingAPI{api, &generate}, Templates: fake.Templates{}}
 	e.r.Secrets = &fakeSecrets{creds: secret.Credentials{VisionOneKey: secret.NewValue("V1KEYSECRETVALUE"), VersionID: "v1"}}
 	trailARN, topic := "arn:aws:cloudtrail:us-east-1:"+acct+":trail/audit", "arn:aws:sns:us-east-1:"+acct+":audit"
 	e.trails.AddTrail(cttypes.Trail{Name: aws.String("audit"), TrailARN: aws.String(trailARN), HomeRegion: aws.String(region),
@@ -353,7 +326,7 @@ func (c countingAPI) GenerateTemplate(ctx context.Context, k secret.Value, in vi
 func TestVisionOneTemplateGeneratedForAWriteOnly(t *testing.T) {
 	e, api, cam, _ := newVisionOneEnv(t)
 	generate := 0
-	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: countingAPI{api, &generate}, Templates: memTemplates{}}
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: countingAPI{api, &generate}, Templates: fake.Templates{}}
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	e.r.Now = func() time.Time { return now }
 	trailARN, topic := "arn:aws:cloudtrail:us-east-1:"+acct+":trail/audit", "arn:aws:sns:us-east-1:"+acct+":audit"

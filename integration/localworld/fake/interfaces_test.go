@@ -18,6 +18,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/secretstore"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/starts"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/worker"
 )
@@ -35,6 +36,8 @@ var (
 	_ cloudformation.ListStackInstancesAPIClient = (*fake.CloudFormation)(nil)
 	_ trail.API                                  = (*fake.CloudTrail)(nil)
 	_ trail.BucketsAPI                           = (*fake.S3)(nil)
+
+	_ target.Templates = fake.Templates{}
 
 	_ ledger.DynamoAPI       = (*fake.DynamoDB)(nil)
 	_ starts.DynamoAPI       = (*fake.DynamoDB)(nil)
