@@ -29,7 +29,6 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/stack"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/target"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
-	"github.com/cloudone-onboarder/cloudone-onboarder/internal/visionone"
 )
 
 const (
@@ -435,7 +434,7 @@ func TestCheckVisionOne(t *testing.T) {
 	// With the target: none kept yet (none generated for the check), then the kept one's
 	// bucket and OIDC provider, never its URL.
 	kept := fake.Templates{}
-	api := &v1Features{}
+	api := &fake.VisionOne{}
 	w.h.VisionOne = &target.VisionOne{Cfg: w.h.Cfg, API: api, Templates: kept}
 	tpl := func() Check {
 		for _, c := range w.serve(Request{Op: OpCheck, Checks: []string{CheckTemplate}}).Checks {
@@ -456,24 +455,7 @@ func TestCheckVisionOne(t *testing.T) {
 		!strings.Contains(c.Detail, "expires 2027-03-01") || strings.Contains(c.Detail, "sealed") {
 		t.Errorf("kept: %+v", c)
 	}
-	if api.generated != 0 {
-		t.Errorf("the check generated %d templates", api.generated)
+	if api.Generated != 0 {
+		t.Errorf("the check generated %d templates", api.Generated)
 	}
-}
-
-// v1Features is Vision One's API with the CloudTrail feature; it counts generations.
-type v1Features struct{ generated int }
-
-func (f *v1Features) Features(context.Context, secret.Value) ([]visionone.Feature, error) {
-	return []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}, nil
-}
-func (f *v1Features) GenerateTemplate(context.Context, secret.Value, visionone.TemplateRequest) (visionone.Template, error) {
-	f.generated++
-	return visionone.Template{}, errors.New("not in this test")
-}
-func (f *v1Features) Account(context.Context, secret.Value, string) (visionone.Account, bool, error) {
-	return visionone.Account{}, false, nil
-}
-func (f *v1Features) DeleteAccount(context.Context, secret.Value, string) (bool, error) {
-	return false, nil
 }

@@ -61,37 +61,6 @@ func (s stacksByName) ContinueUpdateRollback(ctx context.Context, in *cloudforma
 	return s.of(in.StackName).ContinueUpdateRollback(ctx, in, o...)
 }
 
-// v1API is Vision One's API for the reconcile's tests: one feature, templates by generation,
-// the accounts it knows.
-type v1API struct {
-	accounts map[string]visionone.Account
-	deleted  []string
-	err      error // every call's answer, when set
-}
-
-func (f *v1API) Features(context.Context, secret.Value) ([]visionone.Feature, error) {
-	return []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}, nil
-}
-func (f *v1API) GenerateTemplate(context.Context, secret.Value, visionone.TemplateRequest) (visionone.Template, error) {
-	if f.err != nil {
-		return visionone.Template{}, f.err
-	}
-	return visionone.Template{TemplateURL: camURL}, nil
-}
-func (f *v1API) Account(_ context.Context, _ secret.Value, id string) (visionone.Account, bool, error) {
-	if f.err != nil {
-		return visionone.Account{}, false, f.err
-	}
-	a, ok := f.accounts[id]
-	return a, ok, nil
-}
-func (f *v1API) DeleteAccount(_ context.Context, _ secret.Value, id string) (bool, error) {
-	_, ok := f.accounts[id]
-	delete(f.accounts, id)
-	f.deleted = append(f.deleted, id)
-	return ok, nil
-}
-
 const (
 	camURL   = "https://cam-templates.s3.amazonaws.com/generated/eu-central-1.yaml"
 	trailURL = "https://onboarder-artifacts.s3.amazonaws.com/visionone-trail.yaml"
@@ -99,13 +68,13 @@ const (
 
 // newVisionOneEnv is a reconcile for the Vision One target on fakes: Vision One's API, the
 // member account's two stacks (the Cloud Accounts stack and the trail stack), one at a time.
-func newVisionOneEnv(t *testing.T) (e *env, api *v1API, cam, trailStack *fake.CloudFormation) {
+func newVisionOneEnv(t *testing.T) (e *env, api *fake.VisionOne, cam, trailStack *fake.CloudFormation) {
 	t.Helper()
 	e = newEnv(t, func(c *config.Config) {
 		c.Target, c.StackName, c.TemplateURL, c.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, config.DefaultVisionOneVersion, "us-east-1"
 		c.TrailTemplateURL, c.Offboard = trailURL, config.OffboardDelete
 	})
-	api = &v1API{accounts: map[string]visionone.Account{}}
+	api = &fake.VisionOne{Accounts: map[string]visionone.Account{}, TemplateURL: func(int, visionone.TemplateRequest) string { return camURL }}
 	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: api, Templates: fake.Templates{}}
 	e.r.Secrets = &fakeSecrets{creds: secret.Credentials{VisionOneKey: secret.NewValue("V1KEYSECRETVALUE"), VersionID: "v1"}}
 	cam = &fake.CloudFormation{Log: e.calls, Account: acct, Region: region, Templates: map[string][]cfntypes.ParameterDeclaration{
@@ -162,7 +131,7 @@ func TestVisionOneAccount(t *testing.T) {
 		t.Fatalf("not registered yet: %+v", res)
 	}
 	// Registered, managed: done; the view is in the result.
-	api.accounts[acct] = visionone.Account{ID: acct, State: "managed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", TemplateVersion: "2.0"}}}
+	api.Accounts[acct] = visionone.Account{ID: acct, State: "managed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", TemplateVersion: "2.0"}}}
 	res = e.runReq(req)
 	expect(t, res, ActionNone, fault.None)
 	if res.View == nil || res.View.State != "managed" || res.View.TemplateVersion != "2.0" {
@@ -190,7 +159,7 @@ func TestVisionOneAccount(t *testing.T) {
 	expect(t, res, ActionNone, fault.None)
 
 	// Failed, with Vision One's words: a person.
-	api.accounts[acct] = visionone.Account{ID: acct, State: "failed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", MissingAWSPermissions: []string{"sqs:CreateQueue"}}}}
+	api.Accounts[acct] = visionone.Account{ID: acct, State: "failed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", MissingAWSPermissions: []string{"sqs:CreateQueue"}}}}
 	res = e.runReq(req)
 	expect(t, res, ActionNeedsPerson, fault.NeedsPerson)
 	if !strings.Contains(res.Reason, "sqs:CreateQueue") || !strings.Contains(res.Reason, "Vision One reports account "+acct+" failed") || res.Row != string(RowViewFailed) {
@@ -211,11 +180,11 @@ func TestVisionOneAccount(t *testing.T) {
 	}
 	trailStack.Settle(cfntypes.StackStatusDeleteComplete, "")
 	res = e.runReq(off)
-	if res.Action != ActionForget || len(api.deleted) != 1 || api.deleted[0] != acct {
-		t.Fatalf("offboarding, third: %+v, deleted %v", res, api.deleted)
+	if res.Action != ActionForget || len(api.Deleted) != 1 || api.Deleted[0] != acct {
+		t.Fatalf("offboarding, third: %+v, deleted %v", res, api.Deleted)
 	}
 	res = e.runReq(off)
-	if res.Action != ActionOffboarded || res.Row != string(RowOffboardGone) || len(api.deleted) != 1 {
+	if res.Action != ActionOffboarded || res.Row != string(RowOffboardGone) || len(api.Deleted) != 1 {
 		t.Fatalf("offboarding, done: %+v", res)
 	}
 	// The key never shows.
@@ -253,7 +222,7 @@ func TestVisionOneSecretsNeverLeak(t *testing.T) {
 	// Vision One refuses, quoting the key.
 	e, api, _, _ := newVisionOneEnv(t)
 	withTrail(e)
-	api.err = fault.Permanentf("Vision One: generate a template: HTTP 401: key V1KEYSECRETVALUE is not valid")
+	api.Err = fault.Permanentf("Vision One: generate a template: HTTP 401: key V1KEYSECRETVALUE is not valid")
 	res := e.runReq(req)
 	if res.Class != fault.Permanent {
 		t.Fatalf("a refused key: %+v", res)
@@ -291,9 +260,8 @@ func TestVisionOneDryRunGeneratesNothing(t *testing.T) {
 		c.Target, c.StackName, c.TemplateURL, c.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, config.DefaultVisionOneVersion, "us-east-1"
 		c.TrailTemplateURL, c.DryRun = trailURL, true
 	})
-	api := &v1API{accounts: map[string]visionone.Account{}}
-	generate := 0
-	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: countingAPI{api, &generate}, Templates: fake.Templates{}}
+	api := &fake.VisionOne{Accounts: map[string]visionone.Account{}, TemplateURL: func(int, visionone.TemplateRequest) string { return camURL }}
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: api, Templates: fake.Templates{}}
 	e.r.Secrets = &fakeSecrets{creds: secret.Credentials{VisionOneKey: secret.NewValue("V1KEYSECRETVALUE"), VersionID: "v1"}}
 	trailARN, topic := "arn:aws:cloudtrail:us-east-1:"+acct+":trail/audit", "arn:aws:sns:us-east-1:"+acct+":audit"
 	e.trails.AddTrail(cttypes.Trail{Name: aws.String("audit"), TrailARN: aws.String(trailARN), HomeRegion: aws.String(region),
@@ -302,21 +270,10 @@ func TestVisionOneDryRunGeneratesNothing(t *testing.T) {
 	if res.Action != ActionCreate || !res.DryRun || res.StackName != config.DefaultVisionOneStackName || !strings.Contains(res.Reason, "none is generated in a dry run") {
 		t.Fatalf("dry run: %+v", res)
 	}
-	if generate != 0 || e.cfn.GetTemplateSummaryCalls.Count() != 0 {
-		t.Errorf("the dry run generated %d templates and read %d", generate, e.cfn.GetTemplateSummaryCalls.Count())
+	if api.Generated != 0 || e.cfn.GetTemplateSummaryCalls.Count() != 0 {
+		t.Errorf("the dry run generated %d templates and read %d", api.Generated, e.cfn.GetTemplateSummaryCalls.Count())
 	}
 	expectWrites(t, e)
-}
-
-// countingAPI counts the templates generated.
-type countingAPI struct {
-	*v1API
-	n *int
-}
-
-func (c countingAPI) GenerateTemplate(ctx context.Context, k secret.Value, in visionone.TemplateRequest) (visionone.Template, error) {
-	*c.n++
-	return c.v1API.GenerateTemplate(ctx, k, in)
 }
 
 // A generated template is made for a write and only for one (each generation makes a new
@@ -325,8 +282,7 @@ func (c countingAPI) GenerateTemplate(ctx context.Context, k secret.Value, in vi
 // writes nothing; the next write (the stack made again) generates a new one first, and says why.
 func TestVisionOneTemplateGeneratedForAWriteOnly(t *testing.T) {
 	e, api, cam, _ := newVisionOneEnv(t)
-	generate := 0
-	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: countingAPI{api, &generate}, Templates: fake.Templates{}}
+	e.r.Target = &target.VisionOne{Cfg: e.r.Cfg, API: api, Templates: fake.Templates{}}
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	e.r.Now = func() time.Time { return now }
 	trailARN, topic := "arn:aws:cloudtrail:us-east-1:"+acct+":trail/audit", "arn:aws:sns:us-east-1:"+acct+":audit"
@@ -336,26 +292,26 @@ func TestVisionOneTemplateGeneratedForAWriteOnly(t *testing.T) {
 
 	res := e.runReq(req)
 	expect(t, res, ActionCreate, fault.None)
-	if generate != 1 || !strings.Contains(res.Reason, "(Vision One generated a new template first: none was kept for us-east-1)") {
-		t.Fatalf("first create: generated %d, reason %q", generate, res.Reason)
+	if api.Generated != 1 || !strings.Contains(res.Reason, "(Vision One generated a new template first: none was kept for us-east-1)") {
+		t.Fatalf("first create: generated %d, reason %q", api.Generated, res.Reason)
 	}
 	cam.Settle(cfntypes.StackStatusCreateComplete, "")
-	api.accounts[acct] = visionone.Account{ID: acct, State: "managed"}
+	api.Accounts[acct] = visionone.Account{ID: acct, State: "managed"}
 	expect(t, e.runReq(req), ActionNone, fault.None)
 
 	now = now.Add(75 * 24 * time.Hour)
 	res = e.runReq(req)
 	expect(t, res, ActionNone, fault.None)
-	if generate != 1 {
-		t.Errorf("a pass in sync generated a template (%d in all): it writes nothing", generate)
+	if api.Generated != 1 {
+		t.Errorf("a pass in sync generated a template (%d in all): it writes nothing", api.Generated)
 	}
 	expectWrites(t, e, "CreateStack")
 
 	cam.Settle(cfntypes.StackStatusDeleteComplete, "")
 	res = e.runReq(req)
 	expect(t, res, ActionCreate, fault.None)
-	if generate != 2 || !strings.Contains(res.Reason, "(Vision One generated a new template first: the kept one, generated 2026-12-04, is older than the maximum age of 60 days (ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE))") {
-		t.Errorf("the write after the template aged: generated %d, reason %q", generate, res.Reason)
+	if api.Generated != 2 || !strings.Contains(res.Reason, "(Vision One generated a new template first: the kept one, generated 2026-12-04, is older than the maximum age of 60 days (ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE))") {
+		t.Errorf("the write after the template aged: generated %d, reason %q", api.Generated, res.Reason)
 	}
 	expectWrites(t, e, "CreateStack", "CreateStack")
 }

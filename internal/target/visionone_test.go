@@ -19,42 +19,9 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/visionone"
 )
 
-// fakeAPI answers as Vision One does, and counts the templates it generates.
-type fakeAPI struct {
-	features  []visionone.Feature
-	generated int
-	accounts  map[string]visionone.Account
-	deleted   []string
-	err       error
-}
-
-func (f *fakeAPI) Features(context.Context, secret.Value) ([]visionone.Feature, error) {
-	return f.features, f.err
-}
-
-func (f *fakeAPI) GenerateTemplate(_ context.Context, _ secret.Value, in visionone.TemplateRequest) (visionone.Template, error) {
-	if f.err != nil {
-		return visionone.Template{}, f.err
-	}
-	f.generated++
-	return visionone.Template{TemplateURL: "https://cam-templates.s3.amazonaws.com/" + in.AWSRegion + "/" + in.Features[0].ID + "/" + string(rune('a'+f.generated)) + ".yaml"}, nil
-}
-
-func (f *fakeAPI) Account(_ context.Context, _ secret.Value, id string) (visionone.Account, bool, error) {
-	a, ok := f.accounts[id]
-	return a, ok, f.err
-}
-
-func (f *fakeAPI) DeleteAccount(_ context.Context, _ secret.Value, id string) (bool, error) {
-	_, ok := f.accounts[id]
-	delete(f.accounts, id)
-	f.deleted = append(f.deleted, id)
-	return ok, f.err
-}
-
 var creds = secret.Credentials{VisionOneKey: secret.NewValue("V1-ONBOARDER-KEY-0123456789abcdef")}
 
-func visionOne(api *fakeAPI) *target.VisionOne {
+func visionOne(api *fake.VisionOne) *target.VisionOne {
 	cfg := config.Default()
 	cfg.Target, cfg.StackName, cfg.StackRegion = config.TargetVisionOne, config.DefaultVisionOneStackName, "eu-central-1"
 	cfg.TrailTemplateURL = "https://onboarder-artifacts.s3.amazonaws.com/visionone-trail.yaml"
@@ -75,7 +42,7 @@ func forWrite(v1 *target.VisionOne, in target.Input) (stack.Desired, error) {
 // generation makes a new Vision One API key. Where none is kept young, the desired stack has
 // no URL and MakeTemplate, which generates one (once), says why, and keeps it for the next.
 func TestVisionOneGeneratesOnlyForAWrite(t *testing.T) {
-	api := &fakeAPI{features: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}}
+	api := &fake.VisionOne{FeatureList: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}}
 	v1 := visionOne(api)
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	in := target.Input{Account: "012345678901", AccountName: "payments", Region: "eu-central-1", Now: now,
@@ -83,12 +50,12 @@ func TestVisionOneGeneratesOnlyForAWrite(t *testing.T) {
 		Trail: trail.Choice{TrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/audit", TopicARN: "arn:aws:sns:eu-central-1:012345678901:audit"}}
 	ctx := context.Background()
 	d, err := v1.Desired(ctx, in)
-	if err != nil || d.TemplateURL != "" || d.MakeTemplate == nil || api.generated != 0 {
-		t.Fatalf("none kept: %+v %v, generated %d; want no URL, a MakeTemplate, none generated", d, err, api.generated)
+	if err != nil || d.TemplateURL != "" || d.MakeTemplate == nil || api.Generated != 0 {
+		t.Fatalf("none kept: %+v %v, generated %d; want no URL, a MakeTemplate, none generated", d, err, api.Generated)
 	}
 	url, why, err := d.MakeTemplate(ctx)
-	if err != nil || url == "" || api.generated != 1 || !strings.Contains(why, "Vision One generated a new template first: none was kept for eu-central-1") {
-		t.Fatalf("MakeTemplate: %q %q %v, generated %d", url, why, err, api.generated)
+	if err != nil || url == "" || api.Generated != 1 || !strings.Contains(why, "Vision One generated a new template first: none was kept for eu-central-1") {
+		t.Fatalf("MakeTemplate: %q %q %v, generated %d", url, why, err, api.Generated)
 	}
 	kept, err := v1.Desired(ctx, in)
 	if err != nil || kept.TemplateURL != url || kept.MakeTemplate != nil || kept.Fingerprint() != d.Fingerprint() {
@@ -97,21 +64,21 @@ func TestVisionOneGeneratesOnlyForAWrite(t *testing.T) {
 	// Aged: a pass that writes nothing still generates nothing.
 	in.Now = now.Add(75 * 24 * time.Hour)
 	aged, err := v1.Desired(ctx, in)
-	if err != nil || aged.TemplateURL != "" || aged.MakeTemplate == nil || api.generated != 1 || aged.Fingerprint() != d.Fingerprint() {
-		t.Fatalf("aged: %+v %v, generated %d", aged, err, api.generated)
+	if err != nil || aged.TemplateURL != "" || aged.MakeTemplate == nil || api.Generated != 1 || aged.Fingerprint() != d.Fingerprint() {
+		t.Fatalf("aged: %+v %v, generated %d", aged, err, api.Generated)
 	}
 	url2, why, err := aged.MakeTemplate(ctx)
-	if err != nil || url2 == url || api.generated != 2 ||
+	if err != nil || url2 == url || api.Generated != 2 ||
 		!strings.Contains(why, "the kept one, generated 2026-12-04, is older than the maximum age of 60 days (ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE)") {
-		t.Errorf("aged, MakeTemplate: %q %q %v, generated %d", url2, why, err, api.generated)
+		t.Errorf("aged, MakeTemplate: %q %q %v, generated %d", url2, why, err, api.Generated)
 	}
 	// A dry run makes none, even asked.
 	v1.Cfg.DryRun = true
 	in.Now = now.Add(150 * 24 * time.Hour)
 	if d, err := v1.Desired(ctx, in); err != nil || d.TemplateURL != "" {
 		t.Fatalf("dry run: %+v %v", d, err)
-	} else if u, _, err := d.MakeTemplate(ctx); err != nil || u != "" || api.generated != 2 {
-		t.Errorf("dry run, MakeTemplate: %q %v, generated %d", u, err, api.generated)
+	} else if u, _, err := d.MakeTemplate(ctx); err != nil || u != "" || api.Generated != 2 {
+		t.Errorf("dry run, MakeTemplate: %q %v, generated %d", u, err, api.Generated)
 	}
 }
 
@@ -119,7 +86,7 @@ func TestVisionOneGeneratesOnlyForAWrite(t *testing.T) {
 // reused until it ages and then generated again under the same identity; the account's name
 // kept from the stack; the trail and topic from the choice or the trail stack's outputs.
 func TestVisionOneDesired(t *testing.T) {
-	api := &fakeAPI{features: []visionone.Feature{{ID: "cloud-sentry"}, {ID: "cloud-audit-log-monitoring", Name: "CloudTrail log monitoring"}, {ID: "container-security"}}}
+	api := &fake.VisionOne{FeatureList: []visionone.Feature{{ID: "cloud-sentry"}, {ID: "cloud-audit-log-monitoring", Name: "CloudTrail log monitoring"}, {ID: "container-security"}}}
 	v1 := visionOne(api)
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	in := target.Input{Account: "012345678901", AccountName: "payments", Region: "eu-central-1", Now: now,
@@ -136,21 +103,21 @@ func TestVisionOneDesired(t *testing.T) {
 	// Reused within its age: the same URL, no new generation.
 	in.Now = now.Add(59 * 24 * time.Hour)
 	d2, _ := forWrite(v1, in)
-	if d2.TemplateURL != d.TemplateURL || api.generated != 1 {
-		t.Errorf("generated %d times, URL %s", api.generated, d2.TemplateURL)
+	if d2.TemplateURL != d.TemplateURL || api.Generated != 1 {
+		t.Errorf("generated %d times, URL %s", api.Generated, d2.TemplateURL)
 	}
 	// Aged past ONBOARDER_VISIONONE_TEMPLATE_MAX_AGE: generated again, and the stack's
 	// identity (so its fingerprint) does not change for that alone.
 	in.Now = now.Add(61 * 24 * time.Hour)
 	d3, _ := forWrite(v1, in)
-	if d3.TemplateURL == d.TemplateURL || api.generated != 2 || d3.Fingerprint() != d.Fingerprint() {
-		t.Errorf("after 61 days: generated %d times, URL %s, fingerprint changed %v", api.generated, d3.TemplateURL, d3.Fingerprint() != d.Fingerprint())
+	if d3.TemplateURL == d.TemplateURL || api.Generated != 2 || d3.Fingerprint() != d.Fingerprint() {
+		t.Errorf("after 61 days: generated %d times, URL %s, fingerprint changed %v", api.Generated, d3.TemplateURL, d3.Fingerprint() != d.Fingerprint())
 	}
 	// A new version (a rollout's) is a new identity, from a template generated for it (the one
 	// kept for the old version is Vision One's old template).
 	in.Version = rollout.Version{URL: "visionone:2"}
-	if d4, _ := forWrite(v1, in); d4.Fingerprint() == d.Fingerprint() || api.generated != 3 || d4.TemplateURL == d3.TemplateURL {
-		t.Errorf("a new version: fingerprint changed %v, generated %d", d4.Fingerprint() != d.Fingerprint(), api.generated)
+	if d4, _ := forWrite(v1, in); d4.Fingerprint() == d.Fingerprint() || api.Generated != 3 || d4.TemplateURL == d3.TemplateURL {
+		t.Errorf("a new version: fingerprint changed %v, generated %d", d4.Fingerprint() != d.Fingerprint(), api.Generated)
 	}
 	// The name the stack was made with is kept; the trail stack's outputs stand in for the choice.
 	in.Stack = stack.Observed{Exists: true, Params: map[string]string{target.ParamCloudAccountName: "payments-old"}}
@@ -178,7 +145,7 @@ func TestVisionOneDesired(t *testing.T) {
 // holds a key): it is sealed with the onboarder's Vision One key; a kept one that does not
 // open (the key was rotated, or the item was copied under another key) is generated again.
 func TestVisionOneTemplateSealed(t *testing.T) {
-	api := &fakeAPI{features: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}}
+	api := &fake.VisionOne{FeatureList: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}}
 	v1 := visionOne(api)
 	kept := v1.Templates.(fake.Templates)
 	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Creds: creds,
@@ -194,20 +161,20 @@ func TestVisionOneTemplateSealed(t *testing.T) {
 	if g.Bucket != "cam-templates" {
 		t.Errorf("the kept template's bucket is %q", g.Bucket)
 	}
-	if d2, _ := forWrite(v1, in); d2.TemplateURL != d.TemplateURL || api.generated != 1 {
-		t.Errorf("the sealed URL was not reused: %s, generated %d", d2.TemplateURL, api.generated)
+	if d2, _ := forWrite(v1, in); d2.TemplateURL != d.TemplateURL || api.Generated != 1 {
+		t.Errorf("the sealed URL was not reused: %s, generated %d", d2.TemplateURL, api.Generated)
 	}
 	// Under another item's key it does not open.
 	kept["visionone:1/eu-west-1/cloud-audit-log-monitoring"] = g
 	in.Region = "eu-west-1"
-	if _, err := forWrite(v1, in); err != nil || api.generated != 2 {
-		t.Errorf("a copied item was used: generated %d, %v", api.generated, err)
+	if _, err := forWrite(v1, in); err != nil || api.Generated != 2 {
+		t.Errorf("a copied item was used: generated %d, %v", api.Generated, err)
 	}
 	// After a rotation of the onboarder's key: generated again.
 	in.Region = "eu-central-1"
 	in.Creds = secret.Credentials{VisionOneKey: secret.NewValue("V1-ROTATED-KEY-fedcba9876543210")}
-	if d3, err := forWrite(v1, in); err != nil || api.generated != 3 || d3.TemplateURL == d.TemplateURL {
-		t.Errorf("after a rotation: generated %d, %v", api.generated, err)
+	if d3, err := forWrite(v1, in); err != nil || api.Generated != 3 || d3.TemplateURL == d.TemplateURL {
+		t.Errorf("after a rotation: generated %d, %v", api.Generated, err)
 	}
 }
 
@@ -216,16 +183,16 @@ func TestVisionOneTemplateSealed(t *testing.T) {
 func TestVisionOneFeatures(t *testing.T) {
 	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Trail: trail.Choice{TrailARN: "a", TopicARN: "t"}, Creds: creds}
 	for _, fs := range [][]visionone.Feature{{{ID: "cloud-sentry"}}, {{ID: "cloudtrail-a"}, {ID: "cloudtrail-b"}}} {
-		if _, err := visionOne(&fakeAPI{features: fs}).Desired(context.Background(), in); fault.ClassOf(err) != fault.NeedsPerson || !strings.Contains(err.Error(), "ONBOARDER_VISIONONE_FEATURES") {
+		if _, err := visionOne(&fake.VisionOne{FeatureList: fs}).Desired(context.Background(), in); fault.ClassOf(err) != fault.NeedsPerson || !strings.Contains(err.Error(), "ONBOARDER_VISIONONE_FEATURES") {
 			t.Errorf("features %v: %v", fs, err)
 		}
 	}
-	v1 := visionOne(&fakeAPI{})
+	v1 := visionOne(&fake.VisionOne{})
 	v1.Cfg.VisionOneFeatures = []string{"cloud-audit-log-monitoring"}
 	if d, err := forWrite(v1, in); err != nil || !strings.Contains(d.TemplateURL, "cloud-audit-log-monitoring") {
 		t.Errorf("configured feature: %+v %v", d, err)
 	}
-	api := &fakeAPI{err: fault.Permanentf("Vision One: list AWS account features: HTTP 401")}
+	api := &fake.VisionOne{Err: fault.Permanentf("Vision One: list AWS account FeatureList: HTTP 401")}
 	if _, err := visionOne(api).Desired(context.Background(), in); fault.ClassOf(err) != fault.Permanent {
 		t.Errorf("a refused key: %v", err)
 	}
@@ -233,7 +200,7 @@ func TestVisionOneFeatures(t *testing.T) {
 
 // Vision One's view of an account, and forgetting one.
 func TestVisionOneView(t *testing.T) {
-	api := &fakeAPI{accounts: map[string]visionone.Account{
+	api := &fake.VisionOne{Accounts: map[string]visionone.Account{
 		"012345678901": {ID: "012345678901", State: "failed", Features: []visionone.AccountFeature{{ID: "cloud-audit-log-monitoring", MissingAWSPermissions: []string{"sns:Subscribe"}, TemplateVersion: "2.1"}}, LastSyncedDateTime: "2026-12-04T10:00:00Z"},
 		"123456789012": {ID: "123456789012", State: "outdated"},
 	}}
@@ -251,7 +218,7 @@ func TestVisionOneView(t *testing.T) {
 	if found, err := v1.Forget(context.Background(), secret.Credentials{}, "012345678901"); !found || err != nil {
 		t.Errorf("forget: %v %v", found, err)
 	}
-	api.err = errors.New("boom")
+	api.Err = errors.New("boom")
 	if _, err := v1.View(context.Background(), secret.Credentials{}, "123456789012"); err == nil {
 		t.Error("an error was lost")
 	}
@@ -260,7 +227,7 @@ func TestVisionOneView(t *testing.T) {
 // Two workers that find no template: one generates it, the other looks again (a transient
 // failure) and then uses the one kept; a claim of a worker that died lapses.
 func TestVisionOneTemplateGeneratedOnce(t *testing.T) {
-	api := &fakeAPI{features: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}}
+	api := &fake.VisionOne{FeatureList: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}}}
 	v1 := visionOne(api)
 	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 	in := target.Input{Account: "012345678901", AccountName: "a", Region: "eu-central-1", Now: now, Version: rollout.Version{URL: config.DefaultVisionOneVersion}, Creds: creds,
@@ -269,8 +236,8 @@ func TestVisionOneTemplateGeneratedOnce(t *testing.T) {
 	tpl := v1.Templates.(fake.Templates)
 	// Another worker holds the claim.
 	tpl[key+"#claim"] = ledger.Generated{Generated: now.Add(-10 * time.Second)}
-	if _, err := forWrite(v1, in); fault.ClassOf(err) != fault.Transient || !strings.Contains(err.Error(), "being generated by another worker") || api.generated != 0 {
-		t.Fatalf("while another worker generates: %v, generated %d", err, api.generated)
+	if _, err := forWrite(v1, in); fault.ClassOf(err) != fault.Transient || !strings.Contains(err.Error(), "being generated by another worker") || api.Generated != 0 {
+		t.Fatalf("while another worker generates: %v, generated %d", err, api.Generated)
 	}
 	// It kept one: used.
 	sealed, err := target.SealURL(creds.VisionOneKey, key, "https://kept/1.yaml")
@@ -278,22 +245,22 @@ func TestVisionOneTemplateGeneratedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	tpl[key] = ledger.Generated{URL: sealed, Generated: now.Add(-5 * time.Second)}
-	if d, err := forWrite(v1, in); err != nil || d.TemplateURL != "https://kept/1.yaml" || api.generated != 0 {
-		t.Fatalf("once kept: %+v %v, generated %d", d, err, api.generated)
+	if d, err := forWrite(v1, in); err != nil || d.TemplateURL != "https://kept/1.yaml" || api.Generated != 0 {
+		t.Fatalf("once kept: %+v %v, generated %d", d, err, api.Generated)
 	}
 	// A claim of a worker that died, and no template: generated after the claim's time.
 	delete(tpl, key)
 	tpl[key+"#claim"] = ledger.Generated{Generated: now.Add(-3 * time.Minute)}
-	if d, err := forWrite(v1, in); err != nil || api.generated != 1 || d.TemplateURL == "https://kept/1.yaml" || tpl[key].URL == "" {
-		t.Fatalf("a lapsed claim: %+v %v, generated %d", d, err, api.generated)
+	if d, err := forWrite(v1, in); err != nil || api.Generated != 1 || d.TemplateURL == "https://kept/1.yaml" || tpl[key].URL == "" {
+		t.Fatalf("a lapsed claim: %+v %v, generated %d", d, err, api.Generated)
 	}
 }
 
 // A stack made again without a name at hand (a repair's request has none) takes the name
 // Vision One knows the account by; unknown to Vision One, its id.
 func TestVisionOneNameOfARepair(t *testing.T) {
-	api := &fakeAPI{features: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}},
-		accounts: map[string]visionone.Account{"012345678901": {ID: "012345678901", Name: "payments", State: "managed"}}}
+	api := &fake.VisionOne{FeatureList: []visionone.Feature{{ID: "cloud-audit-log-monitoring"}},
+		Accounts: map[string]visionone.Account{"012345678901": {ID: "012345678901", Name: "payments", State: "managed"}}}
 	v1 := visionOne(api)
 	in := target.Input{Account: "012345678901", Region: "eu-central-1", Now: time.Now(), Version: rollout.Version{URL: config.DefaultVisionOneVersion}, Creds: creds,
 		Trail: trail.Choice{TrailARN: "arn:aws:cloudtrail:eu-central-1:012345678901:trail/audit", TopicARN: "arn:aws:sns:eu-central-1:012345678901:audit"}}

@@ -37,7 +37,8 @@ var (
 	_ trail.API                                  = (*fake.CloudTrail)(nil)
 	_ trail.BucketsAPI                           = (*fake.S3)(nil)
 
-	_ target.Templates = fake.Templates{}
+	_ target.Templates    = fake.Templates{}
+	_ target.VisionOneAPI = (*fake.VisionOne)(nil)
 
 	_ ledger.DynamoAPI       = (*fake.DynamoDB)(nil)
 	_ starts.DynamoAPI       = (*fake.DynamoDB)(nil)
