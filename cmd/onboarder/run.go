@@ -219,10 +219,7 @@ func (a *app) plan(ctx context.Context, ids []string, asJSON bool, n int) error 
 		}
 	}
 	if asJSON {
-		if results == nil {
-			results = []accountResult{}
-		}
-		enc := json.NewEncoder(a.stdout)
+		enc := json.NewEncoder(a.stdout) // results is never nil: an empty plan prints []
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(results); err != nil {
 			return err

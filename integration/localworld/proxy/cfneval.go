@@ -216,6 +216,7 @@ func (e *evalEnv) intrinsic(fn string, arg any) (any, error) {
 	case "Ref":
 		name, ok := arg.(string)
 		if !ok {
+			//lint:ignore ST1005 Ref is CloudFormation's intrinsic function, named as templates write it
 			return nil, fmt.Errorf("Ref of a non-string %v", arg)
 		}
 		return e.ref(name)
@@ -367,8 +368,10 @@ func (e *evalEnv) ref(name string) (any, error) {
 		return r.physicalID, nil
 	}
 	if e.resources == nil {
+		//lint:ignore ST1005 Ref is CloudFormation's intrinsic function, named as templates write it
 		return nil, fmt.Errorf("Ref %s: only parameters can be read here", name)
 	}
+	//lint:ignore ST1005 Ref is CloudFormation's intrinsic function, named as templates write it
 	return nil, fmt.Errorf("Ref %s: no such parameter, or no such resource in the stack", name)
 }
 

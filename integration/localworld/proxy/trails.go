@@ -227,6 +227,7 @@ func replaceTrailRefs(v any, plans map[string]trailPlan, trails map[string]bool)
 			if ref, ok := x["Ref"].(string); ok && trails[ref] {
 				p, ok := plans[ref]
 				if !ok {
+					//lint:ignore ST1005 Ref is CloudFormation's intrinsic function, named as templates write it
 					return nil, fmt.Errorf("Ref %s: the trail is not in the stack (its condition is false)", ref)
 				}
 				return p.name, nil
@@ -415,11 +416,13 @@ func trailInput(pl trailPlan, props map[string]any, s stackCaller, stackTags [][
 	// Required by the resource provider schema: S3BucketName and IsLogging.
 	bucket, ok := props["S3BucketName"].(string)
 	if !ok || bucket == "" {
+		//lint:ignore ST1005 CloudFormation's own words, as its stack events say them
 		return d, fmt.Errorf("Properties validation failed: required key [S3BucketName] not found")
 	}
 	d.create["S3BucketName"] = bucket
 	lv, ok := props["IsLogging"]
 	if !ok {
+		//lint:ignore ST1005 CloudFormation's own words, as its stack events say them
 		return d, fmt.Errorf("Properties validation failed: required key [IsLogging] not found")
 	}
 	var err error
@@ -522,6 +525,7 @@ func (p *Proxy) syncTrails(s stackCaller, want []desiredTrail, live map[string]l
 			}
 		} else {
 			if _, err := p.cloudtrail(s, "GetTrail", map[string]any{"Name": d.plan.name}); err == nil {
+				//lint:ignore ST1005 CloudFormation's own words, as its stack events say them
 				return now, fail(fmt.Errorf("Trail %s already exists (Service: CloudTrail, Status Code: 400, Error Code: TrailAlreadyExistsException)", d.plan.name))
 			}
 			in := map[string]any{}
