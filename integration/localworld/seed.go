@@ -15,6 +15,7 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
 // ExecutionRole is the role the onboarder assumes in member accounts.
@@ -207,6 +208,12 @@ type Trail struct {
 	Logging      bool
 	// BucketExists says the bucket is already there (another account's, for example).
 	BucketExists bool
+	// Validation turns log file validation on; Topic, when set, is the name of an SNS topic
+	// made in the account and home region, which the trail notifies on each log file
+	// delivery: with both, and Logging, a trail Vision One can use (its CloudTrail
+	// configuration page).
+	Validation bool
+	Topic      string
 }
 
 // SeedTrail creates the bucket (unless it exists) and the trail, and starts logging when
@@ -224,9 +231,19 @@ func (m *Moto) SeedTrail(ctx context.Context, t Trail) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	in := &cloudtrail.CreateTrailInput{Name: aws.String(t.Name), S3BucketName: aws.String(t.Bucket),
+		IsMultiRegionTrail: aws.Bool(t.MultiRegion), EnableLogFileValidation: aws.Bool(t.Validation)}
+	if t.Topic != "" {
+		if _, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(t.Topic)}); err != nil {
+			return "", fmt.Errorf("create topic %s in %s/%s: %w", t.Topic, t.Account, t.HomeRegion, err)
+		}
+		// CloudTrail takes the topic's name or ARN (CreateTrail, SnsTopicName); moto 5.2.1
+		// builds the ARN from whatever it is given (moto/cloudtrail/models.py,
+		// Trail.topic_arn), so the name it is.
+		in.SnsTopicName = aws.String(t.Topic)
+	}
 	ct := cloudtrail.NewFromConfig(cfg)
-	out, err := ct.CreateTrail(ctx, &cloudtrail.CreateTrailInput{
-		Name: aws.String(t.Name), S3BucketName: aws.String(t.Bucket), IsMultiRegionTrail: aws.Bool(t.MultiRegion)})
+	out, err := ct.CreateTrail(ctx, in)
 	if err != nil {
 		return "", fmt.Errorf("create trail %s in %s/%s: %w", t.Name, t.Account, t.HomeRegion, err)
 	}
