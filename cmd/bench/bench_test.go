@@ -132,6 +132,97 @@ func TestWaveArithmetic(t *testing.T) {
 	}
 }
 
+// The ideal time of a wave: the larger of its two bounds (waveIdeal's comment).
+func TestWaveIdeal(t *testing.T) {
+	mins := func(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }
+	for _, c := range []struct {
+		stacks, n, rate int
+		t, want         time.Duration
+	}{
+		{1, 1000, 30, 2 * time.Minute, mins(2 + 1000.0/30)}, // Cloud One's: T + n/rate, both bounds alike
+		{2, 300, 30, 2 * time.Minute, 22 * time.Minute},     // T + 2n/rate = 22 min > 2T + n/rate = 14 min
+		{2, 30, 30, 2 * time.Minute, 5 * time.Minute},       // a small wave: 2T + n/rate = 5 min > T + 2n/rate = 4 min
+		{2, 60, 30, 2 * time.Minute, 6 * time.Minute},       // n/rate = T: the bounds meet
+		{2, 20, 30, 20 * time.Second, 100 * time.Second},    // the quick look's
+		{3, 10, 60, time.Minute, 3*time.Minute + 10*time.Second},
+		{1, 10, 0, time.Second, 10*time.Minute + time.Second}, // a rate of 0 is read as 1 a minute, not a division by zero
+	} {
+		if got := waveIdeal(c.stacks, c.n, c.rate, c.t); got != c.want {
+			t.Errorf("waveIdeal(%d stacks, %d accounts, %d a minute, T %s) = %s, want %s", c.stacks, c.n, c.rate, c.t, got, c.want)
+		}
+	}
+	if got := slotOf(30); got != 2*time.Second {
+		t.Errorf("slotOf(30) = %s", got)
+	}
+}
+
+// A calls row meets "within one call of the minimum" by its member-account calls and, where
+// they are counted, its calls to the vendor, each.
+func TestCallRowMeets(t *testing.T) {
+	for _, c := range []struct {
+		row  callRow
+		want bool
+	}{
+		{callRow{Goal: goalNearMinimum, MemberN: 4, Minimum: 3}, true},
+		{callRow{Goal: goalNearMinimum, MemberN: 5, Minimum: 3}, false},
+		{callRow{Goal: goalNearMinimum, MemberN: 5, Minimum: 3, VendorN: 9}, false}, // vendor not counted: no help either
+		{callRow{Goal: goalNearMinimum, MemberN: 3, Minimum: 3, VendorN: 9}, true},  // Cloud One: the stand-in's calls are not counted
+		{callRow{Goal: goalNearMinimum, HasVendor: true, MemberN: 3, Minimum: 3, VendorN: 2, VendorMinimum: 1}, true},
+		{callRow{Goal: goalNearMinimum, HasVendor: true, MemberN: 3, Minimum: 3, VendorN: 3, VendorMinimum: 1}, false},
+		{callRow{Goal: goalNoMember, MemberN: 0, Minimum: 0}, true},
+		{callRow{Goal: goalNoMember, MemberN: 1, Minimum: 0}, false},
+		{callRow{MemberN: 0}, false}, // no goal: nothing is met
+	} {
+		if got := c.row.meets(); got != c.want {
+			t.Errorf("%+v: meets %v, want %v", c.row, got, c.want)
+		}
+	}
+}
+
+func TestDiffAndJoinOps(t *testing.T) {
+	before := map[string]int{"GET features": 2, "GET awsAccounts/{id}": 5}
+	after := map[string]int{"GET features": 2, "GET awsAccounts/{id}": 6, "POST generateCfnTemplateLinks": 1}
+	d := diffOps(before, after)
+	if len(d) != 2 || d["GET awsAccounts/{id}"] != 1 || d["POST generateCfnTemplateLinks"] != 1 {
+		t.Errorf("diffOps = %v", d)
+	}
+	if s, n := joinOps(d); s != "GET awsAccounts/{id} ×1, POST generateCfnTemplateLinks ×1" || n != 2 {
+		t.Errorf("joinOps = %q, %d", s, n)
+	}
+	if s, n := joinOps(map[string]int{"GET features": 0}); s != "none" || n != 0 {
+		t.Errorf("joinOps of nothing = %q, %d", s, n)
+	}
+}
+
+// -skip and -only name sections; anything else is refused.
+func TestSkipped(t *testing.T) {
+	keys := func(m map[string]bool) string {
+		var out []string
+		for _, s := range sections {
+			if m[s] {
+				out = append(out, s)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct{ skip, only, want string }{
+		{"", "", ""},
+		{"size, parse", "", "size,parse"},
+		{"", "onboard", "size,parse,coldstart,calls,memory,sweep,throttle,org"},
+		{"org", "onboard,org", "size,parse,coldstart,calls,memory,sweep,throttle,org"},
+	} {
+		got, err := skipped(c.skip, c.only)
+		if err != nil || keys(got) != c.want {
+			t.Errorf("skipped(%q, %q) = %q, %v; want %q", c.skip, c.only, keys(got), err, c.want)
+		}
+	}
+	for _, bad := range [][2]string{{"sweeps", ""}, {"", "on-board"}} {
+		if _, err := skipped(bad[0], bad[1]); err == nil || !strings.Contains(err.Error(), "is not a section") {
+			t.Errorf("skipped(%q, %q): %v", bad[0], bad[1], err)
+		}
+	}
+}
+
 // figures is a report of every section, with figures chosen so that each goal's verdict is
 // known: the cold start, the sizes and the sweep miss their goals, the rest meet them.
 func figures() *report {

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,17 +93,17 @@ func main() {
 	fs.IntVar(&o.OrgOUs, "org-ous", o.OrgOUs, "included OUs the large Organization's accounts are spread over")
 	fs.Float64Var(&o.OrgThrottle, "org-throttle", o.OrgThrottle, "share of Organizations calls throttled in the sweep of the large Organization")
 	cpuprofile := fs.String("cpuprofile", "", "write this process's CPU profile to the file (the product's and the floor's work in the sweep sections run here)")
-	skip := fs.String("skip", "", "sections to leave out, comma separated: size,coldstart,parse,calls,memory,sweep,throttle,onboard,org")
+	skip := fs.String("skip", "", "sections to leave out, comma separated: "+strings.Join(sections, ","))
+	only := fs.String("only", "", "run only these sections, comma separated; the others are skipped")
 	_ = fs.Parse(os.Args[1:])
 	var err error
 	if o.Concurrency, err = parseInts(*conc); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: -concurrency: %v\n", err)
 		os.Exit(2)
 	}
-	for _, s := range strings.Split(*skip, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			o.Skip[s] = true
-		}
+	if o.Skip, err = skipped(*skip, *only); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -122,6 +123,52 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+}
+
+// sections are the sections of a run, in order; the harness and seed sections follow from them.
+var sections = []string{"size", "parse", "coldstart", "calls", "memory", "sweep", "throttle", "onboard", "org"}
+
+// aliases name groups of sections for -skip and -only.
+var aliases = map[string][]string{}
+
+// skipped is the set of sections a run leaves out: those -skip names, and with -only every
+// section it does not name. A name that is no section is an error.
+func skipped(skip, only string) (map[string]bool, error) {
+	names := func(flag, list string) (map[string]bool, error) {
+		out := map[string]bool{}
+		for _, s := range strings.Split(list, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			if group, ok := aliases[s]; ok {
+				for _, g := range group {
+					out[g] = true
+				}
+				continue
+			}
+			if !slices.Contains(sections, s) {
+				return nil, fmt.Errorf("-%s: %q is not a section (%s)", flag, s, strings.Join(sections, ", "))
+			}
+			out[s] = true
+		}
+		return out, nil
+	}
+	out, err := names("skip", skip)
+	if err != nil {
+		return nil, err
+	}
+	keep, err := names("only", only)
+	if err != nil {
+		return nil, err
+	}
+	if len(keep) > 0 {
+		for _, s := range sections {
+			if !keep[s] {
+				out[s] = true
+			}
+		}
+	}
+	return out, nil
 }
 
 func parseInts(s string) ([]int, error) {

@@ -26,6 +26,8 @@ type report struct {
 	Throttle      *throttleResult
 	Onboard       *onboardResult
 	Org           *orgResult
+	V1Calls       []callRow
+	V1Onboard     *onboardResult
 	Failures      []string
 }
 
@@ -147,6 +149,9 @@ func (r *report) markdown() string {
 			p("| %s | %s | %d: %s | %d: %s | %d | %s | %s |\n", c.Decision, c.Outcome, c.MemberN, c.Member, c.ManagementN, c.Management, c.Minimum, c.Why, g)
 		}
 		p("\n")
+		if notes := callNotes(r.Calls); len(notes) > 0 {
+			p("Calls above a minimum: %s.\n\n", strings.Join(notes, "; "))
+		}
 	}
 
 	p("## 5. Sweep at scale\n\n")
@@ -327,6 +332,37 @@ func (r *report) goals() []goal {
 	gs = append(gs, r.onboardGoals()...)
 	gs = append(gs, r.orgGoals()...)
 	return gs
+}
+
+// extraCalls says which of a row's member-account calls the product makes beyond the
+// minimum and why: the ones it is known to make (ListTags, GetTemplateSummary), from the
+// figures; "" when the row is at its minimum or the extra calls are none of these.
+func extraCalls(c callRow) string {
+	if c.MemberN <= c.Minimum {
+		return ""
+	}
+	var extra []string
+	if strings.Contains(c.Member, "cloudtrail.ListTags") {
+		extra = append(extra, "cloudtrail.ListTags (which of the account's trails is the onboarder's own, by its managed tag: made whenever the account has a trail to look at)")
+	}
+	if strings.Contains(c.Member, "cloudformation.GetTemplateSummary") {
+		extra = append(extra, "cloudformation.GetTemplateSummary (the template's parameters, checked before the first write from it in a process: once per template URL and 15 minutes)")
+	}
+	if len(extra) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d over the member minimum: %s", c.MemberN-c.Minimum, strings.Join(extra, " and "))
+}
+
+// callNotes are the rows' calls above their minimum, as extraCalls says them.
+func callNotes(rows []callRow) []string {
+	var out []string
+	for _, c := range rows {
+		if e := extraCalls(c); e != "" {
+			out = append(out, "*"+c.Decision+"*, "+e)
+		}
+	}
+	return out
 }
 
 // floorZip is the zip size of the empty handler among the size rows (0 if absent).
