@@ -34,6 +34,7 @@ const (
 // repairs made during it and the waiting design measured beside it.
 type onboardResult struct {
 	Accounts    int
+	Stacks      int // stack operations each account needs, one after the other (0: one)
 	Concurrency int
 	Rate        int // ONBOARDER_MAX_STARTS_PER_MINUTE
 	StackTime   time.Duration
@@ -58,6 +59,12 @@ type onboardResult struct {
 
 	Repairs []repairRun
 	Waiting *waitingResult
+
+	// The Vision One wave: the stack starts by stack name, the calls to Vision One by
+	// operation, and the templates it generated.
+	StartsBy    map[string]int
+	Vendor      map[string]int
+	Generations int
 }
 
 // GBs is the Lambda GB-seconds the wave cost: every handler's billed duration at 128 MB.

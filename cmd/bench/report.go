@@ -153,6 +153,7 @@ func (r *report) markdown() string {
 			p("Calls above a minimum: %s.\n\n", strings.Join(notes, "; "))
 		}
 	}
+	r.v1CallsMarkdown(p)
 
 	p("## 5. Sweep at scale\n\n")
 	if r.Seed.Accounts > 0 {
@@ -209,6 +210,7 @@ func (r *report) markdown() string {
 	}
 	r.onboardMarkdown(p)
 	r.orgMarkdown(p)
+	r.v1OnboardMarkdown(p)
 	return b.String()
 }
 
@@ -301,6 +303,7 @@ func (r *report) goals() []goal {
 			gs = append(gs, goal{"4. calls: " + c.Decision, c.Goal, fmt.Sprintf("%d member calls (minimum %d)", c.MemberN, c.Minimum), verdict(c.Met), c.Why})
 		}
 	}
+	gs = append(gs, r.v1CallGoals()...)
 	if len(r.Sweep) > 0 {
 		ok, worst, at, failed := true, 0.0, 0, 0
 		for _, pt := range r.Sweep {
@@ -331,6 +334,7 @@ func (r *report) goals() []goal {
 	}
 	gs = append(gs, r.onboardGoals()...)
 	gs = append(gs, r.orgGoals()...)
+	gs = append(gs, r.v1OnboardGoals()...)
 	return gs
 }
 
