@@ -264,7 +264,9 @@ func (w *world) waveFigures(ctx context.Context, res *onboardResult, st localwor
 //   - every one of the n·stacks starts holds a slot of its own, so the last one starts
 //     (n·stacks − 1)/rate after the first and its operation runs t more: t + n·stacks/rate;
 //   - an account's stacks run one after the other, and the last account to get its first
-//     slot gets it n/rate after the first: stacks·t + n/rate.
+//     slot gets it (n − 1)/rate after the first: stacks·t + n/rate.
+//
+// Both count one slot more than the strict bound, as Cloud One's T + n/rate always did.
 //
 // With one stack per account both are t + n/rate (Cloud One). With two (Vision One: the trail
 // stack, then the Vision One stack) the first is the larger once n/rate ≥ t: the first
