@@ -132,6 +132,125 @@ func TestWaveArithmetic(t *testing.T) {
 	}
 }
 
+// The ideal time of a wave: the larger of its two bounds (waveIdeal's comment).
+func TestWaveIdeal(t *testing.T) {
+	mins := func(m float64) time.Duration { return time.Duration(m * float64(time.Minute)) }
+	for _, c := range []struct {
+		stacks, n, rate int
+		t, want         time.Duration
+	}{
+		{1, 1000, 30, 2 * time.Minute, mins(2 + 1000.0/30)}, // Cloud One's: T + n/rate, both bounds alike
+		{2, 300, 30, 2 * time.Minute, 22 * time.Minute},     // T + 2n/rate = 22 min > 2T + n/rate = 14 min
+		{2, 30, 30, 2 * time.Minute, 5 * time.Minute},       // a small wave: 2T + n/rate = 5 min > T + 2n/rate = 4 min
+		{2, 60, 30, 2 * time.Minute, 6 * time.Minute},       // n/rate = T: the bounds meet
+		{2, 20, 30, 20 * time.Second, 100 * time.Second},    // the quick look's
+		{3, 10, 60, time.Minute, 3*time.Minute + 10*time.Second},
+		{1, 10, 0, time.Second, 10*time.Minute + time.Second}, // a rate of 0 is read as 1 a minute, not a division by zero
+	} {
+		if got := waveIdeal(c.stacks, c.n, c.rate, c.t); got != c.want {
+			t.Errorf("waveIdeal(%d stacks, %d accounts, %d a minute, T %s) = %s, want %s", c.stacks, c.n, c.rate, c.t, got, c.want)
+		}
+	}
+	if got := slotOf(30); got != 2*time.Second {
+		t.Errorf("slotOf(30) = %s", got)
+	}
+	o := &onboardResult{Accounts: 300, Rate: 30, StackTime: 2 * time.Minute}
+	if got := v1IdealParts(o); got != "T + 2 · accounts / rate = 22m0s, 2T + accounts / rate = 14m0s" {
+		t.Errorf("v1IdealParts = %q", got)
+	}
+}
+
+// The Vision One wave's goal: within 1.3 × the ideal, every account connected, one generation.
+func TestV1WaveMet(t *testing.T) {
+	ok := onboardResult{Accounts: 300, InSync: 300, Wall: 26 * time.Minute, Ideal: 22 * time.Minute, Generations: 1}
+	if !v1WaveMet(&ok) {
+		t.Errorf("%+v: not met", ok)
+	}
+	for name, bad := range map[string]func(o *onboardResult){
+		"slow":             func(o *onboardResult) { o.Wall = 29 * time.Minute }, // 1.32 × ideal
+		"a failed account": func(o *onboardResult) { o.Failed, o.InSync = 1, 299 },
+		"one not in sync":  func(o *onboardResult) { o.InSync = 299 },
+		"two generations":  func(o *onboardResult) { o.Generations = 2 },
+		"no generation":    func(o *onboardResult) { o.Generations = 0 },
+		"nothing measured": func(o *onboardResult) { *o = onboardResult{} },
+	} {
+		o := ok
+		bad(&o)
+		if v1WaveMet(&o) {
+			t.Errorf("%s: met", name)
+		}
+	}
+}
+
+// A calls row meets "within one call of the minimum" by its member-account calls and, where
+// they are counted, its calls to the vendor, each.
+func TestCallRowMeets(t *testing.T) {
+	for _, c := range []struct {
+		row  callRow
+		want bool
+	}{
+		{callRow{Goal: goalNearMinimum, MemberN: 4, Minimum: 3}, true},
+		{callRow{Goal: goalNearMinimum, MemberN: 5, Minimum: 3}, false},
+		{callRow{Goal: goalNearMinimum, MemberN: 5, Minimum: 3, VendorN: 9}, false}, // vendor not counted: no help either
+		{callRow{Goal: goalNearMinimum, MemberN: 3, Minimum: 3, VendorN: 9}, true},  // Cloud One: the stand-in's calls are not counted
+		{callRow{Goal: goalNearMinimum, HasVendor: true, MemberN: 3, Minimum: 3, VendorN: 2, VendorMinimum: 1}, true},
+		{callRow{Goal: goalNearMinimum, HasVendor: true, MemberN: 3, Minimum: 3, VendorN: 3, VendorMinimum: 1}, false},
+		{callRow{Goal: goalNoMember, MemberN: 0, Minimum: 0}, true},
+		{callRow{Goal: goalNoMember, MemberN: 1, Minimum: 0}, false},
+		{callRow{MemberN: 0}, false}, // no goal: nothing is met
+	} {
+		if got := c.row.meets(); got != c.want {
+			t.Errorf("%+v: meets %v, want %v", c.row, got, c.want)
+		}
+	}
+}
+
+func TestDiffAndJoinOps(t *testing.T) {
+	before := map[string]int{"GET features": 2, "GET awsAccounts/{id}": 5}
+	after := map[string]int{"GET features": 2, "GET awsAccounts/{id}": 6, "POST generateCfnTemplateLinks": 1}
+	d := diffOps(before, after)
+	if len(d) != 2 || d["GET awsAccounts/{id}"] != 1 || d["POST generateCfnTemplateLinks"] != 1 {
+		t.Errorf("diffOps = %v", d)
+	}
+	if s, n := joinOps(d); s != "GET awsAccounts/{id} ×1, POST generateCfnTemplateLinks ×1" || n != 2 {
+		t.Errorf("joinOps = %q, %d", s, n)
+	}
+	if s, n := joinOps(map[string]int{"GET features": 0}); s != "none" || n != 0 {
+		t.Errorf("joinOps of nothing = %q, %d", s, n)
+	}
+}
+
+// -skip and -only name sections (or the visionone group); anything else is refused.
+func TestSkipped(t *testing.T) {
+	keys := func(m map[string]bool) string {
+		var out []string
+		for _, s := range sections {
+			if m[s] {
+				out = append(out, s)
+			}
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct{ skip, only, want string }{
+		{"", "", ""},
+		{"size, parse", "", "size,parse"},
+		{"", "visionone", "size,parse,coldstart,calls,memory,sweep,throttle,onboard,org"},
+		{"", "v1calls", "size,parse,coldstart,calls,memory,sweep,throttle,onboard,org,v1onboard"},
+		{"v1onboard", "visionone", "size,parse,coldstart,calls,memory,sweep,throttle,onboard,org,v1onboard"},
+		{"visionone", "", "v1calls,v1onboard"},
+	} {
+		got, err := skipped(c.skip, c.only)
+		if err != nil || keys(got) != c.want {
+			t.Errorf("skipped(%q, %q) = %q, %v; want %q", c.skip, c.only, keys(got), err, c.want)
+		}
+	}
+	for _, bad := range [][2]string{{"sweeps", ""}, {"", "vision-one"}} {
+		if _, err := skipped(bad[0], bad[1]); err == nil || !strings.Contains(err.Error(), "is not a section") {
+			t.Errorf("skipped(%q, %q): %v", bad[0], bad[1], err)
+		}
+	}
+}
+
 // figures is a report of every section, with figures chosen so that each goal's verdict is
 // known: the cold start, the sizes and the sweep miss their goals, the rest meet them.
 func figures() *report {
@@ -177,6 +296,17 @@ func figures() *report {
 		Org: &orgResult{Accounts: 10000, OUs: 10, Outside: 100, Latency: 50 * time.Millisecond, Throttle: 0.05, Seed: time.Minute,
 			Wall: 3 * time.Minute, Invocations: 2, Longest: 100 * time.Second, Enqueued: 10000, Requests: 10000, QueueDepth: 10000,
 			ByOp: map[string]int{"organizations.ListAccountsForParent": 600}, Throttled: 30, Memory: memRow{Name: "sweep", Scenario: "large Organization", Peak: 25 << 20, Processes: 1}},
+		V1Calls: []callRow{
+			{Decision: "first Vision One create", Outcome: "create", Member: "cloudformation.CreateStack ×1, cloudformation.DescribeStacks ×2, cloudformation.GetTemplateSummary ×1, cloudtrail.DescribeTrails ×1, cloudtrail.GetTrailStatus ×1, cloudtrail.ListTags ×1", MemberN: 7,
+				Management: "dynamodb.GetItem ×3", ManagementN: 3, HasVendor: true, Vendor: "GET features ×1, POST generateCfnTemplateLinks ×1", VendorN: 2, Minimum: 5, VendorMinimum: 2, Why: "five calls", Goal: goalNearMinimum}, // 2 over: not met
+			{Decision: "Vision One in sync", Outcome: "none", Member: "cloudformation.DescribeStacks ×2, cloudtrail.DescribeTrails ×1, cloudtrail.GetTrailStatus ×1, cloudtrail.ListTags ×1", MemberN: 5,
+				Management: "dynamodb.GetItem ×3", ManagementN: 3, HasVendor: true, Vendor: "GET awsAccounts/{id} ×1", VendorN: 1, Minimum: 4, VendorMinimum: 1, Why: "four calls", Goal: goalNearMinimum, Met: true},
+		},
+		V1Onboard: &onboardResult{Accounts: 300, Stacks: 2, Concurrency: 5, Rate: 30, StackTime: 2 * time.Minute, Latency: 50 * time.Millisecond, Seed: 10 * time.Second,
+			Wall: 23 * time.Minute, Ideal: 22 * time.Minute, InSync: 300, Starts: 600, MaxPerMinute: 31, FirstStart: 2 * time.Second, LastStart: 20 * time.Minute,
+			Invocations: map[string]int{"reconcile": 1500, "accountvending": 300}, Busy: map[string]time.Duration{"reconcile": 20 * time.Minute, "accountvending": 30 * time.Second}, Passes: 3300,
+			StartsBy: map[string]int{"cloudone-onboarder-trail": 300, "Vision-One-Cloud-Account-Management": 300},
+			Vendor:   map[string]int{"GET awsAccounts/{id}": 300, "GET features": 5, "POST generateCfnTemplateLinks": 1}, Generations: 1},
 	}
 }
 
@@ -201,8 +331,8 @@ func TestReportFromFigures(t *testing.T) {
 	// Every section, in order.
 	last := -1
 	for _, h := range []string{"# Performance", "## Goals", "## 1. Cold start", "## 2. Memory", "## 3. Size", "## 4. AWS calls per decision",
-		"## 5. Sweep at scale", "## 6. Throttling", "## 7. Parse speed", "## 8. Onboarding a wave of new accounts",
-		"## 9. Repair latency during the wave", "## 10. Sweep of a large Organization"} {
+		"### The Vision One target", "## 5. Sweep at scale", "## 6. Throttling", "## 7. Parse speed", "## 8. Onboarding a wave of new accounts",
+		"## 9. Repair latency during the wave", "## 10. Sweep of a large Organization", "## 11. Onboarding a wave of new accounts, Vision One target"} {
 		i := strings.Index(rep, "\n"+h+"\n")
 		if h == "# Performance" {
 			i = strings.Index(rep, h+"\n")
@@ -226,6 +356,9 @@ func TestReportFromFigures(t *testing.T) {
 		{"8. onboarding", "1.02 (2160.00 s for 1000 accounts", "met"},
 		{"9. repair latency", "worst 12.00 s of 1", "met"},
 		{"10. sweep of a large Organization", "10000 enqueued of 10000, 0 lost, 0 duplicates", "met"},
+		{"4. calls, Vision One: first Vision One create", "7 member calls (minimum 5); Vision One 2 (minimum 2)", "**not met**"},
+		{"4. calls, Vision One: Vision One in sync", "5 member calls (minimum 4); Vision One 1 (minimum 1)", "met"},
+		{"11. onboarding, Vision One", "1.05 (1380.00 s for 300 accounts, two stacks each, T = 2m0s, 30 starts a minute); 0 failed; 1 template generation; 0.5125 GB-s per account", "met"},
 	} {
 		cells := goalRow(t, rep, c.item)
 		if len(cells) != 5 || !strings.HasPrefix(cells[2], c.figure) || cells[3] != c.verdict {
@@ -245,6 +378,11 @@ func TestReportFromFigures(t *testing.T) {
 		"| never waits (now) |",
 		"| live-0001 | +10m0s | 12.00 s | met |",
 		"| 10000 | 180.00 s | 2 | 100.00 s | 5m0s |",
+		"| 300 | 1380.00 s | 1320.00 s | 1.05 | met | 300 | 0 | 0 | 600 (300 + 300) | 31 | +2s / +20m0s | 1 | 11.0 | 0.5125 |",
+		"(T + 2 · accounts / rate = 22m0s, 2T + accounts / rate = 14m0s)",
+		"**Calls to Vision One** during the wave: 306 (GET awsAccounts/{id} ×300, GET features ×5, POST generateCfnTemplateLinks ×1), 1.02 per account",
+		"| 7: cloudformation.CreateStack ×1, cloudformation.DescribeStacks ×2, cloudformation.GetTemplateSummary ×1, cloudtrail.DescribeTrails ×1, cloudtrail.GetTrailStatus ×1, cloudtrail.ListTags ×1 | 3: dynamodb.GetItem ×3 | 2: GET features ×1, POST generateCfnTemplateLinks ×1 | 5 | 2 | five calls | within one call of the minimum: **not met** |",
+		"*first Vision One create*, 2 over the member minimum: cloudtrail.ListTags",
 	} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("the report lacks %q", want)
@@ -266,8 +404,8 @@ func TestReportOfAFailedRun(t *testing.T) {
 	if regexp.MustCompile(`(?m)^\| \d+\. `).MatchString(rep) {
 		t.Errorf("goals claimed for a run that measured nothing:\n%s", rep)
 	}
-	if strings.Count(rep, "Not measured in this run.") != 2 {
-		t.Errorf("sections 8 and 10 do not say they were not measured:\n%s", rep)
+	if strings.Count(rep, "Not measured in this run.") != 4 {
+		t.Errorf("sections 8, 10, 11 and section 4's Vision One part do not say they were not measured:\n%s", rep)
 	}
 	checkTables(t, rep)
 }

@@ -1,12 +1,15 @@
-// Command bench measures the onboarder's performance budget (issues 7 and 12) on this machine
-// and writes docs/PERFORMANCE.md: cold start, memory, size, AWS calls per decision, the sweep
-// at scale against its floor, the sweep under throttling, the event parsers' speed, a wave of
-// new accounts whose stack creates take minutes (beside the waiting design it replaced), the
-// repairs made during it, and the sweep of a 10,000-account Organization.
+// Command bench measures the onboarder's performance budget (issues 7, 12 and 21) on this
+// machine and writes docs/PERFORMANCE.md: cold start, memory, size, AWS calls per decision, the
+// sweep at scale against its floor, the sweep under throttling, the event parsers' speed, a
+// wave of new accounts whose stack creates take minutes (beside the waiting design it
+// replaced), the repairs made during it, the sweep of a 10,000-account Organization, and for
+// the Vision One target its calls per decision (Vision One's counted apart) and a wave of new
+// accounts that each need the trail stack and then the Vision One stack.
 //
 //	go run ./cmd/bench -out docs/PERFORMANCE.md            # the full run (make bench)
 //	go run ./cmd/bench -accounts 20 -cold-starts 3 -onboard-accounts 20 -stack-time 20s \
-//	    -waiting-accounts 4 -org-accounts 500 -out /tmp/p.md   # a quick look
+//	    -waiting-accounts 4 -org-accounts 500 -v1-accounts 20 -out /tmp/p.md   # a quick look
+//	go run ./cmd/bench -only visionone -v1-accounts 20 -stack-time 20s -out /tmp/p.md   # Vision One's sections only
 //
 // It needs moto_server on PATH, like the end-to-end suite. Every figure that has a floor is
 // measured beside it in the same run and reported as a ratio; repeated figures are medians.
@@ -20,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,8 +56,10 @@ type options struct {
 	OrgAccounts int     // member accounts
 	OrgOUs      int     // included OUs they are spread over
 	OrgThrottle float64 // share of Organizations calls throttled
-	Skip        map[string]bool
-	Log         io.Writer
+	// The Vision One target (issue 21): accounts in its wave (each needs two stacks).
+	V1Accounts int
+	Skip       map[string]bool
+	Log        io.Writer
 }
 
 func defaultOptions() options {
@@ -62,7 +68,7 @@ func defaultOptions() options {
 		Latency: 50 * time.Millisecond, Concurrency: []int{1, 8, 32}, ThrottleConc: 32, ThrottleProb: 0.2,
 		MemoryShare: 100, BenchTime: "1s", Skip: map[string]bool{}, Log: os.Stderr,
 		OnboardAccounts: 1000, StackTime: 120 * time.Second, Repairs: 3, WaitingAccounts: 25, WaitingConc: 5, WaitingBatch: 5,
-		OrgAccounts: 10000, OrgOUs: 10, OrgThrottle: 0.05,
+		OrgAccounts: 10000, OrgOUs: 10, OrgThrottle: 0.05, V1Accounts: 300,
 	}
 }
 
@@ -92,17 +98,18 @@ func main() {
 	fs.IntVar(&o.OrgOUs, "org-ous", o.OrgOUs, "included OUs the large Organization's accounts are spread over")
 	fs.Float64Var(&o.OrgThrottle, "org-throttle", o.OrgThrottle, "share of Organizations calls throttled in the sweep of the large Organization")
 	cpuprofile := fs.String("cpuprofile", "", "write this process's CPU profile to the file (the product's and the floor's work in the sweep sections run here)")
-	skip := fs.String("skip", "", "sections to leave out, comma separated: size,coldstart,parse,calls,memory,sweep,throttle,onboard,org")
+	fs.IntVar(&o.V1Accounts, "v1-accounts", o.V1Accounts, "new accounts in the Vision One target's wave (each gets the trail stack, then the Vision One stack)")
+	skip := fs.String("skip", "", "sections to leave out, comma separated: "+strings.Join(sections, ","))
+	only := fs.String("only", "", "run only these sections, comma separated (visionone: v1calls,v1onboard); the others are skipped")
 	_ = fs.Parse(os.Args[1:])
 	var err error
 	if o.Concurrency, err = parseInts(*conc); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: -concurrency: %v\n", err)
 		os.Exit(2)
 	}
-	for _, s := range strings.Split(*skip, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			o.Skip[s] = true
-		}
+	if o.Skip, err = skipped(*skip, *only); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(2)
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -122,6 +129,52 @@ func main() {
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+}
+
+// sections are the sections of a run, in order; the harness and seed sections follow from them.
+var sections = []string{"size", "parse", "coldstart", "calls", "memory", "sweep", "throttle", "onboard", "org", "v1calls", "v1onboard"}
+
+// aliases name groups of sections for -skip and -only.
+var aliases = map[string][]string{"visionone": {"v1calls", "v1onboard"}}
+
+// skipped is the set of sections a run leaves out: those -skip names, and with -only every
+// section it does not name. A name that is no section is an error.
+func skipped(skip, only string) (map[string]bool, error) {
+	names := func(flag, list string) (map[string]bool, error) {
+		out := map[string]bool{}
+		for _, s := range strings.Split(list, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			if group, ok := aliases[s]; ok {
+				for _, g := range group {
+					out[g] = true
+				}
+				continue
+			}
+			if !slices.Contains(sections, s) {
+				return nil, fmt.Errorf("-%s: %q is not a section (%s, or visionone)", flag, s, strings.Join(sections, ", "))
+			}
+			out[s] = true
+		}
+		return out, nil
+	}
+	out, err := names("skip", skip)
+	if err != nil {
+		return nil, err
+	}
+	keep, err := names("only", only)
+	if err != nil {
+		return nil, err
+	}
+	if len(keep) > 0 {
+		for _, s := range sections {
+			if !keep[s] {
+				out[s] = true
+			}
+		}
+	}
+	return out, nil
 }
 
 func parseInts(s string) ([]int, error) {
@@ -178,7 +231,8 @@ func run(ctx context.Context, o options) error {
 	section("parse", func() (err error) { rep.Parse, err = measureParse(ctx, root, o.BenchTime); return })
 	section("coldstart", func() (err error) { rep.Cold, err = measureColdStarts(ctx, root, o.ColdStarts, logf); return })
 
-	needWorld := !(o.Skip["calls"] && o.Skip["memory"] && o.Skip["sweep"] && o.Skip["throttle"] && o.Skip["onboard"] && o.Skip["org"])
+	needWorld := !(o.Skip["calls"] && o.Skip["memory"] && o.Skip["sweep"] && o.Skip["throttle"] && o.Skip["onboard"] && o.Skip["org"] &&
+		o.Skip["v1calls"] && o.Skip["v1onboard"])
 	if needWorld {
 		var w *world
 		section("harness", func() (err error) { w, err = startWorld(ctx, o.TunedMoto, logf); return })
@@ -205,6 +259,8 @@ func run(ctx context.Context, o options) error {
 			}
 			section("onboard", func() (err error) { rep.Onboard, err = w.measureOnboarding(ctx, o); return })
 			section("org", func() (err error) { rep.Org, err = w.measureOrgSweep(ctx, o); return })
+			section("v1calls", func() (err error) { rep.V1Calls, err = w.measureV1Calls(ctx); return })
+			section("v1onboard", func() (err error) { rep.V1Onboard, err = w.measureV1Onboarding(ctx, o); return })
 		}
 	}
 	rep.Duration = time.Since(start)

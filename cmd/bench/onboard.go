@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"sync"
@@ -33,6 +34,7 @@ const (
 // repairs made during it and the waiting design measured beside it.
 type onboardResult struct {
 	Accounts    int
+	Stacks      int // stack operations each account needs, one after the other (0: one)
 	Concurrency int
 	Rate        int // ONBOARDER_MAX_STARTS_PER_MINUTE
 	StackTime   time.Duration
@@ -57,6 +59,12 @@ type onboardResult struct {
 
 	Repairs []repairRun
 	Waiting *waitingResult
+
+	// The Vision One wave: the stack starts by stack name, the calls to Vision One by
+	// operation, and the templates it generated.
+	StartsBy    map[string]int
+	Vendor      map[string]int
+	Generations int
 }
 
 // GBs is the Lambda GB-seconds the wave cost: every handler's billed duration at 128 MB.
@@ -102,7 +110,7 @@ func (w *waitingResult) model(n int) time.Duration {
 func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResult, error) {
 	res := &onboardResult{Accounts: o.OnboardAccounts, Concurrency: templateConcurrency, Rate: config.DefaultMaxStartsPerMinute,
 		StackTime: o.StackTime, Latency: o.Latency}
-	res.Ideal = o.StackTime + time.Duration(float64(o.OnboardAccounts)/float64(res.Rate)*float64(time.Minute))
+	res.Ideal = waveIdeal(1, o.OnboardAccounts, res.Rate, o.StackTime)
 	if err := w.reset(ctx); err != nil {
 		return res, err
 	}
@@ -188,23 +196,7 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 	w.logf("onboard: the queue is idle after %s (%.2f × ideal)", res.Wall.Round(time.Second), ratio(res.Wall, res.Ideal))
 	wg.Wait()
 
-	usage1 := w.usage()
-	res.Invocations, res.Busy = map[string]int{}, map[string]time.Duration{}
-	for h, u := range usage1 {
-		res.Invocations[h] = u.n - usage0[h].n
-		res.Busy[h] = u.busy - usage0[h].busy
-	}
-	res.Passes = st.Delivered["reconcile"]
-	var creates []time.Duration
-	for _, c := range w.h.Recorder.Since(mark, localworld.WithAction("CreateStack")) {
-		creates = append(creates, c.Time.Sub(t0))
-	}
-	sort.Slice(creates, func(i, j int) bool { return creates[i] < creates[j] })
-	res.Starts = len(creates)
-	if len(creates) > 0 {
-		res.FirstStart, res.LastStart = creates[0], creates[len(creates)-1]
-	}
-	res.MaxPerMinute = mostWithin(creates, time.Minute)
+	w.waveFigures(ctx, res, st, usage0, mark, t0)
 	for _, a := range wave {
 		v, ok := w.h.Faults.Stack(a.ID, stackRegion, stackName)
 		if ok && v.Status == "CREATE_COMPLETE" {
@@ -215,11 +207,6 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 		if res.FirstErr == "" {
 			res.FirstErr = fmt.Sprintf("%s: stack %q (%v)", a.Name, v.Status, ok)
 		}
-	}
-	attrs, err := w.env.Pump.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(w.env.DLQURL),
-		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
-	if err == nil {
-		res.DLQ, _ = strconv.Atoi(attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
 	}
 	var errs []error
 	if derr != nil {
@@ -235,6 +222,63 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 	}
 	return res, errors.Join(errs...)
 }
+
+// waveFigures fills in what every wave reports once the queue is idle: the Lambdas'
+// invocations and billed time since usage0, the reconcile passes, the stack starts the Lambdas
+// made since the recorder's mark (their times after t0), and the dead-letter queue's depth. It
+// returns the starts' times by stack name.
+func (w *world) waveFigures(ctx context.Context, res *onboardResult, st localworld.Stats, usage0 map[string]usage, mark int, t0 time.Time) map[string][]time.Duration {
+	usage1 := w.usage()
+	res.Invocations, res.Busy = map[string]int{}, map[string]time.Duration{}
+	for h, u := range usage1 {
+		res.Invocations[h] = u.n - usage0[h].n
+		res.Busy[h] = u.busy - usage0[h].busy
+	}
+	res.Passes = st.Delivered["reconcile"]
+	var creates []time.Duration
+	byStack := map[string][]time.Duration{}
+	for _, c := range w.h.Recorder.Since(mark, localworld.WithAction("CreateStack")) {
+		at := c.Time.Sub(t0)
+		creates = append(creates, at)
+		form, _ := url.ParseQuery(string(c.Body))
+		byStack[form.Get("StackName")] = append(byStack[form.Get("StackName")], at)
+	}
+	sort.Slice(creates, func(i, j int) bool { return creates[i] < creates[j] })
+	res.Starts = len(creates)
+	if len(creates) > 0 {
+		res.FirstStart, res.LastStart = creates[0], creates[len(creates)-1]
+	}
+	res.MaxPerMinute = mostWithin(creates, time.Minute)
+	attrs, err := w.env.Pump.SQS.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: aws.String(w.env.DLQURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err == nil {
+		res.DLQ, _ = strconv.Atoi(attrs.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	}
+	return byStack
+}
+
+// waveIdeal is the shortest time a wave of n new accounts can take when each needs stacks
+// stack operations one after the other, each running t, and stack starts are paced at rate a
+// minute across the Organization (the start slots of ONBOARDER_MAX_STARTS_PER_MINUTE). Two
+// bounds hold, and the larger is the ideal:
+//   - every one of the n·stacks starts holds a slot of its own, so the last one starts
+//     (n·stacks − 1)/rate after the first and its operation runs t more: t + n·stacks/rate;
+//   - an account's stacks run one after the other, and the last account to get its first
+//     slot gets it (n − 1)/rate after the first: stacks·t + n/rate.
+//
+// Both count one slot more than the strict bound, as Cloud One's T + n/rate always did.
+//
+// With one stack per account both are t + n/rate (Cloud One). With two (Vision One: the trail
+// stack, then the Vision One stack) the first is the larger once n/rate ≥ t: the first
+// stacks' slots run out after n/rate, by when the first trail stacks have long completed, and
+// the second stacks take the slots that follow, without a gap.
+func waveIdeal(stacks, n, rate int, t time.Duration) time.Duration {
+	slot := slotOf(rate)
+	return max(t+time.Duration(n*stacks)*slot, time.Duration(stacks)*t+time.Duration(n)*slot)
+}
+
+// slotOf is the time between two start slots at rate starts a minute.
+func slotOf(rate int) time.Duration { return time.Minute / time.Duration(max(rate, 1)) }
 
 // mostWithin is the largest number of the sorted times that fall in any window of that
 // length (a window holds t when start <= t < start+window).

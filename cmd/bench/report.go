@@ -26,6 +26,8 @@ type report struct {
 	Throttle      *throttleResult
 	Onboard       *onboardResult
 	Org           *orgResult
+	V1Calls       []callRow
+	V1Onboard     *onboardResult
 	Failures      []string
 }
 
@@ -147,7 +149,11 @@ func (r *report) markdown() string {
 			p("| %s | %s | %d: %s | %d: %s | %d | %s | %s |\n", c.Decision, c.Outcome, c.MemberN, c.Member, c.ManagementN, c.Management, c.Minimum, c.Why, g)
 		}
 		p("\n")
+		if notes := callNotes(r.Calls); len(notes) > 0 {
+			p("Calls above a minimum: %s.\n\n", strings.Join(notes, "; "))
+		}
 	}
+	r.v1CallsMarkdown(p)
 
 	p("## 5. Sweep at scale\n\n")
 	if r.Seed.Accounts > 0 {
@@ -204,6 +210,7 @@ func (r *report) markdown() string {
 	}
 	r.onboardMarkdown(p)
 	r.orgMarkdown(p)
+	r.v1OnboardMarkdown(p)
 	return b.String()
 }
 
@@ -296,6 +303,7 @@ func (r *report) goals() []goal {
 			gs = append(gs, goal{"4. calls: " + c.Decision, c.Goal, fmt.Sprintf("%d member calls (minimum %d)", c.MemberN, c.Minimum), verdict(c.Met), c.Why})
 		}
 	}
+	gs = append(gs, r.v1CallGoals()...)
 	if len(r.Sweep) > 0 {
 		ok, worst, at, failed := true, 0.0, 0, 0
 		for _, pt := range r.Sweep {
@@ -326,7 +334,39 @@ func (r *report) goals() []goal {
 	}
 	gs = append(gs, r.onboardGoals()...)
 	gs = append(gs, r.orgGoals()...)
+	gs = append(gs, r.v1OnboardGoals()...)
 	return gs
+}
+
+// extraCalls says which of a row's member-account calls the product makes beyond the
+// minimum and why: the ones it is known to make (ListTags, GetTemplateSummary), from the
+// figures; "" when the row is at its minimum or the extra calls are none of these.
+func extraCalls(c callRow) string {
+	if c.MemberN <= c.Minimum {
+		return ""
+	}
+	var extra []string
+	if strings.Contains(c.Member, "cloudtrail.ListTags") {
+		extra = append(extra, "cloudtrail.ListTags (which of the account's trails is the onboarder's own, by its managed tag: made whenever the account has a trail to look at)")
+	}
+	if strings.Contains(c.Member, "cloudformation.GetTemplateSummary") {
+		extra = append(extra, "cloudformation.GetTemplateSummary (the template's parameters, checked before the first write from it in a process: once per template URL and 15 minutes)")
+	}
+	if len(extra) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d over the member minimum: %s", c.MemberN-c.Minimum, strings.Join(extra, " and "))
+}
+
+// callNotes are the rows' calls above their minimum, as extraCalls says them.
+func callNotes(rows []callRow) []string {
+	var out []string
+	for _, c := range rows {
+		if e := extraCalls(c); e != "" {
+			out = append(out, "*"+c.Decision+"*, "+e)
+		}
+	}
+	return out
 }
 
 // floorZip is the zip size of the empty handler among the size rows (0 if absent).

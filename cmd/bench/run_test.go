@@ -30,6 +30,7 @@ func TestBenchRuns(t *testing.T) {
 	o.OnboardAccounts, o.StackTime, o.Repairs = 3, 3*time.Second, 1
 	o.WaitingAccounts, o.WaitingConc, o.WaitingBatch = 2, 2, 1 // both at once: each waits out the product's 30 s look delay
 	o.OrgAccounts, o.OrgOUs = 60, 2
+	o.V1Accounts = 4 // not 3: its wave's row is found by its first cell, and the Cloud One wave's is "| 3 |"
 	if err := run(ctx, o); err != nil {
 		t.Fatalf("bench: %v\n%s", err, log.String())
 	}
@@ -52,6 +53,10 @@ func TestBenchRuns(t *testing.T) {
 		"## 10. Sweep of a large Organization", "Organizations is a stand-in", "| 60 |", "sweep of 60 accounts in 4 OUs",
 		"| 1. cold start |", "| 2. memory |", "| 3. size |", "| 5. sweep at scale |", "| 6. throttling |",
 		"| 8. onboarding |", "| 9. repair latency |", "| 10. sweep of a large Organization |",
+		"### The Vision One target", "the pass that starts the trail stack's create", "Organization's first (Vision One generates the template)",
+		"the first look after the Vision One stack completed", "a look at the Vision One stack's create in progress",
+		"| 4. calls, Vision One: account in sync through the trail stack's trail",
+		"## 11. Onboarding a wave of new accounts, Vision One target", "| 11. onboarding, Vision One |",
 	} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("the report lacks %q", want)
@@ -67,6 +72,12 @@ func TestBenchRuns(t *testing.T) {
 	// accounts | wall | invocations | longest | timeout | requests | lost | duplicates | outside | no digest | queue depth | throttles | goal
 	if c := row(rep, "| 60 |"); len(c) != 13 || c[6] != "0" || c[7] != "0" || c[8] != "0" || c[9] != "0" || c[10] != "60" {
 		t.Errorf("the sweep of the large Organization lost, duplicated or strayed: %q", c)
+	}
+	// The Vision One wave connected its 4 accounts, each with its two stacks, from one
+	// template generation: what its design guarantees, whatever the machine.
+	// accounts | wall | ideal | ratio | goal | in sync | failed | DLQ | starts | most in 60 s | first / last | generations | passes | GB-s
+	if c := row(rep, "| 4 |"); len(c) != 14 || c[5] != "4" || c[6] != "0" || c[7] != "0" || c[8] != "8 (4 + 4)" || c[11] != "1" {
+		t.Errorf("the Vision One wave: %q", c)
 	}
 	if strings.Contains(rep, "Sections that failed") {
 		t.Errorf("a section failed:\n%s", rep)

@@ -36,6 +36,9 @@ const (
 // benchKey is the Cloud One key of the run (the stand-in knows it; us-1 -> us-east-1).
 var benchKey = trend.Key{ID: "BENCHKEY0001", Secret: "bench-secret-0d1e2f", Region: "us-1", Account: "711111111111"}
 
+// benchV1Key is the Vision One API key of the run (the Vision One stand-in knows it).
+const benchV1Key = "BENCHV1KEY-5f3c9a17d2e8"
+
 // world is the local environment of the run: the harness (moto, the fault proxy, the
 // recorder, the emulator, the handler binaries, the Cloud One stand-in) and the current Env.
 type world struct {
@@ -51,6 +54,7 @@ func startWorld(ctx context.Context, tuned bool, logf func(string, ...any)) (*wo
 	if err != nil {
 		return nil, err
 	}
+	h.VisionOne.AddKey(benchV1Key)
 	return &world{h: h, logf: logf}, nil
 }
 
@@ -59,7 +63,8 @@ func (w *world) stop() {
 	w.h.Stop()
 }
 
-// reset clears moto, the proxy's rules and counters, and stops the Lambdas of the last Env.
+// reset clears moto, the proxy's rules and counters, and the Vision One stand-in's accounts
+// and templates (kept in moto's S3), and stops the Lambdas of the last Env.
 func (w *world) reset(ctx context.Context) error {
 	if w.env != nil {
 		w.env.Close()
@@ -67,6 +72,7 @@ func (w *world) reset(ctx context.Context) error {
 	}
 	w.h.Faults.Clear()
 	w.h.Faults.ResetStats()
+	w.h.VisionOne.Reset()
 	return w.h.Moto.Reset(ctx)
 }
 
@@ -85,6 +91,14 @@ func (w *world) setup(ctx context.Context, reconcilers int, visibility int32, mo
 	}
 	w.env = env
 	return nil
+}
+
+// visionOne makes an Env one of the Vision One target (the central stack's Target=visionone,
+// its stacks in stackRegion), with the Vision One stand-in as Vision One and its key in the
+// secret.
+func (w *world) visionOne(opts *localworld.Options) {
+	opts.VisionOne = w.h.VisionOneTarget(stackRegion)
+	opts.Secret = localworld.SecretValue{VisionOneAPIKey: benchV1Key}
 }
 
 // awsConfig is the management account's configuration for code run in this process, built as
@@ -284,4 +298,33 @@ func joinCalls(cs []callCount, member bool) (string, int) {
 		return "none", 0
 	}
 	return strings.Join(parts, ", "), n
+}
+
+// diffOps is the requests made between two counts by operation (after − before), the
+// operations with none left out.
+func diffOps(before, after map[string]int) map[string]int {
+	out := map[string]int{}
+	for op, n := range after {
+		if d := n - before[op]; d > 0 {
+			out[op] = d
+		}
+	}
+	return out
+}
+
+// joinOps says the requests by operation, sorted, as joinCalls says calls, and their sum.
+func joinOps(m map[string]int) (string, int) {
+	ops := make([]string, 0, len(m))
+	n := 0
+	for op, c := range m {
+		if c > 0 {
+			ops = append(ops, fmt.Sprintf("%s ×%d", op, c))
+			n += c
+		}
+	}
+	if n == 0 {
+		return "none", 0
+	}
+	sort.Strings(ops)
+	return strings.Join(ops, ", "), n
 }

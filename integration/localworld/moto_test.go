@@ -15,11 +15,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/config"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
 // The tuned moto (the benchmark's) must tell accounts apart exactly as moto_server does:
@@ -163,5 +167,42 @@ func TestMotoConditionalWritesRace(t *testing.T) {
 		if n := wins.Load(); n != 1 {
 			t.Fatalf("round %d: %d conditional writes passed, want 1", round, n)
 		}
+	}
+}
+
+// A trail seeded with validation and a topic is one Vision One can use, as the product's own
+// resolution judges it; without them it is passed over, saying why.
+func TestSeedTrailForVisionOne(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, err := StartMoto(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	const account, region = "210987654321", "us-east-1"
+	arn, err := m.SeedTrail(ctx, Trail{Account: account, Name: "audit", Bucket: "audit-" + account, HomeRegion: region, Logging: true,
+		LogFileValidation: true, Topic: "audit-deliveries"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.SeedTrail(ctx, Trail{Account: account, Name: "plain", Bucket: "plain-" + account, HomeRegion: region, Logging: true}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := m.AccountConfig(ctx, account, region, ExecutionRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := cloudtrail.NewFromConfig(cfg)
+	ch, err := trail.Resolve(ctx, trail.Clients{CloudTrail: func(string) trail.API { return ct }, S3: S3(cfg)},
+		trail.Input{Account: account, Region: region, Mode: config.TrailAuto, Rules: trail.VisionOne})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.TrailARN != arn || ch.TopicARN != "arn:aws:sns:"+region+":"+account+":audit-deliveries" || ch.CreateNewTrail {
+		t.Errorf("choice %+v, want trail %s with its topic", ch, arn)
+	}
+	if !slices.ContainsFunc(ch.Skipped, func(s string) bool { return strings.HasPrefix(s, "plain: log file validation is off") }) {
+		t.Errorf("the trail without validation nor topic: skipped %q", ch.Skipped)
 	}
 }

@@ -18,8 +18,10 @@ type Acted struct {
 	Started  bool  // StartLogging ran and succeeded
 	StartErr error // StartLogging failed
 	// Slot is the start slot the stack write holds (zero: not paced); SlotErr: none could be
-	// taken. A slot not due yet (SlotDue) stops the plan before its write.
+	// taken. A slot not due yet (SlotDue) stops the plan before its write. SlotAt is when the
+	// slot was in hand, what it is judged against (zero: the pass's start).
 	Slot    time.Time
+	SlotAt  time.Time
 	SlotErr error
 	// Op is the stack write sent ("" for none), WriteErr CloudFormation's answer.
 	Op       stack.Op
@@ -32,6 +34,17 @@ type Acted struct {
 // SlotDue reports whether a start slot has come at now: within a second, the granularity of
 // the queue's delays.
 func SlotDue(slot, now time.Time) bool { return slot.Sub(now) <= time.Second }
+
+// slotNow is the time a taken slot is judged against: when it was in hand, not when the pass
+// began. A pass that took seconds to get there (a cold start, a throttled call retried) gets
+// a slot of the schedule's present, and judged against its start, that slot looked seconds
+// ahead: the write waited a round trip of the queue for a slot already due.
+func (a Acted) slotNow(passStart time.Time) time.Time {
+	if a.SlotAt.IsZero() {
+		return passStart
+	}
+	return a.SlotAt
+}
 
 // act carries out a plan and returns what happened: it starts the forwarding trail again,
 // takes (or keeps) a start slot and sends the stack write, stopping at the first call that
@@ -59,7 +72,9 @@ func (p *pass) act(ctx context.Context, m Member, o Observation, plan Plan, at S
 		return got
 	}
 	if plan.Paced {
-		if got.Slot, got.SlotErr = p.startSlot(ctx); got.SlotErr != nil || !SlotDue(got.Slot, at.Now) {
+		got.Slot, got.SlotErr = p.startSlot(ctx)
+		got.SlotAt = p.r.now()
+		if got.SlotErr != nil || !SlotDue(got.Slot, got.slotNow(at.Now)) {
 			return got
 		}
 	}

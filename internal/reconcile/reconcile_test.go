@@ -578,6 +578,34 @@ func TestPacedStarts(t *testing.T) {
 	}
 }
 
+// clockStarts is a start schedule with free slots: each Take hands out the clock's present,
+// after the pass has spent some seconds getting there.
+type clockStarts struct {
+	now   *time.Time
+	spent time.Duration
+}
+
+func (s clockStarts) Take(context.Context) (time.Time, error) {
+	*s.now = s.now.Add(s.spent)
+	return *s.now, nil
+}
+
+// A slot is judged when it is in hand, not when the pass began: a pass that took seconds to
+// reach its slot (a cold start, a throttled call retried) writes at once when the schedule is
+// free, instead of waiting in the queue for a slot already due.
+func TestSlotJudgedWhenTaken(t *testing.T) {
+	now := time.Now()
+	e := newEnv(t)
+	e.r.Now = func() time.Time { return now }
+	e.r.Starts = clockStarts{now: &now, spent: 5 * time.Second}
+	e.r.Cfg.MaxStartsPerMinute = 30
+	expect(t, e.run(), ActionCreate, fault.None)
+	expectWrites(t, e, "CreateStack")
+	if !e.lastEntry().StartSlot.IsZero() {
+		t.Fatalf("the slot was kept as if it waited: %+v", e.lastEntry())
+	}
+}
+
 // AccessDenied on AssumeRole is retried for a new account, and permanent (naming the role
 // and what to check) once the grace period is over or for an account of long standing.
 func TestAssumeRoleDenied(t *testing.T) {

@@ -83,8 +83,8 @@ func Settle(res Result, plan Plan, got Acted, at Setting) Result {
 		return res
 	case got.SlotErr != nil:
 		return failure(res, fmt.Errorf("take a stack start slot: %w", got.SlotErr))
-	case !got.Slot.IsZero() && !SlotDue(got.Slot, at.Now):
-		wait := got.Slot.Sub(at.Now)
+	case !got.Slot.IsZero() && !SlotDue(got.Slot, got.slotNow(at.Now)):
+		wait := got.Slot.Sub(got.slotNow(at.Now))
 		res.Action, res.Outcome, res.RetryAfter, res.startSlot = ActionScheduled, OutcomeLater, min(wait, maxHop), got.Slot
 		res.Reason = fmt.Sprintf("%s; its start waits for its slot at %s (%s from now): at most %d stack operations start per minute across the Organization (ONBOARDER_MAX_STARTS_PER_MINUTE)",
 			strings.TrimSuffix(res.Reason, "."), got.Slot.UTC().Format(time.RFC3339), wait.Round(time.Second), at.StartsPerMinute)

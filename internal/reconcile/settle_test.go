@@ -54,6 +54,7 @@ func TestSettleTable(t *testing.T) {
 		{"start slot not due", write(ActionCreate), Acted{Slot: now.Add(40 * time.Second)}, ActionScheduled, fault.None, OutcomeLater, 40 * time.Second, "", "ONBOARDER_MAX_STARTS_PER_MINUTE"},
 		{"start slot far away: a hop of 15 minutes", write(ActionUpdate), Acted{Slot: now.Add(time.Hour)}, ActionScheduled, fault.None, OutcomeLater, 15 * time.Minute, "", "start slot at 2026-12-04T13:00:00Z"},
 		{"start slot due: create sent", write(ActionCreate), Acted{Slot: now.Add(time.Second), Op: stack.OpCreate}, ActionCreate, fault.None, OutcomeLater, 30 * time.Second, "CREATE_IN_PROGRESS", "create stack CloudOne in"},
+		{"start slot not due when taken, 20 s into the pass", write(ActionCreate), Acted{Slot: now.Add(60 * time.Second), SlotAt: now.Add(20 * time.Second)}, ActionScheduled, fault.None, OutcomeLater, 40 * time.Second, "", "ONBOARDER_MAX_STARTS_PER_MINUTE"},
 		{"update sent", write(ActionUpdate), Acted{Op: stack.OpUpdate}, ActionUpdate, fault.None, OutcomeLater, 30 * time.Second, "UPDATE_IN_PROGRESS", "update stack"},
 		{"delete sent", write(ActionDelete), Acted{Op: stack.OpDelete}, ActionDelete, fault.None, OutcomeLater, 30 * time.Second, "DELETE_IN_PROGRESS", "delete stack"},
 		{"rollback continued", write(ActionContinueRollback), Acted{Op: stack.OpContinueRollback}, ActionContinueRollback, fault.None, OutcomeLater, 30 * time.Second, "UPDATE_ROLLBACK_IN_PROGRESS", "rollback stack"},

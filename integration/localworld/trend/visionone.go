@@ -182,6 +182,7 @@ type VisionOne struct {
 	now         func() time.Time
 	version     string
 	mem         *MemoryStore
+	byOp        map[string]int // requests served, by operation (Operation)
 	requests    atomic.Int64
 	rejected    atomic.Int64
 	generated   atomic.Int64
@@ -212,7 +213,7 @@ func NewVisionOne(o VisionOneOptions) *VisionOne {
 		now = time.Now
 	}
 	v := &VisionOne{opts: o, keys: map[string]keyState{}, generations: map[string]*Generation{}, accounts: map[string]*CAMAccount{},
-		now: now, version: o.TemplateVersion}
+		now: now, version: o.TemplateVersion, byOp: map[string]int{}}
 	for _, k := range o.Keys {
 		v.keys[k] = keyOK
 	}
@@ -355,6 +356,44 @@ func (v *VisionOne) Generations() []Generation {
 func (v *VisionOne) Requests() int64 { return v.requests.Load() }
 func (v *VisionOne) Rejected() int64 { return v.rejected.Load() }
 
+// Operations of the API, as RequestsByOperation names them.
+const (
+	OpFeatures      = "GET features"
+	OpGenerate      = "POST generateCfnTemplateLinks"
+	OpGetAccount    = "GET awsAccounts/{id}"
+	OpDeleteAccount = "DELETE awsAccounts/{id}"
+)
+
+// RequestsByOperation counts the requests served since the stand-in started, by operation
+// (OpFeatures, ...; a template the stand-in serves itself is "GET template", any other
+// request its method and path), refused ones included: what a caller spent on Vision One (the
+// benchmark counts a decision's calls with it).
+func (v *VisionOne) RequestsByOperation() map[string]int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make(map[string]int, len(v.byOp))
+	for k, n := range v.byOp {
+		out[k] = n
+	}
+	return out
+}
+
+// operation names a request for RequestsByOperation: its method and what it asks for.
+func operation(r *http.Request) string {
+	what := r.URL.Path
+	switch {
+	case strings.HasPrefix(r.URL.Path, "/templates/"):
+		what = "template"
+	case r.URL.Path == "/v3.0/cam/awsAccounts/features":
+		what = "features"
+	case r.URL.Path == "/v3.0/cam/awsAccounts/generateCfnTemplateLinks":
+		what = "generateCfnTemplateLinks"
+	case accountPathRE.MatchString(r.URL.Path):
+		what = "awsAccounts/{id}"
+	}
+	return r.Method + " " + what
+}
+
 // ---- the stack hook ----
 
 // StackHook is the CloudFormation layer's hook (proxy.Proxy.SetStackHook): a stack written
@@ -398,6 +437,9 @@ var accountPathRE = regexp.MustCompile(`^/v3\.0/cam/awsAccounts/([^/]+)$`)
 
 func (v *VisionOne) serve(w http.ResponseWriter, r *http.Request) {
 	v.requests.Add(1)
+	v.mu.Lock()
+	v.byOp[operation(r)]++
+	v.mu.Unlock()
 	w.Header().Set("x-trace-id", newTraceID())
 	if strings.HasPrefix(r.URL.Path, "/templates/") && v.mem != nil && r.Method == http.MethodGet {
 		v.mem.serve(w, r)

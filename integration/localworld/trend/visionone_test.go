@@ -324,3 +324,37 @@ func TestVisionOneFailsTheNextCalls(t *testing.T) {
 		t.Errorf("after the faults: %v", err)
 	}
 }
+
+// The stand-in counts what each caller spent on Vision One, by operation, refused requests
+// included (the benchmark counts a decision's calls to Vision One with it).
+func TestVisionOneCountsRequestsByOperation(t *testing.T) {
+	v, c := standIn(t, trend.VisionOneOptions{})
+	if _, err := c.Features(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	tpl := generate(t, c, trend.DefaultCloudTrailFeature)
+	if _, found, err := c.Account(ctx, key, "111122223333"); found || err != nil {
+		t.Fatalf("an account nobody connected: %v %v", found, err)
+	}
+	if _, err := c.DeleteAccount(ctx, key, "111122223333"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Features(ctx, secret.NewValue("not-a-key")); err == nil {
+		t.Fatal("an unknown key was accepted")
+	}
+	fetch(t, tpl.TemplateURL) // served by the stand-in itself (no store given)
+	want := map[string]int{trend.OpFeatures: 2, trend.OpGenerate: 1, trend.OpGetAccount: 1, trend.OpDeleteAccount: 1, "GET template": 1}
+	got := v.RequestsByOperation()
+	if len(got) != len(want) {
+		t.Errorf("requests by operation %v, want %v", got, want)
+	}
+	for op, n := range want {
+		if got[op] != n {
+			t.Errorf("%s: %d requests, want %d (all: %v)", op, got[op], n, got)
+		}
+	}
+	got[trend.OpFeatures] = 99
+	if v.RequestsByOperation()[trend.OpFeatures] != 2 {
+		t.Error("RequestsByOperation returned the stand-in's own map")
+	}
+}
