@@ -438,3 +438,19 @@ func TestNoEnvironmentIsAnError(t *testing.T) {
 		t.Errorf("reconciler without an environment: %v, want errNoEnv", err)
 	}
 }
+
+// A call the row's minimum counts (Needed) is not said to be above it; the others are.
+func TestExtraCallsLeaveOutTheNeeded(t *testing.T) {
+	row := callRow{Member: "cloudformation.CreateStack ×1, cloudformation.GetTemplateSummary ×1, cloudtrail.ListTags ×1", MemberN: 7, Minimum: 6}
+	if got := extraCalls(row); !strings.Contains(got, "1 over the member minimum: cloudtrail.ListTags") || !strings.Contains(got, "GetTemplateSummary") {
+		t.Errorf("without Needed: %q", got)
+	}
+	row.Needed = []string{"cloudformation.GetTemplateSummary"}
+	if got := extraCalls(row); !strings.Contains(got, "1 over the member minimum: cloudtrail.ListTags") || strings.Contains(got, "GetTemplateSummary") {
+		t.Errorf("with GetTemplateSummary needed: %q", got)
+	}
+	row.MemberN = 6
+	if got := extraCalls(row); got != "" {
+		t.Errorf("at the minimum: %q", got)
+	}
+}

@@ -23,6 +23,9 @@ type callRow struct {
 	Management  string
 	ManagementN int
 	Minimum     int // member-account calls the decision needs
+	// Needed names the operations the minimum counts that a pass makes only at times (a
+	// template's parameters, read once per URL and process): not listed as above the minimum.
+	Needed []string
 	// Vendor: the calls to the vendor's API (Vision One's, counted by its stand-in), beside
 	// the ones the decision needs; HasVendor says they are counted (Cloud One's are not).
 	HasVendor     bool

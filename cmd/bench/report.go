@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -349,7 +350,7 @@ func extraCalls(c callRow) string {
 	if strings.Contains(c.Member, "cloudtrail.ListTags") {
 		extra = append(extra, "cloudtrail.ListTags (which of the account's trails is the onboarder's own, by its managed tag: made whenever the account has a trail to look at)")
 	}
-	if strings.Contains(c.Member, "cloudformation.GetTemplateSummary") {
+	if strings.Contains(c.Member, "cloudformation.GetTemplateSummary") && !slices.Contains(c.Needed, "cloudformation.GetTemplateSummary") {
 		extra = append(extra, "cloudformation.GetTemplateSummary (the template's parameters, checked before the first write from it in a process: once per template URL and 15 minutes)")
 	}
 	if len(extra) == 0 {

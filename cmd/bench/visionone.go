@@ -107,8 +107,8 @@ func (w *world) measureV1Calls(ctx context.Context) ([]callRow, error) {
 		func() error { return w.waitStack(ctx, newA.ID, localworld.TrailStackName, "CREATE_COMPLETE") },
 		func() error {
 			return measure(callRow{Decision: "the same account once its trail stack completed: the pass that starts the Vision One stack's create, the Organization's first (Vision One generates the template)",
-				Minimum: 5, VendorMinimum: 2,
-				Why: "DescribeStacks of the Vision One stack (absent) + DescribeTrails (the trail stack's trail, its topic) + GetTrailStatus (it logs; a stopped one is started with the write) + DescribeStacks of the trail stack (complete, as desired: its outputs are the parameters) + CreateStack. Vision One: its feature list (the CloudTrail feature's id is not documented; read once per process unless ONBOARDER_VISIONONE_FEATURES names it) + the generation (one for every account: kept in the ledger)"}, newA)
+				Minimum: 6, VendorMinimum: 2, Needed: []string{"cloudformation.GetTemplateSummary"},
+				Why: "DescribeStacks of the Vision One stack (absent) + DescribeTrails (the trail stack's trail, its topic) + GetTrailStatus (it logs; a stopped one is started with the write) + DescribeStacks of the trail stack (complete, as desired: its outputs are the parameters) + GetTemplateSummary (the template was generated in this pass: no process has read its parameters, and they are checked before its first write, as every template's are) + CreateStack. Vision One: its feature list (the CloudTrail feature's id is not documented; read once per process unless ONBOARDER_VISIONONE_FEATURES names it) + the generation (one for every account: kept in the ledger)"}, newA)
 		},
 		func() error { return w.waitStack(ctx, newA.ID, localworld.VisionOneStackName, "CREATE_COMPLETE") },
 		func() error {
