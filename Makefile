@@ -68,7 +68,7 @@ SECRET_ARN ?=
 deploy: package
 	@test -n "$(ARTIFACTS_BUCKET)" -a -n "$(ORG_ID)" -a -n "$(SECRET_ARN)" || { echo "usage: make deploy ARTIFACTS_BUCKET=... ORG_ID=o-... SECRET_ARN=arn:aws:secretsmanager:..."; exit 2; }
 	aws cloudformation package --template-file deploy/template.yaml --s3-bucket $(ARTIFACTS_BUCKET) --s3-prefix cloudone-onboarder --output-template-file $(DIST)/packaged.yaml
-	aws cloudformation deploy --template-file $(DIST)/packaged.yaml --stack-name cloudone-onboarder --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides OrganizationId=$(ORG_ID) SecretArn=$(SECRET_ARN)
+	aws cloudformation deploy --template-file $(DIST)/packaged.yaml --stack-name cloudone-onboarder --capabilities CAPABILITY_NAMED_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides OrganizationId=$(ORG_ID) SecretArn=$(SECRET_ARN)
 
 ## demo: the whole loop on moto and the Cloud One stand-in, one command; TARGET=visionone
 ## shows the Vision One target's story (docs/DEMO.md)
