@@ -146,7 +146,6 @@ func checkManualRequests(t *testing.T, line int, entries string) {
 	}
 }
 
-
 func tail(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -104,5 +104,4 @@ func stripCommentsAll(s string) string {
 	return b.String()
 }
 
-
 func itoa(n int) string { return strconv.Itoa(n) }
