@@ -114,7 +114,8 @@ type TemplateRequest struct {
 type Template struct {
 	TemplateURL              string `json:"templateUrl"`              // the template to deploy
 	VisionOneOIDCProviderURL string `json:"visionOneOidcProviderUrl"` // a parameter the template needs (pre-filled in it)
-	CreateStackURL           string `json:"createStackUrl"`           // the AWS console's quick-create link, for people
+	// The answer's createStackUrl, the AWS console's quick-create link for people, is not read:
+	// it holds the template's URL, which is handled as a secret.
 }
 
 // AccountFeature is one feature of a connected account (CloudAccountFeatureDetailAWSResponse).
@@ -278,7 +279,8 @@ func (c *Client) GenerateTemplate(ctx context.Context, key secret.Value, in Temp
 		return Template{}, fault.Transientf("Vision One: %s: the answer has no templateUrl", op)
 	}
 	if u, err := url.Parse(t.TemplateURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return Template{}, fault.Transientf("Vision One: %s: templateUrl %q is not an http(s) URL", op, t.TemplateURL)
+		// The URL itself is not quoted: it leads to a template that holds a key.
+		return Template{}, fault.Transientf("Vision One: %s: the answer's templateUrl is not an http(s) URL", op)
 	}
 	return t, nil
 }

@@ -102,8 +102,7 @@ func TestGenerateTemplateSendsTheDocumentedFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Template{TemplateURL: "https://example-bucket.s3.amazonaws.com/t/abc.template", VisionOneOIDCProviderURL: "https://oidc.example/x",
-		CreateStackURL: "https://console.aws.amazon.com/cloudformation/home#/stacks/quickcreate"}
+	want := Template{TemplateURL: "https://example-bucket.s3.amazonaws.com/t/abc.template", VisionOneOIDCProviderURL: "https://oidc.example/x"}
 	if got != want {
 		t.Errorf("template %+v, want %+v", got, want)
 	}
@@ -155,11 +154,15 @@ func TestGenerateTemplateRefusesBadInputBeforeAnyCall(t *testing.T) {
 }
 
 func TestGenerateTemplateRefusesAnAnswerWithoutAURL(t *testing.T) {
-	for _, body := range []string{`{}`, `{"templateUrl":"s3://bucket/key"}`, `not json`} {
+	for _, body := range []string{`{}`, `{"templateUrl":"s3://bucket/key-X-Amz-Signature"}`, `{"templateUrl":"https://"}`, `not json`} {
 		s := newServer(t, func(*http.Request) (int, http.Header, string) { return 200, nil, body })
 		_, err := client(s).GenerateTemplate(context.Background(), key, TemplateRequest{AWSRegion: "eu-west-1"})
 		if fault.ClassOf(err) != fault.Transient {
 			t.Errorf("answer %s: %v, want a transient error", body, err)
+		}
+		// A template's URL is handled as a secret: an error never quotes it.
+		if err != nil && (strings.Contains(err.Error(), "bucket/key") || strings.Contains(err.Error(), "Signature")) {
+			t.Errorf("answer %s: the error quotes the template's URL: %v", body, err)
 		}
 	}
 }
