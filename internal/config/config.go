@@ -81,7 +81,7 @@ const (
 type OffboardPolicy string
 
 const (
-	OffboardReport OffboardPolicy = "report" // say what is left, in the account and in Cloud One; change nothing
+	OffboardReport OffboardPolicy = "report" // say what is left, in the account and in Cloud One; change nothing in the account (Vision One: the account is still removed from Vision One)
 	OffboardDelete OffboardPolicy = "delete" // delete the onboarder's own stack (never a foreign one) where the account can still be opened
 )
 
