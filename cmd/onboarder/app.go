@@ -151,13 +151,14 @@ func (a *app) execute(ctx context.Context, args []string) int {
 func (a *app) root() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "onboarder",
-		Short: "Operate the Cloud One onboarder: check, inspect, plan, reconcile, replay, roll out, redrive",
-		Long: `onboarder keeps every in-scope account of the AWS Organization onboarded to Trend Cloud One.
+		Short: "Operate the onboarder: check, inspect, plan, reconcile, replay, roll out, redrive",
+		Long: `onboarder keeps every in-scope account of the AWS Organization onboarded to Trend Cloud One
+or Trend Vision One (ONBOARDER_TARGET of the reconcile function).
 This command is the operator's side of it, for a person with the central stack's operator
 policy (cloudone-onboarder-operator), signed in to the install account the usual way
 (AWS_PROFILE, IAM Identity Center, AWS_REGION: the install region).
 
-It never reads the Cloud One key and never enters a member account: it asks the reconcile
+It never reads the vendor's key and never enters a member account: it asks the reconcile
 function, which does both with its own role. It needs one setting,
 ONBOARDER_RECONCILE_FUNCTION (the function's name or ARN, the stack output
 ReconcileFunctionName); the rest (the scope, the stack, the template, the queues, the

@@ -72,8 +72,9 @@ requests the worker gave up on: those it moved there itself, at once, with a cla
 
 Fix the cause first (the reason says which); a request whose own stack write failed needs
 onboarder reconcile --account ID --retry-failed instead (a redriven one finds the same
-failed write and needs a person again). SQS's start-message-move-task cannot move the
-worker's own messages (they have no source queue); this command moves both kinds.
+failed write and needs a person again). SQS's start-message-move-task sends a message back
+to the queue it came from, which the worker's own messages do not have, or moves the whole
+queue to a destination; this command moves both kinds, for the accounts you choose.
 
 Exit codes: 0 done, 1 a message could not be read, sent or deleted, 2 usage error.`,
 	}

@@ -1,6 +1,7 @@
 // Command onboarder is the operator's tool: it checks a deployment (validate), shows the
-// accounts (status), plans and runs reconciles (plan, reconcile) and replays archived events
-// (replay). It reads the same environment as the Lambdas; see `onboarder --help`.
+// accounts (status), plans and runs reconciles (plan, reconcile), replays archived events
+// (replay), rolls out template versions (rollout) and sends dead letters back (dlq). It needs
+// one setting, ONBOARDER_RECONCILE_FUNCTION; see `onboarder --help`.
 package main
 
 import (

@@ -43,7 +43,7 @@ got (the last replayed event's time between --from and --to).
 
 Exit codes: 0 started (with --wait: completed), 1 the replay failed or was cancelled, or a
 call failed, 2 usage error.`,
-		Example: "  onboarder replay --archive onboarder-events --from 2025-01-31T00:00:00Z --to 2025-02-01T00:00:00Z --wait",
+		Example: "  onboarder replay --archive cloudone-onboarder-own --from 2025-01-31T00:00:00Z --to 2025-02-01T00:00:00Z --wait",
 		Args:    cobra.NoArgs,
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
 			from, to, err := o.times()
