@@ -84,10 +84,12 @@ func (e Entry) hasStack() bool {
 func (e Entry) Onboarded() bool { return e.Managed && e.Offboard == "" && e.hasStack() }
 
 // StackLeft reports whether the account was offboarded with the onboarder's stack left in
-// place (ONBOARDER_OFFBOARD=report; the action "offboarded" of reconcile.ActionOffboarded):
-// with the delete policy set later, it is offboarded again.
+// place (ONBOARDER_OFFBOARD=report; the action "offboarded" of reconcile.ActionOffboarded, or,
+// for a vendor that keeps the account apart from the stack, "forget": Vision One was told to
+// forget the account, and the stack stayed): with the delete policy set later, it is
+// offboarded again.
 func (e Entry) StackLeft() bool {
-	return e.Managed && e.Offboard != "" && e.Action == "offboarded" && e.hasStack()
+	return e.Managed && e.Offboard != "" && (e.Action == "offboarded" || e.Action == "forget") && e.hasStack()
 }
 
 // Summary is what a sweep needs of an entry: its digest, and whether the account needs

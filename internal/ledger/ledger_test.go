@@ -7,6 +7,7 @@ import (
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld/fake"
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/ledger"
+	"github.com/cloudone-onboarder/cloudone-onboarder/internal/queue"
 )
 
 // One worker at a time generates a template: a claim holds for its time, unless a template
@@ -45,5 +46,34 @@ func TestClaimTemplate(t *testing.T) {
 	}
 	if !claim(now.Add(maxAge+time.Hour), "e") {
 		t.Error("no claim possible once the template aged")
+	}
+}
+
+// An account offboarded with its stack left in place is offboarded again once the delete policy
+// is set, however the last pass ended: reported (offboarded), or, for Vision One, removed from
+// the vendor with the stack left (forget). Once the stack is gone, nothing is left.
+func TestStackLeft(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		e    ledger.Entry
+		want bool
+	}{
+		{"reported, stack in place", ledger.Entry{Managed: true, Offboard: queue.OffboardRemoved, Action: "offboarded", StackStatus: "CREATE_COMPLETE"}, true},
+		{"forgotten by the vendor, stack in place", ledger.Entry{Managed: true, Offboard: queue.OffboardRemoved, Action: "forget", StackStatus: "UPDATE_COMPLETE"}, true},
+		{"forgotten by the vendor after the delete", ledger.Entry{Managed: true, Offboard: queue.OffboardRemoved, Action: "forget", StackStatus: "DELETE_COMPLETE"}, false},
+		{"offboarded, stack deleted", ledger.Entry{Managed: true, Offboard: queue.OffboardRemoved, Action: "offboarded", StackStatus: "ABSENT"}, false},
+		{"a foreign stack", ledger.Entry{Offboard: queue.OffboardRemoved, Action: "offboarded", StackStatus: "CREATE_COMPLETE"}, false},
+		{"still in scope", ledger.Entry{Managed: true, Action: "none", StackStatus: "CREATE_COMPLETE"}, false},
+	} {
+		if got := c.e.StackLeft(); got != c.want {
+			t.Errorf("%s: StackLeft %v, want %v", c.name, got, c.want)
+		}
+		s := c.e.Summarize()
+		if got := s.NeedsOffboarding(queue.OffboardRemoved, true); got != (c.want || c.e.Onboarded()) {
+			t.Errorf("%s: needs offboarding under delete: %v", c.name, got)
+		}
+		if s.NeedsOffboarding(queue.OffboardExcluded, true) && !c.e.Onboarded() {
+			t.Errorf("%s: an excluded account is offboarded again", c.name)
+		}
 	}
 }
