@@ -62,8 +62,10 @@ func (p *pass) act(ctx context.Context, m Member, o Observation, plan Plan, at S
 		p.changed(ctx, at, ActionStartLogging, "started logging again on trail "+o.Trail.TrailName+" ("+o.Trail.TrailARN+")")
 	}
 	if plan.Step == ActionForget {
+		var known bool
 		got.Forgot = true
-		if _, got.ForgetErr = p.r.target().Forget(ctx, p.creds, p.req.Account); got.ForgetErr == nil {
+		known, got.ForgetErr = p.r.target().Forget(ctx, p.creds, p.req.Account)
+		if got.ForgetErr == nil && known { // one it no longer knew was removed by someone else: nothing changed here
 			p.changed(ctx, at, ActionForget, "removed account "+p.req.Account+" from the vendor ("+p.r.target().Name()+")")
 		}
 		return got

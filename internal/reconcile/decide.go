@@ -283,7 +283,8 @@ func decideView(o Observation, p Plan) (Plan, Row) {
 	case !v.Found:
 		return Plan{Step: ActionNeedsPerson, StartLogging: p.StartLogging,
 			Why: "stack " + o.Where + " is " + string(o.Stack.Status) + " since " + o.Stack.Settled().UTC().Format(time.RFC3339) + ", but " + vendor + " does not know account " + account(o.Where) +
-				": the stack's registration did not reach it; check the stack's events and " + vendor + "'s Cloud Accounts, then run onboarder reconcile --account " + account(o.Where) + " --retry-failed"}, RowViewUnknown
+				": the stack's registration did not reach it (or the account was removed there since). The stack registers the account when it is created: check its events and " + vendor + "'s Cloud Accounts, then delete stack " + o.Where +
+				" and run onboarder reconcile --account " + account(o.Where) + ": the onboarder makes it again, and the new stack registers the account"}, RowViewUnknown
 	case v.Failed || len(v.Problems) > 0:
 		why := vendor + " reports account " + account(o.Where) + " " + v.State
 		if len(v.Problems) > 0 {
@@ -328,6 +329,9 @@ func decideOffboardStack(o Observation) (Plan, Row) {
 	}
 	switch {
 	case o.Offboard == queue.OffboardExcluded:
+		if v.LeftExcluded != nil {
+			v.LeftInVendor = v.LeftExcluded
+		}
 		return Plan{Step: ActionOffboarded, Left: leftIn(v, acct, o.WasOurs, false),
 			Why: why + ": an excluded account is never touched (ONBOARDER_EXCLUDE_ACCOUNTS): nothing was read or deleted there, whatever ONBOARDER_OFFBOARD says; to have the onboarder delete its stack, move the account out of ONBOARDER_INCLUDE_OUS instead"}, RowOffboardExcluded
 	case o.Unreachable != "":

@@ -97,7 +97,7 @@ func TestDecideTable(t *testing.T) {
 		{"in sync, outdated", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want, HasView: true, View: &target.View{Found: true, State: "outdated", Outdated: true, TemplateVersion: "1.2"}},
 			ActionNone, RowInSync, false, "template outdated (version 1.2): a rollout"},
 		{"in sync, not registered yet", Observation{Stack: observed("CREATE_COMPLETE", want, true), Desired: &want, HasView: true, View: &target.View{}}, ActionWait, RowViewPending, false, "does not know account"},
-		{"in sync, never registered", Observation{Stack: settledAgo(observed("CREATE_COMPLETE", want, true), 2*time.Hour), Desired: &want, HasView: true, View: &target.View{}}, ActionNeedsPerson, RowViewUnknown, false, "did not reach it"},
+		{"in sync, never registered", Observation{Stack: settledAgo(observed("CREATE_COMPLETE", want, true), 2*time.Hour), Desired: &want, HasView: true, View: &target.View{}}, ActionNeedsPerson, RowViewUnknown, false, "the new stack registers the account"},
 		{"in sync, failed", Observation{Stack: observed("UPDATE_COMPLETE", want, true), Desired: &want, HasView: true,
 			View: &target.View{Found: true, State: "failed", Failed: true, Problems: []string{"cloud-audit-log-monitoring: missing iam:PassRole"}}}, ActionNeedsPerson, RowViewFailed, false, "missing iam:PassRole"},
 		{"in sync, stopped trail, failed", Observation{Stack: observed("UPDATE_COMPLETE", want, true), Desired: &want, Trail: stopped, HasView: true,
@@ -308,4 +308,20 @@ func desiredFor(bucket string) stack.Desired {
 	return stack.Desired{Name: "CloudOne", TemplateURL: "https://example.com/t.yaml", Params: map[string]string{
 		stack.ParamCreateNew: createNew, stack.ParamBucket: bucket, stack.ParamQSS3Bucket: "cloudone-community", stack.ParamQSS3KeyPrefix: "",
 	}, Secrets: stack.CloudOneSecrets(secret.Credentials{APIKey: secret.NewValue(apiKey), ServiceToken: secret.NewValue(apiToken)}), SecretVersion: "v1"}
+}
+
+// What an offboarding says is left in the vendor is true of the row: Vision One removes an
+// account that leaves, but never an excluded one, which it keeps until a person removes it.
+func TestOffboardLeftInTheVendor(t *testing.T) {
+	v1 := (&target.VisionOne{}).Offboarding()
+	excluded, _ := Decide(Observation{Where: "Vision-One-Cloud-Account-Management in " + acct + "/us-east-1", Offboard: "excluded-account", WasOurs: true,
+		HasView: true, Vendor: v1, Policy: config.OffboardDelete})
+	if !strings.Contains(excluded.Left, "stays in Cloud Accounts") || strings.Contains(excluded.Left, "nothing once") {
+		t.Errorf("excluded: left %q, want what Vision One keeps", excluded.Left)
+	}
+	report, _ := Decide(Observation{Where: "Vision-One-Cloud-Account-Management in " + acct + "/us-east-1", Offboard: "ou-not-included", WasOurs: true,
+		Stack: stack.Observed{Exists: true, Status: "CREATE_COMPLETE", Tags: map[string]string{stack.TagManaged: "true"}}, HasView: true, View: &target.View{}, Vendor: v1, Policy: config.OffboardReport})
+	if !strings.Contains(report.Left, "nothing once the onboarder removed") {
+		t.Errorf("report: left %q, want nothing in Vision One once removed", report.Left)
+	}
 }

@@ -98,6 +98,9 @@ type Offboarding struct {
 	OwnTrailGoes string
 	// LeftInVendor is what stays in the vendor for an account whose stack stays.
 	LeftInVendor func(account string) string
+	// LeftExcluded, where set, is what stays in the vendor for an excluded account, which the
+	// onboarder never touches (LeftInVendor otherwise).
+	LeftExcluded func(account string) string
 	// LeftAfterDelete is what stays in the vendor once the stack is deleted.
 	LeftAfterDelete func(account string) string
 	// PrerequisiteGoes says what deleting the onboarder's own stack (the target's prerequisite)

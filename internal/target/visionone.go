@@ -350,6 +350,9 @@ func (*VisionOne) Offboarding() Offboarding {
 		LeftInVendor: func(acct string) string {
 			return "in Vision One: nothing once the onboarder removed AWS account " + acct + " from Cloud Accounts (it does, whatever ONBOARDER_OFFBOARD says)"
 		},
+		LeftExcluded: func(acct string) string {
+			return "in Vision One: AWS account " + acct + " stays in Cloud Accounts (an excluded account is never touched, in Vision One neither): remove it there by hand"
+		},
 		LeftAfterDelete: func(acct string) string {
 			return "in Vision One: nothing once the onboarder removed AWS account " + acct + " from Cloud Accounts"
 		},
