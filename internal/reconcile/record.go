@@ -72,6 +72,9 @@ func DigestSays(res Result, req queue.Request, cfg config.Config) (ledger.Entry,
 	if t := res.Trail; t != nil {
 		probe.CreateNewTrail, probe.TrailARN, probe.TrailName, probe.TrailHomeRegion, probe.Bucket = t.CreateNewTrail, t.TrailARN, t.TrailName, t.HomeRegion, t.Bucket
 	}
+	if v := res.View; v != nil && v.Found { // as Record keeps it
+		probe.VendorState, probe.VendorProblems, probe.VendorTemplateVersion = v.State, v.Problems, v.TemplateVersion
+	}
 	return probe, probe.Digest() == req.LedgerDigest
 }
 

@@ -211,6 +211,19 @@ func TestDigestSays(t *testing.T) {
 	if _, ok := DigestSays(res, queue.Request{}, cfg); ok {
 		t.Error("no digest spared the read")
 	}
+	// Vision One: the vendor's view is part of the entry, and so of the digest.
+	v1 := res
+	v1.View = &target.View{Found: true, State: "managed", TemplateVersion: "5"}
+	_, e, _ = Record(v1, nil, RecordInput{Cfg: cfg, Now: time.Now(), Kept: true})
+	v1req := queue.Request{LedgerDigest: e.Digest()}
+	if _, ok := DigestSays(v1, v1req, cfg); !ok {
+		t.Error("Vision One: the digest of the entry this pass records does not spare the read")
+	}
+	outdated := v1
+	outdated.View = &target.View{Found: true, State: "outdated", TemplateVersion: "4"}
+	if _, ok := DigestSays(outdated, v1req, cfg); ok {
+		t.Error("Vision One: a changed view of the vendor spared the read")
+	}
 }
 
 // waitErr is an error that asks to be tried again after d (an HTTP 429's Retry-After).
