@@ -1,5 +1,8 @@
-// Package ledger keeps, in a DynamoDB table of the management account, the last decision the
-// worker made for each account: where its stack lives, which trail forwards, and what happened.
+// Package ledger keeps, in a DynamoDB table of the install account (the management account,
+// or a delegated administrator), the last decision the worker made for each account: where
+// its stack lives, which trail forwards, what happened, and the vendor's own view of it. The
+// same table keeps the rollout (rollout.Store) and, for Vision One, the generated templates
+// (items keyed TemplateKeyPrefix and the template's identity, their URLs sealed).
 //
 // The trail guard reads it to tell an event about the forwarding trail from one about any
 // other trail without calling the member account; the operator command shows it.

@@ -2,7 +2,7 @@
 // invocation of the reconcile function (lambda:InvokeFunction) whose payload is an operator
 // request, {"operator": {"op": ...}}, besides the SQS batches the function consumes.
 //
-// It exists so that no person needs the Cloud One key or a member account's role: the
+// It exists so that no person needs the vendor's key or a member account's role: the
 // worker reads the secret and assumes the execution role with its own role and
 // configuration, as it does for every change, and answers what the command shows:
 //
@@ -12,7 +12,8 @@
 //     reconcile.Reconciler with DryRun), one result per request;
 //   - status: each account's onboarding stack and forwarding, as `onboarder status` shows them;
 //   - check: the checks of `onboarder validate` that need the secret or a member role: the
-//     secret has both fields, Cloud One accepts the key (and its region), the execution role
+//     secret has the target's fields, the vendor accepts the key (Cloud One and its region, or
+//     Vision One), the execution role
 //     and the fallback role can be assumed in an account, the template takes the parameters
 //     the onboarder sends (read there with the execution role, as a stack write reads it, and
 //     compared as the worker compares before every write: stack.TemplateParams.Mismatch).

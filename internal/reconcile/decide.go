@@ -107,7 +107,7 @@ type Plan struct {
 	Changes      []Change
 	// Failed is the resource that made the onboarder's own write fail, for needs-person.
 	Failed *stack.Failure
-	// Left is what an offboarding leaves behind, in the account and in Cloud One.
+	// Left is what an offboarding leaves behind, in the account and in the vendor.
 	Left string
 	// Next is the request's outcome once the plan is carried out: done, later (an operation
 	// under way or just started: look again), or the dead-letter queue (needs a person).

@@ -18,7 +18,7 @@
 // (done, later, retry, dead-letter) and RetryAfter when it comes back; the worker carries that
 // out and decides nothing about the account.
 //
-// Entry points (used by handlers/reconcile and cmd/onboarder):
+// Entry points (used by handlers/reconcile, through internal/worker, and cmd/bench):
 //
 //	r, err := reconcile.New(cfg, awsCfg)          // cfg validated; awsCfg of the management account
 //	res := r.Reconcile(ctx, queue.Request{...})   // never panics
@@ -42,7 +42,7 @@ import (
 	"github.com/cloudone-onboarder/cloudone-onboarder/internal/trail"
 )
 
-// Secrets gives the Cloud One credentials (cached by secretstore.Store).
+// Secrets gives the vendor's credentials (cached by secretstore.Store).
 type Secrets interface {
 	Get(ctx context.Context) (secret.Credentials, error)
 }
@@ -182,7 +182,7 @@ func (r *Reconciler) now() time.Time {
 }
 
 // Digests reads the whole ledger once and returns the digest of each account's entry, for
-// work over many accounts (onboarder reconcile --all does what the sweep Lambda does): set as
+// work over many accounts in one process (the bench; the sweep Lambda reads them itself): set as
 // Request.LedgerDigest, it spares the rewrite of every entry that did not change. Without a
 // ledger that can be read it returns nil, and every entry is written.
 func (r *Reconciler) Digests(ctx context.Context) map[string]string {

@@ -1,4 +1,5 @@
-// Package secret holds the Cloud One credentials in a type that cannot print itself.
+// Package secret holds the vendor's credentials (the Cloud One key, the Vision One key) in a
+// type that cannot print itself.
 // internal/secretstore reads them from Secrets Manager.
 package secret
 

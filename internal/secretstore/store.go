@@ -1,4 +1,4 @@
-// Package secretstore reads the Cloud One credentials from the Secrets Manager secret and
+// Package secretstore reads the vendor's credentials from the Secrets Manager secret and
 // caches them briefly, so that a rotation is picked up within minutes.
 package secretstore
 

@@ -121,7 +121,8 @@ type Choice struct {
 }
 
 // Resolve chooses the forwarding trail in the account and region:
-//   - new: the stack makes its own trail (CreateNewTrail "True"); no call is made.
+//   - new: the stack makes its own trail (CreateNewTrail "True"); no call is made (Vision One:
+//     the onboarder's trail stack's trail is looked for, by its tag, to keep it).
 //   - auto: a trail that logs, covers the region (multi-region or home region), records
 //     management events and writes to a bucket of the account; the bucket the stack already
 //     uses is preferred; a stack that made its own trail keeps it (the trail with the stack's
