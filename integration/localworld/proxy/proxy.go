@@ -139,6 +139,9 @@ type Rule struct {
 	Times       int           // at most this many injections; 0 means no limit
 	From, Until time.Time     // active window; zero means unbounded
 	Duration    time.Duration // active for this long from From (or from Add when From is zero)
+	// FromFirstMatch starts Duration at the first request the rule matches, not at Add: a
+	// burst "from the first call" that a loaded machine cannot miss by calling late.
+	FromFirstMatch bool
 }
 
 type ruleState struct {
@@ -152,7 +155,7 @@ func (p *Proxy) Add(r Rule) {
 	if r.Fault == nil {
 		panic("proxy: Rule without a Fault")
 	}
-	if r.Duration > 0 {
+	if r.Duration > 0 && !r.FromFirstMatch {
 		if r.From.IsZero() {
 			r.From = time.Now()
 		}
@@ -197,11 +200,12 @@ type plan struct {
 	kinds    []string
 }
 
-func (p *Proxy) decide(c Call) plan {
+func (p *Proxy) decide(c Call) plan { return p.decideAt(c, time.Now()) }
+
+func (p *Proxy) decideAt(c Call, now time.Time) plan {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var pl plan
-	now := time.Now()
 	for _, r := range p.rules {
 		if !r.matches(c, now) {
 			continue
@@ -220,6 +224,9 @@ func (p *Proxy) decide(c Call) plan {
 			pl.terminal = f
 		}
 		r.injected++
+		if r.FromFirstMatch && r.Duration > 0 && r.From.IsZero() {
+			r.From, r.Until = now, now.Add(r.Duration)
+		}
 		pl.kinds = append(pl.kinds, r.Fault.Kind())
 		if pl.terminal != nil {
 			break
