@@ -143,6 +143,16 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 		opts.ReconcileConcurrency = 2
 	}
 	if opts.VisibilityTimeout == 0 {
+		// Time compressed, as the CloudFormation layer compresses stack operations: on AWS the
+		// reconcile queue hides a message 720 s (deploy/template.yaml), above the function's
+		// timeout, as Lambda requires of an SQS event source ("the visibility timeout ... must
+		// be at least as long as the function timeout": Lambda developer guide, "Using Lambda
+		// with Amazon SQS"). Here a message a function still holds may come back after 2 s: a
+		// harder world for duplicates, never a kinder one. What differs: the worker's
+		// ChangeMessageVisibility on such a message, which moto 5.2.1 accepts by receipt handle
+		// (moto/sqs/models.py, change_message_visibility) where AWS answers MessageNotInflight;
+		// the worker then only logs, and the message comes back after the queue's timeout
+		// either way (worker.later). The bench runs with the template's 720 s.
 		opts.VisibilityTimeout = 2
 	}
 	if opts.MaxReceiveCount == 0 {
