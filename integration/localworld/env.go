@@ -43,6 +43,9 @@ const (
 	TemplateBucket    = "onboarder-templates"
 	TemplateKey       = "cloudone/onboarding-template.yaml"
 	IntakeQueuePrefix = "localworld-intake-"
+	// IntakeDLQName is the intake dead-letter queue (IntakeDeadLetterQueue), the OnFailure
+	// destination of the intake functions' asynchronous invocations.
+	IntakeDLQName = "onboarder-intake-dlq"
 	// TrailTemplateKey is where the Vision One target's trail stack (deploy/visionone-trail.yaml)
 	// is kept, in TemplateBucket: the artifacts bucket the central stack's TrailTemplateUrl names.
 	TrailTemplateKey = "visionone/visionone-trail.yaml"
@@ -119,11 +122,16 @@ type Env struct {
 	BusARN       string
 	TemplateURL  string
 	IntakeQueues map[string]string // handler -> queue URL
-	Rules        []Rule
-	Forwarded    []string // the forwarder rules deployed in the management account, as "region/rule"
-	Lambdas      map[string]*Pool
-	Pump         *Pump
-	OrgID        string
+	// IntakeDLQURL is the intake dead-letter queue: an intake event whose invocations all
+	// failed lands there, as an invocation record (Pump.intake).
+	IntakeDLQURL string
+	// IntakeRetries is each intake handler's MaximumRetryAttempts (its EventInvokeConfig).
+	IntakeRetries map[string]int
+	Rules         []Rule
+	Forwarded     []string // the forwarder rules deployed in the management account, as "region/rule"
+	Lambdas       map[string]*Pool
+	Pump          *Pump
+	OrgID         string
 	// TrailTemplateURL is deploy/visionone-trail.yaml in moto's S3 (the Vision One target).
 	TrailTemplateURL string
 
@@ -218,12 +226,20 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 	}
 	e.BusARN = aws.ToString(bus.EventBusArn)
 	if opts.RulesFile != "" {
-		e.Rules, err = ReadRules(opts.RulesFile, TemplateValues{Region: e.Region, Account: e.Install,
-			Params: map[string]string{"EventBusName": BusName, "ManagementAccountId": e.managementParam()}})
-		if err != nil {
+		vals := TemplateValues{Region: e.Region, Account: e.Install,
+			Params: map[string]string{"EventBusName": BusName, "ManagementAccountId": e.managementParam()}}
+		if e.Rules, err = ReadRules(opts.RulesFile, vals); err != nil {
+			return nil, err
+		}
+		if e.IntakeRetries, err = ReadInvokeRetries(opts.RulesFile, vals); err != nil {
 			return nil, err
 		}
 	}
+	idlq, err := q.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(IntakeDLQName)})
+	if err != nil {
+		return nil, fmt.Errorf("create intake dead-letter queue: %w", err)
+	}
+	e.IntakeDLQURL = aws.ToString(idlq.QueueUrl)
 	for _, r := range e.Rules {
 		if r.Handler == "" {
 			continue
@@ -312,7 +328,8 @@ func Setup(ctx context.Context, m *Moto, rec *Recorder, opts Options) (*Env, err
 			return nil, err
 		}
 	}
-	e.Pump = &Pump{SQS: q, Intake: map[string]Invoker{}, IntakeQueues: e.IntakeQueues, ReconcileQueueURL: e.QueueURL, Region: e.Region, Account: e.Install}
+	e.Pump = &Pump{SQS: q, Intake: map[string]Invoker{}, IntakeQueues: e.IntakeQueues, ReconcileQueueURL: e.QueueURL, Region: e.Region, Account: e.Install,
+		IntakeRetries: e.IntakeRetries, IntakeDLQURL: e.IntakeDLQURL}
 	e.wirePump()
 	return e, nil
 }

@@ -23,11 +23,16 @@ func secondsDuration(s int) time.Duration { return time.Duration(s) * time.Secon
 // while failures become visible again after the visibility timeout (and reach the DLQ after
 // maxReceiveCount receives).
 type Pump struct {
-	SQS                  *sqs.Client
-	Region               string
-	Account              string             // the queues' account (the install account)
-	Intake               map[string]Invoker // handler -> function
-	IntakeQueues         map[string]string  // handler -> queue URL
+	SQS          *sqs.Client
+	Region       string
+	Account      string             // the queues' account (the install account)
+	Intake       map[string]Invoker // handler -> function
+	IntakeQueues map[string]string  // handler -> queue URL
+	// IntakeRetries is each intake handler's MaximumRetryAttempts, IntakeDLQURL its OnFailure
+	// destination (deploy/template.yaml's EventInvokeConfig): an event whose invocations all
+	// failed goes there, never silently away.
+	IntakeRetries        map[string]int
+	IntakeDLQURL         string
 	Reconcile            Invoker
 	ReconcileQueueURL    string
 	ReconcileConcurrency int
@@ -153,8 +158,15 @@ func (p *Pump) intake(ctx context.Context, handler, url string) (int, Stats, err
 		}
 		if ferr != nil {
 			st.FunctionErrors = append(st.FunctionErrors, fmt.Errorf("%s: %w", handler, ferr))
-			if rc, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"]); rc < 3 {
-				continue // EventBridge would retry: let it come back
+			// Lambda retries a failed asynchronous invocation MaximumRetryAttempts times, then
+			// sends an invocation record to the OnFailure destination (Lambda developer guide,
+			// "Retaining records of asynchronous invocations"): here the event comes back from its
+			// queue for each retry, and then goes to the intake dead-letter queue.
+			if rc, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"]); rc <= p.IntakeRetries[handler] {
+				continue
+			}
+			if err := p.deadLetterIntake(ctx, handler, m, ferr); err != nil {
+				return len(msgs), st, err
 			}
 		}
 		if _, err := p.SQS.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(url), ReceiptHandle: m.ReceiptHandle}); err != nil {
@@ -162,6 +174,43 @@ func (p *Pump) intake(ctx context.Context, handler, url string) (int, Stats, err
 		}
 	}
 	return len(msgs), st, nil
+}
+
+// deadLetterIntake sends the invocation record of an intake event whose invocations all failed
+// to the intake dead-letter queue. The record has the fields of Lambda's invocation record
+// (Lambda developer guide, "Retaining records of asynchronous invocations", the example record):
+// the local world has no request id of Lambda's, and gives the SQS message's.
+func (p *Pump) deadLetterIntake(ctx context.Context, handler string, m sqstypes.Message, ferr error) error {
+	if p.IntakeDLQURL == "" {
+		return fmt.Errorf("pump: %s failed for good and there is no intake dead-letter queue: %w", handler, ferr)
+	}
+	rc, _ := strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	var payload any = json.RawMessage(aws.ToString(m.Body))
+	if !json.Valid([]byte(aws.ToString(m.Body))) {
+		payload = aws.ToString(m.Body)
+	}
+	var fe *FunctionError
+	response := map[string]string{"errorMessage": ferr.Error(), "errorType": "Unhandled"}
+	if errors.As(ferr, &fe) {
+		response = map[string]string{"errorMessage": fe.Message, "errorType": fe.Type}
+	}
+	record, err := json.Marshal(map[string]any{
+		"version":   "1.0",
+		"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		"requestContext": map[string]any{"requestId": aws.ToString(m.MessageId),
+			"functionArn": "arn:aws:lambda:" + p.Region + ":" + p.Account + ":function:" + handler + ":$LATEST",
+			"condition":   "RetriesExhausted", "approximateInvokeCount": rc},
+		"requestPayload":  payload,
+		"responseContext": map[string]any{"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+		"responsePayload": response,
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := p.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(p.IntakeDLQURL), MessageBody: aws.String(string(record))}); err != nil {
+		return fmt.Errorf("send the failed %s event to the intake dead-letter queue: %w", handler, err)
+	}
+	return nil
 }
 
 // reconcile receives batches (as many as there are reconcile instances) and invokes them

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -40,17 +41,7 @@ func ReadRules(file string, vals TemplateValues) ([]Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	handlerOf := map[string]string{} // function logical id -> handler name
-	for i := 0; i+1 < len(res.Content); i += 2 {
-		id, r := res.Content[i].Value, res.Content[i+1]
-		if ty := get(r, "Type"); ty != nil && (ty.Value == "AWS::Serverless::Function" || ty.Value == "AWS::Lambda::Function") {
-			if cu := get(get(r, "Properties"), "CodeUri"); cu != nil && cu.Kind == yaml.ScalarNode {
-				handlerOf[id] = strings.TrimSuffix(path.Base(cu.Value), ".zip")
-			} else {
-				handlerOf[id] = strings.ToLower(strings.TrimSuffix(id, "Function"))
-			}
-		}
-	}
+	handlerOf := handlers(res)
 	var rules []Rule
 	for i := 0; i+1 < len(res.Content); i += 2 {
 		id, r := res.Content[i].Value, res.Content[i+1]
@@ -90,6 +81,51 @@ func ReadRules(file string, vals TemplateValues) ([]Rule, error) {
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].Name < rules[j].Name })
 	return rules, nil
+}
+
+// ReadInvokeRetries reads the asynchronous invocation settings of the template's functions
+// (AWS::Lambda::EventInvokeConfig): for each handler, how many times Lambda retries an
+// invocation that failed before it sends the event to the OnFailure destination.
+func ReadInvokeRetries(file string, vals TemplateValues) (map[string]int, error) {
+	_, res, err := loadTemplate(file, vals)
+	if err != nil {
+		return nil, err
+	}
+	handlerOf := handlers(res)
+	out := map[string]int{}
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		id, r := res.Content[i].Value, res.Content[i+1]
+		if ty := get(r, "Type"); ty == nil || ty.Value != "AWS::Lambda::EventInvokeConfig" {
+			continue
+		}
+		props := get(r, "Properties")
+		fn, n := refTarget(get(props, "FunctionName")), get(props, "MaximumRetryAttempts")
+		if handlerOf[fn] == "" || n == nil {
+			return nil, fmt.Errorf("%s: %s names no function of the template or no MaximumRetryAttempts", file, id)
+		}
+		v, err := strconv.Atoi(n.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: MaximumRetryAttempts %q: %w", file, id, n.Value, err)
+		}
+		out[handlerOf[fn]] = v
+	}
+	return out, nil
+}
+
+// handlers maps the template's functions, by logical id, to the handlers they run.
+func handlers(res *yaml.Node) map[string]string {
+	handlerOf := map[string]string{} // function logical id -> handler name
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		id, r := res.Content[i].Value, res.Content[i+1]
+		if ty := get(r, "Type"); ty != nil && (ty.Value == "AWS::Serverless::Function" || ty.Value == "AWS::Lambda::Function") {
+			if cu := get(get(r, "Properties"), "CodeUri"); cu != nil && cu.Kind == yaml.ScalarNode {
+				handlerOf[id] = strings.TrimSuffix(path.Base(cu.Value), ".zip")
+			} else {
+				handlerOf[id] = strings.ToLower(strings.TrimSuffix(id, "Function"))
+			}
+		}
+	}
+	return handlerOf
 }
 
 // loadTemplate reads a template and returns its resolver and its Resources.
