@@ -289,12 +289,16 @@ func TestGuardrailFollowsItsParameters(t *testing.T) {
 func TestGuardrailGuardsTheVisionOneStack(t *testing.T) {
 	p := map[string]string{"Target": "visionone"}
 	doc, content := guardrail(t, p)
-	if n := iampolicy.MinifiedSize(content); n > maxSCP {
+	n := iampolicy.MinifiedSize(content)
+	t.Logf("%v: %d characters minified (limit %d)", p, n, maxSCP)
+	if n > maxSCP {
 		t.Errorf("the SCP is %d characters, Organizations accepts %d", n, maxSCP)
 	}
 	_, long := guardrail(t, map[string]string{"Target": "visionone", "VisionOneStackName": "V" + strings.Repeat("s", 127),
 		"VisionOneNamePrefix": "V" + strings.Repeat("p", 29), "StackSetExecutionRoleName": "AWSCloudFormationStackSetExecutionRole"})
-	if n := iampolicy.MinifiedSize(long); n > maxSCP {
+	n = iampolicy.MinifiedSize(long)
+	t.Logf("with the longest Vision One names: %d characters minified (limit %d)", n, maxSCP)
+	if n > maxSCP {
 		t.Errorf("with the longest names the SCP is %d characters, Organizations accepts %d", n, maxSCP)
 	}
 	const (
