@@ -40,9 +40,14 @@ func (h *AccountVending) Invoke(ctx context.Context, payload []byte) ([]byte, er
 	return nil, h.Handle(ctx, payload)
 }
 
-// Handle handles one event.
+// Handle handles one event, then writes its metrics.
 func (h *AccountVending) Handle(ctx context.Context, raw json.RawMessage) error {
-	defer h.Metrics.Flush()
+	err := h.handle(ctx, raw)
+	h.Metrics.Flush()
+	return err
+}
+
+func (h *AccountVending) handle(ctx context.Context, raw json.RawMessage) error {
 	ev, ok, err := h.start(ctx, raw, event.KindManagedAccount, event.KindAccountCreated, event.KindAccountCall)
 	if !ok {
 		return err

@@ -80,9 +80,14 @@ func (h *Sweep) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return nil, h.Handle(ctx, payload)
 }
 
-// Handle handles one event.
+// Handle handles one event, then writes its metrics.
 func (h *Sweep) Handle(ctx context.Context, raw json.RawMessage) error {
-	defer h.Metrics.Flush()
+	err := h.handle(ctx, raw)
+	h.Metrics.Flush()
+	return err
+}
+
+func (h *Sweep) handle(ctx context.Context, raw json.RawMessage) error {
 	ev, ok, err := h.start(ctx, raw, event.KindSchedule, event.KindManual)
 	if !ok {
 		return err

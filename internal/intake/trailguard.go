@@ -35,9 +35,14 @@ func (h *TrailGuard) Invoke(ctx context.Context, payload []byte) ([]byte, error)
 	return nil, h.Handle(ctx, payload)
 }
 
-// Handle handles one event.
+// Handle handles one event, then writes its metrics.
 func (h *TrailGuard) Handle(ctx context.Context, raw json.RawMessage) error {
-	defer h.Metrics.Flush()
+	err := h.handle(ctx, raw)
+	h.Metrics.Flush()
+	return err
+}
+
+func (h *TrailGuard) handle(ctx context.Context, raw json.RawMessage) error {
 	ev, ok, err := h.start(ctx, raw, event.KindTrailCall, event.KindStackCall)
 	if !ok {
 		return err

@@ -90,17 +90,22 @@ type Handler struct {
 }
 
 // Serve answers one request. It never panics and never writes; the answer carries no secret.
-func (h *Handler) Serve(ctx context.Context, req Request) (resp Response) {
+func (h *Handler) Serve(ctx context.Context, req Request) Response {
 	start := time.Now()
 	seen := &seenCreds{}
+	resp := seen.scrub(h.serve(ctx, req, seen))
+	h.log().InfoContext(ctx, "operator", "op", req.Op, "accounts", len(req.Accounts)+len(req.Requests),
+		"deferred", len(resp.Deferred), "outcome", map[bool]string{true: "failed", false: "answered"}[resp.Error != ""],
+		"reason", resp.Error, "duration_ms", time.Since(start).Milliseconds())
+	return resp
+}
+
+// serve is Serve's work, a panic turned into an answer.
+func (h *Handler) serve(ctx context.Context, req Request, seen *seenCreds) (resp Response) {
 	defer func() {
 		if p := recover(); p != nil {
 			resp = Response{Op: req.Op, Error: fmt.Sprintf("internal error: %v", p)}
 		}
-		resp = seen.scrub(resp)
-		h.log().InfoContext(ctx, "operator", "op", req.Op, "accounts", len(req.Accounts)+len(req.Requests),
-			"deferred", len(resp.Deferred), "outcome", map[bool]string{true: "failed", false: "answered"}[resp.Error != ""],
-			"reason", resp.Error, "duration_ms", time.Since(start).Milliseconds())
 	}()
 	resp.Op = req.Op
 	if req.Op == OpConfig {

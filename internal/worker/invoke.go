@@ -42,8 +42,9 @@ func (w *Worker) Invoke(ctx context.Context, payload json.RawMessage) (any, erro
 		if w.Operator == nil {
 			return operator.Response{Op: p.Operator.Op, Error: "this function answers no operator request"}, nil
 		}
-		defer w.Metrics.Flush()
-		return w.Operator.Serve(ctx, *p.Operator), nil
+		resp := w.Operator.Serve(ctx, *p.Operator)
+		w.Metrics.Flush()
+		return resp, nil
 	case shape.Records != nil:
 		var ev events.SQSEvent
 		if err := json.Unmarshal(payload, &ev); err != nil {

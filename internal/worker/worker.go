@@ -87,9 +87,15 @@ const (
 
 const bodyLogLimit = 1024
 
-// Handle processes a batch. It never returns an error: every failure is a batch item failure.
+// Handle processes a batch, then writes its metrics. It never returns an error: every failure
+// is a batch item failure.
 func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
-	defer w.Metrics.Flush()
+	resp := w.handle(ctx, ev)
+	w.Metrics.Flush()
+	return resp, nil
+}
+
+func (w *Worker) handle(ctx context.Context, ev events.SQSEvent) events.SQSEventResponse {
 	groups := groupsOf(ev.Records)
 	failed := make([][]string, len(groups))
 	sem := make(chan struct{}, max(w.Parallel, 1))
@@ -113,7 +119,7 @@ func (w *Worker) Handle(ctx context.Context, ev events.SQSEvent) (events.SQSEven
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 		}
 	}
-	return resp, nil
+	return resp
 }
 
 // groupsOf splits a batch by message group, in order of first appearance; messages without a
