@@ -6,7 +6,10 @@ package main
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -452,5 +455,38 @@ func TestExtraCallsLeaveOutTheNeeded(t *testing.T) {
 	row.MemberN = 6
 	if got := extraCalls(row); got != "" {
 		t.Errorf("at the minimum: %q", got)
+	}
+}
+
+// The bench builds the handlers as make build does: the same flags, so that the sizes and cold
+// starts it reports are those of what is deployed.
+func TestLambdaFlagsAreMakeBuilds(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	var build string
+	for _, l := range strings.Split(string(mk), "\n") {
+		if k, v, ok := strings.Cut(l, ":="); ok && !strings.HasPrefix(l, "\t") {
+			vars[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		if strings.Contains(l, "go build") && strings.Contains(l, "./handlers/") {
+			build = l
+		}
+	}
+	for k, v := range vars {
+		build = strings.ReplaceAll(build, "$("+k+")", v)
+	}
+	build = strings.ReplaceAll(build, "'", "")
+	for _, f := range lambdaFlags {
+		if !strings.Contains(build, f) {
+			t.Errorf("make build's command %q lacks the bench's flag %q", strings.TrimSpace(build), f)
+		}
+	}
+	for _, f := range []string{"-gcflags=", "-ldflags=", "-tags "} {
+		if strings.Contains(build, f) && !slices.ContainsFunc(lambdaFlags, func(x string) bool { return strings.HasPrefix(x, strings.TrimSpace(f)) }) {
+			t.Errorf("make build sets %s, the bench does not", f)
+		}
 	}
 }

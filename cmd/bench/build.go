@@ -27,7 +27,7 @@ var targets = []struct{ Name, Pkg string }{
 const floorName = "floor (empty handler)"
 
 // lambdaFlags are the flags of make build: the same for the handlers and the floor.
-var lambdaFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w"}
+var lambdaFlags = []string{"-tags", "lambda.norpc", "-trimpath", "-gcflags=all=-l", "-ldflags=-s -w"}
 
 func moduleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()

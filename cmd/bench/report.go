@@ -101,7 +101,7 @@ func (r *report) markdown() string {
 	p("\n")
 
 	p("## 1. Cold start\n\n")
-	p("What is measured: each target is started %d times, each time as a new emulator and a new process, and invoked once with `{}` (an event every handler answers without an AWS call). **Init** is the emulator's `INIT REPORT(durationMs: …)` line (printed at `--log-level info`): from the start of the init phase to the runtime's first request for an event (`/runtime/invocation/next`), which is what Lambda bills as Init Duration. This emulator's `REPORT … Init Duration` field is its own bookkeeping (under a millisecond whatever the runtime does) and is not used. **First invoke** is the caller's round trip of that first invocation: process start, init and the invocation. All targets are built for the host (linux/%s) with the Lambda flags (`CGO_ENABLED=0 -tags lambda.norpc -trimpath -ldflags='-s -w'`); the floor is `cmd/bench/floor`, an empty aws-lambda-go handler. The targets are interleaved so that a noisy moment hits all alike.\n\n", o.ColdStarts, goarchHost())
+	p("What is measured: each target is started %d times, each time as a new emulator and a new process, and invoked once with `{}` (an event every handler answers without an AWS call). **Init** is the emulator's `INIT REPORT(durationMs: …)` line (printed at `--log-level info`): from the start of the init phase to the runtime's first request for an event (`/runtime/invocation/next`), which is what Lambda bills as Init Duration. This emulator's `REPORT … Init Duration` field is its own bookkeeping (under a millisecond whatever the runtime does) and is not used. **First invoke** is the caller's round trip of that first invocation: process start, init and the invocation. All targets are built for the host (linux/%s) with the Lambda flags (`CGO_ENABLED=0 -tags lambda.norpc -trimpath -gcflags=all=-l -ldflags='-s -w'`); the floor is `cmd/bench/floor`, an empty aws-lambda-go handler. The targets are interleaved so that a noisy moment hits all alike.\n\n", o.ColdStarts, goarchHost())
 	if len(r.Cold) > 0 {
 		fl := r.coldFloor()
 		p("| handler | init (median) | × floor | first invoke (median) | × floor | cold starts |\n|---|---|---|---|---|---|\n")
@@ -123,7 +123,7 @@ func (r *report) markdown() string {
 	}
 
 	p("## 3. Size\n\n")
-	p("Each bootstrap built for linux/arm64 with `CGO_ENABLED=0 -tags lambda.norpc -trimpath -ldflags='-s -w'` (as `make build`), zipped alone as `bootstrap` by %s (as `make package`: `zip -q -X -9`). MB = 10⁶ bytes; the goal reads 4 MB as 4,000,000 bytes, the stricter reading.\n\n", zipTool)
+	p("Each bootstrap built for linux/arm64 with `CGO_ENABLED=0 -tags lambda.norpc -trimpath -gcflags=all=-l -ldflags='-s -w'` (as `make build`), zipped alone as `bootstrap` by %s (as `make package`: `zip -q -X -9`). MB = 10⁶ bytes; the goal reads 4 MB as 4,000,000 bytes, the stricter reading.\n\n", zipTool)
 	if len(r.Size) > 0 {
 		var fl sizeRow
 		for _, s := range r.Size {
