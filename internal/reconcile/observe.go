@@ -376,13 +376,37 @@ func (p *pass) observePrerequisite(ctx context.Context, m Member, d *stack.Desir
 	return o, nil
 }
 
+// rolloutRead is the rollout item as a read ahead of its use found it.
+type rolloutRead struct {
+	ro  *rollout.Rollout
+	err error
+}
+
+// readRolloutAhead starts the pass's read of the rollout item; templateVersion takes its
+// answer. A pass that ends before it needs the version leaves the answer unread.
+func (p *pass) readRolloutAhead(ctx context.Context) {
+	ch := make(chan rolloutRead, 1)
+	go func() {
+		ro, err := p.r.Rollouts.Get(ctx)
+		ch <- rolloutRead{ro: ro, err: err}
+	}()
+	p.roAhead = ch
+}
+
 // templateVersion is the template of the account's desired stack: the one in force, or,
 // during a rollout, the version the account's wave has reached. A rollout that cannot be read
 // fails the pass (transient): a version must not reach an account before its wave.
 func (p *pass) templateVersion(ctx context.Context) (rollout.Version, error) {
 	r := p.r
 	if r.Rollouts != nil && p.ro == nil {
-		ro, err := r.Rollouts.Get(ctx)
+		var ro *rollout.Rollout
+		var err error
+		if p.roAhead != nil {
+			got := <-p.roAhead
+			p.roAhead, ro, err = nil, got.ro, got.err
+		} else {
+			ro, err = r.Rollouts.Get(ctx)
+		}
 		if err != nil {
 			return rollout.Version{}, fault.Transientf("%v", err)
 		}

@@ -139,6 +139,8 @@ type pass struct {
 	// desired state used (zero: none was built).
 	ro      *rollout.Rollout
 	version rollout.Version
+	// roAhead, when set, delivers the rollout item read beside the pass's first calls.
+	roAhead chan rolloutRead
 	// pre is the observation of the onboarder's own stack the vendor's needs, when the
 	// target has one for this account (Vision One's trail stack).
 	pre *Observation
@@ -148,6 +150,12 @@ type pass struct {
 // request. It never panics and never waits for CloudFormation.
 func (r *Reconciler) Reconcile(ctx context.Context, req queue.Request) Result {
 	p := &pass{r: r, req: req, now: r.now()}
+	if r.Rollouts != nil && req.LedgerDigest != "" {
+		// A sweep's pass (it carries the ledger digest) is in sync in the common case, and
+		// needs the rollout only to know the version it is in sync with: the read runs beside
+		// the member account's calls instead of after them, one call less to wait for.
+		p.readRolloutAhead(ctx)
+	}
 	res := scrubResult(p.stack(ctx), p.creds)
 	res = scrubResult(p.record(ctx, res), p.creds)
 	p.rollout(ctx, res)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
@@ -1384,5 +1385,39 @@ func TestTemplateContractCheckedBeforeAWrite(t *testing.T) {
 	expectWrites(t, e)
 	if len(ro.recorded) != 1 || !strings.Contains(ro.recorded[0], "failed=true") {
 		t.Errorf("rollout recorded %v, want the canary's failure", ro.recorded)
+	}
+}
+
+// signalRollouts is a rollout store that says when it is read.
+type signalRollouts struct {
+	fakeRollouts
+	read chan struct{}
+}
+
+func (s *signalRollouts) Get(ctx context.Context) (*rollout.Rollout, error) {
+	close(s.read)
+	return s.fakeRollouts.Get(ctx)
+}
+
+// A sweep's pass (it carries the ledger digest) reads the rollout beside its first member
+// call, not after it: DescribeStacks waits here until the rollout was read, which a pass that
+// reads it only when it builds the desired stack would never do.
+func TestSweepPassReadsTheRolloutAhead(t *testing.T) {
+	e := newEnv(t)
+	ro := &signalRollouts{read: make(chan struct{})}
+	e.r.Rollouts = ro
+	e.seedStack(cfntypes.StackStatusCreateComplete, "")
+	e.cfn.DescribeStacksCalls.Do(func(ctx context.Context, in *cloudformation.DescribeStacksInput) (*cloudformation.DescribeStacksOutput, error) {
+		select {
+		case <-ro.read:
+		case <-time.After(5 * time.Second):
+			t.Error("DescribeStacks ran and the rollout had not been read: the read is not ahead")
+		}
+		e.cfn.DescribeStacksCalls.Do(nil) // the fake's own answer from here on
+		return e.cfn.DescribeStacks(ctx, in)
+	})
+	res := e.runReq(queue.Request{Version: 1, Account: acct, Trigger: "sweep", EventID: "s1", LedgerDigest: "some digest"})
+	if res.Class != fault.None {
+		t.Fatalf("pass %+v", res)
 	}
 }
