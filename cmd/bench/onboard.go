@@ -147,13 +147,7 @@ func (w *world) measureOnboarding(ctx context.Context, o options) (*onboardResul
 		}
 		trails[a.ID] = arn
 	}
-	err = w.setup(ctx, templateConcurrency, templateVisibility, func(opts *localworld.Options) {
-		opts.Env = map[string]string{ // the product's defaults, not the tests' quick ones
-			"ONBOARDER_CHECK_MIN_DELAY":       config.DefaultCheckMinDelay.String(),
-			"ONBOARDER_CHECK_MAX_DELAY":       config.DefaultCheckMaxDelay.String(),
-			"ONBOARDER_MAX_STARTS_PER_MINUTE": strconv.Itoa(config.DefaultMaxStartsPerMinute),
-		}
-	})
+	err = w.setup(ctx, templateConcurrency, templateVisibility, productDefaults)
 	if err != nil {
 		return res, err
 	}
@@ -408,4 +402,14 @@ func (w *world) waitingDesign(ctx context.Context, o options, accounts []string)
 	res.PerAccount = res.Busy / time.Duration(len(accounts))
 	w.logf("onboard: the waiting design onboarded %d accounts in %s (%d failed)", len(accounts), res.Wall.Round(time.Second), res.Failed)
 	return res
+}
+
+// productDefaults sets the pacing the product ships with (deploy/template.yaml's defaults), not
+// the end-to-end suite's quick one: the waves measure what a user would see.
+func productDefaults(opts *localworld.Options) {
+	opts.Env = map[string]string{
+		"ONBOARDER_CHECK_MIN_DELAY":       config.DefaultCheckMinDelay.String(),
+		"ONBOARDER_CHECK_MAX_DELAY":       config.DefaultCheckMaxDelay.String(),
+		"ONBOARDER_MAX_STARTS_PER_MINUTE": strconv.Itoa(config.DefaultMaxStartsPerMinute),
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/cloudone-onboarder/cloudone-onboarder/integration/localworld"
@@ -199,13 +198,7 @@ func (w *world) measureV1Onboarding(ctx context.Context, o options) (*onboardRes
 		return res, err
 	}
 	w.org = org
-	err = w.setup(ctx, templateConcurrency, templateVisibility, w.visionOne, func(opts *localworld.Options) {
-		opts.Env = map[string]string{ // the product's defaults, not the tests' quick ones
-			"ONBOARDER_CHECK_MIN_DELAY":       config.DefaultCheckMinDelay.String(),
-			"ONBOARDER_CHECK_MAX_DELAY":       config.DefaultCheckMaxDelay.String(),
-			"ONBOARDER_MAX_STARTS_PER_MINUTE": strconv.Itoa(config.DefaultMaxStartsPerMinute),
-		}
-	})
+	err = w.setup(ctx, templateConcurrency, templateVisibility, w.visionOne, productDefaults)
 	if err != nil {
 		return res, err
 	}
