@@ -1410,7 +1410,7 @@ func TestSweepPassReadsTheRolloutAhead(t *testing.T) {
 	e.cfn.DescribeStacksCalls.Do(func(ctx context.Context, in *cloudformation.DescribeStacksInput) (*cloudformation.DescribeStacksOutput, error) {
 		select {
 		case <-ro.read:
-		case <-time.After(5 * time.Second):
+		case <-time.After(time.Minute): // a read that is not ahead never comes: no wait on a fast machine
 			t.Error("DescribeStacks ran and the rollout had not been read: the read is not ahead")
 		}
 		e.cfn.DescribeStacksCalls.Do(nil) // the fake's own answer from here on
